@@ -1,0 +1,34 @@
+# make run   trains the default character model and prints generated text
+# make test  installs the test extras and runs the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test test-slow clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml requirements-lock.txt
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/rnnkit train --minutes 3 --out runs/default
+
+test: $(TEST_STAMP)
+	$(PY) -m pytest -n 2 -q
+
+test-slow: $(TEST_STAMP)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) runs

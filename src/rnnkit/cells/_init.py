@@ -1,0 +1,35 @@
+"""Weight initialisations shared by the cells.
+
+* ``uniform``: every weight and bias U(−1/√H, 1/√H), as PyTorch's RNN, LSTM and GRU.
+* ``orthogonal``: each H×H block of a recurrent matrix a random orthogonal matrix
+  (Saxe et al. 2014), which keeps ‖W_hh v‖ = ‖v‖ at the start of training.
+* ``identity``: each H×H block of a recurrent matrix the identity and the recurrent bias 0
+  (IRNN, Le et al. 2015: with ReLU, the state is copied forward until learning changes it).
+"""
+
+import numpy as np
+
+
+def uniform(rng: np.random.Generator, shape: tuple, hidden_size: int, dtype) -> np.ndarray:
+    """U(−1/√H, 1/√H) of ``shape``."""
+    k = 1.0 / np.sqrt(hidden_size)
+    return rng.uniform(-k, k, size=shape).astype(dtype)
+
+
+def orthogonal(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
+    """A random n×n orthogonal matrix, uniformly distributed (QR with sign correction)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return (q * np.sign(np.diag(r))).astype(dtype)
+
+
+def recurrent(
+    rng: np.random.Generator, shape: tuple, hidden_size: int, init: str, dtype
+) -> np.ndarray:
+    """A recurrent weight ``[k·n, n]`` made of k square blocks initialised by ``init``."""
+    if init == "uniform" or shape[0] % shape[1]:
+        return uniform(rng, shape, hidden_size, dtype)
+    n = shape[1]
+    make = (lambda: orthogonal(rng, n, dtype)) if init == "orthogonal" else (
+        lambda: np.eye(n, dtype=dtype)
+    )
+    return np.concatenate([make() for _ in range(shape[0] // n)], axis=0)

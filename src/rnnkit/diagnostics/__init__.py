@@ -1,0 +1,1 @@
+"""Diagnostics: gradient checks and the flow of gradients through time."""

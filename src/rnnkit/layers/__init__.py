@@ -1,0 +1,1 @@
+"""Layers: the recurrent layer (stacked, bidirectional), embedding and dense readout."""
