@@ -45,18 +45,17 @@ def forward(
     T, B, _ = xs.shape
     ax = (xs.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, -1)
     m = None if mask is None else mask.astype(xs.dtype).reshape(T, B, 1)
-    outs = np.empty((T, B, cell.output_size(state0[0].shape[1], opts)), dtype=xs.dtype)
-    state, caches = state0, []
+    outs, state, caches = [], state0, []
     for t in range(T):
         out, new_state, cache = cell.step_forward(p, ax[t], state, opts, drop)
         if m is not None:
             on = m[t] > 0
             new_state = tuple(np.where(on, s_new, s) for s_new, s in zip(new_state, state))
             out = np.where(on, out, 0)
-        outs[t] = out
+        outs.append(out)
         state = new_state
         caches.append(cache)
-    return outs, state, SequenceCache(xs, m, tuple(caches), drop)
+    return np.stack(outs), state, SequenceCache(xs, m, tuple(caches), drop)
 
 
 def backward(

@@ -1,0 +1,73 @@
+"""The ``rnnkit`` command: a registry of subcommands, each imported only when it runs.
+
+``main(argv) -> int`` so tests can call it.  Results go to stdout, progress and logs to
+stderr.  A known error (``RnnkitError``) prints one line and exits with status 2; the
+traceback appears only with ``--debug``.
+"""
+
+import argparse
+import difflib
+import sys
+from importlib import import_module
+
+COMMANDS = {
+    "train": ("rnnkit.cli.train", "train a character-level model on text files (default: the Python stdlib)"),
+    "sample": ("rnnkit.cli.sample", "generate text from a trained character model"),
+    "info": ("rnnkit.cli.info", "describe a saved model or run directory"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Recurrent neural networks with hand-written backpropagation through time.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, summary) in COMMANDS.items():
+        sub.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"rnnkit {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None or command not in COMMANDS:
+        parser = build_parser()
+        if command is not None:
+            close = difflib.get_close_matches(command, COMMANDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            parser.error(f"unknown command {command!r}{hint}")
+        parser.parse_args(argv)  # handles --help / --version
+        parser.print_help(sys.stderr)
+        return 2
+    index = argv.index(command)
+    module = import_module(COMMANDS[command][0])
+    sub = argparse.ArgumentParser(prog=f"rnnkit {command}", description=COMMANDS[command][1])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[:index] + argv[index + 1 :])
+    return _run(module, args, debug)
+
+
+def _run(module, args: argparse.Namespace, debug: bool) -> int:
+    from ..errors import RnnkitError
+
+    try:
+        return int(module.run(args) or 0)
+    except RnnkitError as e:
+        if debug:
+            raise
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130

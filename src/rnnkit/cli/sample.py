@@ -1,0 +1,43 @@
+"""``rnnkit sample DIR``: generate text from a trained character model.
+
+DIR is a run directory (its ``best/`` model is used, else ``last/``) or a model directory.
+The text goes to stdout.
+"""
+
+import argparse
+
+SUMMARY = "generate text from a trained character model"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", help="run directory (uses best/, else last/) or model directory")
+    p.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
+    p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="< 1: safer, > 1: more surprising (default 0.8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    import numpy as np
+
+    from ..data.text import CharVocab
+    from ..errors import CheckpointError
+    from ..generate import generate
+    from ..io.model_files import load
+    from .info import model_dir
+
+    path = model_dir(args.dir)
+    model = load(path)
+    if "vocab" not in model.meta:
+        raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
+    vocab = CharVocab.from_dict(model.meta["vocab"])
+    if not args.prime:
+        raise CheckpointError("--prime must hold at least one character")
+    prime = vocab.encode(args.prime)
+    ids = generate(model, prime, args.length, temperature=args.temperature,
+                   rng=np.random.default_rng(args.seed))
+    sys.stdout.write(args.prime + vocab.decode(ids) + "\n")
+    return 0

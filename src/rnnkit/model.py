@@ -1,0 +1,208 @@
+"""The model: token or vector input → recurrent layer → linear readout, with its backward.
+
+The public API is batch-first: ``x: [B, T]`` token ids or ``[B, T, I]`` vectors; outputs
+``[B, T, O]`` (readout every step) or ``[B, O]`` (last step).  Inside, arrays are time-major.
+
+Parameter names follow a PyTorch module with attributes ``embedding``, ``rnn`` and ``head``:
+``embedding.weight``, ``rnn.weight_ih_l0`` …, ``head.weight``, ``head.bias``.
+
+Example
+-------
+>>> import numpy as np, rnnkit
+>>> config = rnnkit.ModelConfig.for_tokens(5, cell="lstm", hidden_size=8)
+>>> model = rnnkit.Model(config, rng=np.random.default_rng(0))
+>>> logits, state, cache = model.forward(np.array([[0, 1, 2, 3]]))
+>>> logits.shape
+(1, 4, 5)
+>>> grads, _ = model.backward(cache, np.ones_like(logits))
+>>> sorted(grads)[:3]
+['head.bias', 'head.weight', 'rnn.bias_hh_l0']
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .config import ModelConfig
+from .errors import ShapeError
+from .layers.dense import dense_backward, dense_forward, init_dense
+from .layers.embedding import check_ids, embed_backward, embed_forward, one_hot
+from .layers.recurrent import LayerCache, Recurrent
+
+RNN_PREFIX = "rnn."
+
+
+class ModelCache(NamedTuple):
+    ids: np.ndarray | None  # [T, B] token ids, or None for vector inputs
+    rnn: LayerCache
+    hs: np.ndarray  # [T, B, F] recurrent outputs (time-major)
+    last: np.ndarray | None  # [B] index of each sequence's last real step (last-step readout)
+
+
+class Model:
+    """A recurrent model with hand-written backpropagation through time."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        rng: np.random.Generator | None = None,
+        params: dict[str, np.ndarray] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.dtype = np.dtype(config.dtype)
+        self.meta = dict(meta or {})  # JSON-able extras saved with the model, e.g. a vocabulary
+        self.rnn = Recurrent(config.rnn, rng=rng, dtype=self.dtype, params=_sub(params))
+        self.params: dict[str, np.ndarray] = {}
+        if params is None:
+            W, b = init_dense(rng, config.output_size, self.rnn.output_size, self.dtype)
+            params = {"head.weight": W, "head.bias": b}
+            if config.embedding_dim:
+                E = rng.standard_normal((config.vocab_size, config.embedding_dim))
+                params["embedding.weight"] = E.astype(self.dtype)  # N(0, 1), as nn.Embedding
+            params.update({RNN_PREFIX + n: w for n, w in self.rnn.params.items()})
+        self.load_state_dict(params)
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        c = self.config
+        shapes = {}
+        if c.embedding_dim:
+            shapes["embedding.weight"] = (c.vocab_size, c.embedding_dim)
+        shapes.update({RNN_PREFIX + n: s for n, s in self.rnn.param_shapes().items()})
+        shapes["head.weight"] = (c.output_size, self.rnn.output_size)
+        shapes["head.bias"] = (c.output_size,)
+        return shapes
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter as a NumPy array (a copy) under its PyTorch-style name."""
+        return {n: w.copy() for n, w in self.params.items()}
+
+    def load_state_dict(self, params: dict[str, np.ndarray]) -> None:
+        """Replace every parameter (names and shapes checked, values copied and cast)."""
+        expected = self.param_shapes()
+        missing, unexpected = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+        if missing or unexpected:
+            raise ShapeError(f"parameters do not match this model: missing {missing}, "
+                             f"unexpected {unexpected}")
+        for n, shape in expected.items():
+            if np.shape(params[n]) != shape:
+                raise ShapeError(f"parameter {n} must have shape {shape}, got {np.shape(params[n])}")
+        self.params = {n: np.array(params[n], dtype=self.dtype, order="C") for n in expected}
+        # the layer works on the very same arrays, so in-place optimizer updates reach it
+        self.rnn.params = {n[len(RNN_PREFIX):]: w for n, w in self.params.items()
+                           if n.startswith(RNN_PREFIX)}
+
+    def num_parameters(self) -> int:
+        return int(sum(w.size for w in self.params.values()))
+
+    # -- forward and backward -----------------------------------------------------------------
+
+    def forward(
+        self,
+        x: np.ndarray,
+        state: Any = None,
+        mask: np.ndarray | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, Any, ModelCache]:
+        """Outputs for ``x: [B, T]`` ids or ``[B, T, I]`` vectors (``mask: [B, T]``).
+
+        Returns (outputs ``[B, T, O]`` or ``[B, O]``, final state ``[L·D, B, S]``, cache).
+        """
+        ids, xs = self._inputs(x)
+        T, B = xs.shape[:2]
+        m = None if mask is None else np.asarray(mask).T
+        if m is not None and m.shape != (T, B):
+            raise ShapeError(f"mask must have shape [B, T] = [{B}, {T}], got {np.shape(mask)}")
+        hs, state, rnn_cache = self.rnn.forward(xs, state, m, lengths=lengths, train=train, rng=rng)
+        last = None
+        if self.config.readout == "last_step":
+            last = _last_steps(m, lengths, T, B)
+            hs_read = self._gather_last(hs, last)
+        else:
+            hs_read = hs
+        y = dense_forward(self.params["head.weight"], self.params["head.bias"], hs_read)
+        y = y.swapaxes(0, 1) if y.ndim == 3 else y
+        return y, state, ModelCache(ids, rnn_cache, hs, last)
+
+    def backward(self, cache: ModelCache, dy: np.ndarray, dstate: Any = None
+                 ) -> tuple[dict[str, np.ndarray], Any]:
+        """Gradients of every parameter from ∂L/∂outputs ``dy`` (and ∂L/∂final state).
+
+        Returns (grads keyed like ``params``, ∂L/∂initial state).
+        """
+        dy = np.asarray(dy, dtype=self.dtype)
+        dy = dy.swapaxes(0, 1) if dy.ndim == 3 else dy
+        hs = cache.hs
+        if self.config.readout == "last_step":
+            h_read = self._gather_last(hs, cache.last)
+            dh_read, dW, db = dense_backward(self.params["head.weight"], h_read, dy)
+            dhs = self._scatter_last(dh_read, cache.last, hs.shape)
+        else:
+            dhs, dW, db = dense_backward(self.params["head.weight"], hs, dy)
+        dxs, dstate0, rnn_grads = self.rnn.backward(cache.rnn, dhs, dstate)
+        grads = {RNN_PREFIX + n: g for n, g in rnn_grads.items()}
+        grads["head.weight"], grads["head.bias"] = dW, db
+        if self.config.embedding_dim:
+            grads["embedding.weight"] = embed_backward(
+                self.params["embedding.weight"], cache.ids, dxs
+            )
+        return {n: grads[n] for n in self.params}, dstate0
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """(ids [T, B] or None, xs [T, B, I]) from the batch-first input."""
+        c = self.config
+        x = np.asarray(x)
+        if c.vocab_size:
+            if x.ndim != 2:
+                raise ShapeError(f"token input must be [B, T] ids, got shape {x.shape}")
+            ids = check_ids(x, c.vocab_size).T
+            if c.embedding_dim:
+                return ids, embed_forward(self.params["embedding.weight"], ids)
+            return ids, one_hot(ids, c.vocab_size, self.dtype)
+        if x.ndim != 3 or x.shape[-1] != c.rnn.input_size:
+            raise ShapeError(f"input must be [B, T, I] with I = {c.rnn.input_size}, got {x.shape}")
+        return None, x.swapaxes(0, 1).astype(self.dtype, copy=False)
+
+    def _gather_last(self, hs: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """[B, F]: the forward half at each sequence's last step, the reverse half at step 0."""
+        B = hs.shape[1]
+        fwd = hs[last, np.arange(B)]
+        if self.rnn.num_directions == 1:
+            return fwd
+        half = hs.shape[2] // 2
+        return np.concatenate([fwd[:, :half], hs[0, :, half:]], axis=1)
+
+    def _scatter_last(self, dh: np.ndarray, last: np.ndarray, shape: tuple) -> np.ndarray:
+        dhs = np.zeros(shape, dtype=self.dtype)
+        B = shape[1]
+        if self.rnn.num_directions == 1:
+            dhs[last, np.arange(B)] = dh
+            return dhs
+        half = shape[2] // 2
+        dhs[last, np.arange(B), :half] = dh[:, :half]
+        dhs[0, :, half:] += dh[:, half:]
+        return dhs
+
+
+def _sub(params: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    if params is None:
+        return None
+    return {n[len(RNN_PREFIX):]: w for n, w in params.items() if n.startswith(RNN_PREFIX)}
+
+
+def _last_steps(m: np.ndarray | None, lengths, T: int, B: int) -> np.ndarray:
+    """[B] index of each sequence's last real step."""
+    if lengths is not None:
+        return np.asarray(lengths) - 1
+    if m is None:
+        return np.full(B, T - 1)
+    m = np.asarray(m, dtype=bool)
+    return T - 1 - np.argmax(m[::-1], axis=0)
