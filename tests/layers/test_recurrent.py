@@ -154,3 +154,47 @@ def test_bad_shapes_get_clear_errors(rng):
         RecurrentConfig(cell="lstm", input_size=3, hidden_size=0)
     with pytest.raises(ConfigError, match="unknown cell"):
         RecurrentConfig(cell="lstmm", input_size=3, hidden_size=2)
+
+
+LAYER_FD_CASES = [
+    # cell, num_layers, bidirectional, dropout, recurrent_dropout, extra options
+    ("elman", 2, True, 0.3, 0.2, {"nonlinearity": "tanh"}),
+    ("jordan", 2, False, 0.3, 0.0, {"output_size": 3}),
+    ("fully_recurrent", 1, True, 0.0, 0.2, {"output_size": 2}),
+    ("lstm", 2, True, 0.3, 0.2, {"peepholes": True, "layer_norm": True}),
+    ("gru", 2, True, 0.3, 0.2, {"reset_after": False, "layer_norm": True}),
+]
+
+
+@pytest.mark.parametrize("case", LAYER_FD_CASES, ids=[c[0] for c in LAYER_FD_CASES])
+def test_stacked_bidirectional_layer_with_dropout_matches_finite_differences(case, rng):
+    from rnnkit.diagnostics.gradcheck import check_gradients
+    from tests.conftest import FD_RTOL
+
+    cell, L, bidir, dropout, rec_dropout, extra = case
+    config = RecurrentConfig(cell=cell, input_size=3, hidden_size=4, num_layers=L,
+                             bidirectional=bidir, dropout=dropout,
+                             recurrent_dropout=rec_dropout, **extra)
+    layer = Recurrent(config, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((4, 3, 3))
+    lengths = np.array([4, 2, 3])
+
+    def run():  # the same seed gives the same dropout masks on every call
+        return layer.forward(x, lengths=lengths, train=True, rng=np.random.default_rng(11))
+
+    out, final, cache = run()
+    finals = final if isinstance(final, tuple) else (final,)
+    R = rng.standard_normal(out.shape)
+    S = tuple(rng.standard_normal(f.shape) for f in finals)
+
+    def loss():
+        o, f, _ = run()
+        f = f if isinstance(f, tuple) else (f,)
+        return float((o * R).sum() + sum((a * s).sum() for a, s in zip(f, S)))
+
+    dx, _, grads = layer.backward(cache, R, S if len(S) == 2 else S[0])
+    # the fully recurrent net's connection mask is fixed structure, not a trained weight
+    arrays = {n: w for n, w in layer.params.items() if not n.startswith("connection_mask")}
+    arrays["x"] = x
+    errors = check_gradients(loss, arrays, dict(grads, x=dx))
+    assert max(errors.values()) < FD_RTOL, errors

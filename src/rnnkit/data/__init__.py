@@ -1,0 +1,1 @@
+"""Data: character text (vocabulary, BPTT batches) and the corpora it is read from."""
