@@ -23,6 +23,8 @@ _LAZY = {
     "Recurrent": "rnnkit.layers.recurrent",
     "RecurrentConfig": "rnnkit.layers.recurrent",
     "CellOptions": "rnnkit.cells",
+    "fit": "rnnkit.train",
+    "generate": "rnnkit.generate",
     "save": "rnnkit.io.model_files",
     "load": "rnnkit.io.model_files",
     "from_torch": "rnnkit.io.torch_exchange",

@@ -130,6 +130,11 @@ class Model:
         y = y.swapaxes(0, 1) if y.ndim == 3 else y
         return y, state, ModelCache(ids, rnn_cache, hs, last)
 
+    def predict(self, x: np.ndarray, state: Any = None, mask: np.ndarray | None = None, *,
+                lengths: np.ndarray | None = None) -> np.ndarray:
+        """Outputs for ``x`` in evaluation mode (no dropout): ``[B, T, O]`` or ``[B, O]``."""
+        return self.forward(x, state, mask, lengths=lengths)[0]
+
     def backward(self, cache: ModelCache, dy: np.ndarray, dstate: Any = None
                  ) -> tuple[dict[str, np.ndarray], Any]:
         """Gradients of every parameter from ∂L/∂outputs ``dy`` (and ∂L/∂final state).

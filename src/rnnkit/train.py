@@ -173,3 +173,60 @@ def _print_sample(model: Model, vocab: CharVocab, seed: int, length: int,
     ids = generate(model, prime, length, temperature=0.8, rng=sample_rng)
     out.write(f"--- sample at step {step} ---\n{vocab.decode(ids)}\n")
     out.flush()
+
+
+def fit(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    lengths: np.ndarray | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    clip: float = 1.0,
+    validation: tuple | None = None,
+) -> list[dict[str, float]]:
+    """Train on in-memory sequences with full BPTT; returns one record per epoch.
+
+    ``x: [N, T]`` ids or ``[N, T, I]``; ``y`` the targets of the model's readout and loss
+    (``[N, T]``/``[N]`` class ids, or ``[N, T, O]``/``[N, O]`` values); ``lengths: [N]`` for
+    variable-length sequences.  ``validation = (x_val, y_val[, lengths_val])`` is evaluated
+    after each epoch.  Batches are shuffled with ``rng``, which also drives dropout.
+    """
+    from .bptt import full_bptt
+
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or (lengths is not None and len(lengths) != len(x)):
+        raise RnnkitError(f"x, y and lengths must hold the same number of sequences, got "
+                          f"{len(x)}, {len(y)}, {None if lengths is None else len(lengths)}")
+    opt = make_optimizer(optimizer, lr)
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(x))
+        total, count = 0.0, 0
+        for a in range(0, len(x), batch_size):
+            idx = order[a : a + batch_size]
+            part = None if lengths is None else np.asarray(lengths)[idx]
+            step = full_bptt(model, x[idx], y[idx], lengths=part, rng=rng)
+            if clip:
+                clip_grad_norm(step.grads, clip)
+            opt.step(model.params, step.grads)
+            total, count = total + step.loss * step.count, count + step.count
+        record = {"epoch": epoch, "loss": total / max(count, 1)}
+        if validation is not None:
+            record["val_loss"] = evaluate_arrays(model, *validation)
+        history.append(record)
+    return history
+
+
+def evaluate_arrays(model: Model, x: np.ndarray, y: np.ndarray,
+                    lengths: np.ndarray | None = None) -> float:
+    """Mean loss of the model on in-memory sequences (evaluation mode)."""
+    out = model.predict(x, lengths=lengths)
+    mask = None
+    if lengths is not None and model.config.readout == "every_step":
+        mask = np.arange(out.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return objective(model, out, y, mask)[0]

@@ -16,9 +16,10 @@ Shapes: ``ax: [B, G]`` is the input projection x_t W_ihᵀ *without* bias (``G``
 ``weight_ih``); the driver computes it for all steps in one matrix product before the time
 loop and forms ``dweight_ih`` and ``dxs`` in one product after it.  ``state`` is a tuple of
 ``[B, ·]`` arrays with the sizes of ``state_sizes``; ``out: [B, output_size]``.  ``drop`` is
-the variational recurrent-dropout mask ``[B, H]`` (already scaled by 1/(1−p)) applied to the
-recurrent input of every step, or ``None``.  ``cache`` and ``dstep`` are NamedTuples of
-``[B, ·]`` arrays; the driver stacks each field over time (``[T, B, ·]``) and hands the stacks
+the variational recurrent-dropout mask ``[B, S]`` (S = ``state_sizes(H, opts)[0]``, the width
+of the recurrent input; already scaled by 1/(1−p)) applied to the recurrent input of every
+step, or ``None``.  ``cache`` and ``dstep`` are NamedTuples of ``[B, ·]`` arrays (or ``None``
+for a field an option switches off); the driver stacks each field over time (``[T, B, ·]``) and hands the stacks
 to ``param_grads``, which forms the weight gradients with one matrix product per weight.
 ``dout`` and ``dstate`` arrive from the output at t and from step t+1; the step adds them
 where the output *is* part of the state.  Nothing is mutated in place.

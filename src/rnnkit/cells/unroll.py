@@ -29,7 +29,7 @@ class SequenceCache(NamedTuple):
     xs: np.ndarray  # [T, B, I]
     mask: np.ndarray | None  # [T, B, 1] of 0/1 in the dtype of xs, or None
     caches: tuple  # T per-step caches of the cell
-    drop: np.ndarray | None  # recurrent dropout mask [B, H] or None
+    drop: np.ndarray | None  # recurrent dropout mask [B, S] or None
 
 
 def forward(
