@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(VENV)/bin/rnnkit train --minutes 3 --out runs/default
 
 test: $(TEST_STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -m "not slow"
 
 test-slow: $(TEST_STAMP)
 	$(PY) -m pytest -q -m slow

@@ -89,6 +89,9 @@ class TrainConfig:
     clip_value: float = 0.0  # clip each gradient element to ±this (0: off)
     schedule: str = "constant"  # constant | step | cosine
     warmup_steps: int = 0  # cosine: linear warm-up steps
+    min_lr: float = 0.0  # cosine: the rate it decays to at the last step
+    step_size: int = 0  # step: multiply the rate by gamma every this many steps (0: steps/3)
+    gamma: float = 0.1  # step: the decay factor
     eval_every: int = 100  # evaluate on the validation split every this many steps
     eval_chars: int = 20_000  # validation tokens read per evaluation (0: all)
     sample_every: int = 500  # print a sample every this many steps (0: never)
@@ -103,6 +106,7 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         nonneg = ("steps", "minutes", "bptt_steps", "clip", "clip_value", "warmup_steps",
+                  "min_lr", "step_size", "gamma",
                   "eval_chars", "sample_every", "checkpoint_every", "momentum", "weight_decay")
         for name in nonneg:
             if getattr(self, name) < 0:
@@ -111,6 +115,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not self.steps and not self.minutes:
             raise ConfigError("give a budget: steps > 0 or minutes > 0")
+        if self.schedule in ("cosine", "step") and not self.steps:
+            raise ConfigError(f"the {self.schedule} schedule needs the run's length: give steps")
         if self.bptt_steps and self.bptt_steps < self.seq_len:
             raise ConfigError(f"bptt_steps (k2) must be >= seq_len (k1) = {self.seq_len}, "
                               f"got {self.bptt_steps}")

@@ -304,6 +304,13 @@ def make_optimizer(name: str, lr: float, **options: Any) -> Optimizer:
     return cls(lr, **{n: v for n, v in options.items() if n in accepted})
 
 
+def global_norm(grads: dict[str, np.ndarray | None]) -> float:
+    """‖g‖ = √(Σ_a ‖g_a‖²) over every gradient array, computed in float64."""
+    norms = [np.linalg.norm(g.astype(np.float64, copy=False).ravel())
+             for g in grads.values() if g is not None]
+    return float(np.linalg.norm(norms)) if norms else 0.0
+
+
 def clip_grad_norm(grads: dict[str, np.ndarray | None], max_norm: float) -> float:
     """Scale every gradient in place so the global L2 norm is at most ``max_norm``.
 
@@ -311,13 +318,12 @@ def clip_grad_norm(grads: dict[str, np.ndarray | None], max_norm: float) -> floa
     gradients unchanged (the caller decides whether to skip the update).
     """
     _require(max_norm > 0, f"max_norm must be > 0, got {max_norm}")
-    arrays = [g for g in grads.values() if g is not None]
-    norms = [np.linalg.norm(g.astype(np.float64, copy=False).ravel()) for g in arrays]
-    total = float(np.linalg.norm(norms)) if norms else 0.0  # ‖g‖ = √(Σ ‖g_a‖²)
+    total = global_norm(grads)
     coef = max_norm / (total + 1e-6)
     if coef < 1 and math.isfinite(total):
-        for g in arrays:
-            g *= coef  # g ← g · c / (‖g‖ + 1e-6)
+        for g in grads.values():
+            if g is not None:
+                g *= coef  # g ← g · c / (‖g‖ + 1e-6)
     return total
 
 

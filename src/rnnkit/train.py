@@ -20,7 +20,7 @@ from .errors import RnnkitError
 from .generate import generate
 from .io.model_files import save
 from .model import Model
-from .optim import clip_grad_norm, clip_grad_value, make_optimizer
+from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from .progress import Progress
 from .schedules import make_schedule
 
@@ -40,10 +40,7 @@ class Trainer:
             config.optimizer, config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay,
         )
-        self.schedule = make_schedule(
-            config.schedule, config.lr, total_steps=config.steps or 10_000,
-            warmup_steps=config.warmup_steps,
-        )
+        self.schedule = make_schedule(config.schedule, config.lr, **_schedule_options(config))
         self.tbptt = TruncatedBPTT(config.seq_len, config.bptt_steps or config.seq_len)
         self.step = 0
         self.best_val = math.inf
@@ -53,7 +50,7 @@ class Trainer:
         """One update from the chunk ``x, y: [B, k1]``; returns (loss, gradient norm)."""
         result = self.tbptt.step(self.model, x, y, rng=self.rng)
         grads = result.grads
-        norm = clip_grad_norm(grads, self.config.clip) if self.config.clip else _norm(grads)
+        norm = clip_grad_norm(grads, self.config.clip) if self.config.clip else global_norm(grads)
         if not (math.isfinite(result.loss) and math.isfinite(norm)):
             self.skipped += 1
             self.tbptt.reset()  # a non-finite state must not be carried on
@@ -89,8 +86,13 @@ class Trainer:
         self.tbptt.load_state_dict(state["tbptt"])
 
 
-def _norm(grads: dict[str, np.ndarray]) -> float:
-    return float(math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values())))
+def _schedule_options(c: TrainConfig) -> dict[str, Any]:
+    """The options ``make_schedule`` takes for the configured schedule."""
+    if c.schedule == "cosine":
+        return {"total_steps": c.steps, "warmup_steps": c.warmup_steps, "min_lr": c.min_lr}
+    if c.schedule == "step":
+        return {"total_steps": c.steps, "step_size": c.step_size or None, "gamma": c.gamma}
+    return {}
 
 
 def evaluate(model: Model, ids: np.ndarray, batch_size: int, seq_len: int,

@@ -46,7 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--clip", type=float, default=5.0, help="clip the global gradient norm (0: off)")
     t.add_argument("--clip-value", type=float, default=0.0, help="clip each gradient to ±value")
     t.add_argument("--schedule", default="constant", help="constant | step | cosine")
-    t.add_argument("--warmup-steps", type=int, default=0, help="cosine warm-up steps")
+    t.add_argument("--warmup-steps", type=int, default=0, help="cosine: linear warm-up steps")
+    t.add_argument("--min-lr", type=float, default=0.0, help="cosine: final learning rate")
+    t.add_argument("--step-size", type=int, default=0,
+                   help="step: decay every N steps (default: a third of --steps)")
+    t.add_argument("--gamma", type=float, default=0.1, help="step: decay factor (default 0.1)")
     t.add_argument("--eval-every", type=int, default=100, help="validate every N steps")
     t.add_argument("--sample-every", type=int, default=500, help="print a sample every N steps (0: never)")
     t.add_argument("--checkpoint-every", type=int, default=500, help="save DIR/last every N steps")
@@ -96,6 +100,7 @@ def _train_config(args: argparse.Namespace, cls):
         steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, seq_len=args.seq_len,
         bptt_steps=args.bptt_steps, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, clip=args.clip, clip_value=args.clip_value,
-        schedule=args.schedule, warmup_steps=args.warmup_steps, eval_every=args.eval_every,
+        schedule=args.schedule, warmup_steps=args.warmup_steps, min_lr=args.min_lr,
+        step_size=args.step_size, gamma=args.gamma, eval_every=args.eval_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
     )
