@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..cells import CellOptions, canonical_name, get_cell, unroll
+from .. import kernels
+from ..cells import CellOptions, canonical_name, get_cell
 from ..errors import ConfigError, ShapeError
 
 
@@ -101,6 +102,7 @@ class Recurrent:
         rng: np.random.Generator | None = None,
         dtype: Any = np.float32,
         params: dict[str, np.ndarray] | None = None,
+        backend: str | None = None,
     ) -> None:
         self.config = config
         self.cell = get_cell(config.cell)
@@ -108,6 +110,8 @@ class Recurrent:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype}")
+        # the implementation of the time loop: a fast kernel or the reference (see rnnkit.kernels)
+        self.impl = kernels.resolve(config.cell, self.opts, self.dtype, backend)
         self.num_directions = 2 if config.bidirectional else 1
         H = config.hidden_size
         self.state_sizes = self.cell.state_sizes(H, self.opts)
@@ -210,7 +214,7 @@ class Recurrent:
                 p = self._cell_params(layer, suffix)
                 drop = self._recurrent_mask(B, train, rng)
                 seq, seq_mask = (layer_in, m) if d == 0 else (layer_in[::-1], _flip(m))
-                out, final, cache = unroll.forward(
+                out, final, cache = self.impl.forward(
                     self.cell, p, seq, tuple(s[k] for s in states), self.opts, seq_mask, drop
                 )
                 outs.append(out if d == 0 else out[::-1])
@@ -260,7 +264,7 @@ class Recurrent:
                 k = layer * self.num_directions + d
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 d_seq = d_out[..., d * O : (d + 1) * O]
-                dxs, ds0, g = unroll.backward(
+                dxs, ds0, g = self.impl.backward(
                     self.cell,
                     self._cell_params(layer, suffix),
                     cache.caches[layer][d],

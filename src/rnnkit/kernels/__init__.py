@@ -1,0 +1,43 @@
+"""Fast paths of the cells, behind one switch.
+
+A kernel module implements ``forward`` and ``backward`` with exactly the signatures and
+results of ``rnnkit.cells.unroll.forward/backward`` for the cells and options it supports;
+its caches are private to it.  ``resolve`` picks the implementation for a layer:
+
+* ``"reference"``: ``cells.unroll`` — the readable NumPy spec, one step at a time;
+* ``"fast"``: the registered kernel for the cell when it supports the options, else the
+  reference;
+* ``"auto"`` (default): as ``"fast"``.
+
+The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benchmarks).
+"""
+
+import os
+from importlib import import_module
+from types import ModuleType
+
+from ..cells import CellOptions, unroll
+from ..errors import ConfigError
+
+BACKENDS = ("auto", "fast", "reference")
+
+KERNELS: dict[str, str] = {}
+"""Cell name → module path of its fast path (each module has ``supports(opts, dtype)``)."""
+
+
+def default_backend() -> str:
+    backend = os.environ.get("RNNKIT_BACKEND", "auto")
+    if backend not in BACKENDS:
+        raise ConfigError(f"RNNKIT_BACKEND must be one of {BACKENDS}, got {backend!r}")
+    return backend
+
+
+def resolve(cell: str, opts: CellOptions, dtype, backend: str | None = None) -> ModuleType:
+    """The module whose ``forward``/``backward`` run ``cell`` with ``opts`` in ``dtype``."""
+    backend = default_backend() if backend is None else backend
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "reference" or cell not in KERNELS:
+        return unroll
+    kernel = import_module(KERNELS[cell])
+    return kernel if kernel.supports(opts, dtype) else unroll
