@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow clean
+.PHONY: run test test-slow soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,16 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/rnnkit train --minutes 3 --out runs/default
+	$(VENV)/bin/rnnkit train --minutes 3 --out runs/default --overwrite
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest -n 2 -q -m "not slow"
 
 test-slow: $(TEST_STAMP)
 	$(PY) -m pytest -q -m slow
+
+soak: $(STAMP)
+	$(PY) -m rnnkit.soak
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,13 +1,24 @@
-"""The training loops: they learn, and the same seed gives the same run bit for bit."""
+"""The training loops: they learn, the same seed gives the same run bit for bit, a resumed
+run continues exactly, and NaN, signals and stale records are handled as configured."""
+
+import io
+import math
+import os
+import signal
 
 import numpy as np
 import pytest
 
 import rnnkit
+from rnnkit import bptt
+from rnnkit import train as train_module
+from rnnkit.charmodel import resume_run, start_run
 from rnnkit.config import ModelConfig, TrainConfig
 from rnnkit.errors import ConfigError
+from rnnkit.io.model_files import load_with_state
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.model import Model
+from rnnkit.train import TrainingDiverged, save_run
 
 
 def _sign_task(rng, n=256, T=12):
@@ -53,3 +64,164 @@ def test_train_config_rejects_nonsense():
         TrainConfig()
     with pytest.raises(ConfigError, match="bptt_steps"):
         TrainConfig(steps=10, seq_len=50, bptt_steps=20)
+
+
+# ----------------------------------------------------------------------------- the text loop
+
+
+SMALL_RNN = {"cell": "gru", "hidden_size": 8}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    words = ["def", "return", "self", "import", "class", "(x)", ":", "\n", "    "]
+    path = tmp_path / "corpus.txt"
+    path.write_text(" ".join(rng.choice(words, 2000)), encoding="utf-8")
+    return path
+
+
+def _run(corpus, out, **train):
+    options = {"steps": 12, "batch_size": 2, "seq_len": 8, "eval_every": 3, "eval_chars": 200,
+               "sample_every": 0, "checkpoint_every": 4, **train}
+    return start_run([str(corpus)], 0, SMALL_RNN, TrainConfig(**options), out)
+
+
+def _fit(run):
+    return run.fit(io.StringIO(), io.StringIO(), iter(range(10**6)).__next__)
+
+
+@pytest.fixture
+def nan_loss_at(monkeypatch):
+    """Make the loss NaN on the given calls of the objective (0-based, counted per test)."""
+    def install(*calls: int) -> None:
+        real, count = bptt.objective, [0]
+
+        def objective(model, y, targets, mask=None):
+            loss, dy = real(model, y, targets, mask)
+            count[0] += 1
+            return (math.nan, dy) if count[0] - 1 in calls else (loss, dy)
+
+        monkeypatch.setattr(bptt, "objective", objective)
+    return install
+
+
+def _finite(directory):
+    model, _ = load_with_state(directory)
+    return all(np.isfinite(w).all() for w in model.params.values())
+
+
+def test_a_nan_loss_is_skipped_and_counted(corpus, tmp_path, nan_loss_at):
+    run = _run(corpus, tmp_path / "run", on_nonfinite="skip")
+    nan_loss_at(5)
+    result = _fit(run)
+    assert result["skipped"] == 1 and result["steps"] == 12
+    assert _finite(tmp_path / "run" / "last")
+
+
+def test_reduce_lr_halves_the_rate_at_each_nan(corpus, tmp_path, nan_loss_at):
+    run = _run(corpus, tmp_path / "run", on_nonfinite="reduce-lr", nonfinite_lr_factor=0.5)
+    nan_loss_at(2, 6)
+    result = _fit(run)
+    assert result["skipped"] == 2 and run.trainer.lr_scale == 0.25
+    assert run.trainer.lr() == pytest.approx(0.25 * run.trainer.config.lr)
+    _, state = load_with_state(tmp_path / "run" / "last")
+    assert state["lr_scale"] == 0.25  # a resumed run keeps the reduced rate
+
+
+def test_stop_names_the_step_and_saves_the_finite_parameters(corpus, tmp_path, nan_loss_at):
+    run = _run(corpus, tmp_path / "run", on_nonfinite="stop")
+    nan_loss_at(5)
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 5"):
+        _fit(run)
+    model, state = load_with_state(tmp_path / "run" / "last")
+    assert state["step"] == 5 and _finite(tmp_path / "run" / "last")
+
+
+def test_too_many_nans_in_a_row_stop_the_run(corpus, tmp_path, nan_loss_at):
+    run = _run(corpus, tmp_path / "run", max_nonfinite=2)
+    nan_loss_at(3, 4, 5)
+    with pytest.raises(TrainingDiverged, match="3th non-finite update in a row"):
+        _fit(run)
+
+
+def test_a_nan_parameter_is_never_saved(corpus, tmp_path, monkeypatch):
+    run = _run(corpus, tmp_path / "run", checkpoint_every=1)
+    real_step = run.trainer.optimizer.step
+
+    def poisoned(params, grads, lr=None):
+        real_step(params, grads, lr)
+        if run.trainer.step == 6:  # the 7th update leaves a NaN in the parameters
+            params["head.bias"][0] = np.nan
+
+    monkeypatch.setattr(run.trainer.optimizer, "step", poisoned)
+    with pytest.raises(TrainingDiverged, match="head.bias became NaN/Inf at step 7"):
+        _fit(run)
+    _, state = load_with_state(tmp_path / "run" / "last")
+    assert state["step"] == 6 and _finite(tmp_path / "run" / "last")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_between_updates_and_saves_last(corpus, tmp_path, monkeypatch, signum):
+    run = _run(corpus, tmp_path / "run", checkpoint_every=100)
+    real_update = run.trainer.update
+
+    def update(x, y):
+        if run.trainer.step == 7:
+            os.kill(os.getpid(), signum)  # arrives during the update; acted on after it
+        return real_update(x, y)
+
+    monkeypatch.setattr(run.trainer, "update", update)
+    result = _fit(run)
+    assert result["stopped_by"] == signal.Signals(signum).name and result["steps"] == 8
+    _, state = load_with_state(tmp_path / "run" / "last")
+    assert state["step"] == 8
+    assert signal.getsignal(signum) is not None  # the previous handler is back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_best_is_only_replaced_by_a_better_model(corpus, tmp_path, monkeypatch):
+    written = []
+    real = train_module.save_in_run
+
+    def record(model, run_dir, name, step, extra=None):
+        if name == "best":
+            written.append(extra["best_val"])
+        return real(model, run_dir, name, step, extra)
+
+    monkeypatch.setattr(train_module, "save_in_run", record)
+    run = _run(corpus, tmp_path / "run", steps=30, eval_every=1, lr=0.05)
+    _fit(run)
+    assert len(written) >= 2 and all(b < a for a, b in zip(written, written[1:]))
+    assert load_with_state(tmp_path / "run" / "best")[1]["best_val"] == min(written)
+
+
+def test_a_resumed_run_compares_with_the_saved_best_not_a_stale_record(corpus, tmp_path):
+    out = tmp_path / "run"
+    run = _run(corpus, out, steps=6, checkpoint_every=100)
+    _fit(run)
+    best_loss = load_with_state(out / "best")[1]["best_val"]
+    run.trainer.best_val = math.inf  # as if the run stopped after writing best, before last
+    save_run(run.trainer, run.stream, out)
+    assert resume_run(out, steps=9).trainer.best_val == best_loss
+
+
+def test_a_resumed_run_continues_bit_identically_through_the_library(corpus, tmp_path):
+    straight, split = tmp_path / "a", tmp_path / "b"
+    _fit(_run(corpus, straight))
+    _fit(_run(corpus, split, steps=5))
+    result = _fit(resume_run(split, steps=12))
+    assert result["steps"] == 12
+    a, b = load_with_state(straight / "last")[0], load_with_state(split / "last")[0]
+    for name, w in a.params.items():
+        np.testing.assert_array_equal(w, b.params[name], err_msg=name)
+
+
+def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
+    out = tmp_path / "run"
+    _fit(_run(corpus, out, bptt_steps=12, steps=5))
+    _, state = load_with_state(out / "last")
+    assert {"step", "best_val", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer",
+            "tbptt", "stream", "train_config"} <= set(state)
+    assert {"buffer", "state_0"} <= set(state["tbptt"])  # truncated BPTT's carried state
+    assert state["stream"]["cursor"] == 5 and state["optimizer"]["state"]

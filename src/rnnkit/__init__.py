@@ -24,6 +24,7 @@ _LAZY = {
     "RecurrentConfig": "rnnkit.layers.recurrent",
     "CellOptions": "rnnkit.cells",
     "fit": "rnnkit.train",
+    "resume_run": "rnnkit.charmodel",
     "generate": "rnnkit.generate",
     "save": "rnnkit.io.model_files",
     "load": "rnnkit.io.model_files",

@@ -1,12 +1,22 @@
 """The character model job: corpus → vocabulary → model → truncated-BPTT training → samples.
 
-A run lives in one directory: ``last/`` (model + training state for ``--resume``) and
-``best/`` (the model with the best validation loss).  The corpus is described in the saved
-state (file list and character cap) and re-read on resume; the stream's checksum makes sure
-it is the same text.
+A run lives in one directory: ``last`` (model + training state for ``--resume``) and
+``best`` (the model with the best validation loss), each a link to a complete checkpoint
+(``io.model_files.save_in_run``).  The corpus is described in the saved state (file list
+and character cap) and re-read on resume; the stream's checksum makes sure it is the same
+text.
+
+The library equivalent of ``rnnkit train --resume``::
+
+    run = resume_run(Path("runs/char"))                 # or resume_run(dir, steps=20_000)
+    result = run.fit(sys.stderr, sys.stdout, time.monotonic)
+
+continues exactly where the saved run stopped (``result["stopped_by"]`` names a signal that
+interrupted it, after the last checkpoint was written).
 """
 
 import math
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +27,19 @@ import numpy as np
 from .config import ModelConfig, TrainConfig
 from .data.corpus import default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError
 from .generate import generate
-from .io.model_files import load_with_state
+from .io.checkpoint import read_checkpoint
+from .io.model_files import check_output_dir, load_with_state
 from .model import Model
 from .progress import Progress
-from .train import Trainer, fit_text
+from .train import Trainer, fit_text, stop_on_signals
+
+RESUME_OVERRIDES = frozenset({
+    "steps", "minutes", "lr", "clip", "clip_value", "eval_every", "eval_chars", "sample_every",
+    "sample_length", "checkpoint_every", "on_nonfinite", "nonfinite_lr_factor", "max_nonfinite",
+})
+"""Training options a resumed run may change (the rest would make it another run)."""
 
 
 def load_text(files: list[str], max_chars: int = 0) -> str:
@@ -50,11 +67,22 @@ class CharRun:
     def log2_vocab(self) -> float:
         return math.log2(self.vocab.size)
 
-    def fit(self, progress_stream: TextIO, samples: TextIO, clock: Callable[[], float]):
+    def fit(self, progress_stream: TextIO, samples: TextIO, clock: Callable[[], float],
+            *, handle_signals: bool = True) -> dict[str, Any]:
+        """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``)."""
         c = self.trainer.config
         progress = Progress(c.steps, 60 * c.minutes, stream=progress_stream, clock=clock)
-        return fit_text(self.trainer, self.stream, self.val_ids, self.vocab, self.out_dir,
-                        progress=progress, samples=samples, clock=clock)
+        if self.out_dir is not None:
+            check_output_dir(self.out_dir, self.checkpoint_bytes())
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        with stop_on_signals(signals) as stop:
+            return fit_text(self.trainer, self.stream, self.val_ids, self.vocab, self.out_dir,
+                            progress=progress, samples=samples, clock=clock, stop=stop)
+
+    def checkpoint_bytes(self) -> int:
+        """Room the run's checkpoints need: the last, the best, and a new last being written."""
+        params = sum(w.nbytes for w in self.model.params.values())
+        return 2 * self.trainer.checkpoint_bytes() + params + (1 << 20)
 
     def final_sample(self, length: int, temperature: float = 0.8) -> str:
         rng = np.random.default_rng([self.trainer.config.seed, 1 << 30])
@@ -77,32 +105,71 @@ def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: Trai
     return _assemble(model, vocab, text, train, rng, out_dir)
 
 
-def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0) -> CharRun:
+def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0,
+               **changes: Any) -> CharRun:
     """Continue the run saved in ``out_dir/last`` exactly where it stopped.
 
     ``steps``/``minutes`` replace the saved budget when given (``steps`` counts from the
     start of the run, so resuming an interrupted ``--steps 1000`` run finishes at 1000).
+    ``changes`` replace other saved options among ``RESUME_OVERRIDES`` (e.g. a lower ``lr``
+    after a divergence); the run is then no longer the same as an uninterrupted one.
     """
-    model, state = load_with_state(out_dir / "last")
-    if not state or "train_config" not in state or "vocab" not in model.meta:
-        raise CheckpointError(f"{out_dir / 'last'} holds no training state to resume from")
+    last = Path(out_dir) / "last"
+    if not last.exists():
+        raise CheckpointError(f"{out_dir} holds no run to resume (no {last}); "
+                              "start one without --resume")
+    model, state = load_with_state(last)
+    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict) \
+            or "vocab" not in model.meta:
+        raise CheckpointError(f"{last} holds no training state to resume from")
+    not_allowed = sorted(set(changes) - RESUME_OVERRIDES)
+    if not_allowed:
+        allowed = ", ".join(sorted(RESUME_OVERRIDES))
+        raise ConfigError(f"a resumed run cannot change {', '.join(not_allowed)}; start a new "
+                          f"run for that (a resume may change {allowed})")
     saved = dict(state["train_config"])
     if steps or minutes:
         saved.update(steps=steps, minutes=minutes)
+    saved.update(changes)
     train = TrainConfig.from_dict(saved)
     vocab = CharVocab.from_dict(model.meta["vocab"])
     corpus = model.meta.get("corpus", {})
+    if not isinstance(corpus, dict):
+        raise CheckpointError(f"{last}: the saved corpus description is damaged")
     text = load_text(corpus.get("files", []), corpus.get("max_chars", 0))
     run = _assemble(model, vocab, text, train, np.random.default_rng(train.seed), out_dir)
     run.trainer.load_state_dict(state)
-    run.stream.load_state_dict(state["stream"])
+    run.stream.load_state_dict(state.get("stream"))
+    run.trainer.best_val = min(run.trainer.best_val, saved_best_loss(Path(out_dir)))
     return run
+
+
+def saved_best_loss(out_dir: Path) -> float:
+    """The validation loss of ``out_dir/best`` (inf if there is none or it is unreadable).
+
+    ``best`` may be newer than ``last`` (a run can stop between writing the two), so a
+    resumed run compares new models with this, never replacing ``best`` by a worse one.
+    """
+    try:
+        extra = read_checkpoint(out_dir / "best").extra or {}
+    except CheckpointError:
+        return math.inf
+    loss = extra.get("best_val")
+    ok = isinstance(loss, (int, float)) and not isinstance(loss, bool) and not math.isnan(loss)
+    return float(loss) if ok else math.inf
 
 
 def _assemble(model: Model, vocab: CharVocab, text: str, train: TrainConfig,
               rng: np.random.Generator, out_dir: Path | None) -> CharRun:
     ids = vocab.encode(text)
     need = train.batch_size * (train.seq_len + 1)
+    if len(ids) * (1 - train.val_fraction) < need:
+        raise DataError(
+            f"the text of {len(ids):,} characters is too short for batch_size={train.batch_size} "
+            f"streams of seq_len+1={train.seq_len + 1} characters after holding out "
+            f"{train.val_fraction:.0%} for validation (it needs about "
+            f"{math.ceil(need / (1 - train.val_fraction)):,}); use a longer text or a smaller "
+            "--batch-size or --seq-len")
     train_ids, val_ids = split(ids, train.val_fraction, min_length=need)
     if len(val_ids) < train.seq_len + 1:
         raise ConfigError(f"the validation split ({len(val_ids)} characters) is shorter than "

@@ -1,10 +1,27 @@
-"""Model configuration: a frozen dataclass with one comment per field, JSON round trip."""
+"""Model and training configuration: frozen dataclasses, one comment per field, JSON round trip.
 
+Every field is checked on construction — its type (an int field takes an int, a float field
+an int or a float, never a bool or a string), its range, and that floats are finite — so a
+config read from a JSON file or a checkpoint is as safe as one written in code.
+``read_config_file`` reads such a JSON object of option names for ``rnnkit train --config``.
+"""
+
+import difflib
+import json
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .errors import ConfigError
 from .layers.recurrent import RecurrentConfig
+
+NONFINITE_ACTIONS = ("skip", "reduce-lr", "stop")
+"""What training does when a loss or gradient is NaN/Inf (``TrainConfig.on_nonfinite``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +42,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.rnn, dict):
+            _check_types(RecurrentConfig, self.rnn, "model config rnn")
             object.__setattr__(self, "rnn", RecurrentConfig.from_dict(self.rnn))
+        if not isinstance(self.rnn, RecurrentConfig):
+            raise ConfigError(f"rnn must be a RecurrentConfig or an object, got {self.rnn!r}")
+        _check_types(RecurrentConfig, asdict(self.rnn), "model config rnn")
+        _check_types(ModelConfig, {f.name: getattr(self, f.name) for f in fields(self)
+                                   if f.name != "rnn"}, "model config")
         if self.output_size <= 0:
             raise ConfigError(f"output_size must be > 0, got {self.output_size}")
         if self.vocab_size < 0 or self.embedding_dim < 0:
@@ -76,7 +99,7 @@ class ModelConfig:
 class TrainConfig:
     """How to train: data chunks, truncated BPTT, optimizer, clipping, schedule, reporting."""
 
-    steps: int = 0  # updates to make (0: until `minutes` run out)
+    steps: int = 0  # updates to make, counted from the run's start (0: until `minutes` run out)
     minutes: float = 0.0  # wall-clock budget (0: until `steps` are done)
     batch_size: int = 32  # B: parallel streams
     seq_len: int = 100  # k1: steps per chunk (one update per chunk)
@@ -99,15 +122,21 @@ class TrainConfig:
     checkpoint_every: int = 500  # write the last checkpoint every this many steps
     val_fraction: float = 0.05  # tail of the corpus held out for validation
     seed: int = 0  # seeds the one numpy.random.Generator of the run
+    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
+    nonfinite_lr_factor: float = 0.5  # reduce-lr: multiply the learning rate by this each time
+    max_nonfinite: int = 10  # skip / reduce-lr: stop after this many in a row
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "seq_len", "eval_every", "sample_length")
+        _check_types(TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)},
+                     "training config")
+        positive = ("batch_size", "seq_len", "eval_every", "sample_length", "max_nonfinite")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         nonneg = ("steps", "minutes", "bptt_steps", "clip", "clip_value", "warmup_steps",
                   "min_lr", "step_size", "gamma",
-                  "eval_chars", "sample_every", "checkpoint_every", "momentum", "weight_decay")
+                  "eval_chars", "sample_every", "checkpoint_every", "momentum", "weight_decay",
+                  "seed")
         for name in nonneg:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -122,13 +151,125 @@ class TrainConfig:
                               f"got {self.bptt_steps}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.on_nonfinite not in NONFINITE_ACTIONS:
+            raise ConfigError(f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
+                              f"got {self.on_nonfinite!r}")
+        if not 0.0 < self.nonfinite_lr_factor < 1.0:
+            raise ConfigError("nonfinite_lr_factor must be in (0, 1), got "
+                              f"{self.nonfinite_lr_factor}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown training config keys: {', '.join(unknown)}")
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"training config must be a JSON object, got {type(d).__name__}")
+        _check_keys(d, option_types(cls), "training config")
         return cls(**d)
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def option_types(cls: type) -> dict[str, type]:
+    """{field name: int | float | str | bool} of a config dataclass (other fields left out)."""
+    simple = {"int": int, "float": float, "str": str, "bool": bool}
+    return {f.name: simple[f.type if isinstance(f.type, str) else f.type.__name__]
+            for f in fields(cls)
+            if (f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")) in simple}
+
+
+def check_option(name: str, value: Any, kind: type, where: str) -> None:
+    """ConfigError unless ``value`` is a ``kind`` (an int counts as a float; a float is finite)."""
+    boolean = isinstance(value, (bool, np.bool_))
+    if kind is float:
+        ok = isinstance(value, numbers.Real) and not boolean
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"{where}: {name} must be a finite number, got {value!r}")
+    elif kind is int:
+        ok = isinstance(value, numbers.Integral) and not boolean
+    elif kind is bool:
+        ok = boolean
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ConfigError(f"{where}: {name} must be {_KIND_NAMES[kind]}, got {_preview(value)}")
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _check_types(cls: type, values: Mapping[str, Any], where: str) -> None:
+    kinds = option_types(cls)
+    for name, value in values.items():
+        if name in kinds:
+            check_option(name, value, kinds[name], where)
+
+
+def _check_keys(d: Mapping[str, Any], known: Mapping[str, Any], where: str) -> None:
+    """ConfigError naming every key of ``d`` not in ``known`` (with the closest known name)."""
+    unknown = sorted((str(k) for k in d if k not in known), key=str)
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, [str(n) for n in known], n=1)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints)}; "
+                          f"known keys: {', '.join(sorted(known))}")
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_config_file(path: str | Path, kinds: Mapping[str, type],
+                     max_bytes: int = 1 << 20) -> dict[str, Any]:
+    """The JSON object in ``path``, every key one of ``kinds`` and its value of that kind.
+
+    ``kinds`` maps option names to int | float | str | bool.  Any problem — a missing or
+    unreadable file, a file over ``max_bytes``, bytes that are not UTF-8, JSON that does not
+    parse (line and column named), a value that is not an object, an unknown key (named, with
+    the closest known one), a value of the wrong kind — is one ``ConfigError``.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: config file larger than {max_bytes} bytes; "
+                          "a config is a small JSON object of option names")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: byte {e.start} is not UTF-8; save the config as UTF-8 JSON") \
+            from None
+    try:
+        d = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON "
+                          f"({e.msg})") from None
+    except (ValueError, RecursionError) as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: a config file holds a JSON object {{\"option\": value}}, "
+                          f"got {type(d).__name__}")
+    _check_keys(d, kinds, str(path))
+    for name, value in d.items():
+        check_option(name, value, kinds[name], str(path))
+    return d
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON")
+
+
+def _no_duplicates(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"key(s) given twice: {', '.join(twice)}")
+    return dict(pairs)

@@ -2,12 +2,31 @@
 evaluation, samples and checkpoints.
 
 ``Trainer`` owns everything one run changes — the model's parameters, the optimizer's
-moments, the generator, the stream's cursor, the step and the best validation loss — and
-saves and restores all of it, so a resumed run continues exactly where it stopped.
+moments, the generator, the carried truncated-BPTT state, the step, the learning-rate
+reductions and the best validation loss — and saves and restores all of it
+(``state_dict``), so a resumed run continues exactly where it stopped: with the stream's
+cursor, which ``save_run`` stores beside it, the resumed run's parameters end bit-identical
+to an uninterrupted run's.  The schedule is a pure function of the step.
+
+Non-finite values.  Before each update the loss and the global gradient norm are checked.
+A NaN/Inf one is handled as ``TrainConfig.on_nonfinite`` says:
+
+    skip        the update is not applied (counted in ``skipped``); the carried state is reset
+    reduce-lr   as skip, and every later rate is multiplied by ``nonfinite_lr_factor``
+    stop        ``TrainingDiverged`` naming the step
+
+``max_nonfinite`` such updates in a row stop the run too.  After each update the parameters
+are checked: a NaN/Inf parameter stops the run at once and is never saved.
+
+Stopping.  ``fit_text`` checks a stop request (``stop_on_signals``: SIGINT, SIGTERM)
+between updates, never inside the handler, then writes the last checkpoint and returns.
 """
 
 import math
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,9 +35,9 @@ import numpy as np
 from .bptt import TruncatedBPTT, objective
 from .config import TrainConfig
 from .data.text import CharStream, CharVocab
-from .errors import RnnkitError
+from .errors import CheckpointError, RnnkitError
 from .generate import generate
-from .io.model_files import save
+from .io.model_files import save_in_run
 from .model import Model
 from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from .progress import Progress
@@ -28,7 +47,7 @@ LN2 = math.log(2)
 
 
 class TrainingDiverged(RnnkitError):
-    """The loss or the gradients stayed non-finite; the last checkpoint is left as it was."""
+    """A loss, gradient or parameter was not finite and the configuration says stop."""
 
 
 class Trainer:
@@ -42,29 +61,59 @@ class Trainer:
         )
         self.schedule = make_schedule(config.schedule, config.lr, **_schedule_options(config))
         self.tbptt = TruncatedBPTT(config.seq_len, config.bptt_steps or config.seq_len)
-        self.step = 0
-        self.best_val = math.inf
+        self.step = 0  # updates applied
+        self.best_val = math.inf  # best validation loss so far (nats per token)
         self.skipped = 0  # updates skipped because the loss or a gradient was not finite
+        self.nonfinite_run = 0  # of them, in a row up to now
+        self.lr_scale = 1.0  # product of the reduce-lr factors applied so far
+
+    def lr(self) -> float:
+        """The rate of the next update: η_s · (product of the reductions)."""
+        return self.schedule.lr_at(self.step) * self.lr_scale
 
     def update(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """One update from the chunk ``x, y: [B, k1]``; returns (loss, gradient norm)."""
         result = self.tbptt.step(self.model, x, y, rng=self.rng)
-        grads = result.grads
-        norm = clip_grad_norm(grads, self.config.clip) if self.config.clip else global_norm(grads)
+        grads, c = result.grads, self.config
+        norm = clip_grad_norm(grads, c.clip) if c.clip else global_norm(grads)
         if not (math.isfinite(result.loss) and math.isfinite(norm)):
-            self.skipped += 1
-            self.tbptt.reset()  # a non-finite state must not be carried on
-            if self.skipped > 10:
-                raise TrainingDiverged(
-                    f"loss or gradients not finite at step {self.step} (11 updates skipped); "
-                    "lower --lr or set --clip"
-                )
+            self._nonfinite(result.loss, norm)
             return result.loss, norm
-        if self.config.clip_value:
-            clip_grad_value(grads, self.config.clip_value)
-        self.optimizer.step(self.model.params, grads, lr=self.schedule.lr_at(self.step))
+        self.nonfinite_run = 0
+        if c.clip_value:
+            clip_grad_value(grads, c.clip_value)
+        self.optimizer.step(self.model.params, grads, lr=self.lr())
         self.step += 1
+        bad = self.nonfinite_params()
+        if bad:
+            raise TrainingDiverged(
+                f"parameter(s) {', '.join(bad[:3])} became NaN/Inf at step {self.step} although "
+                f"the gradients were finite; nothing was saved from this point on; resume from "
+                "the last checkpoint with a lower --lr or with --clip"
+            )
         return result.loss, norm
+
+    def _nonfinite(self, loss: float, norm: float) -> None:
+        """Apply the ``on_nonfinite`` policy to an update whose loss or gradient is NaN/Inf."""
+        c = self.config
+        what = f"loss is {loss}" if not math.isfinite(loss) else f"gradient norm is {norm}"
+        self.skipped += 1
+        self.nonfinite_run += 1
+        self.tbptt.reset()  # a non-finite state must not be carried on
+        if c.on_nonfinite == "stop":
+            raise TrainingDiverged(
+                f"the {what} at step {self.step} (--on-nonfinite stop); the update was not "
+                "applied; lower --lr or set --clip, or use --on-nonfinite skip|reduce-lr")
+        if c.on_nonfinite == "reduce-lr":
+            self.lr_scale *= c.nonfinite_lr_factor
+        if self.nonfinite_run > c.max_nonfinite:
+            raise TrainingDiverged(
+                f"the {what} at step {self.step}, the {self.nonfinite_run}th non-finite update in "
+                f"a row (--on-nonfinite {c.on_nonfinite}); lower --lr or set --clip")
+
+    def nonfinite_params(self) -> list[str]:
+        """Names of the parameters holding a NaN or Inf (none, normally)."""
+        return [n for n, w in self.model.params.items() if not np.isfinite(w).all()]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the parameters that an exact resume needs (arrays and JSON values)."""
@@ -72,18 +121,47 @@ class Trainer:
             "step": self.step,
             "best_val": self.best_val if math.isfinite(self.best_val) else None,
             "skipped": self.skipped,
+            "nonfinite_run": self.nonfinite_run,
+            "lr_scale": self.lr_scale,
             "rng": self.rng.bit_generator.state,
             "optimizer": self.optimizer.state_dict(),
             "tbptt": self.tbptt.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.step = int(state["step"])
-        self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
-        self.skipped = int(state["skipped"])
-        self.rng.bit_generator.state = state["rng"]
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.tbptt.load_state_dict(state["tbptt"])
+        """Restore what ``state_dict`` returned; ``CheckpointError`` if it is damaged."""
+        try:
+            step, skipped = _count(state["step"]), _count(state["skipped"])
+            best = math.inf if state["best_val"] is None else float(state["best_val"])
+            run, scale = _count(state.get("nonfinite_run", 0)), float(state.get("lr_scale", 1.0))
+            if not 0.0 < scale <= 1.0 or math.isnan(best):
+                raise ValueError(f"lr_scale {scale}, best_val {best}")
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.tbptt.load_state_dict(state["tbptt"])
+            self.rng.bit_generator.state = state["rng"]
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(
+                f"the saved training state is damaged ({type(e).__name__}: {e}); "
+                "resume from another checkpoint or start afresh") from None
+        self.step, self.skipped, self.best_val = step, skipped, best
+        self.nonfinite_run, self.lr_scale = run, scale
+
+    def checkpoint_bytes(self) -> int:
+        """An upper estimate of one last checkpoint's size: parameters, optimizer moments,
+        carried state, and room for the JSON."""
+        params = sum(w.nbytes for w in self.model.params.values())
+        c, rnn = self.config, self.model.config.rnn
+        state = 2 * rnn.num_layers * (2 if rnn.bidirectional else 1) * rnn.hidden_size
+        carried = c.batch_size * (state + (c.bptt_steps or c.seq_len)) * 8
+        return params * (1 + len(self.optimizer.slots)) + carried + (1 << 20)
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected a count, got {value!r}")
+    return value
 
 
 def _schedule_options(c: TrainConfig) -> dict[str, Any]:
@@ -95,9 +173,52 @@ def _schedule_options(c: TrainConfig) -> dict[str, Any]:
     return {}
 
 
+# ----------------------------------------------------------------------------- stopping
+
+
+class StopRequest:
+    """Holds the name of the signal that asked training to stop (None: keep going)."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    def __call__(self) -> str | None:
+        return self.signal
+
+
+@contextmanager
+def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+                    ) -> Iterator[StopRequest]:
+    """While inside, SIGINT/SIGTERM set the yielded request instead of killing the process.
+
+    The handler only records the signal; the loop reads it between updates and saves there.
+    A second SIGINT raises ``KeyboardInterrupt`` at once (the checkpoint on disk stays the
+    previous complete one).  Outside the main thread, no handler is installed.
+    """
+    request = StopRequest()
+
+    def handler(signum: int, frame: Any) -> None:
+        if request.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        request.signal = signal.Signals(signum).name
+
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield request
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
 def evaluate(model: Model, ids: np.ndarray, batch_size: int, seq_len: int,
              max_tokens: int = 0) -> float:
-    """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams with carried state."""
+    """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams, state carried."""
     ids = ids[:max_tokens + 1] if max_tokens else ids
     B = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
     n = (len(ids) - 1) // B
@@ -123,40 +244,73 @@ def fit_text(
     progress: Progress,
     samples: TextIO,
     clock: Callable[[], float],
-) -> dict[str, float]:
-    """Train until the step or time budget is spent; returns the final figures."""
+    stop: Callable[[], str | None] = lambda: None,
+) -> dict[str, Any]:
+    """Train until the step or time budget is spent or ``stop()`` names a reason.
+
+    Returns the final figures; ``"stopped_by"`` is the reason (a signal's name) or None.
+    ``out_dir/last`` is written every ``checkpoint_every`` steps and when the loop ends —
+    also when it stops on a non-finite value with finite parameters, before the
+    ``TrainingDiverged`` propagates.  ``out_dir/best`` is replaced only by a better model.
+    """
     c, model = trainer.config, trainer.model
     start = clock()
-    val_loss = math.nan
-    loss = math.nan
+    loss, val_loss, saved_at = math.nan, math.nan, trainer.step
 
     def budget_left() -> bool:
         if c.steps and trainer.step >= c.steps:
             return False
         return not (c.minutes and clock() - start >= 60 * c.minutes)
 
-    while budget_left():
-        x, y, _, chunk = next(stream)
-        if chunk == 0 and trainer.step > 0:
-            trainer.tbptt.reset()  # a new epoch restarts the streams: no state to carry
-        loss, _ = trainer.update(x, y)
-        progress.update(trainer.step, loss, x.size)
-        step = trainer.step
-        if step % c.eval_every == 0 or not budget_left():
-            val_loss = evaluate(model, val_ids, c.batch_size, c.seq_len, c.eval_chars)
-            progress.write(f"step {step}: validation {val_loss / LN2:.3f} bits/char")
-            if out_dir is not None and val_loss < trainer.best_val:
-                trainer.best_val = val_loss
-                save(model, out_dir / "best")
-        if c.sample_every and step % c.sample_every == 0:
-            _print_sample(model, vocab, c.seed, c.sample_length, samples, step)
-        if out_dir is not None and (
-            (c.checkpoint_every and step % c.checkpoint_every == 0) or not budget_left()
-        ):
+    def save_last() -> None:
+        nonlocal saved_at
+        if out_dir is not None:
             save_run(trainer, stream, out_dir)
+        saved_at = trainer.step
+
+    try:
+        while budget_left() and not stop():
+            x, y, _, chunk = next(stream)
+            if chunk == 0 and trainer.step > 0:
+                trainer.tbptt.reset()  # a new epoch restarts the streams: no state to carry
+            step_before = trainer.step
+            loss, _ = trainer.update(x, y)
+            progress.update(trainer.step, loss, x.size)
+            step = trainer.step
+            if step == step_before:
+                continue  # skipped: nothing new to evaluate, sample or save
+            last_step = not budget_left()
+            if step % c.eval_every == 0 or last_step:
+                val_loss = _validate(trainer, val_ids, out_dir, progress)
+            if c.sample_every and step % c.sample_every == 0:
+                _print_sample(model, vocab, c.seed, c.sample_length, samples, step)
+            if (c.checkpoint_every and step % c.checkpoint_every == 0) or last_step:
+                save_last()
+    except TrainingDiverged:
+        if saved_at != trainer.step and not trainer.nonfinite_params():
+            save_last()
+        raise
+    stopped_by = stop()
+    if stopped_by and saved_at != trainer.step:
+        save_last()
     progress.close()
     return {"steps": trainer.step, "train_loss": loss, "val_loss": val_loss,
-            "val_bits_per_char": val_loss / LN2, "skipped": trainer.skipped}
+            "val_bits_per_char": val_loss / LN2, "skipped": trainer.skipped,
+            "stopped_by": stopped_by}
+
+
+def _validate(trainer: Trainer, val_ids: np.ndarray, out_dir: Path | None,
+              progress: Progress) -> float:
+    """Validation loss now; ``out_dir/best`` is replaced when it beats every earlier one."""
+    c, step = trainer.config, trainer.step
+    val_loss = evaluate(trainer.model, val_ids, c.batch_size, c.seq_len, c.eval_chars)
+    progress.write(f"step {step}: validation {val_loss / LN2:.3f} bits/char")
+    if val_loss < trainer.best_val:  # NaN never compares smaller: never the best
+        if out_dir is not None:
+            save_in_run(trainer.model, out_dir, "best", step,
+                        extra={"step": step, "best_val": val_loss})
+        trainer.best_val = val_loss
+    return val_loss
 
 
 def save_run(trainer: Trainer, stream: CharStream, out_dir: Path) -> None:
@@ -164,7 +318,7 @@ def save_run(trainer: Trainer, stream: CharStream, out_dir: Path) -> None:
     state = trainer.state_dict()
     state["stream"] = stream.state_dict()
     state["train_config"] = trainer.config.to_dict()
-    save(trainer.model, out_dir / "last", extra=state)
+    save_in_run(trainer.model, out_dir, "last", trainer.step, extra=state)
 
 
 def _print_sample(model: Model, vocab: CharVocab, seed: int, length: int,

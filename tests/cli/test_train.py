@@ -1,10 +1,13 @@
 """``rnnkit train``, ``sample`` and ``info`` end to end, through ``main(argv)``."""
 
+import json
+
 import numpy as np
 import pytest
 
 import rnnkit
 from rnnkit.cli import main
+from rnnkit.io.model_files import load_with_state
 
 SMALL = ["--hidden-size", "16", "--seq-len", "20", "--batch-size", "4", "--eval-every", "5",
          "--sample-every", "0", "--checkpoint-every", "5"]
@@ -65,3 +68,151 @@ def test_sample_names_characters_outside_the_vocabulary(text_file, tmp_path, cap
     capsys.readouterr()
     assert main(["sample", str(out), "--prime", "zebra€"]) == 2
     assert "€" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnkit: error:"), err
+    return err[0]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--hidden-size", "-3"], "hidden_size must be > 0"),
+    (["--lr", "0"], "lr must be > 0"),
+    (["--lr", "nan"], "lr must be a finite number"),
+    (["--seq-len", "100000"], "too short for batch_size=4 streams of seq_len+1=100001"),
+    (["--batch-size", "0"], "batch_size must be > 0"),
+    (["--forget-bias", "inf"], "forget_bias must be a finite number"),
+    (["--cell", "tree"], "unknown cell 'tree'"),
+    (["--max-chars", "-1"], "max_chars must be >= 0"),
+    (["--on-nonfinite", "stop", "--nonfinite-lr-factor", "2"], "nonfinite_lr_factor"),
+])
+def test_nonsensical_options_are_one_line_and_exit_2(text_file, tmp_path, capsys, extra,
+                                                      message):
+    argv = ["train", str(text_file), "--steps", "2", "--out", str(tmp_path / "r"), *SMALL, *extra]
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "hold no text"),
+    (b"ab", "too short"),
+    (b"ok\n\xff\xfe", "line 2"),
+])
+def test_bad_texts_are_one_line_and_exit_2(tmp_path, capsys, content, message):
+    path = tmp_path / "t.txt"
+    path.write_bytes(content)
+    assert main(["train", str(path), "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    assert message in _one_error_line(capsys)
+
+
+def test_config_file_sets_options_and_flags_override_it(text_file, tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"hidden_size": 12, "cell": "gru", "steps": 3}))
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--config", str(config), "--out", str(out), *SMALL]
+    assert main([*argv, "--steps", "2"]) == 0
+    model, state = load_with_state(out / "last")
+    # SMALL's --hidden-size 16 overrides the file's 12; the file's cell stays
+    assert model.config.rnn.hidden_size == 16 and model.config.rnn.cell == "gru"
+    assert state["step"] == 2
+    config.write_text(json.dumps({"hiden_size": 12}))
+    capsys.readouterr()
+    assert main([*argv, "--overwrite"]) == 2
+    assert "'hiden_size' (did you mean 'hidden_size'?)" in _one_error_line(capsys)
+
+
+def test_a_new_run_does_not_overwrite_an_existing_one_unasked(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]
+    assert main(argv) == 0
+    before = rnnkit.load(out / "last").state_dict()
+    capsys.readouterr()
+    assert main([*argv, "--seed", "9"]) == 2
+    assert "already holds a run" in _one_error_line(capsys)
+    assert all(np.array_equal(w, rnnkit.load(out / "last").params[n]) for n, w in before.items())
+    assert main([*argv, "--seed", "9", "--overwrite"]) == 0
+
+
+def test_a_resume_may_lower_the_rate_but_not_change_the_model(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--hidden-size", "8", "--out", str(out)]) == 2
+    assert "cannot change hidden_size" in _one_error_line(capsys)
+    assert main(["train", "--resume", "--steps", "4", "--lr", "1e-4", "--out", str(out)]) == 0
+    assert load_with_state(out / "last")[1]["train_config"]["lr"] == 1e-4
+
+
+@pytest.mark.parametrize("damage", ["truncate", "tamper", "other_model", "not_a_checkpoint"])
+def test_damaged_checkpoints_are_one_line_for_every_command(text_file, tmp_path, capsys,
+                                                            damage):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    for name in ("last", "best"):
+        folder = (out / name).resolve()
+        weights = folder / "model.safetensors"
+        if damage == "truncate":
+            weights.write_bytes(weights.read_bytes()[:100])
+        elif damage == "tamper":
+            data = bytearray(weights.read_bytes())
+            data[-1] ^= 1
+            weights.write_bytes(bytes(data))
+        elif damage == "other_model":
+            config = json.loads((folder / "config.json").read_text())
+            config["model"]["rnn"]["hidden_size"] = 7
+            (folder / "config.json").write_text(json.dumps(config))
+        else:
+            for f in folder.iterdir():
+                f.unlink()
+            (folder / "notes.txt").write_text("hello")
+    for argv in (["sample", str(out)], ["info", str(out)],
+                 ["train", "--resume", "--steps", "4", "--out", str(out)]):
+        assert main(argv) == 2
+        _one_error_line(capsys)
+
+
+def test_a_priming_text_outside_the_vocabulary_is_named(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(out), "--prime", "Zebra"]) == 2
+    assert "'Z'" in _one_error_line(capsys)
+    assert main(["info", str(text_file)]) == 2
+    _one_error_line(capsys)
+
+
+def test_resume_without_a_run_says_so(tmp_path, capsys):
+    assert main(["train", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "holds no run to resume" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("policy, status", [("stop", 2), ("skip", 0), ("reduce-lr", 0)])
+def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, monkeypatch,
+                                                policy, status):
+    from rnnkit import bptt
+
+    real, calls = bptt.objective, []
+
+    def objective(model, y, targets, mask=None):
+        calls.append(1)
+        loss, dy = real(model, y, targets, mask)
+        return (float("nan"), dy) if len(calls) == 4 else (loss, dy)
+
+    monkeypatch.setattr(bptt, "objective", objective)
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL,
+            "--on-nonfinite", policy]
+    assert main(argv) == status
+    printed = capsys.readouterr()
+    if policy == "stop":
+        assert "loss is nan at step 3" in printed.err.strip().splitlines()[-1]
+    else:
+        assert "skipped 1" in printed.out
+    model, state = load_with_state(out / "last")
+    assert state["step"] == (3 if policy == "stop" else 6)
+    assert all(np.isfinite(w).all() for w in model.params.values())

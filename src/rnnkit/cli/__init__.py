@@ -14,6 +14,10 @@ COMMANDS = {
     "train": ("rnnkit.cli.train", "train a character-level model on text files (default: the Python stdlib)"),
     "sample": ("rnnkit.cli.sample", "generate text from a trained character model"),
     "info": ("rnnkit.cli.info", "describe a saved model or run directory"),
+    "forecast": ("rnnkit.cli.forecast", "forecast a time series; compare with seasonal naive and ARIMA/ETS"),
+    "classify": ("rnnkit.cli.classify", "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"),
+    "gradflow": ("rnnkit.cli.gradflow", "show how the gradient flows back through time, per cell and during training"),
+    "influence": ("rnnkit.cli.influence", "show which earlier inputs a prediction depends on (gradient connectivity)"),
 }
 
 

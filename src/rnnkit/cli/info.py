@@ -21,6 +21,17 @@ def model_dir(path: str | Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import RnnkitError
+
+    try:
+        return _run(args)
+    except MemoryError:
+        raise RnnkitError("not enough memory for this model or request") from None
+    except OSError as e:
+        raise RnnkitError(f"{e.filename or args.dir}: {e.strerror or e}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     import json
 
     from ..io.model_files import load_with_state
@@ -44,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if state:
         desc["step"] = state.get("step")
         best = state.get("best_val")
-        desc["best_validation_bits_per_char"] = None if best is None else best / 0.6931471805599453
+        number = isinstance(best, (int, float)) and not isinstance(best, bool)
+        desc["best_validation_bits_per_char"] = best / 0.6931471805599453 if number else None
     if args.json:
         print(json.dumps(desc, indent=2))
         return 0

@@ -19,12 +19,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import RnnkitError
+
+    try:
+        return _run(args)
+    except MemoryError:
+        raise RnnkitError("not enough memory for this model or request") from None
+    except OSError as e:
+        raise RnnkitError(f"{e.filename or args.dir}: {e.strerror or e}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     import sys
 
     import numpy as np
 
     from ..data.text import CharVocab
-    from ..errors import CheckpointError
+    from ..errors import CheckpointError, ConfigError
     from ..generate import generate
     from ..io.model_files import load
     from .info import model_dir
@@ -34,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if "vocab" not in model.meta:
         raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
     vocab = CharVocab.from_dict(model.meta["vocab"])
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     if not args.prime:
         raise CheckpointError("--prime must hold at least one character")
     prime = vocab.encode(args.prime)

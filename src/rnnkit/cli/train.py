@@ -5,102 +5,169 @@ read at run time from this Python's installation; its few non-ASCII characters a
 so the vocabulary stays the ≈ 96 characters of code.  The tail is held out for validation.
 Progress goes to stderr; samples and the final summary to stdout.  ``--out DIR`` receives
 ``DIR/last`` (with everything needed to ``--resume``) and ``DIR/best`` (best validation).
+
+Options come from three places, the first that gives one winning: a flag, the JSON object
+of ``--config FILE`` (keys are the option names with underscores: ``{"hidden_size": 128,
+"lr": 0.001}``; an unknown key is an error), the default.  SIGINT (Ctrl-C) or SIGTERM
+saves ``DIR/last`` and exits with status 128 + the signal's number; a second Ctrl-C stops
+at once, leaving the previous checkpoint.
 """
 
 import argparse
+from dataclasses import fields
+from typing import Any
 
 SUMMARY = "train a character-level model"
 
+MODEL_DEFAULTS: dict[str, Any] = {
+    "cell": "lstm", "hidden_size": 256, "num_layers": 1, "embedding_dim": 0, "dropout": 0.0,
+    "recurrent_dropout": 0.0, "nonlinearity": "tanh", "init": "uniform", "peepholes": False,
+    "forget_bias": 0.0, "layer_norm": False, "reset_after": True, "output_size": 0,
+    "dtype": "float32", "max_chars": 0,
+}
+"""Model and data options (the names ``--config`` accepts besides TrainConfig's)."""
+
+MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    # every default is None, so that a flag the user gave can be told from one they did not;
+    # the real defaults are MODEL_DEFAULTS and TrainConfig's (shown in the help texts)
+    p.set_defaults(**{name: None for name in MODEL_DEFAULTS})
     p.add_argument("files", nargs="*", help="UTF-8 text files (default: the Python stdlib source)")
+    p.add_argument("--config", metavar="FILE.json",
+                   help="JSON object of option names (hidden_size, lr, ...); flags override it")
     m = p.add_argument_group("model")
-    m.add_argument("--cell", default="lstm",
-                   help="elman | jordan | fully_recurrent | lstm | gru (default lstm)")
-    m.add_argument("--hidden-size", type=int, default=256, help="units per layer (default 256)")
-    m.add_argument("--num-layers", type=int, default=1, help="stacked layers (default 1)")
-    m.add_argument("--embedding-dim", type=int, default=0,
+    m.add_argument("--cell", help="elman | jordan | fully_recurrent | lstm | gru (default lstm)")
+    m.add_argument("--hidden-size", type=int, help="units per layer (default 256)")
+    m.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
+    m.add_argument("--embedding-dim", type=int,
                    help="learned character embedding width (default 0: one-hot input)")
-    m.add_argument("--dropout", type=float, default=0.0, help="dropout between layers")
-    m.add_argument("--recurrent-dropout", type=float, default=0.0,
+    m.add_argument("--dropout", type=float, help="dropout between layers (default 0)")
+    m.add_argument("--recurrent-dropout", type=float,
                    help="variational dropout on the recurrent input (one mask per chunk)")
-    m.add_argument("--nonlinearity", default="tanh", help="elman/jordan/frnn: tanh | relu")
-    m.add_argument("--init", default="uniform", help="uniform | orthogonal | identity (recurrent weights)")
-    m.add_argument("--peepholes", action="store_true", help="lstm: diagonal peephole connections")
-    m.add_argument("--forget-bias", type=float, default=0.0, help="lstm: initial forget-gate bias")
-    m.add_argument("--layer-norm", action="store_true", help="lstm/gru: layer normalisation")
-    m.add_argument("--reset-before", action="store_true",
+    m.add_argument("--nonlinearity", help="elman/jordan/frnn: tanh | relu")
+    m.add_argument("--init", help="uniform | orthogonal | identity (recurrent weights)")
+    m.add_argument("--peepholes", action="store_true", default=None,
+                   help="lstm: diagonal peephole connections")
+    m.add_argument("--forget-bias", type=float, help="lstm: initial forget-gate bias")
+    m.add_argument("--layer-norm", action="store_true", default=None,
+                   help="lstm/gru: layer normalisation")
+    m.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
                    help="gru: apply the reset gate before the recurrent product (Cho et al. v3)")
-    m.add_argument("--output-size", type=int, default=0, help="jordan/frnn: output units (default H)")
-    m.add_argument("--dtype", default="float32", help="float32 | float64")
+    m.add_argument("--output-size", type=int, help="jordan/frnn: output units (default H)")
+    m.add_argument("--dtype", help="float32 | float64")
     t = p.add_argument_group("training")
-    t.add_argument("--steps", type=int, default=0, help="number of updates (0: use --minutes)")
-    t.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget in minutes")
-    t.add_argument("--seq-len", type=int, default=100, help="k1: characters per chunk and update")
-    t.add_argument("--bptt-steps", type=int, default=0, help="k2 >= k1: steps back-propagated")
-    t.add_argument("--batch-size", type=int, default=32, help="parallel streams per batch")
-    t.add_argument("--optimizer", default="adam", help="sgd | rmsprop | adagrad | adam | adamw")
-    t.add_argument("--lr", type=float, default=2e-3, help="learning rate (default 2e-3)")
-    t.add_argument("--momentum", type=float, default=0.0, help="sgd / rmsprop momentum")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="weight decay")
-    t.add_argument("--clip", type=float, default=5.0, help="clip the global gradient norm (0: off)")
-    t.add_argument("--clip-value", type=float, default=0.0, help="clip each gradient to ±value")
-    t.add_argument("--schedule", default="constant", help="constant | step | cosine")
-    t.add_argument("--warmup-steps", type=int, default=0, help="cosine: linear warm-up steps")
-    t.add_argument("--min-lr", type=float, default=0.0, help="cosine: final learning rate")
-    t.add_argument("--step-size", type=int, default=0,
+    t.add_argument("--steps", type=int, help="number of updates (0: use --minutes)")
+    t.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+    t.add_argument("--seq-len", type=int, help="k1: characters per chunk and update (default 100)")
+    t.add_argument("--bptt-steps", type=int, help="k2 >= k1: steps back-propagated")
+    t.add_argument("--batch-size", type=int, help="parallel streams per batch (default 32)")
+    t.add_argument("--optimizer", help="sgd | rmsprop | adagrad | adam | adamw (default adam)")
+    t.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
+    t.add_argument("--momentum", type=float, help="sgd / rmsprop momentum")
+    t.add_argument("--weight-decay", type=float, help="weight decay")
+    t.add_argument("--clip", type=float, help="clip the global gradient norm (default 5; 0: off)")
+    t.add_argument("--clip-value", type=float, help="clip each gradient to ±value")
+    t.add_argument("--schedule", help="constant | step | cosine")
+    t.add_argument("--warmup-steps", type=int, help="cosine: linear warm-up steps")
+    t.add_argument("--min-lr", type=float, help="cosine: final learning rate")
+    t.add_argument("--step-size", type=int,
                    help="step: decay every N steps (default: a third of --steps)")
-    t.add_argument("--gamma", type=float, default=0.1, help="step: decay factor (default 0.1)")
-    t.add_argument("--eval-every", type=int, default=100, help="validate every N steps")
-    t.add_argument("--sample-every", type=int, default=500, help="print a sample every N steps (0: never)")
-    t.add_argument("--checkpoint-every", type=int, default=500, help="save DIR/last every N steps")
-    t.add_argument("--max-chars", type=int, default=0, help="use only the first N characters")
-    t.add_argument("--seed", type=int, default=0, help="seed of the run's random generator")
+    t.add_argument("--gamma", type=float, help="step: decay factor (default 0.1)")
+    t.add_argument("--eval-every", type=int, help="validate every N steps (default 100)")
+    t.add_argument("--eval-chars", type=int,
+                   help="validation characters read per evaluation (default 20000; 0: all)")
+    t.add_argument("--val-fraction", type=float,
+                   help="tail of the text held out for validation (default 0.05)")
+    t.add_argument("--sample-length", type=int, help="characters per sample (default 200)")
+    t.add_argument("--sample-every", type=int,
+                   help="print a sample every N steps (default 500; 0: never)")
+    t.add_argument("--checkpoint-every", type=int,
+                   help="save DIR/last every N steps (default 500)")
+    t.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
+                        "multiply the learning rate by --nonfinite-lr-factor, or stop")
+    t.add_argument("--nonfinite-lr-factor", type=float,
+                   help="reduce-lr: factor applied to the rate each time (default 0.5)")
+    t.add_argument("--max-nonfinite", type=int,
+                   help="stop after this many non-finite updates in a row (default 10)")
+    t.add_argument("--max-chars", type=int, help="use only the first N characters")
+    t.add_argument("--seed", type=int, help="seed of the run's random generator")
     t.add_argument("--out", default="runs/char", help="run directory (default runs/char)")
-    t.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --out (it may change the budget, --lr, "
+                        "--clip and the reporting and non-finite options)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out even though it holds one (which is lost)")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
-    from pathlib import Path
 
-    from ..charmodel import resume_run, start_run
-    from ..config import TrainConfig
+    from ..errors import RnnkitError
+    from ..train import TrainingDiverged
 
-    out = Path(args.out)
-    if args.resume:
-        run = resume_run(out, args.steps, args.minutes)
-    else:
-        run = start_run(args.files, args.max_chars, _rnn_options(args), _train_config(args, TrainConfig),
-                        out, embedding_dim=args.embedding_dim, dtype=args.dtype)
-    print(f"{run.model.config.rnn.cell} model: {run.model.num_parameters():,} parameters, "
-          f"vocabulary {run.vocab.size} characters, {len(run.stream._ids):,} training and "
-          f"{len(run.val_ids):,} validation characters", file=sys.stderr)
-    result = run.fit(sys.stderr, sys.stdout, time.monotonic)
+    try:
+        run, out = _prepare(args)
+        print(f"{run.model.config.rnn.cell} model: {run.model.num_parameters():,} parameters, "
+              f"vocabulary {run.vocab.size} characters, {len(run.stream._ids):,} training and "
+              f"{len(run.val_ids):,} validation characters", file=sys.stderr)
+        result = run.fit(sys.stderr, sys.stdout, time.monotonic)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit train "
+                               f"--resume --out {args.out} --lr SMALLER") from None
+    except MemoryError:
+        raise RnnkitError("not enough memory for this model and batch; use a smaller "
+                          "--hidden-size, --batch-size or --seq-len") from None
+    except OSError as e:
+        raise RnnkitError(f"{e.filename or 'input/output'}: {e.strerror or e}") from None
+    if result["stopped_by"]:
+        import signal
+
+        print(f"rnnkit: {result['stopped_by']} received: stopped at step {result['steps']}, "
+              f"saved {out / 'last'}; continue with: rnnkit train --resume --out {out}",
+              file=sys.stderr)
+        return 128 + int(signal.Signals[result["stopped_by"]])
     print(f"steps {result['steps']}  validation {result['val_bits_per_char']:.3f} bits/char"
-          f"  (uniform: log2 V = {run.log2_vocab:.3f})  saved to {out}")
+          f"  (uniform: log2 V = {run.log2_vocab:.3f})  skipped {result['skipped']}"
+          f"  saved to {out}")
     print("--- generated text ---")
     print(run.final_sample(400))
     return 0
 
 
-def _rnn_options(args: argparse.Namespace) -> dict:
-    return dict(
-        cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-        dropout=args.dropout, recurrent_dropout=args.recurrent_dropout,
-        nonlinearity=args.nonlinearity, init=args.init, peepholes=args.peepholes,
-        forget_bias=args.forget_bias, layer_norm=args.layer_norm,
-        reset_after=not args.reset_before, output_size=args.output_size,
-    )
+def _prepare(args: argparse.Namespace):
+    """The run to fit (new or resumed) and its directory, from flags, --config and defaults."""
+    from pathlib import Path
 
+    from ..charmodel import resume_run, start_run
+    from ..config import TrainConfig, option_types, read_config_file
+    from ..errors import ConfigError
 
-def _train_config(args: argparse.Namespace, cls):
-    return cls(
-        steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, seq_len=args.seq_len,
-        bptt_steps=args.bptt_steps, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-        weight_decay=args.weight_decay, clip=args.clip, clip_value=args.clip_value,
-        schedule=args.schedule, warmup_steps=args.warmup_steps, min_lr=args.min_lr,
-        step_size=args.step_size, gamma=args.gamma, eval_every=args.eval_every,
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
-    )
+    train_kinds = option_types(TrainConfig)
+    kinds = {**MODEL_KINDS, **train_kinds}
+    given = read_config_file(args.config, kinds) if args.config else {}
+    given.update({k: v for k, v in vars(args).items() if k in kinds and v is not None})
+    out = Path(args.out)
+    if args.resume:
+        if args.files:
+            raise ConfigError("--resume reads the run's own text; leave out the text files")
+        return resume_run(out, **given), out
+    if (out / "last").exists() and not args.overwrite:
+        raise ConfigError(f"{out} already holds a run; continue it with --resume, or pass "
+                          "--overwrite to start afresh (losing it), or choose another --out")
+    options = {**MODEL_DEFAULTS, **{k: v for k, v in given.items() if k in MODEL_KINDS}}
+    train = TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig) if f.name in given})
+    rnn = {k: options[k] for k in MODEL_DEFAULTS
+           if k not in ("embedding_dim", "dtype", "max_chars")}
+    if options["max_chars"] < 0:
+        raise ConfigError(f"max_chars must be >= 0, got {options['max_chars']}")
+    run = start_run(args.files, options["max_chars"], rnn, train, out,
+                    embedding_dim=options["embedding_dim"], dtype=options["dtype"])
+    if args.overwrite:
+        from ..io.model_files import clear_run
+
+        clear_run(out)  # only now that the new run is ready: a bad option keeps the old one
+    return run, out

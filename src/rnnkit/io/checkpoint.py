@@ -24,9 +24,12 @@ file hashes bind the files of one write together.
 Writing: every file is serialised and checked in memory first (a NaN/Inf model tensor,
 an unsupported dtype or a non-JSON config is refused before the directory is touched),
 then each file is written atomically (``atomic.write_atomic``: temporary file, fsync,
-``os.replace``, fsync of the directory), the manifest last.  A write interrupted part
-way leaves new files beside the old manifest, whose hashes no longer match: the
-directory refuses to load rather than mix two checkpoints.  State files of an earlier
+``os.replace``, fsync of the directory), the manifest last.  Into a directory the
+write creates, each file is written and fsynced under its own name, the manifest last,
+then the directory is fsynced: until the manifest is there the directory does not load.
+A write over an existing checkpoint interrupted part way leaves new files beside the old
+manifest, whose hashes no longer match: the directory refuses to load rather than mix
+two checkpoints (a run directory never writes over one: see ``model_files.save_in_run``).  State files of an earlier
 write that the new one does not have are removed after the manifest.
 
 ``extra`` is a dict (nested dicts allowed, string keys) whose NumPy arrays go to
@@ -50,7 +53,7 @@ import numpy as np
 import safetensors.numpy
 
 from ..errors import CheckpointError
-from .atomic import fsync_directory, remove_durably, write_atomic
+from .atomic import fsync_directory, remove_durably, write_atomic, write_new
 
 FORMAT = "rnnkit-checkpoint"
 FORMAT_VERSION = 1
@@ -131,10 +134,17 @@ def write_checkpoint(
 
 
 def _write_files(directory: Path, files: dict[str, bytes], manifest: bytes) -> None:
-    created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True)
-    if created:
+    try:
+        directory.mkdir(parents=True)
+    except FileExistsError:
+        pass
+    else:  # a new directory: no old checkpoint to protect, so no temporary names needed
+        for name, data in files.items():
+            write_new(directory / name, data)
+        write_new(directory / MANIFEST_FILE, manifest)  # last: commits the checkpoint
+        fsync_directory(directory)
         fsync_directory(directory.parent)
+        return
     for name, data in files.items():
         write_atomic(directory / name, data)
     write_atomic(directory / MANIFEST_FILE, manifest)  # last: commits the new checkpoint

@@ -21,7 +21,11 @@ from ..errors import ConfigError
 
 BACKENDS = ("auto", "fast", "reference")
 
-KERNELS: dict[str, str] = {}
+KERNELS: dict[str, str] = {
+    "elman": "rnnkit.kernels.elman",
+    "gru": "rnnkit.kernels.gru",
+    "lstm": "rnnkit.kernels.lstm",
+}
 """Cell name → module path of its fast path (each module has ``supports(opts, dtype)``)."""
 
 

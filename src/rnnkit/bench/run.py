@@ -1,0 +1,183 @@
+"""The benchmark's sections, each a list of rows of timings keyed by implementation.
+
+Sections: ``train`` (configs × cells: rnnkit, peers, the GEMM floor), ``stream`` (B = 1 steps),
+``infer`` (whole-sequence inference, config A), ``scale`` (step time as T and H grow),
+``memory`` (peak memory of a step as T grows), ``cold`` (new processes).  A peer whose package
+is missing is skipped with a note.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import configs as cf
+from . import steps, system
+from .floor import floor_step
+from .timing import interleaved
+
+PEERS = ("torch", "jax", "onnx")
+SECTIONS = ("train", "stream", "infer", "scale", "memory", "cold")
+
+
+@dataclasses.dataclass
+class Options:
+    configs: tuple[str, ...] = tuple(cf.CONFIGS)
+    cells: tuple[str, ...] = cf.CELLS
+    peers: tuple[str, ...] = PEERS
+    sections: tuple[str, ...] = SECTIONS
+    reps: int = 7  # interleaved repetitions per measurement
+    gap: float = 0.15  # idle seconds before each timed call
+    quick: bool = False  # tiny sizes and repetitions (plumbing tests)
+    seed: int = 0
+
+
+def _peer(name: str):
+    """The peer module, or an ImportError naming what to install."""
+    from importlib import import_module
+
+    module = import_module(f"rnnkit.bench.peer_{name}")
+    module.load()  # imports the peer's packages: ImportError when missing
+    return module
+
+
+def _collect(builders: dict[str, Callable[[], Callable]], notes: list[str]) -> dict:
+    """Build each implementation; a missing package skips it with a note."""
+    fns = {}
+    for name, build in builders.items():
+        try:
+            fns[name] = build()
+        except ImportError as e:
+            notes.append(f"{name} skipped: {e}")
+    return fns
+
+
+def _config(o: Options, name: str) -> cf.Config:
+    c = cf.CONFIGS[name]
+    return cf.quick(c) if o.quick else c
+
+
+def training(o: Options, notes: list[str]) -> list[dict]:
+    rows = []
+    for cname in o.configs:
+        c = _config(o, cname)
+        for cell in o.cells:
+            rng = np.random.default_rng(o.seed)
+            builders = {"rnnkit": lambda: steps.training_step(cell, c, rng)}
+            for peer in ("torch", "jax"):
+                if peer in o.peers:
+                    builders[peer] = lambda p=peer: _peer(p).training_step(cell, c, rng)
+            builders["floor"] = lambda: floor_step(cell, c, rng)
+            fns = _collect(builders, notes)
+            times = interleaved(fns, o.reps, o.gap, warmup=2)
+            rows.append({"config": cname, "cell": cell, "times": times})
+    return rows
+
+
+def streaming(o: Options, notes: list[str]) -> list[dict]:
+    from ..config import ModelConfig
+    from ..kernels._stream import Stepper
+    from ..model import Model
+
+    H, O = (8, 5) if o.quick else (cf.STREAM_H, cf.STREAM_O)
+    n = 3 if o.quick else cf.STREAM_STEPS
+    rows = []
+    for cell in [c for c in o.cells if c in ("lstm", "gru")]:
+        rng = np.random.default_rng(o.seed)
+        ids = rng.integers(0, O, size=n).tolist()
+
+        def ours():
+            stepper = Stepper(Model(ModelConfig.for_tokens(O, cell=cell, hidden_size=H), rng=rng))
+
+            def run():
+                stepper.reset()
+                for i in ids:
+                    stepper.step(i)
+
+            return run
+
+        builders = {"rnnkit": ours}
+        for peer in ("torch", "jax", "onnx"):
+            if peer in o.peers:
+                builders[peer] = lambda p=peer: _peer(p).streaming(cell, H, O, n, rng)
+        fns = _collect(builders, notes)
+        rows.append({"cell": cell, "times": interleaved(fns, o.reps, o.gap, per=n, warmup=2)})
+    return rows
+
+
+def inference(o: Options, notes: list[str]) -> list[dict]:
+    c = _config(o, "A")
+    rows = []
+    for cell in o.cells:
+        rng = np.random.default_rng(o.seed)
+        builders = {"rnnkit": lambda: steps.inference(cell, c, rng)}
+        for peer in ("torch", "jax"):
+            if peer in o.peers:
+                builders[peer] = lambda p=peer: _peer(p).inference(cell, c, rng)
+        fns = _collect(builders, notes)
+        rows.append({"config": "A", "cell": cell, "times": interleaved(fns, o.reps, o.gap)})
+    return rows
+
+
+def scaling(o: Options, notes: list[str]) -> list[dict]:
+    """LSTM step time at config A's sizes as T grows, then as H grows (rnnkit, torch, floor)."""
+    base = _config(o, "A")
+    sizes = [("T", T) for T in ((4, 8) if o.quick else cf.SCALE_T)]
+    sizes += [("H", H) for H in ((4, 8) if o.quick else cf.SCALE_H)]
+    rows = []
+    for axis, value in sizes:
+        c = base.with_sizes(**{axis: value})
+        rng = np.random.default_rng(o.seed)
+        builders = {"rnnkit": lambda: steps.training_step("lstm", c, rng)}
+        if "torch" in o.peers:
+            builders["torch"] = lambda: _peer("torch").training_step("lstm", c, rng)
+        builders["floor"] = lambda: floor_step("lstm", c, rng)
+        fns = _collect(builders, notes)
+        reps = max(1, min(o.reps, 3)) if c.T * c.H > 1_000_000 else o.reps
+        times = interleaved(fns, reps, o.gap, warmup=1)
+        rows.append({"axis": axis, "value": value, "cell": "lstm", "times": times})
+    return rows
+
+
+def memory(o: Options, notes: list[str]) -> list[dict]:
+    """Peak memory of one LSTM training step at config A's sizes as T grows."""
+    base = _config(o, "A")
+    rows = []
+    for T in ((4, 8) if o.quick else cf.MEMORY_T):
+        c = base.with_sizes(T=T)
+        rng = np.random.default_rng(o.seed)
+        row: dict[str, Any] = {"T": T, "bytes": {}}
+        step = steps.training_step("lstm", c, rng)
+        step()
+        row["bytes"]["rnnkit"] = system.peak_numpy_bytes(step)
+        if "torch" in o.peers:
+            try:
+                tstep = _peer("torch").training_step("lstm", c, rng)
+                tstep()
+                row["bytes"]["torch"] = system.peak_rss_bytes(tstep)
+            except ImportError as e:
+                notes.append(f"torch skipped: {e}")
+        rows.append(row)
+    return rows
+
+
+def cold_start(o: Options, notes: list[str]) -> dict:
+    help_times = system.help_seconds(1 if o.quick else 5)
+    first = {cell: system.first_step(cell, "A", o.quick, 1 if o.quick else 5) for cell in o.cells}
+    return {"help_s": sorted(help_times)[len(help_times) // 2], "first_step": first}
+
+
+RUNNERS = {"train": training, "stream": streaming, "infer": inference, "scale": scaling,
+           "memory": memory, "cold": cold_start}
+
+
+def run(o: Options, progress: Callable[[str], None] = lambda s: None) -> dict:
+    """Every selected section; returns the results (JSON-able after ``report.to_json``)."""
+    results: dict[str, Any] = {"machine": system.machine(), "options": dataclasses.asdict(o)}
+    notes: list[str] = []
+    for section in o.sections:
+        progress(f"bench: {section} …")
+        results[section] = RUNNERS[section](o, notes)
+    results["notes"] = sorted(set(notes))
+    return results

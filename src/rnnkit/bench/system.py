@@ -1,0 +1,124 @@
+"""What the benchmark reports about the machine, peak memory, and cold start in new processes."""
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+             "OMP_NUM_THREADS", "RNNKIT_BACKEND")
+
+
+def machine() -> dict:
+    """CPU, Python, NumPy and the BLAS kernel threadpoolctl reports, with the BLAS env vars."""
+    import numpy as np
+
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "env": {v: os.environ.get(v) for v in BLAS_VARS},
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture",
+                                                 "num_threads", "threading_layer")}
+                        for d in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def peak_numpy_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes NumPy (and Python) allocate while ``fn`` runs, by tracemalloc."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def peak_rss_bytes(fn: Callable[[], object], interval: float = 0.002) -> int:
+    """Peak growth of the resident set while ``fn`` runs, sampled every ``interval`` s."""
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    base, peak, done = rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(peak[0], rss()) - base
+
+
+def help_seconds(repeats: int) -> list[float]:
+    """Wall times of ``rnnkit --help`` in new processes."""
+    exe = Path(sys.executable).with_name("rnnkit")
+    cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "rnnkit", "--help"]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+FIRST_STEP = """
+import json, sys, time
+start = time.perf_counter()
+import numpy as np
+from rnnkit.bench.configs import CONFIGS, quick
+from rnnkit.bench.steps import training_step
+c = CONFIGS[sys.argv[2]]
+c = quick(c) if sys.argv[3] == "1" else c
+step = training_step(sys.argv[1], c, np.random.default_rng(0))
+ready = time.perf_counter()
+step()
+first = time.perf_counter() - ready
+times = []
+for _ in range(int(sys.argv[4])):
+    t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"setup_s": ready - start, "first_s": first, "steady_s": times[len(times) // 2]}))
+"""
+
+
+def first_step(cell: str, config: str, quick: bool, steady_reps: int) -> dict:
+    """A new process's import+setup time, first training step and steady (median) step."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_STEP, cell, config, "1" if quick else "0", str(steady_reps)],
+        check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,58 @@
+"""``rnnkit experiment adding|irnn|copy|temporal-order``: the long-time-lag experiments.
+
+Trains each cell (elman tanh, irnn, lstm, gru) at a matched parameter count on fresh
+generated sequences, scores it on a fixed test set, and prints a table — cell, hidden size,
+parameters, steps, wall time, metric, pass/fail against the criterion — to stdout (``--json``
+for JSON).  Progress goes to stderr.
+"""
+
+import argparse
+
+SUMMARY = "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..experiments import EXPERIMENTS
+    from ..experiments.cells import CELLS
+
+    p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment to run")
+    p.add_argument("--cells", nargs="+", default=list(CELLS), metavar="CELL",
+                   help=f"cells to compare (default: all of {' '.join(CELLS)})")
+    p.add_argument("--steps", type=int, help="most updates per cell (default: the experiment's)")
+    p.add_argument("--minutes", type=float,
+                   help="most minutes of training per cell (default: the experiment's)")
+    p.add_argument("--T", type=int, dest="T", help="sequence length (default: the experiment's)")
+    p.add_argument("--batch-size", type=int, help="sequences per update")
+    p.add_argument("--lr", type=float, help="Adam's learning rate")
+    p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
+    p.add_argument("--parameters", type=int, help="parameter count every cell is matched to")
+    p.add_argument("--eval-every", type=int, help="validate every this many updates")
+    p.add_argument("--test-size", type=int, dest="n_test", help="test sequences")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..errors import ConfigError
+    from ..experiments import get_task
+    from ..experiments.runner import format_json, format_table, run_experiment, with_overrides
+
+    task = get_task(args.experiment)
+    settings = with_overrides(
+        task.settings, steps=args.steps, minutes=args.minutes, T=args.T,
+        batch_size=args.batch_size, lr=args.lr, clip=args.clip, parameters=args.parameters,
+        eval_every=args.eval_every, n_test=args.n_test,
+    )
+    for name in ("steps", "batch_size", "parameters", "eval_every", "n_test"):
+        if getattr(settings, name) <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} must be > 0, got {getattr(settings, name)}")
+    if settings.minutes <= 0 or settings.lr <= 0 or settings.clip < 0:
+        raise ConfigError("--minutes and --lr must be > 0 and --clip >= 0")
+    table = run_experiment(task, args.cells, settings, seed=args.seed,
+                           log=None if args.quiet else sys.stderr)
+    print(format_json(table) if args.json else format_table(table))
+    return 0

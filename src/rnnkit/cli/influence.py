@@ -1,0 +1,270 @@
+"""``rnnkit influence``: how strongly each earlier input drives one prediction.
+
+The connectivity of Madsen's "Visualizing memorization in RNNs" (Distill 2019):
+‖∂ŷ_t[k]/∂x_s‖ for every earlier step s, from the model's own backward.
+
+* ``rnnkit influence DIR --text TEXT``: a trained character model reads TEXT; the prediction
+  after ``--position`` (default: the last character) is explained.  The unit k is the true
+  next character when TEXT has one, else ``--target`` or the most probable character.  The
+  text is printed with a digit 0–9 under each character (its influence relative to the
+  largest); ``--html`` / ``--png`` colour the characters instead.
+* ``rnnkit influence --adding``: trains a small LSTM on the adding problem and reports where
+  the influence on its final prediction peaks — at the two marked positions when it has
+  learned the task.
+"""
+
+import argparse
+import sys
+
+SUMMARY = "show which earlier inputs a prediction depends on (gradient connectivity)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", help="run directory or model directory of a character model")
+    p.add_argument("--text", help="the text the model reads")
+    p.add_argument("--position", type=int, default=-1,
+                   help="explain the prediction made after this character (default: the last)")
+    p.add_argument("--target", help="character whose logit is explained (default: the true next "
+                                    "character, or the most probable one after the text)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--html", help="write the coloured text to this HTML file")
+    out.add_argument("--png", help="write the picture to this PNG file (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    a = p.add_argument_group("adding problem (--adding)")
+    a.add_argument("--adding", action="store_true",
+                   help="train a small LSTM on the adding problem and report its influence peaks")
+    a.add_argument("--T", type=int, default=30, help="sequence length (default 30)")
+    a.add_argument("--steps", type=int, default=1200, help="training updates (default 1200)")
+    a.add_argument("--hidden-size", type=int, default=32, help="LSTM units (default 32)")
+    a.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    a.add_argument("--test-size", type=int, default=256, help="test sequences (default 256)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from .gradflow import pyplot
+
+    if args.png:
+        pyplot()  # fail before any work, not after, when matplotlib is missing
+    if args.adding:
+        if args.html:
+            raise ConfigError("--adding draws a PNG (--png), not HTML")
+        return _run_adding(args)
+    if not args.dir or args.text is None:
+        raise ConfigError("give a model directory and --text TEXT, or --adding")
+    return _run_text(args)
+
+
+# -- a character model ------------------------------------------------------------------------
+
+
+def _run_text(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data.text import CharVocab
+    from ..diagnostics.influence import influence, top_positions
+    from ..errors import CheckpointError, ConfigError
+    from ..io.model_files import load
+    from .info import model_dir
+
+    path = model_dir(args.dir)
+    model = load(path)
+    if "vocab" not in model.meta:
+        raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
+    vocab = CharVocab.from_dict(model.meta["vocab"])
+    if not args.text:
+        raise ConfigError("--text must hold at least one character")
+    ids = vocab.encode(args.text)
+    T = len(ids)
+    t = args.position + T if args.position < 0 else args.position
+    if not 0 <= t < T:
+        raise ConfigError(f"--position {args.position} is outside the text ({T} characters)")
+    if args.target is not None:
+        if len(args.target) != 1:
+            raise ConfigError(f"--target must be one character, got {args.target!r}")
+        unit = int(vocab.encode(args.target)[0])
+    else:
+        unit = int(ids[t + 1]) if t + 1 < T else None
+    values = influence(model, ids[None, : t + 1], -1, unit)[0]  # [t + 1]
+    if unit is None:
+        logits = model.predict(ids[None, : t + 1])
+        unit = int(np.argmax(logits[0, -1] if logits.ndim == 3 else logits[0]))
+    text = args.text[: t + 1]
+    target = vocab.decode([unit])
+    if args.html:
+        _write_html(text, values, target, args.html)
+    if args.png:
+        _write_text_png(text, values, target, args.png)
+    if args.json:
+        import json
+
+        print(json.dumps({"text": text, "position": t, "target": target,
+                          "influence": [float(v) for v in values]}, indent=2))
+        return 0
+    print(f"influence of each character on the logit of {target!r} predicted after position {t}")
+    print(_render(text, values))
+    print("most influential:")
+    for s in top_positions(values, min(10, len(values))):
+        print(f"  {int(s):5d}  {text[s]!r:6}  {values[s]:.4g}  ({values[s] / values.max():.2f})")
+    for name in ("html", "png"):
+        if getattr(args, name):
+            print(f"written to {getattr(args, name)}")
+    return 0
+
+
+def _render(text: str, values, width: int = 64) -> str:
+    """The text in rows of ``width`` characters, each row followed by its digits 0–9."""
+    import numpy as np
+
+    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
+    digits = "".join(str(int(d)) for d in np.rint(9 * rel))
+    shown = "".join(_visible(c) for c in text)
+    rows = []
+    for a in range(0, len(shown), width):
+        rows += [shown[a : a + width], digits[a : a + width]]
+    return "\n".join(rows)
+
+
+def _visible(c: str) -> str:
+    """One printable cell for a character (newline ↵, tab →, other controls ·)."""
+    return {"\n": "↵", "\t": "→"}.get(c, c if c.isprintable() else "·")
+
+
+def _write_html(text: str, values, target: str, path: str) -> None:
+    import html
+
+    import numpy as np
+
+    from ..io.atomic import write_atomic
+
+    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
+    spans = []
+    for c, r, v in zip(text, rel, values):
+        shown = "↵<br>" if c == "\n" else html.escape(c)
+        spans.append(f'<span style="background: rgba(220, 40, 30, {r:.3f})" '
+                     f'title="{v:.4g}">{shown}</span>')
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rnnkit influence</title>"
+        "</head>\n<body><p>Influence of each character on the prediction of "
+        f"<b>{html.escape(repr(target))}</b> (red: strongest)</p>\n"
+        f"<pre style=\"font-size: 15px; line-height: 1.6\">{''.join(spans)}"
+        "<span style=\"outline: 2px solid black\">&nbsp;</span></pre></body></html>\n"
+    )
+    write_atomic(path, page.encode("utf-8"))
+
+
+def _write_text_png(text: str, values, target: str, path: str, width: int = 64) -> None:
+    import numpy as np
+
+    from .gradflow import pyplot
+
+    plt = pyplot()
+    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
+    rows = max(1, -(-len(text) // width))
+    cols = min(len(text), width)
+    fig, ax = plt.subplots(figsize=(0.16 * cols + 1.0, 0.32 * rows + 0.9))
+    cmap = plt.get_cmap("Reds")
+    for k, (c, r) in enumerate(zip(text, rel)):
+        y, x = divmod(k, width)
+        ax.add_patch(plt.Rectangle((x, -y - 1), 1, 1, color=cmap(float(r))))
+        ax.text(x + 0.5, -y - 0.5, _visible(c), ha="center", va="center", family="monospace",
+                fontsize=9)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(-rows, 0)
+    ax.set_axis_off()
+    ax.set_title(f"influence on the prediction of {target!r}", fontsize=10)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+# -- the adding problem -----------------------------------------------------------------------
+
+
+def _run_adding(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data.synthetic import ADDING_TOLERANCE, adding_problem
+    from ..diagnostics.influence import influence, top_positions
+    from ..errors import ConfigError
+
+    if args.T < 22 or args.steps < 0 or args.test_size < 1:
+        raise ConfigError(f"need --T >= 22, --steps >= 0, --test-size >= 1; got {args.T}, "
+                          f"{args.steps}, {args.test_size}")
+    model = _train_adding(args)
+    test = adding_problem(np.random.default_rng([args.seed, 3]), args.test_size, args.T,
+                          vary_length=False)
+    pred = model.predict(test.x)
+    accuracy = float(np.mean(np.abs(pred - test.y) < ADDING_TOLERANCE))
+    values = influence(model, test.x)  # [N, T]
+    top2 = np.sort(top_positions(values, 2), axis=1)
+    hit = float(np.mean(np.all(top2 == np.sort(test.marks, axis=1), axis=1)))
+    marked = np.zeros(values.shape, dtype=bool)
+    marked[np.arange(len(values))[:, None], test.marks] = True
+    ratio = float(values[marked].mean() / values[~marked].mean())
+    example = {"marks": [int(m) for m in sorted(test.marks[0])],
+               "top": [int(s) for s in top_positions(values[0], 5)],
+               "influence": [float(v) for v in values[0]]}
+    if args.png:
+        _write_adding_png(values[0], test.marks[0], args.png)
+    result = {"T": args.T, "steps": args.steps, "test_accuracy": accuracy,
+              "top2_at_marks": hit, "marked_to_unmarked_ratio": ratio, "example": example}
+    if args.json:
+        import json
+
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"LSTM({args.hidden_size}) on the adding problem, T={args.T}, {args.steps} updates: "
+          f"{100 * accuracy:.1f}% of {args.test_size} test sequences within {ADDING_TOLERANCE}")
+    print(f"the two largest influences on the prediction sit at the two marked positions in "
+          f"{100 * hit:.1f}% of test sequences")
+    print(f"mean influence at a marked position / at an unmarked one: {ratio:.1f}")
+    top = ", ".join(f"{s} ({values[0][s]:.3g})" for s in example["top"])
+    print(f"example: marks at {example['marks']}; largest influences at {top}")
+    if args.png:
+        print(f"written to {args.png}")
+    return 0
+
+
+def _train_adding(args: argparse.Namespace):
+    """A small LSTM (forget bias 1) trained with Adam on the adding problem."""
+    import numpy as np
+
+    from ..bptt import full_bptt
+    from ..config import ModelConfig
+    from ..data.synthetic import adding_problem
+    from ..layers.recurrent import RecurrentConfig
+    from ..model import Model
+    from ..optim import clip_grad_norm, make_optimizer
+
+    rnn = RecurrentConfig(cell="lstm", input_size=2, hidden_size=args.hidden_size, forget_bias=1.0)
+    model = Model(ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse"),
+                  rng=np.random.default_rng([args.seed, 0]))
+    rng = np.random.default_rng([args.seed, 1])
+    opt = make_optimizer("adam", args.lr)
+    for step in range(1, args.steps + 1):
+        batch = adding_problem(rng, 32, args.T, vary_length=False)
+        result = full_bptt(model, batch.x, batch.y)
+        clip_grad_norm(result.grads, 1.0)
+        opt.step(model.params, result.grads)
+        if step % 100 == 0 or step == args.steps:
+            print(f"step {step}: loss {result.loss:.5f}", file=sys.stderr, flush=True)
+    return model
+
+
+def _write_adding_png(values, marks, path: str) -> None:
+    import numpy as np
+
+    from .gradflow import pyplot
+
+    plt = pyplot()
+    T = len(values)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    colors = ["tab:red" if t in set(int(m) for m in marks) else "tab:gray" for t in range(T)]
+    ax.bar(np.arange(T), values, color=colors)
+    ax.set_xlabel("input step s (red: marked)")
+    ax.set_ylabel("|d prediction / d x_s|")
+    ax.set_title("influence of each input on the adding-problem prediction", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

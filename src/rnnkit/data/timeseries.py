@@ -1,0 +1,160 @@
+"""Time series for forecasting: missing values, a held-out tail, scaling, windows, naive forecasts.
+
+A series is ``[N, C]`` (N steps, C channels).  Everything here is fitted on the training
+part only — the first ``N − test_size`` steps — so nothing about the held-out tail leaks in.
+
+Windows of ``L`` (lookback) inputs and ``h`` (horizon) targets end at each step t::
+
+    x = s[t − L + 1 … t]     y = s[t + 1 … t + h]
+
+In *relative* form both are measured from the window's last value s_t (x − s_t, y − s_t), which
+makes a model blind to the level: a trending series (co2) then looks the same in the test
+tail as in training.  The scaler divides by the spread of what the model sees (the series, or
+the relative windows) on the training part.
+
+Forecast errors e = ŷ − y over every origin, step and channel::
+
+    MAE = mean |e|    RMSE = √mean e²    MASE = MAE / mean_t |s_t − s_{t−m}|  (training part)
+
+where m is the season (m = 1: the naive one-step forecast), after Hyndman & Koehler 2006.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import DataError
+
+
+def fill_missing(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(series with NaN filled, missing count per channel ``[C]``) for ``values: [N, C]``.
+
+    Inner gaps are interpolated linearly between their neighbours; leading and trailing gaps
+    take the nearest observed value.  A channel with no value at all is an error.
+    """
+    values = np.array(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    missing = np.isnan(values)
+    steps = np.arange(len(values))
+    for c in range(values.shape[1]):
+        gaps = missing[:, c]
+        if gaps.all():
+            raise DataError(f"channel {c} has no values at all (every one is missing)")
+        if gaps.any():
+            values[gaps, c] = np.interp(steps[gaps], steps[~gaps], values[~gaps, c])
+    return values, missing.sum(axis=0)
+
+
+def split_point(n: int, test_size: int, lookback: int, horizon: int) -> int:
+    """The number of training steps: ``n − test_size``, checked to leave room for windows."""
+    if test_size < horizon:
+        raise DataError(f"the held-out tail ({test_size} steps) must cover the horizon "
+                        f"({horizon} steps)")
+    n_train = n - test_size
+    if n_train < lookback + horizon + 1:
+        raise DataError(f"series too short: {n} steps leave {n_train} for training, but a "
+                        f"lookback of {lookback} and horizon of {horizon} need at least "
+                        f"{lookback + horizon + 1}")
+    return n_train
+
+
+class Scaler(NamedTuple):
+    """Per-channel affine scaling z = (v − mean) / std, fitted on training data."""
+
+    mean: np.ndarray  # [C]
+    std: np.ndarray  # [C]; a constant channel gets 1, so it scales to zeros, not NaN
+
+    @classmethod
+    def fit(cls, values: np.ndarray, *, centre: bool = True) -> "Scaler":
+        """From ``values: [..., C]`` (NaN ignored); ``centre=False``: mean 0, std = the RMS."""
+        flat = np.asarray(values, dtype=np.float64).reshape(-1, np.shape(values)[-1])
+        mean = np.nanmean(flat, axis=0) if centre else np.zeros(flat.shape[1])
+        std = np.sqrt(np.nanmean((flat - mean) ** 2, axis=0))
+        std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+        return cls(mean, std)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean) / self.std
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return z * self.std + self.mean
+
+
+def make_windows(series: np.ndarray, lookback: int, horizon: int, *,
+                 relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(x ``[M, L, C]``, y ``[M, h, C]``) for every window that fits in ``series: [N, C]``."""
+    series = _series(series)
+    N = len(series)
+    M = N - lookback - horizon + 1
+    if lookback < 1 or horizon < 1:
+        raise DataError(f"lookback and horizon must be >= 1, got {lookback} and {horizon}")
+    if M < 1:
+        raise DataError(f"series of {N} steps is too short for windows of lookback {lookback} "
+                        f"and horizon {horizon}")
+    view = np.lib.stride_tricks.sliding_window_view(series, lookback + horizon, axis=0)
+    view = view.transpose(0, 2, 1)  # [M, L + h, C]
+    x, y = view[:, :lookback].copy(), view[:, lookback:].copy()
+    if relative:
+        anchor = x[:, -1:, :]
+        x, y = x - anchor, y - anchor
+    return x, y
+
+
+def origin_windows(series: np.ndarray, origins: np.ndarray, lookback: int,
+                   horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """(history x ``[O, L, C]``, truth y ``[O, h, C]``) for forecasts made at each origin o.
+
+    The forecast at o sees s[o − L … o − 1] and predicts s[o … o + h − 1].
+    """
+    series = _series(series)
+    origins = np.asarray(origins, dtype=np.int64)
+    if origins.min() < lookback or origins.max() + horizon > len(series):
+        raise DataError(f"origins must lie in [{lookback}, {len(series) - horizon}]")
+    x = series[origins[:, None] + np.arange(-lookback, 0)]
+    y = series[origins[:, None] + np.arange(horizon)]
+    return x, y
+
+
+def rolling_origins(n_train: int, n: int, horizon: int, stride: int = 1) -> np.ndarray:
+    """Forecast origins in the held-out tail: n_train, n_train + stride, … while o + h ≤ n."""
+    if stride < 1:
+        raise DataError(f"stride must be >= 1, got {stride}")
+    return np.arange(n_train, n - horizon + 1, stride)
+
+
+def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """ŷ_{o+k} = s_{o−m+(k mod m)} from ``history: [O, ≥ m, C]`` (ending at o − 1) → ``[O, h, C]``.
+
+    The value of the same season in the last observed cycle (m = 1: the last value).
+    """
+    if history.shape[1] < season:
+        raise DataError(f"seasonal naive needs {season} steps of history, got {history.shape[1]}")
+    k = np.arange(horizon)
+    return history[:, history.shape[1] - season + k % season]
+
+
+def naive_scale(train: np.ndarray, season: int) -> np.ndarray:
+    """MASE's denominator per channel: mean |s_t − s_{t−m}| over the training part ``[N, C]``."""
+    train = _series(train)
+    if len(train) <= season:
+        raise DataError(f"MASE needs more than {season} training steps, got {len(train)}")
+    scale = np.mean(np.abs(train[season:] - train[:-season]), axis=0)
+    return np.where(scale > 0, scale, np.nan)  # a constant series has no scale
+
+
+def errors(forecast: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and MASE of ``forecast`` against ``truth`` (both ``[O, h, C]``)."""
+    e = np.asarray(forecast, dtype=np.float64) - truth
+    mae_c = np.abs(e).reshape(-1, e.shape[-1]).mean(axis=0)
+    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt(np.mean(e * e))),
+            "mase": float(np.mean(mae_c / scale))}
+
+
+def _series(series: np.ndarray) -> np.ndarray:
+    series = np.asarray(series, dtype=np.float64)
+    if series.ndim == 1:
+        series = series[:, None]
+    if series.ndim != 2 or series.shape[1] == 0:
+        raise DataError(f"a series must be [N, C], got shape {series.shape}")
+    return series

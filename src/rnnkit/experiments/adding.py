@@ -1,0 +1,38 @@
+"""The adding problem of Hochreiter & Schmidhuber 1997 (experiment 4).
+
+Two values among T ≈ 100 noise values are marked; at the end the net must output
+0.5 + (X1 + X2)/4.  A test sequence is right when |ŷ − y| < 0.04; the criterion is that at
+least 99 % of 2 560 test sequences are right.  Expected: LSTM passes; a same-size tanh RNN,
+whose gradient vanishes over the ≥ 50-step lag, does not.
+"""
+
+import numpy as np
+
+from ..data.synthetic import ADDING_TOLERANCE, adding_problem
+from ..model import Model
+from .task import Batch, Settings, Task, predict
+
+REQUIRED = 0.99  # share of test sequences right
+
+
+def sample(rng: np.random.Generator, B: int, T: int) -> Batch:
+    x, y, lengths, _ = adding_problem(rng, B, T)
+    return Batch(x, y, lengths)
+
+
+def score(model: Model, batch: Batch) -> float:
+    """Share of sequences with |ŷ − y| < 0.04."""
+    return float(np.mean(np.abs(predict(model, batch) - batch.y) < ADDING_TOLERANCE))
+
+
+TASK = Task(
+    name="adding",
+    title="adding problem (Hochreiter & Schmidhuber 1997), T = {T}",
+    input_size=2, vocab_size=0, output_size=1, readout="last_step", loss="mse",
+    metric=f"share |err| < {ADDING_TOLERANCE}",
+    threshold=lambda T: REQUIRED, lower_is_better=False,
+    expect={"lstm": True, "elman": False},
+    sample=sample, score=score,
+    settings=Settings(T=100, batch_size=64, lr=1e-3, clip=1.0, parameters=4641, steps=8000,
+                      minutes=5.0, eval_every=100),
+)

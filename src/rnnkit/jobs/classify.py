@@ -1,0 +1,166 @@
+"""Sequence classification: labelled sequences → a many-to-one network → accuracy and confusion.
+
+The network reads each (standardised) sequence to its own last step — ``lengths`` make the
+padding invisible — and a linear readout of that step's output gives class logits, trained
+with softmax cross-entropy.  Channels are standardised with the training split's statistics.
+The feed-forward baseline reads the last ``window`` steps (default: the longest training
+sequence, i.e. all of it, aligned at its end).
+
+``PRESETS`` are the documented defaults for the bundled sets, found by measurement to reach
+the targets (ItalyPowerDemand ≥ 0.90, GunPoint ≥ 0.85, JapaneseVowels ≥ 0.90,
+BasicMotions ≥ 0.90 test accuracy) with a one-layer GRU on the CPU in about a minute each
+(GunPoint's 150 steps read as 50 frames of 3).  One run each (seed 0, Adam with a cosine
+decay from 3e-3), test accuracy of the GRU and of the feed-forward baseline:
+
+    dataset            GRU                     epochs   GRU     FFNN (window: all)
+    ItalyPowerDemand   H=32                    100      0.970   0.967
+    GunPoint           H=32, frames of 3       100      0.973   0.873
+    JapaneseVowels     H=64                    60       0.962   0.976
+    BasicMotions       H=32                    100      0.975   0.800
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..data.sequences import DISPLAY_NAMES, Sequences, dataset_key, load_dataset, read_sequences
+from ..data.sequences import stack_frames, standardise
+from ..errors import ConfigError, DataError
+from . import Fit, Net, build_model, describe, train
+
+class Preset(NamedTuple):
+    net: Net
+    fit: Fit
+    frame: int = 1  # consecutive steps read as one input (see data.sequences.stack_frames)
+
+
+def _gru(hidden: int, epochs: int, batch: int, frame: int = 1) -> Preset:
+    return Preset(Net(cell="gru", hidden_size=hidden),
+                  Fit(epochs=epochs, batch_size=batch, lr=3e-3, schedule="cosine"), frame)
+
+
+GENERAL = _gru(32, 100, 16)
+"""Defaults for files of the user's."""
+
+PRESETS: dict[str, Preset] = {
+    "italypowerdemand": _gru(32, 100, 16),
+    "gunpoint": _gru(32, 100, 10, frame=3),  # 150 steps read as 50 frames of 3
+    "japanesevowels": _gru(64, 60, 32),
+    "basicmotions": _gru(32, 100, 8),
+}
+"""Per bundled set: the recurrent net, its training and framing (each can be overridden)."""
+
+
+def defaults_for(dataset: str | None) -> Preset:
+    return PRESETS[dataset_key(dataset)] if dataset else GENERAL
+
+
+def load(dataset: str | None = None, train_file: str | None = None, test_file: str | None = None,
+         *, test_fraction: float = 0.3, seed: int = 0) -> tuple[str, Sequences, Sequences]:
+    """(name, train, test): a bundled set's published split, or files of the user's.
+
+    With only a training file, a stratified ``test_fraction`` of it is held out (seeded).
+    """
+    if (dataset is None) == (train_file is None):
+        raise DataError("give either --dataset or --train FILE (optionally --test FILE)")
+    if dataset is not None:
+        train_set, test_set = load_dataset(dataset)
+        return DISPLAY_NAMES[dataset_key(dataset)], train_set, test_set
+    train_set = read_sequences(train_file)
+    if test_file is not None:
+        return str(train_file), train_set, read_sequences(test_file, train_set.classes)
+    return str(train_file), *stratified_split(train_set, test_fraction,
+                                              np.random.default_rng([seed, 7]))
+
+
+def stratified_split(data: Sequences, fraction: float, rng: np.random.Generator
+                     ) -> tuple[Sequences, Sequences]:
+    """(kept, held out): about ``fraction`` of every class held out, at least one if it has two."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    held = []
+    for k in range(data.num_classes):
+        members = rng.permutation(np.flatnonzero(data.y == k))
+        n = int(round(fraction * len(members)))
+        held.extend(members[: min(max(n, 1), len(members) - 1)] if len(members) > 1 else [])
+    held = np.sort(np.array(held, dtype=np.int64))
+    kept = np.setdiff1d(np.arange(len(data.y)), held)
+    if len(held) == 0:
+        raise DataError("too few sequences to hold any out for testing; give --test FILE")
+    return data.select(kept), data.select(held)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """``[K, K]`` counts: row = true class, column = predicted class."""
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def predict_classes(model, data: Sequences, batch_size: int = 256) -> np.ndarray:
+    """Class ids ``[N]`` (argmax of the logits), in batches."""
+    out = []
+    for a in range(0, len(data.y), batch_size):
+        lengths = data.lengths[a : a + batch_size]
+        x = data.x[a : a + batch_size, : int(lengths.max())]
+        out.append(model.predict(x, lengths=lengths).argmax(axis=1))
+    return np.concatenate(out)
+
+
+def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net], fit: Fit, *,
+                       seed: int = 0, val_fraction: float = 0.0, frame: int = 1,
+                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train each net (standardised inputs) and score it on the test split; a JSON-able report.
+
+    ``val_fraction > 0`` holds a stratified part of the training split out to pick the best
+    epoch (and stop early after ``fit.patience`` epochs without improvement).  ``frame > 1``
+    reads that many consecutive steps as one input.
+    """
+    if train_set.num_classes < 2:
+        raise DataError(f"classification needs at least two classes; the training split has "
+                        f"only {list(train_set.classes)}")
+    lengths = [int(min(train_set.lengths.min(), test_set.lengths.min())),
+               int(max(train_set.lengths.max(), test_set.lengths.max()))]
+    train_set, test_set = standardise(train_set, test_set)
+    train_set, test_set = stack_frames(train_set, frame), stack_frames(test_set, frame)
+    rows = []
+    for k, net in enumerate(nets):
+        rng = np.random.default_rng([seed, k])
+        part, validation = train_set, None
+        if val_fraction:
+            part, held = stratified_split(train_set, val_fraction, rng)
+            validation = (held.x, held.y, held.lengths)
+        model = build_model(net, input_size=train_set.channels,
+                            output_size=train_set.num_classes, steps=train_set.x.shape[1],
+                            readout="last_step", loss="cross_entropy", rng=rng)
+        start = time.perf_counter()
+        summary = train(model, part.x, part.y, fit, rng=rng, lengths=part.lengths,
+                        validation=validation,
+                        log=None if log is None else (lambda m, c=net.cell: log(f"{c}: {m}")))
+        predicted = predict_classes(model, test_set)
+        rows.append({
+            "model": net.cell, "description": describe(model), "params": model.num_parameters(),
+            "accuracy": float(np.mean(predicted == test_set.y)),
+            "confusion": confusion_matrix(test_set.y, predicted, test_set.num_classes).tolist(),
+            "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
+            "train_loss": summary["train_loss"], "seconds": round(time.perf_counter() - start, 2),
+        })
+    return {
+        "train_sequences": len(train_set.y), "test_sequences": len(test_set.y),
+        "classes": list(train_set.classes), "channels": train_set.channels // frame,
+        "lengths": lengths, "frame": frame, "seed": seed, "results": rows,
+    }
+
+
+def with_overrides(net: Net, fit: Fit, **options: Any) -> tuple[Net, Fit]:
+    """``net`` and ``fit`` with every option that is not None replaced (by field name)."""
+    net_fields, fit_fields = set(Net.__dataclass_fields__), set(Fit.__dataclass_fields__)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = set(given) - net_fields - fit_fields
+    if unknown:
+        raise ConfigError(f"unknown options {sorted(unknown)}")
+    return (replace(net, **{k: v for k, v in given.items() if k in net_fields}),
+            replace(fit, **{k: v for k, v in given.items() if k in fit_fields}))

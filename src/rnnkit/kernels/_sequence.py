@@ -1,0 +1,62 @@
+"""What the three kernels share around their time loops: masks, the input-side products.
+
+The kernels keep the reference's semantics (``rnnkit.cells.unroll``) for masks::
+
+    forward:   s_t = m_t ? s_t : s_{t−1}        out_t = m_t ? out_t : 0
+    backward:  cellᵀ runs on (m_t · dout_t, m_t · ds_t);   ds_{t−1} += (1 − m_t) · ds_t
+
+and do the input side of every step in one matrix product each, before and after the loop::
+
+    ax = xs W_ihᵀ + b                  dW_ih = daᵀ xs       dxs = da W_ih       db = Σ da
+
+Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Mask(NamedTuple):
+    """A [T, B] 0/1 mask in the forms the loops use."""
+
+    m: np.ndarray  # [T, B, 1] 0/1 in the compute dtype (the reference's cache.mask)
+    off: np.ndarray  # [T, B, 1] bool: True where the step is padding
+
+
+def prepare_mask(mask: np.ndarray | None, T: int, B: int, dtype) -> Mask | None:
+    """The mask as multiplier and as padding flags, or None when there is no mask."""
+    if mask is None:
+        return None
+    m = np.asarray(mask).astype(dtype).reshape(T, B, 1)
+    return Mask(m, m == 0)
+
+
+def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ax = xs Wᵀ + b for all steps in one matrix product: [T, B, G] (a fresh array)."""
+    T, B, I = xs.shape
+    if I == 1:  # an outer product: NumPy's matmul takes a slow path for K = 1
+        ax = np.multiply(xs.reshape(T * B, 1), W.T)
+    else:
+        ax = np.matmul(xs.reshape(T * B, I), W.T)
+    ax += b
+    return ax.reshape(T, B, -1)
+
+
+def input_grads(
+    da: np.ndarray, xs: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(dW_ih = Σ_t da_tᵀ x_t  [G, I],  dxs = da W_ih  [T, B, I]) in one product each."""
+    T, B, G = da.shape
+    da2, xs2 = da.reshape(T * B, G), xs.reshape(T * B, -1)
+    return da2.T @ xs2, (da2 @ W).reshape(xs.shape)
+
+
+def bias_grad(da: np.ndarray) -> np.ndarray:
+    """db = Σ_t Σ_B da: [G]."""
+    return da.reshape(-1, da.shape[-1]).sum(axis=0)
+
+
+def gate_order(blocks: tuple[int, ...], H: int) -> np.ndarray:
+    """Row indices that reorder gate blocks of H rows: ``blocks`` lists old block numbers."""
+    return np.concatenate([np.arange(k * H, (k + 1) * H) for k in blocks])

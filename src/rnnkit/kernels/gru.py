@@ -1,0 +1,142 @@
+"""GRU fast path: the reference's equations (``rnnkit.cells.gru``) with the work regrouped.
+
+Same contract and results as ``rnnkit.cells.unroll.forward/backward`` for the GRU with
+``reset_after=True`` (PyTorch's form) and no layer norm, in float32 and float64.  The gates
+stay in the order r, z, n; σ(a) = ½ (1 + tanh(a/2)), with the r and z rows of W_ih, W_hh and
+their biases halved once per call (exact in binary floating point)::
+
+    gx  = x_t W_ihᵀ + b_ih (+ b_hh for r, z)          (for all t in one product)
+    q   = h_rec W_hhᵀ                                  (the one product inside the loop)
+    r, z = ½ (1 + tanh(gx_rz + q_rz))      a_hn = q_n + b_hn
+    n   = tanh(gx_n + r ⊙ a_hn)            h_t = n + z ⊙ (h_{t−1} − n)
+
+Backward (see ``rnnkit.cells.gru``)::
+
+    dh   = dout_t + dh_next
+    da_n = dh ⊙ (1 − z) ⊙ (1 − n²)          da_z = dh ⊙ (h_{t−1} − n) ⊙ z(1−z)
+    da_r = da_n ⊙ a_hn ⊙ r(1−r)             da_hn = da_n ⊙ r
+    dh_{t−1} = dh ⊙ z + [da_r | da_z | da_hn] W_hh   (the product ⊙ drop)
+
+then dW_hh, dW_ih, dxs and both biases in one product or sum each.  Every array a step
+writes lives in a buffer allocated once per call; the elementwise work is in-place ufuncs.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..cells import CellOptions
+from . import _sequence as seq
+
+
+class Cache(NamedTuple):
+    xs: np.ndarray  # [T, B, I]
+    hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
+    gates: np.ndarray  # [T, B, 3H] r, z, n after their nonlinearities
+    a_hn: np.ndarray  # [T, B, H] h_rec W_hnᵀ + b_hn, the term r multiplies
+    mask: seq.Mask | None
+    drop: np.ndarray | None  # [B, H] recurrent dropout mask
+
+
+def supports(opts: CellOptions, dtype) -> bool:
+    """The GRU with reset_after=True and no layer norm, in float32 or float64."""
+    return opts.reset_after and not opts.layer_norm and np.dtype(dtype) in (
+        np.float32, np.float64)
+
+
+def _halved(w: np.ndarray, H: int) -> np.ndarray:
+    """Rows (or entries) of the r and z blocks halved."""
+    out = w.copy()
+    out[: 2 * H] *= 0.5
+    return out
+
+
+def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
+            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
+    T, B, _ = xs.shape
+    H = state0[0].shape[1]
+    dt = xs.dtype
+    b = p["bias_ih"].copy()
+    b[: 2 * H] += p["bias_hh"][: 2 * H]
+    gates = seq.input_projection(xs, _halved(p["weight_ih"], H), _halved(b, H))
+    W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)  # [H, 3H]
+    b_hn = p["bias_hh"][2 * H :]
+    hs = np.empty((T + 1, B, H), dt)
+    hs[0] = state0[0]
+    a_hn = np.empty((T, B, H), dt)
+    mk = seq.prepare_mask(mask, T, B, dt)
+    outs = np.empty((T, B, H), dt) if mk is not None else None
+    q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
+    for t in range(T):
+        h_prev = hs[t]
+        h_in = h_prev if drop is None else np.multiply(h_prev, drop, out=h_rec)
+        np.matmul(h_in, W_hhT, out=q)  # q = h_rec W_hhᵀ  (r, z rows halved)
+        a = gates[t]
+        rz, n = a[:, : 2 * H], a[:, 2 * H :]
+        rz += q[:, : 2 * H]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = σ(gx + q + b_hh)
+        ahn = np.add(q[:, 2 * H :], b_hn, out=a_hn[t])  # a_hn = h_rec W_hnᵀ + b_hn
+        n += np.multiply(a[:, :H], ahn, out=q[:, :H])
+        np.tanh(n, out=n)  # n = tanh(gx_n + r ⊙ a_hn)
+        h = np.subtract(h_prev, n, out=hs[t + 1])
+        h *= a[:, H : 2 * H]
+        h += n  # h_t = n + z ⊙ (h_{t−1} − n)
+        if mk is not None:  # out_t = m ? h_t : 0;  state_t = m ? h_t : h_{t−1}
+            np.multiply(h, mk.m[t], out=outs[t])
+            np.copyto(h, h_prev, where=mk.off[t])
+    outs = hs[1:].copy() if outs is None else outs
+    return outs, (hs[T].copy(),), Cache(xs, hs, gates, a_hn, mk, drop)
+
+
+def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
+             opts: CellOptions):
+    """(dxs [T, B, I], (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``."""
+    xs, hs, gates, a_hn, mk, drop = cache
+    T, B, H = a_hn.shape
+    dt = xs.dtype
+    W_hh = p["weight_hh"]
+    d_ih = np.empty((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
+    d_hh = np.empty((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
+    dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
+    dh, t1, mm = np.empty((B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
+    sd = np.empty((B, 2 * H), dt)
+    for t in reversed(range(T)):
+        a, da, dq = gates[t], d_ih[t], d_hh[t]
+        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+        np.add(douts[t], dh_next, out=dh)  # h is both the output and the state
+        if mk is not None:
+            dh *= mk.m[t]
+        da_n = np.multiply(n, n, out=da[:, 2 * H :])
+        np.subtract(1, da_n, out=da_n)
+        np.subtract(1, z, out=t1)
+        da_n *= t1
+        da_n *= dh  # da_n = dh ⊙ (1 − z) ⊙ (1 − n²)
+        np.subtract(hs[t], n, out=da[:, H : 2 * H])
+        da[:, H : 2 * H] *= dh  # ∂L/∂z = dh ⊙ (h_{t−1} − n)
+        np.multiply(da_n, a_hn[t], out=da[:, :H])  # ∂L/∂r = da_n ⊙ a_hn
+        np.subtract(1, a[:, : 2 * H], out=sd)
+        sd *= a[:, : 2 * H]  # σ′ = s (1 − s) for r, z
+        da[:, : 2 * H] *= sd
+        dq[:, : 2 * H] = da[:, : 2 * H]
+        np.multiply(da_n, r, out=dq[:, 2 * H :])  # da_hn = da_n ⊙ r
+        np.matmul(dq, W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
+        if drop is not None:
+            mm *= drop
+        np.multiply(dh, z, out=dh_prev)
+        dh_prev += mm  # dh_{t−1} = dh ⊙ z + …
+        if mk is not None:  # a padded step passes its incoming gradient through unchanged
+            np.copyto(dh_prev, dh_next, where=mk.off[t])
+        dh_next, dh_prev = dh_prev, dh_next
+    T_B = T * B
+    h_rec = hs[:T] if drop is None else hs[:T] * drop
+    dW_ih, dxs = seq.input_grads(d_ih, xs, p["weight_ih"])
+    grads = {
+        "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
+        "weight_hh": d_hh.reshape(T_B, 3 * H).T @ h_rec.reshape(T_B, H),  # Σ_t da_hhᵀ h_rec
+        "bias_ih": seq.bias_grad(d_ih),
+        "bias_hh": seq.bias_grad(d_hh),
+    }
+    return dxs, (dh_next,), grads

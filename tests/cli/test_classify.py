@@ -1,0 +1,97 @@
+"""``rnnkit classify`` end to end: files in, accuracy and confusion out, JSON, errors."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit.cli import _run
+from rnnkit.cli import classify as command
+
+FAST = ["--hidden-size", "6", "--ffnn-hidden", "6", "--epochs", "12", "--batch-size", "8",
+        "--lr", "0.02"]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rnnkit classify")
+    command.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def _npz(path, n, seed):
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(n) % 2, "down", "up")
+    lengths = rng.integers(4, 12, n)
+    x = rng.standard_normal((n, 11, 3))
+    x[:, :, 0] += np.where(y == "up", 1.5, -1.5)[:, None]
+    np.savez(path, x=x, lengths=lengths, y=y)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    return _npz(tmp_path / "train.npz", 40, 0), _npz(tmp_path / "test.npz", 30, 1)
+
+
+def test_npz_files_are_classified_with_accuracy_and_confusion(files, capsys):
+    train, test = files
+    assert command.run(_parse(["--train", str(train), "--test", str(test), *FAST])) == 0
+    out, err = capsys.readouterr()
+    assert "30 test sequences, 2 classes, 3 channels, lengths 4–11" in out
+    assert "gru H=6" in out and "ffnn window=11" in out
+    assert "confusion matrix of gru (rows: true, columns: predicted)" in out
+    assert "classify: gru: epoch 1" in err
+
+
+def test_json_reports_accuracy_that_matches_its_confusion_matrix(files, capsys):
+    train, test = files
+    argv = ["--train", str(train), "--test", str(test), *FAST, "--json", "--quiet",
+            "--cell", "ffnn", "--window", "3"]
+    assert command.run(_parse(argv)) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["results"]  # the baseline is not repeated when --cell is ffnn
+    confusion = np.array(row["confusion"])
+    assert confusion.sum() == 30 and row["accuracy"] == np.trace(confusion) / 30
+    assert row["accuracy"] >= 0.9
+    assert report["classes"] == ["down", "up"]
+
+
+def test_a_single_file_is_split_into_train_and_test(files, capsys):
+    argv = ["--train", str(files[0]), *FAST, "--json", "--quiet", "--no-baseline",
+            "--test-fraction", "0.25"]
+    assert command.run(_parse(argv)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["train_sequences"], report["test_sequences"]) == (30, 10)
+
+
+def test_plot_writes_the_confusion_matrix_as_png(files, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "confusion.png"
+    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
+            "--no-baseline", "--epochs", "1", "--plot", str(png)]
+    assert command.run(_parse(argv)) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "give either --dataset or --train"),
+    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["--train", "{train}", "--cell", "transformer"], "unknown cell 'transformer'"),
+    (["--train", "{train}", "--epochs", "0"], "epochs and batch_size must be >= 1"),
+])
+def test_known_errors_print_one_line_and_exit_2(files, capsys, argv, message):
+    argv = [a.replace("{train}", str(files[0])) for a in argv]
+    assert _run(command, _parse(argv), debug=False) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnkit: error:") and message in err[0]
+
+
+def test_the_rnnkit_command_runs_it_once_registered(files, monkeypatch, capsys):
+    from rnnkit import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "classify", ("rnnkit.cli.classify", command.SUMMARY))
+    argv = ["classify", "--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
+            "--no-baseline", "--epochs", "1"]
+    assert cli.main(argv) == 0
+    assert "accuracy" in capsys.readouterr().out

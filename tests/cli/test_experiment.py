@@ -1,0 +1,45 @@
+"""``rnnkit experiment`` through its add_arguments/run: a tiny run prints a table or JSON."""
+
+import argparse
+import json
+
+import pytest
+
+from rnnkit.cli import experiment
+from rnnkit.errors import ConfigError
+
+TINY = ["--steps", "2", "--T", "22", "--parameters", "300", "--test-size", "16",
+        "--eval-every", "1", "--batch-size", "4"]
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    experiment.add_arguments(parser)
+    return experiment.run(parser.parse_args(argv))
+
+
+def test_a_tiny_adding_run_prints_a_table_with_progress_on_stderr(capsys):
+    assert _run(["adding", "--cells", "elman", "lstm", *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert "adding problem" in out and "criterion on the test set:" in out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith(("elman", "lstm"))] \
+        == ["elman", "lstm"]
+    assert "validation" in err
+
+
+def test_json_output_parses_and_quiet_silences_progress(capsys):
+    assert _run(["temporal-order", "--cells", "gru", "--json", "--quiet", *TINY]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert data["experiment"] == "temporal-order" and data["settings"]["T"] == 22
+    assert data["rows"][0]["cell"] == "gru" and data["rows"][0]["steps"] == 2
+    assert err == ""
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--steps", "0"], "--steps"),
+    (["--cells", "cnn"], "unknown cells"),
+])
+def test_bad_options_raise_a_known_error(flags, message):
+    with pytest.raises(ConfigError, match=message):
+        _run(["copy", *TINY, *flags])

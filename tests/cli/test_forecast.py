@@ -1,0 +1,90 @@
+"""``rnnkit forecast`` end to end: results on stdout, progress on stderr, JSON, a PNG, errors."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit.cli import _run
+from rnnkit.cli import forecast as command
+
+FAST = ["--lookback", "6", "--horizon", "3", "--season", "8", "--test-size", "12",
+        "--hidden-size", "4", "--ffnn-hidden", "4", "--epochs", "2", "--stat", "none"]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rnnkit forecast")
+    command.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def series_csv(tmp_path):
+    t = np.arange(70)
+    values = np.sin(2 * np.pi * t / 8) + 0.01 * t
+    path = tmp_path / "series.csv"
+    lines = ["day,level"] + [f"{k},{'' if k == 5 else v}" for k, v in zip(t, values)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_csv_column_is_forecast_and_reported_beside_the_baselines(series_csv, capsys):
+    assert command.run(_parse(["--csv", str(series_csv), "--column", "level", *FAST])) == 0
+    out, err = capsys.readouterr()
+    for name in ("gru (recursive)", "gru (direct)", "ffnn (recursive)", "seasonal naive m=8"):
+        assert name in out
+    assert "MASE" in out and "missing values filled by interpolation: {'level': 1}" in out
+    assert "forecast: gru recursive: epoch 1" in err  # progress goes to stderr
+
+
+def test_json_output_parses_and_holds_every_model(series_csv, capsys):
+    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--json", "--quiet",
+            "--strategy", "direct", "--no-baseline"]
+    assert command.run(_parse(argv)) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert [r["model"] for r in report["results"]] == ["gru (direct)", "seasonal naive m=8"]
+    assert report["missing_filled"] == {"level": 1} and err == ""
+
+
+def test_plot_writes_a_png(series_csv, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "out" / "forecast.png"
+    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--quiet", "--plot", str(png),
+            "--strategy", "recursive", "--no-baseline"]
+    assert command.run(_parse(argv)) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot saved to {png}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "give either --dataset or --csv"),
+    (["--csv", "nowhere.csv"], "no such file"),
+    (["--csv", "{csv}", "--column", "price"], "'price' is not in the header"),
+    (["--csv", "{csv}", "--arima-order", "1,2"], "three integers"),
+])
+def test_known_errors_print_one_line_and_exit_2(series_csv, capsys, argv, message):
+    argv = [a.replace("{csv}", str(series_csv)) for a in argv]
+    assert _run(command, _parse(argv), debug=False) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnkit: error:") and message in err[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["sunspots", "co2"])
+def test_the_bundled_series_run_with_their_presets(dataset, capsys):
+    assert command.run(_parse(["--dataset", dataset, "--epochs", "2", "--quiet", "--json"])) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["results"]) == 6
+    assert (report["missing_filled"] == {"co2": 59}) == (dataset == "co2")
+
+
+def test_the_rnnkit_command_runs_it_once_registered(series_csv, monkeypatch, capsys):
+    from rnnkit import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "forecast", ("rnnkit.cli.forecast", command.SUMMARY))
+    argv = ["forecast", "--csv", str(series_csv), "--column", "level", *FAST, "--quiet",
+            "--strategy", "recursive", "--no-baseline"]
+    assert cli.main(argv) == 0
+    assert "gru (recursive)" in capsys.readouterr().out

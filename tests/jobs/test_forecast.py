@@ -1,0 +1,133 @@
+"""The forecasting job: forecasts from the right history, no leakage from the tail, the report."""
+
+import numpy as np
+import pytest
+
+from rnnkit.data.timeseries import Scaler
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.jobs import Fit, Net
+from rnnkit.jobs.forecast import (PRESETS, Series, Setup, forecast_with, load_series,
+                                  run_forecast, setup_for)
+
+TINY_FIT = Fit(epochs=3, batch_size=16, lr=1e-2, patience=2)
+TINY_NETS = [Net(cell="gru", hidden_size=4), Net(cell="ffnn", hidden_size=4)]
+
+
+class _Echo:
+    """A stand-in model whose one-step forecast is its newest (scaled) input."""
+
+    def predict(self, x):
+        return x[:, -1, :]
+
+
+class _Flat:
+    """A stand-in direct model that predicts 0 for every step (the window's level if relative)."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def predict(self, x):
+        return np.zeros((len(x), self.outputs))
+
+
+def _seasonal_series(n=120, season=8, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return np.sin(2 * np.pi * t / season)[:, None] + noise * rng.standard_normal((n, 1))
+
+
+def test_a_recursive_forecast_feeds_each_step_back_as_input():
+    history = np.array([[[1.0], [2.0], [5.0]]])
+    scaler = Scaler(np.array([1.0]), np.array([2.0]))
+    forecast = forecast_with(_Echo(), scaler, history, horizon=4, direct=False, relative=False)
+    np.testing.assert_allclose(forecast[0, :, 0], [5, 5, 5, 5])  # the echo repeats the last value
+
+
+@pytest.mark.parametrize("relative, expected", [(True, [7, 7, 7]), (False, [3, 3, 3])])
+def test_relative_forecasts_are_offsets_from_the_last_observed_value(relative, expected):
+    history = np.array([[[6.0], [7.0]]])
+    scaler = Scaler(np.array([0.0 if relative else 3.0]), np.array([2.0]))
+    forecast = forecast_with(_Flat(3), scaler, history, horizon=3, direct=True, relative=relative)
+    np.testing.assert_allclose(forecast[0, :, 0], expected)
+
+
+def test_the_report_scores_every_model_and_both_baselines():
+    series = Series("sine", ["v"], _seasonal_series())
+    setup = Setup(lookback=8, horizon=4, season=8, test_size=20, stat="arima",
+                  arima_order=(1, 0, 0))
+    report = run_forecast(series, setup, TINY_NETS, TINY_FIT, seed=1)
+    names = [r["model"] for r in report["results"]]
+    assert names == ["gru (recursive)", "gru (direct)", "ffnn (recursive)", "ffnn (direct)",
+                     "seasonal naive m=8", "ARIMA(1,0,0)"]
+    assert report["train_steps"] == 100 and report["origins"] == 17
+    for row in report["results"]:
+        assert np.isfinite([row["mae"], row["rmse"], row["mase"]]).all()
+        assert row["rmse"] >= row["mae"]
+    assert report["_arrays"]["gru (direct)"].shape == (17, 4, 1)
+
+
+def test_seasonal_naive_is_exact_on_a_perfectly_periodic_series():
+    series = Series("sine", ["v"], _seasonal_series(noise=0.0))
+    setup = Setup(lookback=8, horizon=4, season=8, test_size=16, stat="none",
+                  strategies=("direct",))
+    report = run_forecast(series, setup, [Net(cell="ffnn", hidden_size=2)], Fit(epochs=1))
+    naive = next(r for r in report["results"] if r["model"].startswith("seasonal naive"))
+    assert naive["mae"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_nothing_in_the_held_out_tail_reaches_training():
+    values = _seasonal_series(n=80)
+    changed = values.copy()
+    changed[60:] += 100.0  # only the tail differs
+    setup = Setup(lookback=6, horizon=3, season=8, test_size=20, stat="arima",
+                  arima_order=(1, 0, 0))
+    reports = [run_forecast(Series("s", ["v"], v), setup, TINY_NETS, TINY_FIT, seed=3)
+               for v in (values, changed)]
+    for name in ("gru (recursive)", "ffnn (direct)", "ARIMA(1,0,0)"):
+        first_origin = [r["_arrays"][name][0] for r in reports]  # sees only steps before 60
+        np.testing.assert_allclose(first_origin[0], first_origin[1], rtol=1e-10, err_msg=name)
+
+
+def test_the_same_seed_gives_the_same_report():
+    series = Series("sine", ["v"], _seasonal_series(n=60))
+    setup = Setup(lookback=6, horizon=2, season=8, test_size=10, stat="none")
+    a, b = (run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, seed=5) for _ in range(2))
+    assert [r["mae"] for r in a["results"]] == [r["mae"] for r in b["results"]]
+
+
+def test_a_multichannel_series_is_forecast_in_every_channel(tmp_path):
+    path = tmp_path / "two.csv"
+    values = np.hstack([_seasonal_series(n=60), 2 * _seasonal_series(n=60, seed=1)])
+    path.write_text("a,b\n" + "\n".join(f"{u},{v}" for u, v in values), encoding="utf-8")
+    series = load_series(csv=str(path))
+    setup = Setup(lookback=6, horizon=2, season=8, test_size=10, stat="none")
+    report = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT)
+    assert report["columns"] == ["a", "b"]
+    assert report["_arrays"]["gru (recursive)"].shape == (9, 2, 2)
+
+
+def test_missing_csv_values_are_filled_and_reported(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("when,v\n1,1.0\n2,\n3,3.0\n4,NA\n5,5\n", encoding="utf-8")
+    series = load_series(csv=str(path), columns=["v"])
+    assert series.missing == {"v": 2}
+    np.testing.assert_array_equal(series.values[:, 0], [1, 2, 3, 4, 5])
+
+
+def test_presets_are_defaults_that_options_override():
+    assert setup_for("co2").relative and setup_for("co2").season == PRESETS["co2"]["season"]
+    assert setup_for("sunspots", horizon=3, season=None).horizon == 3
+    assert setup_for(None) == Setup()
+
+
+@pytest.mark.parametrize("options", [dict(stat="prophet"), dict(strategies=("sideways",)),
+                                     dict(horizon=0), dict(val_fraction=0.7)])
+def test_bad_setups_are_refused(options):
+    with pytest.raises(ConfigError):
+        Setup(**options)
+
+
+def test_a_series_too_short_for_its_windows_is_a_data_error():
+    series = Series("short", ["v"], np.arange(12.0)[:, None])
+    with pytest.raises(DataError, match="too short"):
+        run_forecast(series, Setup(lookback=8, horizon=2, test_size=4), TINY_NETS[:1], TINY_FIT)

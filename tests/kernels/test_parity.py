@@ -1,0 +1,126 @@
+"""Every fast kernel equals the reference time loop (``cells.unroll``), the spec."""
+
+import numpy as np
+import pytest
+
+from rnnkit import kernels
+from rnnkit.cells import CellOptions, get_cell, unroll
+
+TOLERANCE = {  # written once: float64 differs by summation order only, float32 by rounding
+    np.float64: {"rtol": 1e-10, "atol": 1e-12},
+    np.float32: {"rtol": 1e-4, "atol": 1e-5},
+}
+CLAIMED = [  # (cell, options) for every option set a kernel claims to support
+    ("elman", CellOptions(nonlinearity="tanh")),
+    ("elman", CellOptions(nonlinearity="relu")),
+    ("lstm", CellOptions()),
+    ("lstm", CellOptions(forget_bias=1.0)),
+    ("gru", CellOptions()),
+]
+UNSUPPORTED = [
+    ("lstm", CellOptions(peepholes=True)),
+    ("lstm", CellOptions(layer_norm=True)),
+    ("gru", CellOptions(reset_after=False)),
+    ("gru", CellOptions(layer_norm=True)),
+]
+SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (9, 4, 2, 3)]  # T, B, I, H
+
+
+def kernel(name: str):
+    return kernels.resolve(name, CellOptions(), np.float64, backend="fast")
+
+
+def problem(name, opts, shape, dtype, *, masked, dropped, seed=0):
+    """Parameters, inputs, state, mask, dropout and upstream gradients of one case."""
+    T, B, I, H = shape
+    cell = get_cell(name)
+    rng = np.random.default_rng(seed)
+    sizes = cell.state_sizes(H, opts)
+    lengths = rng.integers(1, T + 1, size=B)
+    lengths[0] = T
+    return {
+        "cell": cell,
+        "p": cell.init_params(I, H, opts, rng, dtype),
+        "xs": rng.standard_normal((T, B, I)).astype(dtype),
+        "state0": tuple(rng.standard_normal((B, n)).astype(dtype) for n in sizes),
+        "mask": np.arange(T)[:, None] < lengths[None, :] if masked else None,
+        "drop": ((rng.random((B, H)) >= 0.3) / 0.7).astype(dtype) if dropped else None,
+        "douts": rng.standard_normal((T, B, H)).astype(dtype),
+        "dstate": tuple(rng.standard_normal((B, n)).astype(dtype) for n in sizes),
+    }
+
+
+def run(impl, pr, opts):
+    """(outs, final state, dxs, dstate0, grads) of one implementation."""
+    outs, final, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts,
+                                      pr["mask"], pr["drop"])
+    dxs, dstate0, grads = impl.backward(pr["cell"], pr["p"], cache, pr["douts"],
+                                        pr["dstate"], opts)
+    return outs, final, dxs, dstate0, grads
+
+
+def assert_same(ours, spec, dtype):
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(ours[0], spec[0], **tol, err_msg="outputs")
+    for k, (a, b) in enumerate(zip(ours[1], spec[1], strict=True)):
+        np.testing.assert_allclose(a, b, **tol, err_msg=f"final state {k}")
+    np.testing.assert_allclose(ours[2], spec[2], **tol, err_msg="dxs")
+    for k, (a, b) in enumerate(zip(ours[3], spec[3], strict=True)):
+        np.testing.assert_allclose(a, b, **tol, err_msg=f"dstate0 {k}")
+    assert set(ours[4]) == set(spec[4]), "every parameter gets a gradient"
+    for key, g in spec[4].items():
+        assert ours[4][key].dtype == g.dtype and ours[4][key].shape == g.shape, key
+        np.testing.assert_allclose(ours[4][key], g, **tol, err_msg=key)
+
+
+@pytest.mark.parametrize("dropped", [False, True], ids=["no-dropout", "dropout"])
+@pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=["T1B1", "T5B3", "T9B4"])
+@pytest.mark.parametrize("name,opts", CLAIMED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CLAIMED)])
+def test_kernel_matches_reference(name, opts, shape, dtype, masked, dropped):
+    impl = kernels.resolve(name, opts, dtype, backend="fast")
+    assert impl is not unroll, f"{name} has no registered kernel for {opts}"
+    pr = problem(name, opts, shape, dtype, masked=masked, dropped=dropped)
+    assert_same(run(impl, pr, opts), run(unroll, pr, opts), dtype)
+
+
+@pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
+def test_kernel_matches_reference_on_reversed_views(name):
+    """A bidirectional layer hands the kernel negative-stride views of xs and douts."""
+    opts = CellOptions()
+    pr = problem(name, opts, (6, 3, 2, 4), np.float64, masked=True, dropped=False)
+    pr = pr | {"xs": pr["xs"][::-1], "douts": pr["douts"][::-1], "mask": pr["mask"][::-1]}
+    assert_same(run(kernel(name), pr, opts), run(unroll, pr, opts), np.float64)
+
+
+@pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
+def test_kernel_leaves_its_inputs_and_gradients_independent(name):
+    """Inputs are not mutated, and mutating the outputs afterwards does not change gradients."""
+    opts = CellOptions()
+    pr = problem(name, opts, (4, 2, 3, 5), np.float64, masked=False, dropped=False)
+    params_before, xs_before = {k: v.copy() for k, v in pr["p"].items()}, pr["xs"].copy()
+    impl = kernel(name)
+    outs, final, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts)
+    expected = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
+    outs[...] = 7.0
+    for s in final:
+        s[...] = 7.0
+    again = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
+    for key, g in expected[2].items():
+        np.testing.assert_array_equal(again[2][key], g, err_msg=key)
+    for key, v in params_before.items():
+        np.testing.assert_array_equal(pr["p"][key], v, err_msg=key)
+    np.testing.assert_array_equal(pr["xs"], xs_before)
+
+
+@pytest.mark.parametrize("name,opts", UNSUPPORTED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(UNSUPPORTED)])
+def test_unsupported_options_fall_back_to_the_reference(name, opts):
+    assert kernels.resolve(name, opts, np.float32, backend="fast") is unroll
+
+
+@pytest.mark.parametrize("backend", ["auto", "fast"])
+@pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
+def test_auto_and_fast_pick_the_kernel(name, backend):
+    impl = kernels.resolve(name, CellOptions(), np.float32, backend=backend)
+    assert impl is not unroll and impl.__name__ == f"rnnkit.kernels.{name}"
