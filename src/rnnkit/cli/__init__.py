@@ -16,6 +16,8 @@ COMMANDS = {
     "info": ("rnnkit.cli.info", "describe a saved model or run directory"),
     "forecast": ("rnnkit.cli.forecast", "forecast a time series; compare with seasonal naive and ARIMA/ETS"),
     "classify": ("rnnkit.cli.classify", "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"),
+    "experiment": ("rnnkit.cli.experiment", "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate"),
+    "seq2seq": ("rnnkit.cli.seq2seq", "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"),
     "gradflow": ("rnnkit.cli.gradflow", "show how the gradient flows back through time, per cell and during training"),
     "influence": ("rnnkit.cli.influence", "show which earlier inputs a prediction depends on (gradient connectivity)"),
 }
