@@ -4,6 +4,7 @@ run ends — bit for bit — while no checkpoint on disk is ever loadable-but-wr
 A checkpoint after every update makes a good share of the kills land inside a write.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -60,6 +61,14 @@ def _check_every_checkpoint(out: Path) -> tuple[bool, bool]:
     return (out / "last").exists(), bool(unlinked)
 
 
+def _saved_step(out: Path) -> int:
+    """The step of the checkpoint ``out/last`` points at (0 if none), read from the link."""
+    link = out / "last"
+    if not link.is_symlink():
+        return 0
+    return int(Path(os.readlink(link)).name.split("-")[1])
+
+
 def _kill_and_resume(corpus: Path, out: Path, trials: int, seed: int,
                      steps: int) -> tuple[int, int]:
     """Run to the end through ``trials`` SIGKILLs at random moments.
@@ -70,9 +79,15 @@ def _kill_and_resume(corpus: Path, out: Path, trials: int, seed: int,
     kills = cut_writes = 0
     resume = False
     for _ in range(trials):
+        before = _saved_step(out)
         proc = subprocess.Popen(_train_command(corpus, out, resume, steps),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.5))  # start-up ≈ 0.5 s; a step with its save ≈ 60 ms
+        # wait for progress (not a fixed time, which a fast or a loaded machine would miss),
+        # then kill somewhere inside the following updates and their checkpoint writes
+        deadline = time.monotonic() + 120
+        while _saved_step(out) <= before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.1))  # a step with its save takes ≈ 30–60 ms
         proc.send_signal(signal.SIGKILL)
         killed = proc.wait() == -signal.SIGKILL
         resume, cut = _check_every_checkpoint(out)
