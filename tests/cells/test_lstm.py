@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, lstm, unroll
-from rnnkit.diagnostics.gradcheck import check_gradients, relative_error
+from rnnkit.diagnostics.gradcheck import relative_error
+from tests.cells._sequences import B, H, I, T, finite_difference_errors, problem
 
-T, B, I, H = 4, 3, 3, 4
 
 
 def _case_id(opts: CellOptions, masked: bool, dropped: bool) -> str:
@@ -32,45 +32,12 @@ CASES = [
 
 
 def _problem(opts: CellOptions, masked: bool, dropped: bool, dtype=np.float64, seed: int = 0):
-    """Parameters, inputs, initial state, mask, dropout mask and loss projections R, S."""
-    rng = np.random.default_rng(seed)
-    p = lstm.init_params(I, H, opts, rng, dtype)
-    for name in p:  # move gains and shifts away from 1 and 0 so that they are exercised
-        if name.startswith("ln_"):
-            p[name] = (p[name] + 0.5 * rng.standard_normal(p[name].shape)).astype(dtype)
-    xs = rng.standard_normal((T, B, I)).astype(dtype)
-    state0 = tuple(rng.standard_normal((B, n)).astype(dtype) for n in lstm.state_sizes(H, opts))
-    mask = None
-    if masked:  # sequence 1 ends after two steps
-        mask = np.ones((T, B), dtype=dtype)
-        mask[2:, 1] = 0
-    drop = None
-    if dropped:
-        drop = ((rng.random((B, H)) < 0.75) / 0.75).astype(dtype)
-    R = rng.standard_normal((T, B, H)).astype(dtype)
-    S = tuple(rng.standard_normal(s.shape).astype(dtype) for s in state0)
-    return p, xs, state0, mask, drop, R, S
-
-
-def _loss(p, xs, state0, opts, mask, drop, R, S) -> float:
-    """L = Σ_t <R_t, h_t> + <S_h, h_T> + <S_c, c_T>."""
-    outs, state, _ = unroll.forward(lstm, p, xs, state0, opts, mask, drop)
-    return float((R * outs).sum() + sum((s * d).sum() for s, d in zip(S, state)))
+    return problem(lstm, opts, masked, dropped, dtype, seed)
 
 
 @pytest.mark.parametrize("opts, masked, dropped", CASES, ids=[_case_id(*c) for c in CASES])
 def test_lstm_backward_matches_finite_differences(opts, masked, dropped):
-    p, xs, state0, mask, drop, R, S = _problem(opts, masked, dropped)
-    _, _, cache = unroll.forward(lstm, p, xs, state0, opts, mask, drop)
-    dxs, dstate0, grads = unroll.backward(lstm, p, cache, R, S, opts)
-    assert {k: g.shape for k, g in grads.items()} == {k: w.shape for k, w in p.items()}
-    arrays = {**p, "xs": xs, "h0": state0[0], "c0": state0[1]}
-    analytic = {**grads, "xs": dxs, "h0": dstate0[0], "c0": dstate0[1]}
-
-    def loss() -> float:
-        return _loss(p, xs, state0, opts, mask, drop, R, S)
-
-    errors = check_gradients(loss, arrays, analytic)
+    errors = finite_difference_errors(lstm, opts, masked, dropped)
     assert max(errors.values()) < 1e-6, errors
 
 
