@@ -89,3 +89,17 @@ def test_bad_conditions_are_refused(rng):
         Conditioned(model.model.config, 3, condition="text", rng=rng)
     with pytest.raises(ConfigError, match="rng"):
         model.generate(np.array([0]), np.array([0]), 2, temperature=1.0)
+
+
+def test_fit_conditioned_lowers_the_loss_and_refuses_nonsense(rng):
+    from rnnkit.conditioned import fit_conditioned
+
+    model = _conditioned(dict(cell="lstm", condition="class", vocab=5, layers=1, bidir=False),
+                         rng, H=8, C=2)
+    c = np.array([0, 1] * 4)
+    y = np.where(c[:, None] == 0, np.array([1, 2, 3]), np.array([3, 2, 1]))
+    x = np.concatenate([np.zeros((8, 1), np.int64), y[:, :-1]], axis=1)
+    losses = fit_conditioned(model, c, x, y, steps=60, batch_size=4, lr=0.05, clip=1.0, rng=rng)
+    assert losses[-1] < 0.2 * losses[0]
+    with pytest.raises(ConfigError, match="steps"):
+        fit_conditioned(model, c, x, y, steps=0, batch_size=4, lr=0.05, clip=1.0, rng=rng)

@@ -144,3 +144,45 @@ def test_bad_inputs_raise_shape_errors(rng, x, kwargs):
 def test_a_config_round_trips_through_a_dict():
     config = FFNNConfig(input_size=2, window=5, output_size=3, hidden_sizes=(8, 8))
     assert FFNNConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("options", [dict(), dict(vocab_size=5, input_size=3, embedding_dim=3)])
+def test_save_and_load_give_back_the_same_baseline(rng, tmp_path, options):
+    import rnnkit
+
+    net = _net(rng, **options)
+    net.meta["note"] = "kept"
+    rnnkit.save(net, tmp_path / "m")
+    back = rnnkit.load(tmp_path / "m")
+    assert isinstance(back, FFNN) and back.config == net.config and back.meta == net.meta
+    x = rng.integers(0, 5, (B, T)) if options else rng.standard_normal((B, T, I))
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"window": "3"}, "window must be an integer"),
+    ({"hidden_sizes": [4, True]}, "hidden_sizes must be an integer"),
+    ({"hidden_sizes": 4}, "hidden_sizes must be a list"),
+    ({"depth": 2}, "unknown ffnn config keys: depth"),
+])
+def test_a_damaged_config_dict_is_refused_by_name(rng, change, message):
+    config = {**_net(rng).config.to_dict(), **change}
+    with pytest.raises(ConfigError, match=message):
+        FFNNConfig.from_dict(config)
+
+
+@pytest.mark.parametrize("kind, message", [("tree", "unknown model kind 'tree'"),
+                                           ("ffnn", "unknown ffnn config keys: rnn")])
+def test_a_checkpoint_of_an_unknown_kind_or_wrong_config_does_not_load(rng, tmp_path, kind,
+                                                                      message):
+    import rnnkit
+    from rnnkit.errors import CheckpointError
+    from rnnkit.io.checkpoint import write_checkpoint
+    from rnnkit.model import Model
+    from rnnkit.config import ModelConfig
+
+    model = Model(ModelConfig.for_tokens(4, cell="gru", hidden_size=3), rng=rng)
+    config = {"kind": kind, "model": model.config.to_dict(), "meta": {}}
+    write_checkpoint(tmp_path / "m", model.state_dict(), config)
+    with pytest.raises(CheckpointError, match=message):
+        rnnkit.load(tmp_path / "m")

@@ -29,6 +29,9 @@ _LAZY = {
     "save": "rnnkit.io.model_files",
     "load": "rnnkit.io.model_files",
     "from_torch": "rnnkit.io.torch_exchange",
+    "export_onnx": "rnnkit.io.onnx_export",
+    "export_torch": "rnnkit.io.torch_model",
+    "model_from_torch": "rnnkit.io.torch_model",
     "to_torch": "rnnkit.io.torch_exchange",
     "RnnkitError": "rnnkit.errors",
 }

@@ -6,6 +6,10 @@ A run lives in one directory: ``last`` (model + training state for ``--resume``)
 and character cap) and re-read on resume; the stream's checksum makes sure it is the same
 text.
 
+The model is any recurrent cell, or the feed-forward baseline (``cell="ffnn"``: an MLP over the
+last ``window`` characters, ``rnnkit.ffnn``), which trains, saves, resumes and samples the
+same way; beside a recurrent model it shows what memory buys.
+
 The library equivalent of ``rnnkit train --resume``::
 
     run = resume_run(Path("runs/char"))                 # or resume_run(dir, steps=20_000)
@@ -28,12 +32,16 @@ from .config import ModelConfig, TrainConfig
 from .data.corpus import default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
 from .errors import CheckpointError, ConfigError, DataError
+from .ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
 from .generate import generate
 from .io.checkpoint import read_checkpoint
 from .io.model_files import check_output_dir, load_with_state
 from .model import Model
 from .progress import Progress
 from .train import Trainer, fit_text, stop_on_signals
+
+DEFAULT_WINDOW = 16
+"""Characters the feed-forward baseline reads by default (≈ an LSTM-256's parameters at V ≈ 96)."""
 
 RESUME_OVERRIDES = frozenset({
     "steps", "minutes", "lr", "clip", "clip_value", "eval_every", "eval_chars", "sample_every",
@@ -56,7 +64,7 @@ def load_text(files: list[str], max_chars: int = 0) -> str:
 class CharRun:
     """Everything one character-model run needs, ready to ``fit``."""
 
-    model: Model
+    model: Model | FFNN
     trainer: Trainer
     stream: CharStream
     val_ids: np.ndarray
@@ -82,7 +90,7 @@ class CharRun:
     def checkpoint_bytes(self) -> int:
         """Room the run's checkpoints need: the last, the best, and a new last being written."""
         params = sum(w.nbytes for w in self.model.params.values())
-        return 2 * self.trainer.checkpoint_bytes() + params + (1 << 20)
+        return 2 * _last_checkpoint_bytes(self.trainer) + params + (1 << 20)
 
     def final_sample(self, length: int, temperature: float = 0.8) -> str:
         rng = np.random.default_rng([self.trainer.config.seed, 1 << 30])
@@ -91,18 +99,52 @@ class CharRun:
                                           rng=rng))
 
 
+def _last_checkpoint_bytes(trainer: Trainer) -> int:
+    """An upper estimate of one ``last`` checkpoint: parameters, moments, carried state, JSON."""
+    model = trainer.model
+    if not isinstance(model, FFNN):
+        return trainer.checkpoint_bytes()
+    params = sum(w.nbytes for w in model.params.values())
+    c, f = trainer.config, model.config
+    carried = c.batch_size * (f.window + (c.bptt_steps or c.seq_len)) * f.input_size * 8
+    return params * (1 + len(trainer.optimizer.slots)) + carried + (1 << 20)
+
+
 def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: TrainConfig,
-              out_dir: Path | None, *, embedding_dim: int = 0, dtype: str = "float32") -> CharRun:
-    """A new run: read the corpus, build the vocabulary and a freshly initialised model."""
+              out_dir: Path | None, *, embedding_dim: int = 0, dtype: str = "float32",
+              window: int = DEFAULT_WINDOW) -> CharRun:
+    """A new run: read the corpus, build the vocabulary and a freshly initialised model.
+
+    ``rnn`` holds the recurrent layer's options; with ``rnn["cell"] == "ffnn"`` the model is
+    the feed-forward baseline over the last ``window`` characters, with ``num_layers``
+    hidden layers of ``hidden_size`` units and ``nonlinearity`` as its activation.
+    """
     text = load_text(files, max_chars)
     vocab = CharVocab.from_text(text)
-    config = ModelConfig.for_tokens(vocab.size, embedding_dim=embedding_dim, **rnn)
-    config = config.replace(dtype=dtype)
     rng = np.random.default_rng(train.seed)
     meta = {"vocab": vocab.to_dict(), "corpus": {"files": [str(f) for f in files],
                                                  "max_chars": max_chars}}
-    model = Model(config, rng=rng, meta=meta)
+    if rnn.get("cell") == FFNN_CELL:
+        model = FFNN(ffnn_config(vocab.size, rnn, embedding_dim=embedding_dim, dtype=dtype,
+                                 window=window), rng=rng, meta=meta)
+    else:
+        config = ModelConfig.for_tokens(vocab.size, embedding_dim=embedding_dim, **rnn)
+        model = Model(config.replace(dtype=dtype), rng=rng, meta=meta)
     return _assemble(model, vocab, text, train, rng, out_dir)
+
+
+def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
+                dtype: str = "float32", window: int = DEFAULT_WINDOW) -> FFNNConfig:
+    """The baseline's config from the recurrent options it shares (sizes, activation)."""
+    hidden, layers = rnn.get("hidden_size", 256), rnn.get("num_layers", 1)
+    if not isinstance(window, int) or window < 1:
+        raise ConfigError(f"window must be an integer >= 1, got {window!r}")
+    if not isinstance(layers, int) or layers < 1:
+        raise ConfigError(f"num_layers must be >= 1, got {layers!r}")
+    return FFNNConfig(input_size=embedding_dim or vocab_size, window=window,
+                      output_size=vocab_size, hidden_sizes=(hidden,) * layers,
+                      activation=rnn.get("nonlinearity", "tanh"), vocab_size=vocab_size,
+                      embedding_dim=embedding_dim, dtype=dtype)
 
 
 def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0,
@@ -159,7 +201,7 @@ def saved_best_loss(out_dir: Path) -> float:
     return float(loss) if ok else math.inf
 
 
-def _assemble(model: Model, vocab: CharVocab, text: str, train: TrainConfig,
+def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConfig,
               rng: np.random.Generator, out_dir: Path | None) -> CharRun:
     ids = vocab.encode(text)
     need = train.batch_size * (train.seq_len + 1)

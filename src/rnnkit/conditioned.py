@@ -13,6 +13,8 @@ then runs from that state, reading its own previous outputs (teacher forcing in 
 
 Parameters: the model's own names plus ``init.weight`` and ``init.bias``.
 Shapes: conditions ``[B]`` ids or ``[B, C]``; inputs and outputs as ``Model`` (batch-first).
+``fit_conditioned`` trains one with teacher forcing; ``rnnkit one-to-many`` shows it on
+generated sine waves and words.
 """
 
 from typing import Any, NamedTuple
@@ -22,8 +24,9 @@ import numpy as np
 from .config import ModelConfig
 from .errors import ConfigError, ShapeError
 from .layers.embedding import check_ids, one_hot
-from .losses import softmax
+from .losses import mse, softmax, softmax_cross_entropy
 from .model import Model
+from .optim import clip_grad_norm, make_optimizer
 
 
 class ConditionedCache(NamedTuple):
@@ -136,6 +139,32 @@ class Conditioned:
 
     def _size(self, j: int) -> int:
         return _state_shapes(self.model.rnn)[j][-1]
+
+
+def fit_conditioned(net: Conditioned, c: np.ndarray, x: np.ndarray, y: np.ndarray, *,
+                    steps: int, batch_size: int, lr: float, clip: float,
+                    rng: np.random.Generator) -> list[float]:
+    """Adam on ``steps`` random mini-batches of (``c [N] | [N, C]``, ``x``, ``y``); the losses.
+
+    ``x`` holds the teacher-forced inputs (the start, then the targets shifted by one step)
+    and ``y`` the targets, ``[N, T]`` ids or ``[N, T, O]`` values, scored with the model's loss
+    (cross-entropy or MSE).  The global gradient norm is clipped to ``clip`` (0: off).
+    """
+    if steps < 1 or batch_size < 1 or not lr > 0 or clip < 0:
+        raise ConfigError(f"steps and batch_size must be >= 1, lr > 0 and clip >= 0; got "
+                          f"{steps}, {batch_size}, {lr}, {clip}")
+    loss_of = softmax_cross_entropy if net.model.config.loss == "cross_entropy" else mse
+    optimizer, losses = make_optimizer("adam", lr), []
+    for _ in range(steps):
+        idx = rng.integers(0, len(x), min(batch_size, len(x)))
+        out, cache = net.forward(c[idx], x[idx], train=True, rng=rng)
+        loss, dy = loss_of(out, y[idx])
+        grads = net.backward(cache, dy)
+        if clip:
+            clip_grad_norm(grads, clip)
+        optimizer.step(net.params, grads)
+        losses.append(float(loss))
+    return losses
 
 
 def _state_shapes(rnn) -> list[tuple[int, ...]]:

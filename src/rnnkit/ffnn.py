@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .config import check_option, option_types
 from .errors import ConfigError, ShapeError
 from .layers.dense import dense_backward, dense_forward, init_dense
 from .layers.embedding import check_ids, embed_backward, embed_forward, one_hot
@@ -95,9 +96,18 @@ class FFNNConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FFNNConfig":
+        """The config of ``to_dict``'s object; ConfigError names a wrong key or value kind."""
         unknown = sorted(set(d) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown ffnn config keys: {', '.join(unknown)}")
+        for name, kind in option_types(cls).items():
+            if name in d:
+                check_option(name, d[name], kind, "ffnn config")
+        sizes = d.get("hidden_sizes", [])
+        if not isinstance(sizes, (list, tuple)):
+            raise ConfigError(f"ffnn config: hidden_sizes must be a list, got {sizes!r}")
+        for h in sizes:
+            check_option("hidden_sizes", h, int, "ffnn config")
         return cls(**d)
 
     def replace(self, **changes: Any) -> "FFNNConfig":

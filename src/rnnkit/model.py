@@ -150,7 +150,8 @@ class Model:
             dhs = self._scatter_last(dh_read, cache.last, hs.shape)
         else:
             dhs, dW, db = dense_backward(self.params["head.weight"], hs, dy)
-        dxs, dstate0, rnn_grads = self.rnn.backward(cache.rnn, dhs, dstate)
+        need_dx = bool(self.config.embedding_dim)  # ∂L/∂x feeds only an embedding's gradient
+        dxs, dstate0, rnn_grads = self.rnn.backward(cache.rnn, dhs, dstate, need_dx=need_dx)
         grads = {RNN_PREFIX + n: g for n, g in rnn_grads.items()}
         grads["head.weight"], grads["head.bias"] = dW, db
         if self.config.embedding_dim:

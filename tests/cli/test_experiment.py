@@ -43,3 +43,9 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
 def test_bad_options_raise_a_known_error(flags, message):
     with pytest.raises(ConfigError, match=message):
         _run(["copy", *TINY, *flags])
+
+
+@pytest.mark.parametrize("optimizer, shown", [("rmsprop", "RMSprop lr"), ("sgd", "SGD lr")])
+def test_the_optimizer_can_be_chosen_and_is_named_in_the_table(capsys, optimizer, shown):
+    assert _run(["copy", "--cells", "lstm", "--quiet", "--optimizer", optimizer, *TINY]) == 0
+    assert shown in capsys.readouterr().out

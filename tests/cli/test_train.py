@@ -216,3 +216,70 @@ def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, mon
     model, state = load_with_state(out / "last")
     assert state["step"] == (3 if policy == "stop" else 6)
     assert all(np.isfinite(w).all() for w in model.params.values())
+
+
+# ----------------------------------------------------------------------------- the ffnn baseline
+
+
+def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(text_file, tmp_path,
+                                                                      capsys):
+    from rnnkit.ffnn import FFNN
+
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--cell", "ffnn", "--window", "5", *SMALL]
+    assert main([*argv, "--steps", "10", "--out", str(out)]) == 0
+    assert "bits/char" in capsys.readouterr().out
+    model, state = load_with_state(out / "last")
+    assert isinstance(model, FFNN) and model.config.window == 5 and state["step"] == 10
+    assert main(["train", "--resume", "--steps", "20", "--out", str(out)]) == 0
+    straight = tmp_path / "straight"
+    assert main([*argv, "--steps", "20", "--out", str(straight)]) == 0
+    a, b = rnnkit.load(out / "last"), rnnkit.load(straight / "last")
+    for name, w in a.params.items():
+        np.testing.assert_array_equal(w, b.params[name], err_msg=name)
+    capsys.readouterr()
+    assert main(["sample", str(out), "--prime", "def", "--length", "30"]) == 0
+    assert len(capsys.readouterr().out) == len("def") + 30 + 1
+    assert main(["info", str(out)]) == 0
+    assert "ffnn (feed-forward baseline), window 5" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    desc = json.loads(capsys.readouterr().out)
+    assert desc["cell"] == "ffnn" and desc["window"] == 5 and desc["hidden_sizes"] == [16]
+
+
+def test_baseline_trains_the_ffnn_beside_the_recurrent_model_and_compares(text_file, tmp_path,
+                                                                        capsys):
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--steps", "6", "--out", str(out), "--baseline",
+            "--window", "4", *SMALL]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    table = printed[printed.index("what memory buys"):].splitlines()
+    assert table[2].startswith("lstm H=16") and table[3].startswith("ffnn window=4")
+    assert all(float(line.split()[-1]) > 0 for line in table[2:4])
+    assert rnnkit.load(out / "baseline" / "best").config.window == 4
+    assert main(argv) == 2
+    assert "already holds a run" in _one_error_line(capsys)
+    assert main([*argv, "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--cell", "ffnn", "--peepholes"], "--peepholes: recurrent options, not for --cell ffnn"),
+    (["--cell", "ffnn", "--dropout", "0.1"], "--dropout: recurrent options"),
+    (["--cell", "ffnn", "--window", "0"], "window must be an integer >= 1"),
+    (["--cell", "ffnn", "--baseline"], "choose a recurrent --cell"),
+    (["--window", "3"], "--window is the ffnn baseline's"),
+])
+def test_options_the_chosen_model_cannot_use_are_one_line(text_file, tmp_path, capsys, extra,
+                                                          message):
+    argv = ["train", str(text_file), "--steps", "2", "--out", str(tmp_path / "r"), *SMALL, *extra]
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys)
+
+
+def test_a_resume_refuses_baseline(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--baseline", "--out", str(out)]) == 2
+    assert "--baseline trains a new baseline" in _one_error_line(capsys)

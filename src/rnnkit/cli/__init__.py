@@ -18,6 +18,7 @@ COMMANDS = {
     "classify": ("rnnkit.cli.classify", "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"),
     "experiment": ("rnnkit.cli.experiment", "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate"),
     "seq2seq": ("rnnkit.cli.seq2seq", "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"),
+    "export": ("rnnkit.cli.export", "export a saved model to ONNX (one file) or PyTorch (state dict + module definition)"),
     "bench": ("rnnkit.cli.bench", "benchmark training, streaming and inference against PyTorch, JAX and onnxruntime"),
     "gradflow": ("rnnkit.cli.gradflow", "show how the gradient flows back through time, per cell and during training"),
     "influence": ("rnnkit.cli.influence", "show which earlier inputs a prediction depends on (gradient connectivity)"),

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="most minutes of training per cell (default: the experiment's)")
     p.add_argument("--T", type=int, dest="T", help="sequence length (default: the experiment's)")
     p.add_argument("--batch-size", type=int, help="sequences per update")
-    p.add_argument("--lr", type=float, help="Adam's learning rate")
+    p.add_argument("--lr", type=float, help="the optimizer's learning rate")
+    p.add_argument("--optimizer", choices=("adam", "rmsprop", "adamw", "adagrad", "sgd"),
+                   help="the optimizer (default: the experiment's)")
     p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
     p.add_argument("--parameters", type=int, help="parameter count every cell is matched to")
     p.add_argument("--eval-every", type=int, help="validate every this many updates")
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     task = get_task(args.experiment)
     settings = with_overrides(
         task.settings, steps=args.steps, minutes=args.minutes, T=args.T,
-        batch_size=args.batch_size, lr=args.lr, clip=args.clip, parameters=args.parameters,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, clip=args.clip,
+        parameters=args.parameters,
         eval_every=args.eval_every, n_test=args.n_test,
     )
     for name in ("steps", "batch_size", "parameters", "eval_every", "n_test"):

@@ -39,17 +39,9 @@ def _run(args: argparse.Namespace) -> int:
     path = model_dir(args.dir)
     model, state = load_with_state(path)
     c = model.config
-    desc = {
-        "path": str(path),
-        "cell": c.rnn.cell,
-        "hidden_size": c.rnn.hidden_size,
-        "num_layers": c.rnn.num_layers,
-        "bidirectional": c.rnn.bidirectional,
-        "parameters": model.num_parameters(),
-        "dtype": c.dtype,
-        "config": c.to_dict(),
-        "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()},
-    }
+    desc = {"path": str(path), **_shape(c), "parameters": model.num_parameters(),
+            "dtype": c.dtype, "config": c.to_dict(),
+            "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()}}
     if "vocab" in model.meta:
         desc["vocabulary_size"] = len(model.meta["vocab"]["chars"])
     if state:
@@ -60,11 +52,31 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(desc, indent=2))
         return 0
-    print(f"{path}: {c.rnn.cell}, {c.rnn.num_layers} layer(s) of {c.rnn.hidden_size}"
-          f"{' x2 directions' if c.rnn.bidirectional else ''}, {desc['parameters']:,} parameters, {c.dtype}")
+    print(f"{path}: {_headline(c)}, {desc['parameters']:,} parameters, {c.dtype}")
     for key in ("vocabulary_size", "step", "best_validation_bits_per_char"):
         if desc.get(key) is not None:
             print(f"  {key.replace('_', ' ')}: {desc[key]}")
     for name, shape in desc["parameter_shapes"].items():
         print(f"  {name:<28} {shape}")
     return 0
+
+
+def _shape(c) -> dict:
+    """Cell and sizes: the recurrent layer's, or the feed-forward baseline's window and layers."""
+    from ..ffnn import FFNNConfig
+
+    if isinstance(c, FFNNConfig):
+        return {"cell": c.cell, "window": c.window, "hidden_sizes": list(c.hidden_sizes),
+                "activation": c.activation}
+    return {"cell": c.rnn.cell, "hidden_size": c.rnn.hidden_size,
+            "num_layers": c.rnn.num_layers, "bidirectional": c.rnn.bidirectional}
+
+
+def _headline(c) -> str:
+    from ..ffnn import FFNNConfig
+
+    if isinstance(c, FFNNConfig):
+        return (f"ffnn (feed-forward baseline), window {c.window}, hidden layers "
+                f"{list(c.hidden_sizes)} ({c.activation})")
+    return (f"{c.rnn.cell}, {c.rnn.num_layers} layer(s) of {c.rnn.hidden_size}"
+            f"{' x2 directions' if c.rnn.bidirectional else ''}")

@@ -11,6 +11,13 @@ of ``--config FILE`` (keys are the option names with underscores: ``{"hidden_siz
 "lr": 0.001}``; an unknown key is an error), the default.  SIGINT (Ctrl-C) or SIGTERM
 saves ``DIR/last`` and exits with status 128 + the signal's number; a second Ctrl-C stops
 at once, leaving the previous checkpoint.
+
+``--cell ffnn`` trains the feed-forward baseline instead: an MLP over the last ``--window``
+characters (``--hidden-size`` units in each of ``--num-layers`` hidden layers,
+``--nonlinearity`` tanh | relu), which has no memory beyond its window.  ``--baseline``
+trains it after the recurrent model, for the same budget on the same text, in
+``DIR/baseline``, and prints both validation figures side by side, so one command shows
+what memory buys.
 """
 
 import argparse
@@ -23,11 +30,18 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "cell": "lstm", "hidden_size": 256, "num_layers": 1, "embedding_dim": 0, "dropout": 0.0,
     "recurrent_dropout": 0.0, "nonlinearity": "tanh", "init": "uniform", "peepholes": False,
     "forget_bias": 0.0, "layer_norm": False, "reset_after": True, "output_size": 0,
-    "dtype": "float32", "max_chars": 0,
+    "dtype": "float32", "max_chars": 0, "window": 16,
 }
 """Model and data options (the names ``--config`` accepts besides TrainConfig's)."""
 
 MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
+
+RECURRENT_ONLY = ("dropout", "recurrent_dropout", "init", "peepholes", "forget_bias",
+                  "layer_norm", "reset_after", "output_size")
+"""Options the feed-forward baseline has no use for (an error with ``--cell ffnn``)."""
+
+NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window")
+"""Model options that are not the recurrent layer's."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE.json",
                    help="JSON object of option names (hidden_size, lr, ...); flags override it")
     m = p.add_argument_group("model")
-    m.add_argument("--cell", help="elman | jordan | fully_recurrent | lstm | gru (default lstm)")
+    m.add_argument("--cell", help="elman | jordan | fully_recurrent | lstm | gru | ffnn "
+                                  "(default lstm; ffnn: the feed-forward baseline)")
     m.add_argument("--hidden-size", type=int, help="units per layer (default 256)")
     m.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
     m.add_argument("--embedding-dim", type=int,
@@ -57,6 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="gru: apply the reset gate before the recurrent product (Cho et al. v3)")
     m.add_argument("--output-size", type=int, help="jordan/frnn: output units (default H)")
     m.add_argument("--dtype", help="float32 | float64")
+    m.add_argument("--window", type=int,
+                   help="ffnn: the last characters it reads (default 16)")
+    m.add_argument("--baseline", action="store_true",
+                   help="also train the ffnn baseline for the same budget (in DIR/baseline) "
+                        "and print both validation figures")
     t = p.add_argument_group("training")
     t.add_argument("--steps", type=int, help="number of updates (0: use --minutes)")
     t.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
@@ -103,46 +123,83 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import time
-
     from ..errors import RnnkitError
-    from ..train import TrainingDiverged
 
     try:
-        run, out = _prepare(args)
-        print(f"{run.model.config.rnn.cell} model: {run.model.num_parameters():,} parameters, "
-              f"vocabulary {run.vocab.size} characters, {len(run.stream._ids):,} training and "
-              f"{len(run.val_ids):,} validation characters", file=sys.stderr)
-        result = run.fit(sys.stderr, sys.stdout, time.monotonic)
-    except TrainingDiverged as e:
-        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit train "
-                               f"--resume --out {args.out} --lr SMALLER") from None
+        return _run(args)
     except MemoryError:
         raise RnnkitError("not enough memory for this model and batch; use a smaller "
                           "--hidden-size, --batch-size or --seq-len") from None
     except OSError as e:
         raise RnnkitError(f"{e.filename or 'input/output'}: {e.strerror or e}") from None
-    if result["stopped_by"]:
-        import signal
 
+
+def _run(args: argparse.Namespace) -> int:
+    run, out, baseline = _prepare(args)
+    code, result = _fit(run, out)
+    if code:
+        return code
+    _report(run, result, out)
+    if baseline is None:
+        return 0
+    code, base_result = _fit(baseline, out / "baseline")
+    if code:
+        return code
+    _report(baseline, base_result, out / "baseline")
+    print(_comparison([(run, result), (baseline, base_result)]))
+    return 0
+
+
+def _fit(run, out) -> tuple[int, dict[str, Any]]:
+    """(exit status, 0 unless a signal stopped it; the fit's figures)."""
+    import signal
+    import sys
+    import time
+
+    from ..jobs import describe
+    from ..train import TrainingDiverged
+
+    print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
+          f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
+          "characters", file=sys.stderr)
+    try:
+        result = run.fit(sys.stderr, sys.stdout, time.monotonic)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit train "
+                               f"--resume --out {out} --lr SMALLER") from None
+    if result["stopped_by"]:
         print(f"rnnkit: {result['stopped_by']} received: stopped at step {result['steps']}, "
               f"saved {out / 'last'}; continue with: rnnkit train --resume --out {out}",
               file=sys.stderr)
-        return 128 + int(signal.Signals[result["stopped_by"]])
+        return 128 + int(signal.Signals[result["stopped_by"]]), result
+    return 0, result
+
+
+def _report(run, result: dict[str, Any], out) -> None:
     print(f"steps {result['steps']}  validation {result['val_bits_per_char']:.3f} bits/char"
           f"  (uniform: log2 V = {run.log2_vocab:.3f})  skipped {result['skipped']}"
           f"  saved to {out}")
     print("--- generated text ---")
     print(run.final_sample(400))
-    return 0
+
+
+def _comparison(rows: list) -> str:
+    """The models side by side: parameters, steps, validation bits/char."""
+    from ..jobs import describe
+
+    lines = ["--- what memory buys (same text, same budget) ---",
+             f"{'model':<44} {'steps':>7} {'validation bits/char':>21}"]
+    for run, result in rows:
+        lines.append(f"{describe(run.model):<44} {result['steps']:>7} "
+                     f"{result['val_bits_per_char']:>21.3f}")
+    return "\n".join(lines)
 
 
 def _prepare(args: argparse.Namespace):
-    """The run to fit (new or resumed) and its directory, from flags, --config and defaults."""
+    """(run to fit, its directory, the baseline's run or None) from flags, --config, defaults."""
     from pathlib import Path
 
-    from ..charmodel import resume_run, start_run
+    from ..charmodel import resume_run
     from ..config import TrainConfig, option_types, read_config_file
     from ..errors import ConfigError
 
@@ -154,20 +211,56 @@ def _prepare(args: argparse.Namespace):
     if args.resume:
         if args.files:
             raise ConfigError("--resume reads the run's own text; leave out the text files")
-        return resume_run(out, **given), out
-    if (out / "last").exists() and not args.overwrite:
-        raise ConfigError(f"{out} already holds a run; continue it with --resume, or pass "
-                          "--overwrite to start afresh (losing it), or choose another --out")
+        if args.baseline:
+            raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
+                              f"resume the baseline itself: --resume --out {out / 'baseline'})")
+        return resume_run(out, **given), out, None
     options = {**MODEL_DEFAULTS, **{k: v for k, v in given.items() if k in MODEL_KINDS}}
+    _check_cell_options(options, given, args.baseline)
+    dirs = [out] + ([out / "baseline"] if args.baseline else [])
+    for d in dirs:
+        if (d / "last").exists() and not args.overwrite:
+            raise ConfigError(f"{d} already holds a run; continue it with --resume, or pass "
+                              "--overwrite to start afresh (losing it), or choose another --out")
     train = TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig) if f.name in given})
-    rnn = {k: options[k] for k in MODEL_DEFAULTS
-           if k not in ("embedding_dim", "dtype", "max_chars")}
-    if options["max_chars"] < 0:
-        raise ConfigError(f"max_chars must be >= 0, got {options['max_chars']}")
-    run = start_run(args.files, options["max_chars"], rnn, train, out,
-                    embedding_dim=options["embedding_dim"], dtype=options["dtype"])
+    run = _start(args.files, options, train, out)
+    baseline = None
+    if args.baseline:
+        ffnn = {**options, "cell": "ffnn", "num_layers": 1}
+        baseline = _start(args.files, ffnn, train, out / "baseline")
     if args.overwrite:
         from ..io.model_files import clear_run
 
-        clear_run(out)  # only now that the new run is ready: a bad option keeps the old one
-    return run, out
+        for d in dirs:  # only now that the new runs are ready: a bad option keeps the old ones
+            clear_run(d)
+    return run, out, baseline
+
+
+def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline: bool) -> None:
+    """ConfigError for an option the chosen cell has no use for."""
+    from ..errors import ConfigError
+
+    if options["max_chars"] < 0:
+        raise ConfigError(f"max_chars must be >= 0, got {options['max_chars']}")
+    if options["cell"] == "ffnn":
+        wrong = [k for k in RECURRENT_ONLY if k in given]
+        if wrong:
+            flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+            raise ConfigError(f"{flags}: recurrent options, not for --cell ffnn")
+        if baseline:
+            raise ConfigError("--baseline compares a recurrent cell with ffnn; "
+                              "choose a recurrent --cell")
+    elif "window" in given and not baseline:
+        raise ConfigError("--window is the ffnn baseline's; use it with --cell ffnn "
+                          "or --baseline")
+
+
+def _start(files: list[str], options: dict[str, Any], train, out):
+    from ..charmodel import start_run
+
+    rnn = {k: options[k] for k in MODEL_DEFAULTS if k not in NOT_LAYER_OPTIONS}
+    if rnn["cell"] == "ffnn":
+        rnn = {k: rnn[k] for k in ("cell", "hidden_size", "num_layers", "nonlinearity")}
+    return start_run(files, options["max_chars"], rnn, train, out,
+                     embedding_dim=options["embedding_dim"], dtype=options["dtype"],
+                     window=options["window"])

@@ -1,10 +1,11 @@
 """Train each cell on an experiment's task at a matched parameter count, score it, tabulate.
 
 For every cell: a model of the hidden size whose parameter count is closest to the budget,
-Adam on fresh batches of the task every update (full BPTT, global-norm clipping), a score on
-a fixed validation set every ``eval_every`` updates, and — once the criterion holds there, or
-the step or time budget is spent — the final score on a fixed test set.  The validation and
-test sets come from their own generators, seeded apart from the training data.
+Adam (or ``Settings.optimizer``) on fresh batches of the task every update (full BPTT,
+global-norm clipping), a score on a fixed validation set every ``eval_every`` updates, and
+— once the criterion holds there, or the step or time budget is spent — the final score on
+a fixed test set.  The validation and test sets come from their own generators, seeded
+apart from the training data.
 """
 
 import json
@@ -70,7 +71,7 @@ def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
     val = task.sample(np.random.default_rng([seed, 1]), s.n_val, s.T)
     test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
     model = Model(config, rng=rng)
-    optimizer = make_optimizer("adam", s.lr)
+    optimizer = make_optimizer(s.optimizer, s.lr)
     start, step = clock(), 0
     while step < s.steps and clock() - start < 60 * s.minutes:
         batch = task.sample(rng, s.batch_size, s.T)
@@ -110,7 +111,8 @@ def format_table(table: Table) -> str:
     s = table.settings
     lines = [
         table.title,
-        f"criterion on the test set: {table.criterion}; Adam lr {s.lr}, batch {s.batch_size}, "
+        f"criterion on the test set: {table.criterion}; "
+        f"{_OPTIMIZER_NAMES.get(s.optimizer, s.optimizer)} lr {s.lr}, batch {s.batch_size}, "
         f"clip {s.clip}, "
         f"~{s.parameters} parameters per model, {s.n_test} test sequences",
         "",
@@ -124,6 +126,10 @@ def format_table(table: Table) -> str:
                      f"{'pass' if r.passed else 'fail'}{claim}")
     lines += ["", f"claims {'hold' if table.claims_hold() else 'do not hold'} in this run"]
     return "\n".join(lines)
+
+
+_OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD",
+                    "adagrad": "Adagrad"}
 
 
 def format_json(table: Table) -> str:

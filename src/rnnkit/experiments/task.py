@@ -27,7 +27,7 @@ class Settings:
 
     T: int  # sequence length of the task
     batch_size: int  # B: sequences per update (fresh ones every update)
-    lr: float  # Adam's learning rate
+    lr: float  # the optimizer's learning rate
     clip: float  # clip the global gradient norm to this (0: off)
     parameters: int  # the parameter count every cell is matched to
     steps: int  # most updates per cell
@@ -35,6 +35,7 @@ class Settings:
     eval_every: int  # score on the validation set every this many updates
     n_val: int = 512  # validation sequences (early stop once the criterion holds on them)
     n_test: int = 2560  # test sequences of the final score
+    optimizer: str = "adam"  # adam | rmsprop | sgd | adagrad | adamw
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,8 +2,11 @@
 
 The directory holds the parameters (safetensors, under their PyTorch-style names, with a
 SHA-256 of the tensors) and ``config.json`` (the model config and its metadata, e.g. the
-vocabulary).  Files are written atomically; loading validates names, shapes, dtypes and
-the hash, and never executes anything from the files.
+vocabulary).  ``config.json`` names the model's kind: ``"kind": "ffnn"`` for the
+feed-forward baseline (``rnnkit.ffnn.FFNN``); a recurrent ``Model`` writes no kind (older
+directories have none either), so ``load`` returns whichever of the two was saved.  Files
+are written atomically; loading validates names, shapes, dtypes and the hash, and never
+executes anything from the files.
 
 A training run keeps its checkpoints in a run directory::
 
@@ -30,6 +33,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import CheckpointError, RnnkitError
+from ..ffnn import CELL_NAME as FFNN_KIND, FFNN, FFNNConfig
 from ..model import Model
 from .atomic import point_atomic
 from .checkpoint import read_checkpoint, validate_tensors, write_checkpoint
@@ -38,33 +42,47 @@ CHECKPOINTS = "checkpoints"
 """The folder of a run directory that holds the checkpoint directories its links point at."""
 
 
-def save(model: Model, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+def save(model: Model | FFNN, directory: str | Path,
+         extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (and optional training state ``extra``) to ``directory``."""
     config = {"model": model.config.to_dict(), "meta": model.meta}
+    if isinstance(model, FFNN):
+        config = {"kind": FFNN_KIND, **config}
     return write_checkpoint(directory, model.state_dict(), config, extra)
 
 
-def load(directory: str | Path) -> Model:
+def load(directory: str | Path) -> Model | FFNN:
     """The model saved in ``directory``, checked against its own config."""
     return load_with_state(directory)[0]
 
 
-def load_with_state(directory: str | Path) -> tuple[Model, dict[str, Any] | None]:
+def load_with_state(directory: str | Path) -> tuple[Model | FFNN, dict[str, Any] | None]:
     """(model, training state saved beside it or None)."""
     ckpt = read_checkpoint(directory)
     try:
-        config = ModelConfig.from_dict(ckpt.config["model"])
         meta = ckpt.config.get("meta", {})
         if not isinstance(meta, dict):
             raise TypeError("meta is not an object")
-        skeleton = Model(config, rng=np.random.default_rng(0), meta=meta)
-    except (KeyError, TypeError, AttributeError, RnnkitError) as e:
+        skeleton = _skeleton(ckpt.config.get("kind", "recurrent"), ckpt.config["model"], meta)
+    except (KeyError, TypeError, ValueError, AttributeError, RnnkitError) as e:
         raise CheckpointError(
             f"{directory}: config.json does not describe an rnnkit model ({e})") from None
     expected = {n: (w.shape, w.dtype) for n, w in skeleton.params.items()}
     validate_tensors(ckpt.tensors, expected, str(Path(directory) / "model.safetensors"))
     skeleton.load_state_dict(ckpt.tensors)
     return skeleton, ckpt.extra
+
+
+def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Model | FFNN:
+    """An initialised model of the saved kind and config, to receive the saved tensors."""
+    rng = np.random.default_rng(0)
+    if kind == FFNN_KIND:
+        if not isinstance(config, dict):
+            raise TypeError("the ffnn config is not an object")
+        return FFNN(FFNNConfig.from_dict(config), rng=rng, meta=meta)
+    if kind != "recurrent":
+        raise ValueError(f"unknown model kind {kind!r}")
+    return Model(ModelConfig.from_dict(config), rng=rng, meta=meta)
 
 
 # ----------------------------------------------------------------------------- run directories

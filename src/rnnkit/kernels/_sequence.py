@@ -9,12 +9,15 @@ and do the input side of every step in one matrix product each, before and after
 
     ax = xs W_ihᵀ + b                  dW_ih = daᵀ xs       dxs = da W_ih       db = Σ da
 
-Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
+The input gradient dxs is skipped when the caller has no use for it (``need_dx=False``: a
+one-hot first layer).  Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+
+from ._workspace import POOL
 
 
 class Mask(NamedTuple):
@@ -33,23 +36,25 @@ def prepare_mask(mask: np.ndarray | None, T: int, B: int, dtype) -> Mask | None:
 
 
 def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """ax = xs Wᵀ + b for all steps in one matrix product: [T, B, G] (a fresh array)."""
+    """ax = xs Wᵀ + b for all steps in one matrix product: [T, B, G] (a pool buffer)."""
     T, B, I = xs.shape
+    ax = POOL.take((T, B, W.shape[0]), xs.dtype)
+    ax2 = ax.reshape(T * B, -1)
     if I == 1:  # an outer product: NumPy's matmul takes a slow path for K = 1
-        ax = np.multiply(xs.reshape(T * B, 1), W.T)
+        np.multiply(xs.reshape(T * B, 1), W.T, out=ax2)
     else:
-        ax = np.matmul(xs.reshape(T * B, I), W.T)
-    ax += b
-    return ax.reshape(T, B, -1)
+        np.matmul(xs.reshape(T * B, I), W.T, out=ax2)
+    ax2 += b
+    return ax
 
 
 def input_grads(
-    da: np.ndarray, xs: np.ndarray, W: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(dW_ih = Σ_t da_tᵀ x_t  [G, I],  dxs = da W_ih  [T, B, I]) in one product each."""
+    da: np.ndarray, xs: np.ndarray, W: np.ndarray, need_dx: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(dW_ih = Σ_t da_tᵀ x_t  [G, I],  dxs = da W_ih  [T, B, I] or None) in one product each."""
     T, B, G = da.shape
     da2, xs2 = da.reshape(T * B, G), xs.reshape(T * B, -1)
-    return da2.T @ xs2, (da2 @ W).reshape(xs.shape)
+    return da2.T @ xs2, (da2 @ W).reshape(xs.shape) if need_dx else None
 
 
 def bias_grad(da: np.ndarray) -> np.ndarray:

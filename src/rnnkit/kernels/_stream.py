@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..model import Model
 from . import _sequence as seq
-from .lstm import ORDER
+
+ORDER = (0, 1, 3, 2)  # LSTM gate blocks i, f, g, o taken as i, f, o, g: one sigmoid block
 
 
 class Stepper:

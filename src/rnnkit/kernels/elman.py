@@ -9,8 +9,8 @@ Same contract and results as ``rnnkit.cells.unroll.forward/backward`` for the El
                dh_{t−1} = da_t W_hh  (⊙ drop)
                dW_hh = daᵀ h_rec, dW_ih = daᵀ xs, dxs = da W_ih, db = Σ da   (one each)
 
-Every array a step writes lives in a buffer allocated once per call; the elementwise work is
-in-place ufuncs with ``out=``.
+The arrays a call saves or scratches come from ``_workspace.POOL``; the elementwise work is
+in-place ufuncs with ``out=``; ``need_dx=False`` skips dxs.
 """
 
 from typing import NamedTuple
@@ -19,6 +19,7 @@ import numpy as np
 
 from ..cells import CellOptions
 from . import _sequence as seq
+from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
@@ -27,6 +28,7 @@ class Cache(NamedTuple):
     act: np.ndarray  # [T, B, H] act(a_t), the step's own output before the mask
     mask: seq.Mask | None
     drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs and act return to the pool with the cache
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -44,7 +46,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     act = seq.input_projection(xs, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
     W_hhT = np.ascontiguousarray(p["weight_hh"].T)  # [H, H]
     mk = seq.prepare_mask(mask, T, B, dt)
-    hs = np.empty((T + 1, B, H), dt)
+    hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]
     q, h_rec = np.empty((B, H), dt), np.empty((B, H), dt)
     for t in range(T):
@@ -62,21 +64,22 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             np.copyto(hs[t + 1], h_prev)
             np.copyto(hs[t + 1], a, where=~mk.off[t])
     outs = act.copy() if mk is None else act * mk.m  # out_t = m ? h_t : 0
-    return outs, (hs[T].copy(),), Cache(xs, hs, act, mk, drop)
+    cache = Cache(xs, hs, act, mk, drop, leased(hs, act))
+    return outs, (hs[T].copy(),), cache
 
 
 def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions):
-    """(dxs [T, B, I], (dh_0,), grads) — as ``unroll.backward`` with ``cells.elman``."""
-    xs, hs, act, mk, drop = cache
+             opts: CellOptions, need_dx: bool = True):
+    """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.elman``."""
+    xs, hs, act, mk, drop = cache[:5]
     T, B, H = act.shape
     dt = xs.dtype
     W_hh = p["weight_hh"]
-    dA = np.empty((T, B, H), dt)
+    dA, dact = POOL.take((T, B, H), dt), POOL.take((T, B, H), dt)
     if opts.nonlinearity == "relu":
-        dact = (act > 0).astype(dt)  # [h > 0]
+        np.greater(act, 0, out=dact)  # [h > 0]
     else:
-        dact = np.multiply(act, act)
+        np.multiply(act, act, out=dact)
         np.subtract(1, dact, out=dact)  # 1 − h²
     if mk is not None:
         dact *= mk.m  # a padded step receives no gradient
@@ -92,7 +95,7 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         dh_next, dh_prev = dh_prev, dh_next
     T_B = T * B
     h_rec = hs[:T] if drop is None else hs[:T] * drop
-    dW_ih, dxs = seq.input_grads(dA, xs, p["weight_ih"])
+    dW_ih, dxs = seq.input_grads(dA, xs, p["weight_ih"], need_dx)
     db = seq.bias_grad(dA)
     grads = {
         "weight_ih": dW_ih,  # Σ_t daᵀ x_t
@@ -100,4 +103,5 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         "bias_ih": db,
         "bias_hh": db.copy(),
     }
+    POOL.give(dA, dact)
     return dxs, (dh_next,), grads

@@ -10,15 +10,21 @@ their biases halved once per call (exact in binary floating point)::
     r, z = ½ (1 + tanh(gx_rz + q_rz))      a_hn = q_n + b_hn
     n   = tanh(gx_n + r ⊙ a_hn)            h_t = n + z ⊙ (h_{t−1} − n)
 
-Backward (see ``rnnkit.cells.gru``)::
+Backward (see ``rnnkit.cells.gru``): every factor that does not depend on the recurrence is
+computed first, for all steps at once::
+
+    P_r = a_hn ⊙ r(1−r)      P_z = (h_{t−1} − n) ⊙ z(1−z)      P_n = (1 − z) ⊙ (1 − n²)
+
+and a step is then::
 
     dh   = dout_t + dh_next
-    da_n = dh ⊙ (1 − z) ⊙ (1 − n²)          da_z = dh ⊙ (h_{t−1} − n) ⊙ z(1−z)
-    da_r = da_n ⊙ a_hn ⊙ r(1−r)             da_hn = da_n ⊙ r
+    da_z = dh ⊙ P_z                          da_n = dh ⊙ P_n
+    [da_r | da_hn] = da_n ⊙ [P_r | r]
     dh_{t−1} = dh ⊙ z + [da_r | da_z | da_hn] W_hh   (the product ⊙ drop)
 
-then dW_hh, dW_ih, dxs and both biases in one product or sum each.  Every array a step
-writes lives in a buffer allocated once per call; the elementwise work is in-place ufuncs.
+then dW_hh, dW_ih, dxs (unless ``need_dx=False``) and both biases in one product or sum each.
+The arrays a call saves or scratches come from ``_workspace.POOL``; the elementwise work is
+in-place ufuncs.
 """
 
 from typing import NamedTuple
@@ -27,6 +33,7 @@ import numpy as np
 
 from ..cells import CellOptions
 from . import _sequence as seq
+from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
@@ -36,6 +43,7 @@ class Cache(NamedTuple):
     a_hn: np.ndarray  # [T, B, H] h_rec W_hnᵀ + b_hn, the term r multiplies
     mask: seq.Mask | None
     drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs, gates and a_hn return to the pool with the cache
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -62,9 +70,9 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     gates = seq.input_projection(xs, _halved(p["weight_ih"], H), _halved(b, H))
     W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)  # [H, 3H]
     b_hn = p["bias_hh"][2 * H :]
-    hs = np.empty((T + 1, B, H), dt)
+    hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]
-    a_hn = np.empty((T, B, H), dt)
+    a_hn = POOL.take((T, B, H), dt)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
@@ -88,55 +96,74 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             np.multiply(h, mk.m[t], out=outs[t])
             np.copyto(h, h_prev, where=mk.off[t])
     outs = hs[1:].copy() if outs is None else outs
-    return outs, (hs[T].copy(),), Cache(xs, hs, gates, a_hn, mk, drop)
+    cache = Cache(xs, hs, gates, a_hn, mk, drop, leased(hs, gates, a_hn))
+    return outs, (hs[T].copy(),), cache
+
+
+def _factors(cache: Cache) -> np.ndarray:
+    """[T, B, 4, H] planes P_r, P_z, r, P_n for every step at once (a pool buffer)."""
+    T, B, H = cache.a_hn.shape
+    G3 = cache.gates.reshape(T, B, 3, H)
+    r, z, n = G3[:, :, 0], G3[:, :, 1], G3[:, :, 2]
+    P = POOL.take((T, B, 4, H), r.dtype)
+    P_r, P_z, P_rr, P_n = P[:, :, 0], P[:, :, 1], P[:, :, 2], P[:, :, 3]
+    np.subtract(1, r, out=P_r)
+    P_r *= r
+    P_r *= cache.a_hn  # P_r = a_hn ⊙ r(1−r)
+    np.subtract(1, z, out=P_z)
+    P_z *= z
+    np.subtract(cache.hs[:T], n, out=P_n)  # (scratch)
+    P_z *= P_n  # P_z = (h_{t−1} − n) ⊙ z(1−z)
+    np.subtract(1, z, out=P_rr)  # (scratch)
+    np.multiply(n, n, out=P_n)
+    np.subtract(1, P_n, out=P_n)
+    P_n *= P_rr  # P_n = (1 − z) ⊙ (1 − n²)
+    np.copyto(P_rr, r)
+    return P
 
 
 def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions):
-    """(dxs [T, B, I], (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``."""
-    xs, hs, gates, a_hn, mk, drop = cache
+             opts: CellOptions, need_dx: bool = True):
+    """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
+
+    ``need_dx=False`` skips the input gradient (returns None in its place).
+    """
+    xs, hs, gates, a_hn, mk, drop = cache[:6]
     T, B, H = a_hn.shape
-    dt = xs.dtype
+    dt = hs.dtype
     W_hh = p["weight_hh"]
-    d_ih = np.empty((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
-    d_hh = np.empty((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
+    P = _factors(cache)
+    d_ih = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
+    d_hh = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
+    d_hh3 = d_hh.reshape(T, B, 3, H)
+    z = gates.reshape(T, B, 3, H)[:, :, 1]
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
-    dh, t1, mm = np.empty((B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    sd = np.empty((B, 2 * H), dt)
+    dh, mm = np.empty((B, H), dt), np.empty((B, H), dt)
     for t in reversed(range(T)):
-        a, da, dq = gates[t], d_ih[t], d_hh[t]
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
         np.add(douts[t], dh_next, out=dh)  # h is both the output and the state
         if mk is not None:
             dh *= mk.m[t]
-        da_n = np.multiply(n, n, out=da[:, 2 * H :])
-        np.subtract(1, da_n, out=da_n)
-        np.subtract(1, z, out=t1)
-        da_n *= t1
-        da_n *= dh  # da_n = dh ⊙ (1 − z) ⊙ (1 − n²)
-        np.subtract(hs[t], n, out=da[:, H : 2 * H])
-        da[:, H : 2 * H] *= dh  # ∂L/∂z = dh ⊙ (h_{t−1} − n)
-        np.multiply(da_n, a_hn[t], out=da[:, :H])  # ∂L/∂r = da_n ⊙ a_hn
-        np.subtract(1, a[:, : 2 * H], out=sd)
-        sd *= a[:, : 2 * H]  # σ′ = s (1 − s) for r, z
-        da[:, : 2 * H] *= sd
-        dq[:, : 2 * H] = da[:, : 2 * H]
-        np.multiply(da_n, r, out=dq[:, 2 * H :])  # da_hn = da_n ⊙ r
-        np.matmul(dq, W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
+        np.multiply(dh, P[t, :, 1], out=d_hh[t, :, H : 2 * H])  # da_z = dh ⊙ P_z
+        da_n = np.multiply(dh, P[t, :, 3], out=d_ih[t, :, 2 * H :])  # da_n = dh ⊙ P_n
+        np.multiply(da_n[:, None, :], P[t, :, 0:3:2], out=d_hh3[t, :, ::2])  # da_r, da_hn
+        np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
         if drop is not None:
             mm *= drop
-        np.multiply(dh, z, out=dh_prev)
+        np.multiply(dh, z[t], out=dh_prev)
         dh_prev += mm  # dh_{t−1} = dh ⊙ z + …
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
+    POOL.give(P)
+    d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
     T_B = T * B
     h_rec = hs[:T] if drop is None else hs[:T] * drop
-    dW_ih, dxs = seq.input_grads(d_ih, xs, p["weight_ih"])
+    dW_ih, dxs = seq.input_grads(d_ih, xs, p["weight_ih"], need_dx)
     grads = {
         "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
         "weight_hh": d_hh.reshape(T_B, 3 * H).T @ h_rec.reshape(T_B, H),  # Σ_t da_hhᵀ h_rec
         "bias_ih": seq.bias_grad(d_ih),
         "bias_hh": seq.bias_grad(d_hh),
     }
+    POOL.give(d_ih, d_hh)
     return dxs, (dh_next,), grads

@@ -4,26 +4,31 @@ Same contract and results as ``rnnkit.cells.unroll.forward/backward`` for the LS
 peepholes or layer norm, in float32 and float64.  What changes is only how the arithmetic is
 grouped, each choice measured by ``rnnkit bench``:
 
-* the gates are kept in the order i, f, o, g, so the three sigmoid gates are one block;
-* σ(a) = ½ (1 + tanh(a/2)): the sigmoid rows of W_ih, W_hh and the bias are halved once per
+* σ(a) = ½ (1 + tanh(a/2)): the i, f, o rows of W_ih, W_hh and the bias are halved once per
   call (exact in binary floating point), so one ``tanh`` over the whole [B, 4H] block and one
-  multiply-add give every gate of a step::
+  multiply-add with per-row vectors (α = ½ | 1, β = ½ | 0) give every gate of a step::
 
       a   = x_t W_ihᵀ + b_ih + b_hh + h_{t−1} W_hhᵀ     (x_t W_ihᵀ + b for all t in one product)
-      i, f, o = ½ (1 + tanh(a_ifo / 2))     g = tanh(a_g)
+      i, f, g, o = α ⊙ tanh(a) + β                       (gate order i, f, g, o as the reference)
       c_t = f ⊙ c_{t−1} + i ⊙ g             h_t = o ⊙ tanh(c_t)
 
-* every array a step writes lives in a buffer allocated once per call ([T, B, ·]); the
-  elementwise work is in-place ufuncs with ``out=``; the only product inside the loop is the
-  one with h_{t−1} (forward) and with da_t (backward);
-* the backward (see ``rnnkit.cells.lstm`` for its derivation)::
+* the arrays a call saves or scratches come from ``_workspace.POOL``; the elementwise work is
+  in-place ufuncs with ``out=``; the only product inside the loop is the one with h_{t−1}
+  (forward) and with da_t (backward);
+* the backward (see ``rnnkit.cells.lstm`` for its derivation) first computes, for all steps
+  at once, every factor that does not depend on the recurrence::
 
-      dh  = dout_t + dh_next                 da_o = dh ⊙ τ ⊙ o(1−o)
-      dc  = dc_next + dh ⊙ o ⊙ (1 − τ²)      da_i = dc ⊙ g ⊙ i(1−i)
-      da_f = dc ⊙ c_{t−1} ⊙ f(1−f)           da_g = dc ⊙ i ⊙ (1 − g²)
+      P_i = g ⊙ i(1−i)    P_f = c_{t−1} ⊙ f(1−f)    P_g = i ⊙ (1−g²)    P_o = τ ⊙ o(1−o)
+      P_c = o ⊙ (1 − τ²)                                                  (τ = tanh c_t)
+
+  so that a step is a handful of products with them::
+
+      dh = dout_t + dh_next                  dc = dc_next + dh ⊙ P_c
+      [da_i | da_f | da_g] = dc ⊙ [P_i | P_f | P_g]        da_o = dh ⊙ P_o
       dc_{t−1} = dc ⊙ f                       dh_{t−1} = da W_hh   (⊙ drop)
 
-  then dW_hh = daᵀ h_rec, dW_ih = daᵀ xs, dxs = da W_ih and db = Σ da, one product each.
+  then dW_hh = daᵀ h_rec, dW_ih = daᵀ xs, dxs = da W_ih (unless ``need_dx=False``) and
+  db = Σ da, one product each.
 """
 
 from typing import NamedTuple
@@ -32,18 +37,18 @@ import numpy as np
 
 from ..cells import CellOptions
 from . import _sequence as seq
-
-ORDER = (0, 1, 3, 2)  # the reference's gate blocks i, f, g, o taken as i, f, o, g
+from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
     xs: np.ndarray  # [T, B, I]
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     cs: np.ndarray  # [T + 1, B, H] c_0 … c_T
-    gates: np.ndarray  # [T, B, 4H] i, f, o, g after their nonlinearities
+    gates: np.ndarray  # [T, B, 4H] i, f, g, o after their nonlinearities
     tanh_c: np.ndarray  # [T, B, H] τ = tanh(c_t) (of the step's own c_t, before the mask)
     mask: seq.Mask | None
     drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs, cs, gates and tanh_c return to the pool with the cache
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -52,11 +57,11 @@ def supports(opts: CellOptions, dtype) -> bool:
         np.float32, np.float64)
 
 
-def _halved(w: np.ndarray, H: int) -> np.ndarray:
-    """Rows (or entries) of gate blocks i, f, o halved; w already in the order i, f, o, g."""
-    out = w.copy()
-    out[: 3 * H] *= 0.5
-    return out
+def _affine(H: int, dt) -> tuple[np.ndarray, np.ndarray]:
+    """(α, β) of [4H]: ½ and ½ on the sigmoid gates i, f, o; 1 and 0 on g."""
+    alpha, beta = np.full(4 * H, 0.5, dt), np.full(4 * H, 0.5, dt)
+    alpha[2 * H : 3 * H], beta[2 * H : 3 * H] = 1, 0
+    return alpha, beta
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
@@ -65,14 +70,13 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
-    order = seq.gate_order(ORDER, H)
-    W_ih = _halved(p["weight_ih"][order], H)
-    W_hhT = np.ascontiguousarray(_halved(p["weight_hh"][order], H).T)  # [H, 4H]
-    b = _halved((p["bias_ih"] + p["bias_hh"])[order], H)
-    gates = seq.input_projection(xs, W_ih, b)  # x_t W_ihᵀ + b for every t
-    hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
+    alpha, beta = _affine(H, dt)  # α also halves the sigmoid rows of the weights
+    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)  # [H, 4H]
+    b = (p["bias_ih"] + p["bias_hh"]) * alpha
+    gates = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)  # x W_ihᵀ + b, all t
+    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
     hs[0], cs[0] = state0
-    tanh_c = np.empty((T, B, H), dt)
+    tanh_c = POOL.take((T, B, H), dt)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, ig = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
@@ -84,62 +88,69 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         a = gates[t]
         a += np.matmul(h_prev, W_hhT, out=q)  # a = x W_ihᵀ + b + h_{t−1} W_hhᵀ  (i, f, o halved)
         np.tanh(a, out=a)
-        s = a[:, : 3 * H]
-        s *= 0.5
-        s += 0.5  # i, f, o = ½ (1 + tanh(a/2));  g = tanh(a_g)
+        a *= alpha
+        a += beta  # i, f, o = ½ (1 + tanh(a/2));  g = tanh(a_g)
         c = cs[t + 1]
         np.multiply(a[:, H : 2 * H], cs[t], out=c)
-        c += np.multiply(a[:, :H], a[:, 3 * H :], out=ig)  # c_t = f ⊙ c_{t−1} + i ⊙ g
-        h = np.multiply(a[:, 2 * H : 3 * H], np.tanh(c, out=tanh_c[t]), out=hs[t + 1])
+        c += np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)  # c_t = f ⊙ c_{t−1} + i ⊙ g
+        h = np.multiply(a[:, 3 * H :], np.tanh(c, out=tanh_c[t]), out=hs[t + 1])
         if mk is not None:  # out_t = m ? h_t : 0;  state_t = m ? state_t : state_{t−1}
             np.multiply(h, mk.m[t], out=outs[t])
             np.copyto(h, hs[t], where=mk.off[t])
             np.copyto(c, cs[t], where=mk.off[t])
     outs = hs[1:].copy() if outs is None else outs
-    cache = Cache(xs, hs, cs, gates, tanh_c, mk, drop)
+    cache = Cache(xs, hs, cs, gates, tanh_c, mk, drop, leased(hs, cs, gates, tanh_c))
     return outs, (hs[T].copy(), cs[T].copy()), cache
 
 
+def _factors(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+    """(P [T, B, 4, H] = P_i, P_f, P_g, P_o;  P_c [T, B, H]) for every step at once (pool)."""
+    T, B, H = cache.tanh_c.shape
+    G4 = cache.gates.reshape(T, B, 4, H)
+    i, g, o, tc = G4[:, :, 0], G4[:, :, 2], G4[:, :, 3], cache.tanh_c
+    P = POOL.take((T, B, 4, H), tc.dtype)
+    np.subtract(1, G4, out=P)
+    P *= G4  # s(1 − s) for i, f, o (the g plane is overwritten below)
+    P[:, :, 0] *= g  # P_i = g ⊙ i(1−i)
+    P[:, :, 1] *= cache.cs[:T]  # P_f = c_{t−1} ⊙ f(1−f)
+    P_g = np.multiply(g, g, out=P[:, :, 2])
+    np.subtract(1, P_g, out=P_g)
+    P_g *= i  # P_g = i ⊙ (1 − g²)
+    P[:, :, 3] *= tc  # P_o = τ ⊙ o(1−o)
+    P_c = POOL.take((T, B, H), tc.dtype)
+    np.multiply(tc, tc, out=P_c)
+    np.subtract(1, P_c, out=P_c)
+    P_c *= o  # P_c = o ⊙ (1 − τ²)
+    return P, P_c
+
+
 def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions):
-    """(dxs [T, B, I], (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``."""
-    xs, hs, cs, gates, tanh_c, mk, drop = cache
+             opts: CellOptions, need_dx: bool = True):
+    """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
+
+    ``need_dx=False`` skips the input gradient (returns None in its place).
+    """
+    hs, gates, tanh_c, mk, drop = cache.hs, cache.gates, cache.tanh_c, cache.mask, cache.drop
     T, B, H = tanh_c.shape
-    dt = xs.dtype
-    order = seq.gate_order(ORDER, H)
-    W_hh = p["weight_hh"][order]  # [4H, H], unscaled
-    dA = np.empty((T, B, 4 * H), dt)
+    dt = hs.dtype
+    W_hh = p["weight_hh"]  # [4H, H], unscaled
+    P, P_c = _factors(cache)
+    dA = POOL.take((T, B, 4 * H), dt)
+    dA4 = dA.reshape(T, B, 4, H)
+    f = gates.reshape(T, B, 4, H)[:, :, 1]
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
     dh, dc, t1 = np.empty((B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    sd = np.empty((B, 3 * H), dt)
     for t in reversed(range(T)):
-        a, tc, da = gates[t], tanh_c[t], dA[t]
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
         np.add(douts[t], dh_next, out=dh)  # h is both the output and the state
         if mk is not None:
             dh *= mk.m[t]
-        np.multiply(dh, tc, out=da[:, 2 * H : 3 * H])  # ∂L/∂o = dh ⊙ τ
-        np.multiply(tc, tc, out=t1)
-        np.subtract(1, t1, out=t1)
-        t1 *= o
-        t1 *= dh  # dh ⊙ o ⊙ (1 − τ²)
-        if mk is not None:
-            np.multiply(dc_next, mk.m[t], out=dc)
-            dc += t1
-        else:
-            np.add(dc_next, t1, out=dc)  # dc = dc_next + dh ⊙ o ⊙ (1 − τ²)
-        np.multiply(dc, g, out=da[:, :H])  # ∂L/∂i = dc ⊙ g
-        np.multiply(dc, cs[t], out=da[:, H : 2 * H])  # ∂L/∂f = dc ⊙ c_{t−1}
-        np.subtract(1, a[:, : 3 * H], out=sd)
-        sd *= a[:, : 3 * H]  # σ′ = s (1 − s) for i, f, o
-        da[:, : 3 * H] *= sd
-        da_g = np.multiply(dc, i, out=da[:, 3 * H :])  # ∂L/∂g = dc ⊙ i
-        np.multiply(g, g, out=t1)
-        np.subtract(1, t1, out=t1)
-        da_g *= t1  # ⊙ (1 − g²)
-        np.multiply(dc, f, out=dc_prev)  # dc_{t−1} = dc ⊙ f
-        np.matmul(da, W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
+        np.multiply(dh, P_c[t], out=dc)
+        dc += dc_next if mk is None else np.multiply(dc_next, mk.m[t], out=t1)  # + dc_next
+        np.multiply(dc[:, None, :], P[t, :, :3], out=dA4[t, :, :3])  # da_i, da_f, da_g
+        np.multiply(dh, P[t, :, 3], out=dA4[t, :, 3])  # da_o = dh ⊙ P_o
+        np.multiply(dc, f[t], out=dc_prev)  # dc_{t−1} = dc ⊙ f
+        np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
         if drop is not None:
             dh_prev *= drop
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
@@ -147,20 +158,22 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
             np.copyto(dc_prev, dc_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
         dc_next, dc_prev = dc_prev, dc_next
-    return _results(p, cache, dA, order, (dh_next, dc_next))
+    POOL.give(P, P_c)
+    results = _results(p, cache, dA, (dh_next, dc_next), need_dx)
+    POOL.give(dA)
+    return results
 
 
-def _results(p: dict, cache: Cache, dA: np.ndarray, order: np.ndarray, dstate0: tuple):
-    """dxs, dstate0 and every parameter's gradient, rows back in the gate order i, f, g, o."""
+def _results(p: dict, cache: Cache, dA: np.ndarray, dstate0: tuple, need_dx: bool):
+    """dxs (or None), dstate0 and every parameter's gradient (fresh arrays)."""
     T, B, G = dA.shape
     H = G // 4
-    back = np.argsort(order)
-    dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"][order])  # Σ daᵀ x_t;  da W_ih
+    dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"], need_dx)  # Σ daᵀ x_t;  da W_ih
     h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    db = seq.bias_grad(dA)[back]
+    db = seq.bias_grad(dA)
     grads = {
-        "weight_ih": dW_ih[back],
-        "weight_hh": (dA.reshape(T * B, G).T @ h_rec.reshape(T * B, H))[back],  # Σ daᵀ h_rec
+        "weight_ih": dW_ih,
+        "weight_hh": dA.reshape(T * B, G).T @ h_rec.reshape(T * B, H),  # Σ daᵀ h_rec
         "bias_ih": db,
         "bias_hh": db.copy(),
     }

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import kernels
-from ..cells import CellOptions, canonical_name, get_cell
+from ..cells import CellOptions, canonical_name, get_cell, unroll
 from ..errors import ConfigError, ShapeError
 
 
@@ -237,12 +237,16 @@ class Recurrent:
         cache: LayerCache,
         d_outputs: np.ndarray,
         d_final_state: np.ndarray | tuple[np.ndarray, ...] | None = None,
-    ) -> tuple[np.ndarray, Any, dict[str, np.ndarray]]:
+        *,
+        need_dx: bool = True,
+    ) -> tuple[np.ndarray | None, Any, dict[str, np.ndarray]]:
         """Backpropagate through time.
 
         ``d_outputs`` is ∂L/∂outputs (shaped like the outputs), ``d_final_state`` ∂L/∂(final
         state) or None.  Returns (∂L/∂x shaped like x, ∂L/∂state0 shaped like the state,
-        grads keyed by the PyTorch parameter names).
+        grads keyed by the PyTorch parameter names).  With ``need_dx=False`` the caller has
+        no use for ∂L/∂x (e.g. one-hot input): it is returned as None, and a fast kernel
+        skips computing it.
         """
         d_out = np.asarray(d_outputs, dtype=self.dtype)
         if self.config.batch_first:
@@ -260,6 +264,8 @@ class Recurrent:
             if cache.drop_masks[layer] is not None:
                 d_out = d_out * cache.drop_masks[layer]
             d_in = None
+            skip_dx = layer == 0 and not need_dx
+            kw = {"need_dx": False} if skip_dx and self.impl is not unroll else {}
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
@@ -271,14 +277,16 @@ class Recurrent:
                     d_seq if d == 0 else d_seq[::-1],
                     tuple(s[k] for s in d_finals),
                     self.opts,
+                    **kw,
                 )
-                dxs = dxs if d == 0 else dxs[::-1]
-                d_in = dxs if d_in is None else d_in + dxs
+                if not skip_dx:
+                    dxs = dxs if d == 0 else dxs[::-1]
+                    d_in = dxs if d_in is None else d_in + dxs
                 for j, ds in enumerate(ds0):
                     d_states0[j][k] = ds
                 grads.update({name + suffix: w for name, w in g.items()})
             d_out = d_in
-        d_x = d_out.swapaxes(0, 1) if self.config.batch_first else d_out
+        d_x = d_out.swapaxes(0, 1) if self.config.batch_first and d_out is not None else d_out
         grads = {name: grads[name] for name in self.params}  # PyTorch's order
         return d_x, _join_state(tuple(d_states0), cache.single_state), grads
 

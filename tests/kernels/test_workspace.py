@@ -1,0 +1,110 @@
+"""The kernels' buffer pool: reused across calls, never visible in anything handed out."""
+
+import gc
+
+import numpy as np
+import pytest
+
+from rnnkit.cells import CellOptions
+from rnnkit.kernels._workspace import POOL, Pool
+from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
+
+from .test_parity import kernel, problem, run
+
+CELLS = ["elman", "lstm", "gru"]
+
+
+def fresh_problem(name, seed, masked=True):
+    return problem(name, CellOptions(), (5, 3, 4, 6), np.float64, masked=masked, dropped=True,
+                   seed=seed)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
+@pytest.mark.parametrize("name", CELLS)
+def test_results_handed_out_are_not_overwritten_by_later_calls(name, masked):
+    impl = kernel(name)
+    first = run(impl, fresh_problem(name, 0, masked), CellOptions())
+    kept = [np.copy(a) for a in (first[0], *first[1], *first[3], *first[4].values())]
+    gc.collect()  # the first call's cache is gone: its buffers are back in the pool
+    run(impl, fresh_problem(name, 1, masked), CellOptions())
+    now = [first[0], *first[1], *first[3], *first[4].values()]
+    for before, after in zip(kept, now, strict=True):
+        np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_held_cache_gives_the_same_gradients_after_other_calls(name):
+    impl, opts = kernel(name), CellOptions()
+    pr = fresh_problem(name, 0)
+    _, _, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"],
+                               pr["drop"])
+    expected = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
+    for seed in (1, 2):
+        run(impl, fresh_problem(name, seed), opts)
+    again = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
+    np.testing.assert_array_equal(again[0], expected[0])
+    for key, g in expected[2].items():
+        np.testing.assert_array_equal(again[2][key], g, err_msg=key)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_dropped_cache_returns_its_buffers_to_the_pool(name):
+    impl, opts = kernel(name), CellOptions()
+    pr = fresh_problem(name, 0)
+    POOL.clear()
+    cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts)[2]
+    assert POOL.idle_bytes == 0
+    del cache
+    gc.collect()
+    assert POOL.idle_bytes > 0
+
+
+@pytest.mark.parametrize("max_bytes,kept", [(0, 0), (800, 800), (799, 0)])
+def test_the_pool_keeps_no_more_idle_bytes_than_its_limit(max_bytes, kept):
+    pool = Pool(max_bytes)
+    pool.give(np.empty(100, np.float64))
+    assert pool.idle_bytes == kept
+
+
+def test_the_pool_hands_back_a_buffer_of_the_asked_shape_and_dtype():
+    pool = Pool()
+    buf = np.empty((3, 4), np.float32)
+    pool.give(buf)
+    assert pool.take((3, 4), np.float64) is not buf
+    assert pool.take((4, 3), np.float32) is not buf
+    assert pool.take((3, 4), np.float32) is buf
+    assert pool.idle_bytes == 0
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_need_dx_false_skips_only_the_input_gradient(name):
+    impl, opts = kernel(name), CellOptions()
+    pr = fresh_problem(name, 0)
+    full = run(impl, pr, opts)
+    _, _, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"],
+                               pr["drop"])
+    dxs, dstate0, grads = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"],
+                                        opts, need_dx=False)
+    assert dxs is None
+    for a, b in zip(dstate0, full[3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for key, g in full[4].items():
+        np.testing.assert_array_equal(grads[key], g, err_msg=key)
+
+
+@pytest.mark.parametrize("backend", ["fast", "reference"])
+@pytest.mark.parametrize("name", CELLS)
+def test_layer_backward_without_dx_gives_the_same_gradients(name, backend):
+    config = RecurrentConfig(cell=name, input_size=3, hidden_size=4, num_layers=2,
+                             bidirectional=True)
+    layer = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float64, backend=backend)
+    x = np.random.default_rng(1).standard_normal((5, 2, 3))
+    out, _, cache = layer.forward(x)
+    d_out = np.random.default_rng(2).standard_normal(out.shape)
+    dx, ds0, grads = layer.backward(cache, d_out)
+    none, ds0_skip, grads_skip = layer.backward(cache, d_out, need_dx=False)
+    assert dx.shape == x.shape and none is None
+    for a, b in zip(ds0_skip, ds0, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for key, g in grads.items():
+        np.testing.assert_array_equal(grads_skip[key], g, err_msg=key)
