@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for T in args.T:
         if T <= args.full_max_T:
             rows.append(measure(T, args.batch, args.repeats, log))
+            log(json.dumps(rows[-1]))
             continue
         log(f"T={T}: {args.steps} training steps in a child process")
         row = _child(T, args.batch, args.steps)

@@ -283,3 +283,10 @@ def test_a_resume_refuses_baseline(text_file, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", "--baseline", "--out", str(out)]) == 2
     assert "--baseline trains a new baseline" in _one_error_line(capsys)
+
+
+def test_the_command_line_window_default_is_the_library_one():
+    from rnnkit.charmodel import DEFAULT_WINDOW
+    from rnnkit.cli.train import MODEL_DEFAULTS
+
+    assert MODEL_DEFAULTS["window"] == DEFAULT_WINDOW

@@ -18,6 +18,7 @@ COMMANDS = {
     "classify": ("rnnkit.cli.classify", "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"),
     "experiment": ("rnnkit.cli.experiment", "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate"),
     "seq2seq": ("rnnkit.cli.seq2seq", "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"),
+    "one-to-many": ("rnnkit.cli.one_to_many", "generate sequences from one conditioning input (a class or a value): sine waves, words"),
     "export": ("rnnkit.cli.export", "export a saved model to ONNX (one file) or PyTorch (state dict + module definition)"),
     "bench": ("rnnkit.cli.bench", "benchmark training, streaming and inference against PyTorch, JAX and onnxruntime"),
     "gradflow": ("rnnkit.cli.gradflow", "show how the gradient flows back through time, per cell and during training"),
@@ -66,15 +67,25 @@ def main(argv: list[str] | None = None) -> int:
     return _run(module, args, debug)
 
 
+def _describe(error: BaseException) -> str:
+    """One line for a known error: rnnkit's own message, or what the system refused."""
+    if isinstance(error, MemoryError):
+        return "not enough memory for this model or request; try smaller sizes"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return str(error)
+
+
 def _run(module, args: argparse.Namespace, debug: bool) -> int:
     from ..errors import RnnkitError
 
     try:
         return int(module.run(args) or 0)
-    except RnnkitError as e:
+    except (RnnkitError, MemoryError, OSError) as e:
         if debug:
             raise
-        print(f"rnnkit: error: {e}", file=sys.stderr)
+        print(f"rnnkit: error: {_describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

@@ -66,10 +66,13 @@ def _run_text(args: argparse.Namespace) -> int:
     from ..diagnostics.influence import influence, top_positions
     from ..errors import CheckpointError, ConfigError
     from ..io.model_files import load
+    from ..model import Model
     from .info import model_dir
 
     path = model_dir(args.dir)
     model = load(path)
+    if not isinstance(model, Model):
+        raise ConfigError(f"{path} holds the ffnn baseline; influence needs a recurrent model")
     if "vocab" not in model.meta:
         raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
     vocab = CharVocab.from_dict(model.meta["vocab"])

@@ -32,7 +32,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "forget_bias": 0.0, "layer_norm": False, "reset_after": True, "output_size": 0,
     "dtype": "float32", "max_chars": 0, "window": 16,
 }
-"""Model and data options (the names ``--config`` accepts besides TrainConfig's)."""
+"""Model and data options (the names ``--config`` accepts besides TrainConfig's); the window
+is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy."""
 
 MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
 
@@ -187,10 +188,12 @@ def _comparison(rows: list) -> str:
     """The models side by side: parameters, steps, validation bits/char."""
     from ..jobs import describe
 
+    names = [describe(run.model) for run, _ in rows]
+    width = max(map(len, names))
     lines = ["--- what memory buys (same text, same budget) ---",
-             f"{'model':<44} {'steps':>7} {'validation bits/char':>21}"]
-    for run, result in rows:
-        lines.append(f"{describe(run.model):<44} {result['steps']:>7} "
+             f"{'model':<{width}} {'steps':>7} {'validation bits/char':>21}"]
+    for name, (_, result) in zip(names, rows):
+        lines.append(f"{name:<{width}} {result['steps']:>7} "
                      f"{result['val_bits_per_char']:>21.3f}")
     return "\n".join(lines)
 
