@@ -21,17 +21,7 @@ def model_dir(path: str | Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import RnnkitError
-
-    try:
-        return _run(args)
-    except MemoryError:
-        raise RnnkitError("not enough memory for this model or request") from None
-    except OSError as e:
-        raise RnnkitError(f"{e.filename or args.dir}: {e.strerror or e}") from None
-
-
-def _run(args: argparse.Namespace) -> int:
+    # out-of-memory and system errors become one line in rnnkit.cli.main
     import json
 
     from ..io.model_files import load_with_state

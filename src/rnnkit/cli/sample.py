@@ -19,17 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import RnnkitError
-
-    try:
-        return _run(args)
-    except MemoryError:
-        raise RnnkitError("not enough memory for this model or request") from None
-    except OSError as e:
-        raise RnnkitError(f"{e.filename or args.dir}: {e.strerror or e}") from None
-
-
-def _run(args: argparse.Namespace) -> int:
+    # out-of-memory and system errors become one line in rnnkit.cli.main
     import sys
 
     import numpy as np
