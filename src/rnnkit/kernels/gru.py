@@ -100,13 +100,18 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     return outs, (hs[T].copy(),), cache
 
 
-def _factors(cache: Cache) -> np.ndarray:
-    """[T, B, 4, H] planes P_r, P_z, r, P_n for every step at once (a pool buffer)."""
+def _factors(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+    """(P [4, T, B, H] = P_r, P_z, r, P_n;  z [T, B, H]) for every step at once (pool buffers).
+
+    The gates are first copied into planes of their own: elementwise passes over whole
+    contiguous planes run several times faster than over the strided gate columns.
+    """
     T, B, H = cache.a_hn.shape
-    G3 = cache.gates.reshape(T, B, 3, H)
-    r, z, n = G3[:, :, 0], G3[:, :, 1], G3[:, :, 2]
-    P = POOL.take((T, B, 4, H), r.dtype)
-    P_r, P_z, P_rr, P_n = P[:, :, 0], P[:, :, 1], P[:, :, 2], P[:, :, 3]
+    G = POOL.take((3, T, B, H), cache.a_hn.dtype)
+    np.copyto(G, cache.gates.reshape(T, B, 3, H).transpose(2, 0, 1, 3))
+    r, z, n = G
+    P = POOL.take((4, T, B, H), r.dtype)
+    P_r, P_z, P_rr, P_n = P
     np.subtract(1, r, out=P_r)
     P_r *= r
     P_r *= cache.a_hn  # P_r = a_hn ⊙ r(1−r)
@@ -119,7 +124,7 @@ def _factors(cache: Cache) -> np.ndarray:
     np.subtract(1, P_n, out=P_n)
     P_n *= P_rr  # P_n = (1 − z) ⊙ (1 − n²)
     np.copyto(P_rr, r)
-    return P
+    return P, G
 
 
 def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
@@ -128,24 +133,24 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
 
     ``need_dx=False`` skips the input gradient (returns None in its place).
     """
-    xs, hs, gates, a_hn, mk, drop = cache[:6]
+    xs, hs, _, a_hn, mk, drop = cache[:6]
     T, B, H = a_hn.shape
     dt = hs.dtype
     W_hh = p["weight_hh"]
-    P = _factors(cache)
+    P, G = _factors(cache)
+    z = G[1]
     d_ih = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
     d_hh = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
     d_hh3 = d_hh.reshape(T, B, 3, H)
-    z = gates.reshape(T, B, 3, H)[:, :, 1]
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dh, mm = np.empty((B, H), dt), np.empty((B, H), dt)
     for t in reversed(range(T)):
         np.add(douts[t], dh_next, out=dh)  # h is both the output and the state
         if mk is not None:
             dh *= mk.m[t]
-        np.multiply(dh, P[t, :, 1], out=d_hh[t, :, H : 2 * H])  # da_z = dh ⊙ P_z
-        da_n = np.multiply(dh, P[t, :, 3], out=d_ih[t, :, 2 * H :])  # da_n = dh ⊙ P_n
-        np.multiply(da_n[:, None, :], P[t, :, 0:3:2], out=d_hh3[t, :, ::2])  # da_r, da_hn
+        np.multiply(dh, P[1, t], out=d_hh[t, :, H : 2 * H])  # da_z = dh ⊙ P_z
+        da_n = np.multiply(dh, P[3, t], out=d_ih[t, :, 2 * H :])  # da_n = dh ⊙ P_n
+        np.multiply(da_n, P[0:3:2, t], out=d_hh3[t, :, ::2].transpose(1, 0, 2))  # da_r, da_hn
         np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
         if drop is not None:
             mm *= drop
@@ -154,7 +159,7 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
-    POOL.give(P)
+    POOL.give(P, G)
     d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
     T_B = T * B
     h_rec = hs[:T] if drop is None else hs[:T] * drop
