@@ -25,7 +25,7 @@ _LAZY = {
     "CellOptions": "rnnkit.cells",
     "fit": "rnnkit.train",
     "resume_run": "rnnkit.charmodel",
-    "generate": "rnnkit.generate",
+    "generate": "rnnkit.sampling",
     "save": "rnnkit.io.model_files",
     "load": "rnnkit.io.model_files",
     "from_torch": "rnnkit.io.torch_exchange",
@@ -34,6 +34,11 @@ _LAZY = {
     "model_from_torch": "rnnkit.io.torch_model",
     "to_torch": "rnnkit.io.torch_exchange",
     "RnnkitError": "rnnkit.errors",
+    "full_bptt": "rnnkit.bptt",
+    "TruncatedBPTT": "rnnkit.bptt",
+    "checkpointed_bptt": "rnnkit.memory_bptt",
+    "RNNClassifier": "rnnkit.sklearn",  # needs the sklearn extra
+    "RNNRegressor": "rnnkit.sklearn",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -33,7 +33,7 @@ from .data.corpus import default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
 from .errors import CheckpointError, ConfigError, DataError
 from .ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
-from .generate import generate
+from .sampling import generate
 from .io.checkpoint import read_checkpoint
 from .io.model_files import check_output_dir, load_with_state
 from .model import Model

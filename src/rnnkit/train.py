@@ -36,7 +36,7 @@ from .bptt import TruncatedBPTT, objective
 from .config import TrainConfig
 from .data.text import CharStream, CharVocab
 from .errors import CheckpointError, RnnkitError
-from .generate import generate
+from .sampling import generate
 from .io.model_files import save_in_run
 from .model import Model
 from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer

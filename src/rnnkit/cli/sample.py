@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.text import CharVocab
     from ..errors import CheckpointError, ConfigError
-    from ..generate import generate
+    from ..sampling import generate
     from ..io.model_files import load
     from .info import model_dir
 
