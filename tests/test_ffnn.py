@@ -141,6 +141,16 @@ def test_bad_inputs_raise_shape_errors(rng, x, kwargs):
         net.forward(x, **kwargs)
 
 
+@pytest.mark.parametrize("options, x", [
+    (dict(), np.zeros((B, 0, I))),
+    (dict(vocab_size=5, input_size=5), np.zeros((B, 0), np.int64)),
+], ids=["vectors", "token-ids"])
+def test_an_input_with_no_steps_is_refused(rng, options, x):
+    net = _net(rng, **options)
+    with pytest.raises(ShapeError, match="at least one step"):
+        net.forward(x)
+
+
 def test_a_config_round_trips_through_a_dict():
     config = FFNNConfig(input_size=2, window=5, output_size=3, hidden_sizes=(8, 8))
     assert FFNNConfig.from_dict(config.to_dict()) == config

@@ -199,3 +199,35 @@ def test_counted_positions_combine_into_bits_per_char():
     assert counted(y, np.array([[1, 0], [1, 1], [0, 0]])) == 3
     # batches of 1 and 3 positions at 2 and 4 bits: (2·1 + 4·3) / 4
     assert math.isclose(bits_per_char([2 * math.log(2), 4 * math.log(2)], [1, 3]), 3.5)
+
+
+@pytest.mark.parametrize("loss_fn", ["cross_entropy", "mse"])
+def test_parts_with_the_whole_normalizer_add_up_to_the_whole_loss(loss_fn):
+    """Steps [0, 2) and [2, 5) of a [5, 3, ·] batch, each divided by the whole batch's N_w."""
+    rng = np.random.default_rng(7)
+    if loss_fn == "cross_entropy":
+        z, y, mask = _classification((5, 3, 4), masked=True, seed=7)
+        fn, n = softmax_cross_entropy, counted(y, mask)
+    else:
+        z, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 3, 2))
+        mask = (rng.random((5, 3)) < 0.6).astype(float)
+        fn, n = mse, 2 * counted(mask, mask)
+    whole, dz = fn(z, y, mask)
+    parts = [fn(z[a:b], y[a:b], mask[a:b], normalizer=n) for a, b in [(0, 2), (2, 5)]]
+    assert math.isclose(parts[0][0] + parts[1][0], whole, rel_tol=1e-14)
+    np.testing.assert_array_equal(np.concatenate([d for _, d in parts]), dz)
+
+
+@pytest.mark.parametrize("loss_fn", [softmax_cross_entropy, mse], ids=["cross_entropy", "mse"])
+def test_a_normalizer_replaces_the_count_and_zero_means_no_loss(loss_fn):
+    z = np.random.default_rng(8).standard_normal((2, 3))
+    y = np.array([0, 2]) if loss_fn is softmax_cross_entropy else np.zeros((2, 3))
+    loss, dz = loss_fn(z, y)
+    doubled, ddz = loss_fn(z, y, normalizer=2 * counted(y))  # N_w: 2 rows, or 6 elements
+    assert math.isclose(doubled, loss / 2, rel_tol=1e-14)
+    np.testing.assert_allclose(ddz, dz / 2, rtol=1e-14)
+    none, dnone = loss_fn(z, y, normalizer=0)
+    assert none == 0.0
+    np.testing.assert_array_equal(dnone, 0.0)
+    with pytest.raises(ShapeError, match="normalizer must be a count >= 0, got -1"):
+        loss_fn(z, y, normalizer=-1)

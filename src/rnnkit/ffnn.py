@@ -43,7 +43,7 @@ import numpy as np
 from .config import check_option, option_types
 from .errors import ConfigError, ShapeError
 from .layers.dense import dense_backward, dense_forward, init_dense
-from .layers.embedding import check_ids, embed_backward, embed_forward, one_hot
+from .layers.embedding import embed_backward, model_inputs
 
 CELL_NAME = "ffnn"
 """The value of ``--cell`` that picks this baseline in the jobs."""
@@ -289,19 +289,11 @@ class FFNN:
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """(ids [T, B] or None, xs [T, B, I]) from the batch-first input."""
         c = self.config
-        x = np.asarray(x)
-        if c.vocab_size:
-            if x.ndim != 2:
-                raise ShapeError(f"token input must be [B, T] ids, got shape {x.shape}")
-            ids = check_ids(x, c.vocab_size).T
-            if c.embedding_dim:
-                return ids, embed_forward(self.params["embedding.weight"], ids)
-            return ids, one_hot(ids, c.vocab_size, self.dtype)
-        if x.ndim != 3 or x.shape[-1] != c.input_size:
-            raise ShapeError(f"input must be [B, T, I] with I = {c.input_size}, got {x.shape}")
-        if x.shape[1] == 0:
+        ids, xs = model_inputs(x, vocab_size=c.vocab_size, input_size=c.input_size,
+                               dtype=self.dtype, embedding=self.params.get("embedding.weight"))
+        if xs.shape[0] == 0:
             raise ShapeError("input must have at least one step")
-        return None, x.swapaxes(0, 1).astype(self.dtype, copy=False)
+        return ids, xs
 
 
 def _last_steps(mask: np.ndarray | None, lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:

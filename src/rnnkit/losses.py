@@ -18,6 +18,11 @@ Masked positions (padding) add no loss and receive zero gradient; their targets 
 read, so any value (e.g. −1) may pad them.  If nothing is counted (N_w = 0) the loss is 0
 and the gradient zero.  Losses are in nats; ``counted`` gives N_w so that means of several
 batches can be combined, and ``bits_per_char`` turns them into bits per character.
+
+``normalizer=`` puts a given count in place of N_w: the part of a larger batch's mean that
+these positions carry, e.g. one segment of a sequence whose loss is averaged over all of its
+steps.  The parts then add up to the whole batch's loss, and each gradient is the whole
+loss's gradient at those positions.
 """
 
 import math
@@ -57,11 +62,13 @@ def bits_per_char(losses: list[float], counts: list[int]) -> float:
 
 
 def softmax_cross_entropy(
-    logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None
+    logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None, *,
+    normalizer: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """(mean cross-entropy in nats, ∂L/∂logits) of ``logits: [..., V]`` and class ids ``[...]``.
 
     ``mask: [...]`` of 0/1 (or bool) excludes padding.  The gradient has the logits' dtype.
+    ``normalizer`` divides in place of N_w (see the module docstring).
 
     >>> loss, dz = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
     >>> round(loss, 6), dz.shape          # log 4
@@ -78,7 +85,7 @@ def softmax_cross_entropy(
     rows = np.arange(logp.shape[0])
     y_flat = np.where(keep.reshape(-1), y.reshape(-1), 0)  # padded targets are never read
     w = keep.reshape(-1).astype(z.dtype)
-    n = int(np.count_nonzero(w))
+    n = _normalizer(normalizer, w)
     if n == 0:
         return 0.0, np.zeros_like(z)
     loss = -float(np.sum(logp[rows, y_flat] * w, dtype=np.float64)) / n  # L = Σ w ℓ / N_w
@@ -89,11 +96,13 @@ def softmax_cross_entropy(
 
 
 def mse(
-    pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None
+    pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, *,
+    normalizer: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """(mean squared error over the counted elements, ∂L/∂pred) for ``pred, target: [..., O]``.
 
     ``mask`` is 0/1 of shape ``[...]`` (whole positions) or ``[..., O]`` (single elements).
+    ``normalizer`` divides in place of N_w, the counted elements (see the module docstring).
     """
     yhat = _float_array("pred", pred)
     y = np.asarray(target)
@@ -104,12 +113,21 @@ def mse(
     else:
         keep = _mask(mask, yhat.shape, "pred")
     w = np.broadcast_to(keep, yhat.shape).astype(yhat.dtype)
-    n = int(np.count_nonzero(w))
+    n = _normalizer(normalizer, w)
     if n == 0:
         return 0.0, np.zeros_like(yhat)
     diff = (yhat - y.astype(yhat.dtype, copy=False)) * w  # w ⊙ (ŷ − y)
     loss = float(np.sum(diff * diff, dtype=np.float64)) / n  # L = Σ w (ŷ − y)² / N_w
     return loss, diff * yhat.dtype.type(2.0 / n)  # dŷ = 2 w (ŷ − y) / N_w
+
+
+def _normalizer(normalizer: int | None, w: np.ndarray) -> int:
+    """N_w = Σ w (the counted entries of the weights ``w``), or the caller's ``normalizer``."""
+    if normalizer is None:
+        return int(np.count_nonzero(w))
+    if normalizer < 0:
+        raise ShapeError(f"normalizer must be a count >= 0, got {normalizer}")
+    return int(normalizer)
 
 
 def _float_array(what: str, a: np.ndarray) -> np.ndarray:

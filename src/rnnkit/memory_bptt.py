@@ -163,7 +163,7 @@ def _segmented(model: Model, x, targets, mask, lengths, state, train, rng, k: in
     a, b = plan.bounds[-1]
     y, final, cache = view.forward(x[:, a:b], s, _cut(plan.steps, a, b), train=train,
                                    rng=_rng(draws, len(plan.bounds) - 1, rng))
-    grads, dstate, loss_sum = None, None, 0.0
+    grads, dstate, loss = None, None, 0.0
     for j in reversed(range(len(plan.bounds))):
         a, b = plan.bounds[j]
         if cache is None:  # recompute this segment's forward from its saved start
@@ -172,9 +172,8 @@ def _segmented(model: Model, x, targets, mask, lengths, state, train, rng, k: in
         part, dy = _segment_objective(model, plan, y, targets, a, b)
         g, dstate = view.backward(cache, dy, dstate)
         y = cache = dy = None  # free the segment before the next one is built
-        loss_sum += part
+        loss += part
         grads = _accumulate(grads, g)
-    loss = loss_sum / plan.norm if plan.norm else 0.0
     return Step(loss, grads, final, plan.count)
 
 
@@ -248,41 +247,24 @@ def _check_targets(model: Model, targets, B: int, T: int, keep) -> None:
 
 def _segment_objective(model: Model, plan: _Segments, y: np.ndarray, targets, a: int, b: int
                        ) -> tuple[float, np.ndarray]:
-    """(the segment's share of Σ loss, ∂L/∂y [B, b−a, O]) of the whole batch's mean loss L."""
+    """(the segment's share of the batch's mean loss L, ∂L/∂y [B, b−a, O]).
+
+    Each share is divided by the whole batch's N_w, so every step's gradient is the same
+    bits as one loss over all steps, and the shares add up to L.
+    """
+    cross_entropy = model.config.loss == "cross_entropy"
+    objective = losses.softmax_cross_entropy if cross_entropy else losses.mse
     if plan.last is None:
         w = None if plan.keep is None else plan.keep[:, a:b]
-        return _loss_terms(model, y, np.asarray(targets)[:, a:b], w, plan.norm)
+        return objective(y, np.asarray(targets)[:, a:b], w, normalizer=plan.norm)
     rows = np.flatnonzero((plan.last >= a) & (plan.last < b))
     dy = np.zeros_like(y)
     if rows.size == 0:
         return 0.0, dy
     cols = plan.last[rows] - a
-    part, dy[rows, cols] = _loss_terms(model, y[rows, cols], np.asarray(targets)[rows], None,
-                                       plan.norm)
+    part, dy[rows, cols] = objective(y[rows, cols], np.asarray(targets)[rows],
+                                     normalizer=plan.norm)
     return part, dy
-
-
-def _loss_terms(model: Model, z: np.ndarray, y: np.ndarray, keep, n: int
-                ) -> tuple[float, np.ndarray]:
-    """(Σ w ℓ, ∂L/∂z) with the whole batch's normaliser N_w = n — ``rnnkit.losses``' own
-    arithmetic, so that every step's gradient is the same bits as one loss over all steps."""
-    dt = z.dtype
-    if n == 0:  # nothing counted: no loss, no gradient
-        return 0.0, np.zeros_like(z)
-    if model.config.loss == "cross_entropy":
-        V = z.shape[-1]
-        w = np.ones(y.size, dt) if keep is None else keep.reshape(-1).astype(dt)
-        logp = losses.log_softmax(z).reshape(-1, V)  # log p_n
-        rows, ids = np.arange(logp.shape[0]), np.where(w > 0, y.reshape(-1), 0)
-        total = -float(np.sum(logp[rows, ids] * w, dtype=np.float64))  # Σ w ℓ
-        dz = np.exp(logp)
-        dz[rows, ids] -= 1  # p − onehot(y)
-        dz *= (w / dt.type(n))[:, None]  # · w / N_w
-        return total, dz.reshape(z.shape)
-    w = np.ones(z.shape, dt) if keep is None else np.broadcast_to(keep[..., None], z.shape
-                                                                  ).astype(dt)
-    diff = (z - y.astype(dt, copy=False)) * w  # w ⊙ (ŷ − y)
-    return float(np.sum(diff * diff, dtype=np.float64)), diff * dt.type(2.0 / n)  # 2 w (ŷ−y)/N_w
 
 
 # -- dropout: full BPTT's draws, served a segment at a time -------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from .config import ModelConfig
 from .errors import ShapeError
 from .layers.dense import dense_backward, dense_forward, init_dense
-from .layers.embedding import check_ids, embed_backward, embed_forward, one_hot
+from .layers.embedding import embed_backward, model_inputs
 from .layers.recurrent import LayerCache, Recurrent
 
 RNN_PREFIX = "rnn."
@@ -165,17 +165,8 @@ class Model:
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """(ids [T, B] or None, xs [T, B, I]) from the batch-first input."""
         c = self.config
-        x = np.asarray(x)
-        if c.vocab_size:
-            if x.ndim != 2:
-                raise ShapeError(f"token input must be [B, T] ids, got shape {x.shape}")
-            ids = check_ids(x, c.vocab_size).T
-            if c.embedding_dim:
-                return ids, embed_forward(self.params["embedding.weight"], ids)
-            return ids, one_hot(ids, c.vocab_size, self.dtype)
-        if x.ndim != 3 or x.shape[-1] != c.rnn.input_size:
-            raise ShapeError(f"input must be [B, T, I] with I = {c.rnn.input_size}, got {x.shape}")
-        return None, x.swapaxes(0, 1).astype(self.dtype, copy=False)
+        return model_inputs(x, vocab_size=c.vocab_size, input_size=c.rnn.input_size,
+                            dtype=self.dtype, embedding=self.params.get("embedding.weight"))
 
     def _gather_last(self, hs: np.ndarray, last: np.ndarray) -> np.ndarray:
         """[B, F]: the forward half at each sequence's last step, the reverse half at step 0."""

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, elman, fully_recurrent, unroll
-from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ShapeError
-from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
+from tests.cells._sequences import (B, I, T, assert_matches_torch_autograd,
+                                    finite_difference_errors, problem, smallest_pre_activation)
+from tests.conftest import FD_RTOL, torch_or_skip
 
-T, B, I, H, O = 4, 3, 3, 3, 2
+H, O = 3, 2
 N = H + O
-LENGTHS = np.array([4, 2, 3])  # the mask's real steps per sequence
+SEQUENCES = dict(hidden=H, lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; keep half
 
 
 def random_connection_mask(seed: int = 5) -> np.ndarray:
@@ -18,49 +19,6 @@ def random_connection_mask(seed: int = 5) -> np.ndarray:
     M = (np.random.default_rng(seed).random((N, N)) < 0.5).astype(np.float64)
     M[np.arange(N), (np.arange(N) + 1) % N] = 1
     return M
-
-
-def make_problem(
-    opts: CellOptions, *, masked: bool, dropped: bool, connections: np.ndarray | None, seed=0
-) -> dict:
-    """Random float64 parameters, inputs, state, mask, dropout and loss projections R, S."""
-    rng = np.random.default_rng(seed)
-    return {
-        "p": fully_recurrent.init_params(I, H, opts, rng, np.float64, connections),
-        "xs": rng.standard_normal((T, B, I)),
-        "state0": (rng.standard_normal((B, N)),),
-        "mask": (np.arange(T)[:, None] < LENGTHS) if masked else None,
-        "drop": (rng.random((B, N)) >= 0.5) / 0.5 if dropped else None,  # on u_{t−1}: [B, N]
-        "R": rng.standard_normal((T, B, O)),  # L = Σ_t <R_t, y_t> + <S, u_T>
-        "S": (rng.standard_normal((B, N)),),
-    }
-
-
-def run(pr: dict, opts: CellOptions):
-    return unroll.forward(
-        fully_recurrent, pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
-    )
-
-
-def loss(pr: dict, opts: CellOptions) -> float:
-    outs, final, _ = run(pr, opts)
-    return float(np.sum(pr["R"] * outs) + sum(np.sum(s * f) for s, f in zip(pr["S"], final)))
-
-
-def analytic_gradients(pr: dict, opts: CellOptions) -> dict:
-    _, _, cache = run(pr, opts)
-    dxs, dstate0, grads = unroll.backward(fully_recurrent, pr["p"], cache, pr["R"], pr["S"], opts)
-    return {**grads, "xs": dxs, "u0": dstate0[0]}
-
-
-def smallest_pre_activation(pr: dict, opts: CellOptions) -> float:
-    """min |a_t| over every step and unit: how close relu comes to its kink."""
-    p = pr["p"]
-    _, _, cache = run(pr, opts)
-    u_rec = np.stack([c.u_rec for c in cache.caches])
-    W_hh = p["connection_mask"] * p["weight_hh"]
-    a = pr["xs"] @ p["weight_ih"].T + p["bias_ih"] + u_rec @ W_hh.T + p["bias_hh"]
-    return float(np.abs(a).min())
 
 
 @pytest.mark.parametrize("connected", [False, True], ids=["all-connections", "connection-mask"])
@@ -71,15 +29,11 @@ def test_fully_recurrent_backward_matches_finite_differences(
     nonlinearity, masked, dropped, connected
 ):
     opts = CellOptions(nonlinearity=nonlinearity, output_size=O)
-    connections = random_connection_mask() if connected else None
-    pr = make_problem(opts, masked=masked, dropped=dropped, connections=connections)
-    if nonlinearity == "relu":
-        assert smallest_pre_activation(pr, opts) > 1e-4  # finite differences never straddle 0
-    grads = analytic_gradients(pr, opts)
-    np.testing.assert_array_equal(grads.pop("connection_mask"), 0)  # fixed, never trained
-    trained = {k: v for k, v in pr["p"].items() if k != "connection_mask"}
-    arrays = {**trained, "xs": pr["xs"], "u0": pr["state0"][0]}
-    errors = check_gradients(lambda: loss(pr, opts), arrays, grads)
+    options = dict(SEQUENCES, connection_mask=random_connection_mask() if connected else None)
+    if nonlinearity == "relu":  # finite differences never straddle 0
+        assert smallest_pre_activation(fully_recurrent, opts, masked, dropped, **options) > 1e-4
+    errors = finite_difference_errors(fully_recurrent, opts, masked, dropped,
+                                      fixed=("connection_mask",), **options)
     assert max(errors.values()) < FD_RTOL, errors
 
 
@@ -88,49 +42,36 @@ def test_fully_recurrent_backward_matches_finite_differences(
 def test_fully_recurrent_matches_torch_autograd_of_its_equations(nonlinearity):
     torch = torch_or_skip()
     opts = CellOptions(nonlinearity=nonlinearity, output_size=O)
-    pr = make_problem(opts, masked=False, dropped=True, connections=random_connection_mask())
-    outs, (uT,), cache = run(pr, opts)
-    dxs, (du0,), grads = unroll.backward(fully_recurrent, pr["p"], cache, pr["R"], pr["S"], opts)
-
-    w = {name: torch.tensor(v, requires_grad=True) for name, v in pr["p"].items()}
-    t_xs = torch.tensor(pr["xs"], requires_grad=True)
-    t_u0 = torch.tensor(pr["state0"][0], requires_grad=True)
     act = torch.tanh if nonlinearity == "tanh" else torch.relu
-    W_hh = w["connection_mask"].detach() * w["weight_hh"]
-    u, t_outs = t_u0, []
-    for x in t_xs:  # u = act(W_ih x + b_ih + (M ⊙ W_hh)(drop ⊙ u) + b_hh);  y = u[H:]
-        u_rec = u * torch.from_numpy(pr["drop"])
+
+    def step(w, x, state, drop):  # u = act(W_ih x + b_ih + (M ⊙ W_hh)(drop ⊙ u) + b_hh)
+        u_rec = state[0] * drop
+        W_hh = w["connection_mask"] * w["weight_hh"]
         u = act(x @ w["weight_ih"].T + w["bias_ih"] + u_rec @ W_hh.T + w["bias_hh"])
-        t_outs.append(u[:, H:])
-    t_outs = torch.stack(t_outs)
-    R, S = torch.from_numpy(pr["R"]), torch.from_numpy(pr["S"][0])
-    ((R * t_outs).sum() + (S * u).sum()).backward()
+        return u[:, H:], (u,)  # y = u[H:]
 
-    def same(ours, theirs):
-        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=TORCH_ATOL)
-
-    same(outs, t_outs)
-    same(uT, u)
-    same(dxs, t_xs.grad)
-    same(du0, t_u0.grad)
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        same(grads[name], w[name].grad)
+    sequences = problem(fully_recurrent, opts, False, True,
+                        connection_mask=random_connection_mask(), **SEQUENCES)
+    assert_matches_torch_autograd(torch, fully_recurrent, opts, sequences, step,
+                                  fixed=("connection_mask",))
 
 
 def test_removed_connections_get_zero_gradient_and_stay_zero():
     opts = CellOptions(output_size=O)
     M = random_connection_mask()
-    pr = make_problem(opts, masked=True, dropped=False, connections=M)
-    p0 = pr["p"]
+    p0, xs, state0, mask, _, R, S = problem(fully_recurrent, opts, True, False,
+                                            connection_mask=M, **SEQUENCES)
     removed = M == 0
     np.testing.assert_array_equal(p0["weight_hh"][removed], 0)
+    p = p0
     for _ in range(5):  # plain SGD on every parameter, the mask included
-        grads = analytic_gradients(pr, opts)
+        _, _, cache = unroll.forward(fully_recurrent, p, xs, state0, opts, mask)
+        grads = unroll.backward(fully_recurrent, p, cache, R, S, opts)[2]
         np.testing.assert_array_equal(grads["weight_hh"][removed], 0)
-        pr["p"] = {name: w - 0.5 * grads[name] for name, w in pr["p"].items()}
-    np.testing.assert_array_equal(pr["p"]["weight_hh"][removed], 0)
-    np.testing.assert_array_equal(pr["p"]["connection_mask"], M)
-    assert np.abs(pr["p"]["weight_hh"] - p0["weight_hh"])[~removed].min() > 0  # the rest learn
+        p = {name: w - 0.5 * grads[name] for name, w in p.items()}
+    np.testing.assert_array_equal(p["weight_hh"][removed], 0)
+    np.testing.assert_array_equal(p["connection_mask"], M)
+    assert np.abs(p["weight_hh"] - p0["weight_hh"])[~removed].min() > 0  # the rest learn
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -140,8 +81,8 @@ def test_frnn_without_output_feedback_has_an_elman_hidden_part(nonlinearity):
     opts = CellOptions(nonlinearity=nonlinearity, output_size=O)
     M = np.zeros((N, N))
     M[:, :H] = 1
-    pr = make_problem(opts, masked=False, dropped=False, connections=M, seed=2)
-    p, xs, (u0,) = pr["p"], pr["xs"], pr["state0"]
+    p, xs, (u0,), _, _, _, (S,) = problem(fully_recurrent, opts, False, False, seed=2,
+                                          connection_mask=M, **SEQUENCES)
     pe = {
         "weight_ih": p["weight_ih"][:H],
         "weight_hh": p["weight_hh"][:H, :H],
@@ -149,7 +90,7 @@ def test_frnn_without_output_feedback_has_an_elman_hidden_part(nonlinearity):
         "bias_hh": p["bias_hh"][:H],
     }
     e_opts = CellOptions(nonlinearity=nonlinearity)
-    ys, (uT,), cache = run(pr, opts)
+    ys, (uT,), cache = unroll.forward(fully_recurrent, p, xs, (u0,), opts)
     hs, (hT,), e_cache = unroll.forward(elman, pe, xs, (u0[:, :H],), e_opts)
 
     def same(a, b):
@@ -161,7 +102,7 @@ def test_frnn_without_output_feedback_has_an_elman_hidden_part(nonlinearity):
     a_y = xs @ p["weight_ih"][H:].T + p["bias_ih"][H:] + h_prev @ p["weight_hh"][H:, :H].T
     same(ys, act(a_y + p["bias_hh"][H:]))  # y_t = act(W_ih[H:] x_t + W_hh[H:, :H] h_{t−1} + b)
 
-    S = pr["S"][0][:, :H]  # L = <S, h_T>: gradients flow only through the hidden units
+    S = S[:, :H]  # L = <S, h_T>: gradients flow only through the hidden units
     dxs, (du0,), grads = unroll.backward(
         fully_recurrent, p, cache, np.zeros_like(ys), (np.pad(S, ((0, 0), (0, O))),), opts
     )

@@ -4,51 +4,12 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, jordan, unroll
-from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError
-from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
+from tests.cells._sequences import (B, H, I, T, assert_matches_torch_autograd,
+                                    finite_difference_errors, problem, smallest_pre_activation)
+from tests.conftest import FD_RTOL, torch_or_skip
 
-T, B, I, H = 4, 3, 3, 4
-LENGTHS = np.array([4, 2, 3])  # the mask's real steps per sequence
-
-
-def make_problem(opts: CellOptions, *, masked: bool, dropped: bool, seed: int = 0) -> dict:
-    """Random float64 parameters, inputs, state, mask, dropout and loss projections R, S."""
-    rng = np.random.default_rng(seed)
-    O = jordan.output_size(H, opts)
-    return {
-        "p": jordan.init_params(I, H, opts, rng, np.float64),
-        "xs": rng.standard_normal((T, B, I)),
-        "state0": (rng.standard_normal((B, O)),),
-        "mask": (np.arange(T)[:, None] < LENGTHS) if masked else None,
-        "drop": (rng.random((B, O)) >= 0.5) / 0.5 if dropped else None,  # on y_{t−1}: [B, O]
-        "R": rng.standard_normal((T, B, O)),  # L = Σ_t <R_t, y_t> + <S, y_T>
-        "S": (rng.standard_normal((B, O)),),
-    }
-
-
-def run(pr: dict, opts: CellOptions):
-    return unroll.forward(jordan, pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"])
-
-
-def loss(pr: dict, opts: CellOptions) -> float:
-    outs, final, _ = run(pr, opts)
-    return float(np.sum(pr["R"] * outs) + sum(np.sum(s * f) for s, f in zip(pr["S"], final)))
-
-
-def analytic_gradients(pr: dict, opts: CellOptions) -> dict:
-    _, _, cache = run(pr, opts)
-    dxs, dstate0, grads = unroll.backward(jordan, pr["p"], cache, pr["R"], pr["S"], opts)
-    return {**grads, "xs": dxs, "y0": dstate0[0]}
-
-
-def smallest_pre_activation(pr: dict, opts: CellOptions) -> float:
-    """min |a_t| over every step and unit: how close relu comes to its kink."""
-    p = pr["p"]
-    _, _, cache = run(pr, opts)
-    y_rec = np.stack([c.y_rec for c in cache.caches])
-    a = pr["xs"] @ p["weight_ih"].T + p["bias_ih"] + y_rec @ p["weight_hh"].T + p["bias_hh"]
-    return float(np.abs(a).min())
+SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout keeps half
 
 
 @pytest.mark.parametrize("output_size", [0, 2], ids=["O=H", "O=2"])
@@ -57,12 +18,10 @@ def smallest_pre_activation(pr: dict, opts: CellOptions) -> float:
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_jordan_backward_matches_finite_differences(nonlinearity, masked, dropped, output_size):
     opts = CellOptions(nonlinearity=nonlinearity, output_size=output_size)
-    pr = make_problem(opts, masked=masked, dropped=dropped)
-    if nonlinearity == "relu":
-        assert smallest_pre_activation(pr, opts) > 1e-4  # finite differences never straddle 0
-    arrays = {**pr["p"], "xs": pr["xs"], "y0": pr["state0"][0]}
-    errors = check_gradients(lambda: loss(pr, opts), arrays, analytic_gradients(pr, opts))
-    assert errors.keys() == {*jordan.param_shapes(I, H, opts), "xs", "y0"}
+    if nonlinearity == "relu":  # finite differences never straddle 0
+        assert smallest_pre_activation(jordan, opts, masked, dropped, **SEQUENCES) > 1e-4
+    errors = finite_difference_errors(jordan, opts, masked, dropped, **SEQUENCES)
+    assert errors.keys() == {*jordan.param_shapes(I, H, opts), "xs", "state0[0]"}
     assert max(errors.values()) < FD_RTOL, errors
 
 
@@ -71,33 +30,16 @@ def test_jordan_backward_matches_finite_differences(nonlinearity, masked, droppe
 def test_jordan_matches_torch_autograd_of_its_equations(nonlinearity):
     torch = torch_or_skip()
     opts = CellOptions(nonlinearity=nonlinearity, output_size=2)
-    pr = make_problem(opts, masked=False, dropped=True, seed=3)
-    outs, (yT,), cache = run(pr, opts)
-    dxs, (dy0,), grads = unroll.backward(jordan, pr["p"], cache, pr["R"], pr["S"], opts)
-
-    w = {name: torch.tensor(v, requires_grad=True) for name, v in pr["p"].items()}
-    t_xs = torch.tensor(pr["xs"], requires_grad=True)
-    t_y0 = torch.tensor(pr["state0"][0], requires_grad=True)
     act = torch.tanh if nonlinearity == "tanh" else torch.relu
-    y, t_outs = t_y0, []
-    for x in t_xs:  # h = act(W_ih x + b_ih + W_hh (drop ⊙ y) + b_hh);  y = W_hy h + b_hy
-        y_rec = y * torch.from_numpy(pr["drop"])
+
+    def step(w, x, state, drop):  # h = act(W_ih x + b_ih + W_hh (drop ⊙ y) + b_hh)
+        y_rec = state[0] * drop
         h = act(x @ w["weight_ih"].T + w["bias_ih"] + y_rec @ w["weight_hh"].T + w["bias_hh"])
-        y = h @ w["weight_hy"].T + w["bias_hy"]
-        t_outs.append(y)
-    t_outs = torch.stack(t_outs)
-    R, S = torch.from_numpy(pr["R"]), torch.from_numpy(pr["S"][0])
-    ((R * t_outs).sum() + (S * y).sum()).backward()
+        y = h @ w["weight_hy"].T + w["bias_hy"]  # y = W_hy h + b_hy
+        return y, (y,)
 
-    def same(ours, theirs):
-        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=TORCH_ATOL)
-
-    same(outs, t_outs)
-    same(yT, y)
-    same(dxs, t_xs.grad)
-    same(dy0, t_y0.grad)
-    for name in pr["p"]:
-        same(grads[name], w[name].grad)
+    sequences = problem(jordan, opts, False, True, seed=3, **SEQUENCES)
+    assert_matches_torch_autograd(torch, jordan, opts, sequences, step)
 
 
 @pytest.mark.parametrize("output_size", [0, 2], ids=["O=H", "O=2"])

@@ -30,14 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import RnnkitError
-
     try:
         return _run(args)
-    except MemoryError:
-        raise RnnkitError("not enough memory for this model") from None
-    except OSError as e:
-        raise RnnkitError(f"{e.filename or args.out}: {e.strerror or e}") from None
+    except OSError as e:  # ``rnnkit.cli.main`` reports it; name --out when it names no file
+        if e.filename:
+            raise
+        raise OSError(e.errno, e.strerror or str(e), args.out) from e
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@
     one-hot:    x_t = e_{id_t} ∈ {0,1}^V   (no parameters)
 
 Shapes: ``ids: [T, B]`` integers in [0, V); outputs ``[T, B, E]`` (``[T, B, V]`` one-hot).
+``model_inputs`` turns a model's batch-first input (``[B, T]`` ids or ``[B, T, I]`` vectors)
+into these time-major ids and vectors.
 """
 
 import numpy as np
@@ -39,3 +41,24 @@ def embed_backward(E: np.ndarray, ids: np.ndarray, dx: np.ndarray) -> np.ndarray
     dE = np.zeros_like(E)
     np.add.at(dE, ids.reshape(-1), dx.reshape(-1, E.shape[1]))
     return dE
+
+
+def model_inputs(x: np.ndarray, *, vocab_size: int, input_size: int, dtype,
+                 embedding: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+    """(ids ``[T, B]`` or None, xs ``[T, B, I]``) from a batch-first model input.
+
+    With ``vocab_size`` V > 0, ``x: [B, T]`` holds token ids, read through ``embedding``
+    ``[V, E]`` when given, else as one-hot rows of width V; otherwise ``x: [B, T, I]`` holds
+    vectors of ``input_size`` I features, cast to ``dtype``.
+    """
+    x = np.asarray(x)
+    if vocab_size:
+        if x.ndim != 2:
+            raise ShapeError(f"token input must be [B, T] ids, got shape {x.shape}")
+        ids = check_ids(x, vocab_size).T
+        if embedding is not None:
+            return ids, embed_forward(embedding, ids)
+        return ids, one_hot(ids, vocab_size, dtype)
+    if x.ndim != 3 or x.shape[-1] != input_size:
+        raise ShapeError(f"input must be [B, T, I] with I = {input_size}, got {x.shape}")
+    return None, x.swapaxes(0, 1).astype(dtype, copy=False)
