@@ -4,50 +4,11 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, elman, unroll
-from rnnkit.diagnostics.gradcheck import check_gradients
+from tests.cells._sequences import (H, I, finite_difference_errors,
+                                    smallest_pre_activation)
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
-T, B, I, H = 4, 3, 3, 4
-LENGTHS = np.array([4, 2, 3])  # the mask's real steps per sequence
-
-
-def make_problem(opts: CellOptions, *, masked: bool, dropped: bool, seed: int = 0) -> dict:
-    """Random float64 parameters, inputs, state, mask, dropout and loss projections R, S."""
-    rng = np.random.default_rng(seed)
-    p = elman.init_params(I, H, opts, rng, np.float64)
-    return {
-        "p": p,
-        "xs": rng.standard_normal((T, B, I)),
-        "state0": (rng.standard_normal((B, H)),),
-        "mask": (np.arange(T)[:, None] < LENGTHS) if masked else None,
-        "drop": (rng.random((B, H)) >= 0.5) / 0.5 if dropped else None,
-        "R": rng.standard_normal((T, B, H)),  # L = Σ_t <R_t, out_t> + <S, h_T>
-        "S": (rng.standard_normal((B, H)),),
-    }
-
-
-def loss(pr: dict, opts: CellOptions) -> float:
-    outs, final, _ = unroll.forward(
-        elman, pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
-    )
-    return float(np.sum(pr["R"] * outs) + sum(np.sum(s * f) for s, f in zip(pr["S"], final)))
-
-
-def analytic_gradients(pr: dict, opts: CellOptions) -> dict:
-    _, _, cache = unroll.forward(
-        elman, pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
-    )
-    dxs, dstate0, grads = unroll.backward(elman, pr["p"], cache, pr["R"], pr["S"], opts)
-    return {**grads, "xs": dxs, "h0": dstate0[0]}
-
-
-def smallest_pre_activation(pr: dict, opts: CellOptions) -> float:
-    """min |a_t| over every step and unit: how close relu comes to its kink."""
-    p = pr["p"]
-    _, _, cache = unroll.forward(elman, p, pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"])
-    h_rec = np.stack([c.h_rec for c in cache.caches])
-    a = pr["xs"] @ p["weight_ih"].T + p["bias_ih"] + h_rec @ p["weight_hh"].T + p["bias_hh"]
-    return float(np.abs(a).min())
+SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout keeps half
 
 
 @pytest.mark.parametrize("dropped", [False, True], ids=["no-drop", "drop"])
@@ -55,11 +16,10 @@ def smallest_pre_activation(pr: dict, opts: CellOptions) -> float:
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_elman_backward_matches_finite_differences(nonlinearity, masked, dropped):
     opts = CellOptions(nonlinearity=nonlinearity)
-    pr = make_problem(opts, masked=masked, dropped=dropped)
-    if nonlinearity == "relu":
-        assert smallest_pre_activation(pr, opts) > 1e-4  # finite differences never straddle 0
-    arrays = {**pr["p"], "xs": pr["xs"], "h0": pr["state0"][0]}
-    errors = check_gradients(lambda: loss(pr, opts), arrays, analytic_gradients(pr, opts))
+    if nonlinearity == "relu":  # finite differences never straddle 0
+        assert smallest_pre_activation(elman, opts, masked, dropped, **SEQUENCES) > 1e-4
+    errors = finite_difference_errors(elman, opts, masked, dropped, **SEQUENCES)
+    assert errors.keys() == {*elman.param_shapes(I, H, opts), "xs", "state0[0]"}
     assert max(errors.values()) < FD_RTOL, errors
 
 
