@@ -17,8 +17,13 @@ The library equivalent of ``rnnkit train --resume``::
 
 continues exactly where the saved run stopped (``result["stopped_by"]`` names a signal that
 interrupted it, after the last checkpoint was written).
+
+Data-parallel: ``start_run(..., comm=connect())`` or ``resume_run(dir, comm=...)`` in each of
+the K processes of ``mpiexec -n K`` (``rnnkit.distributed``); every rank reads the same text
+(and run directory), and only rank 0 prints progress and samples and writes the run.
 """
 
+import io
 import math
 import signal
 from collections.abc import Callable
@@ -31,6 +36,7 @@ import numpy as np
 from .config import ModelConfig, TrainConfig
 from .data.corpus import default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
+from .distributed import LOCAL, Comm
 from .errors import CheckpointError, ConfigError, DataError
 from .ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
 from .sampling import generate
@@ -78,9 +84,11 @@ class CharRun:
     def fit(self, progress_stream: TextIO, samples: TextIO, clock: Callable[[], float],
             *, handle_signals: bool = True) -> dict[str, Any]:
         """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``)."""
-        c = self.trainer.config
+        c, rank = self.trainer.config, self.trainer.comm.rank
+        if rank != 0:  # one voice: rank 0's
+            progress_stream, samples = _Quiet(), _Quiet()
         progress = Progress(c.steps, 60 * c.minutes, stream=progress_stream, clock=clock)
-        if self.out_dir is not None:
+        if self.out_dir is not None and rank == 0:
             check_output_dir(self.out_dir, self.checkpoint_bytes())
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         with stop_on_signals(signals) as stop:
@@ -99,6 +107,13 @@ class CharRun:
                                           rng=rng))
 
 
+class _Quiet(io.TextIOBase):
+    """A text stream that discards what is written (the ranks other than 0)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def _last_checkpoint_bytes(trainer: Trainer) -> int:
     """An upper estimate of one ``last`` checkpoint: parameters, moments, carried state, JSON."""
     model = trainer.model
@@ -112,12 +127,13 @@ def _last_checkpoint_bytes(trainer: Trainer) -> int:
 
 def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: TrainConfig,
               out_dir: Path | None, *, embedding_dim: int = 0, dtype: str = "float32",
-              window: int = DEFAULT_WINDOW) -> CharRun:
+              window: int = DEFAULT_WINDOW, comm: Comm = LOCAL) -> CharRun:
     """A new run: read the corpus, build the vocabulary and a freshly initialised model.
 
     ``rnn`` holds the recurrent layer's options; with ``rnn["cell"] == "ffnn"`` the model is
     the feed-forward baseline over the last ``window`` characters, with ``num_layers``
     hidden layers of ``hidden_size`` units and ``nonlinearity`` as its activation.
+    ``comm`` makes it one of K data-parallel ranks (each starts from the same seed).
     """
     text = load_text(files, max_chars)
     vocab = CharVocab.from_text(text)
@@ -130,7 +146,7 @@ def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: Trai
     else:
         config = ModelConfig.for_tokens(vocab.size, embedding_dim=embedding_dim, **rnn)
         model = Model(config.replace(dtype=dtype), rng=rng, meta=meta)
-    return _assemble(model, vocab, text, train, rng, out_dir)
+    return _assemble(model, vocab, text, train, rng, out_dir, comm)
 
 
 def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
@@ -147,7 +163,7 @@ def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
                       embedding_dim=embedding_dim, dtype=dtype)
 
 
-def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0,
+def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Comm = LOCAL,
                **changes: Any) -> CharRun:
     """Continue the run saved in ``out_dir/last`` exactly where it stopped.
 
@@ -155,6 +171,7 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0,
     start of the run, so resuming an interrupted ``--steps 1000`` run finishes at 1000).
     ``changes`` replace other saved options among ``RESUME_OVERRIDES`` (e.g. a lower ``lr``
     after a divergence); the run is then no longer the same as an uninterrupted one.
+    ``comm`` resumes as one of K ranks; K need not be the saved run's.
     """
     last = Path(out_dir) / "last"
     if not last.exists():
@@ -179,7 +196,7 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0,
     if not isinstance(corpus, dict):
         raise CheckpointError(f"{last}: the saved corpus description is damaged")
     text = load_text(corpus.get("files", []), corpus.get("max_chars", 0))
-    run = _assemble(model, vocab, text, train, np.random.default_rng(train.seed), out_dir)
+    run = _assemble(model, vocab, text, train, np.random.default_rng(train.seed), out_dir, comm)
     run.trainer.load_state_dict(state)
     run.stream.load_state_dict(state.get("stream"))
     run.trainer.best_val = min(run.trainer.best_val, saved_best_loss(Path(out_dir)))
@@ -202,7 +219,7 @@ def saved_best_loss(out_dir: Path) -> float:
 
 
 def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConfig,
-              rng: np.random.Generator, out_dir: Path | None) -> CharRun:
+              rng: np.random.Generator, out_dir: Path | None, comm: Comm = LOCAL) -> CharRun:
     ids = vocab.encode(text)
     need = train.batch_size * (train.seq_len + 1)
     if len(ids) * (1 - train.val_fraction) < need:
@@ -217,4 +234,4 @@ def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConf
         raise ConfigError(f"the validation split ({len(val_ids)} characters) is shorter than "
                           f"seq_len + 1 = {train.seq_len + 1}; use a longer text")
     stream = CharStream(train_ids, train.batch_size, train.seq_len, name="training text")
-    return CharRun(model, Trainer(model, train, rng), stream, val_ids, vocab, out_dir)
+    return CharRun(model, Trainer(model, train, rng, comm), stream, val_ids, vocab, out_dir)

@@ -20,6 +20,14 @@ are checked: a NaN/Inf parameter stops the run at once and is never saved.
 
 Stopping.  ``fit_text`` checks a stop request (``stop_on_signals``: SIGINT, SIGTERM)
 between updates, never inside the handler, then writes the last checkpoint and returns.
+
+Data-parallel (``rnnkit.distributed``).  A ``Trainer`` given a communicator of K ranks takes
+the global chunk ``[B, k1]`` and trains on its own rows; loss and gradients are summed over
+the ranks before the non-finite checks and the clipping, so every rank decides alike and
+keeps the same parameters.  The carried truncated-BPTT state stays per row on the rank that
+owns the row; ``state_dict`` gathers it whole to rank 0 and ``load_state_dict`` takes this
+rank's rows, so a run saved with K ranks resumes with any other K.  Stop decisions (time
+budget, signals) are agreed by all ranks; rank 0 alone writes checkpoints and samples.
 """
 
 import math
@@ -35,6 +43,8 @@ import numpy as np
 from .bptt import TruncatedBPTT, objective
 from .config import TrainConfig
 from .data.text import CharStream, CharVocab
+from .distributed import (LOCAL, Comm, Disagreement, RowRandom, fingerprint, pack, row_range,
+                          same_on_all, unpack)
 from .errors import CheckpointError, RnnkitError
 from .sampling import generate
 from .io.model_files import save_in_run
@@ -53,8 +63,10 @@ class TrainingDiverged(RnnkitError):
 class Trainer:
     """One training run of a model on chunks of a token stream."""
 
-    def __init__(self, model: Model, config: TrainConfig, rng: np.random.Generator) -> None:
-        self.model, self.config, self.rng = model, config, rng
+    def __init__(self, model: Model, config: TrainConfig, rng: np.random.Generator,
+                 comm: Comm = LOCAL) -> None:
+        self.model, self.config, self.rng, self.comm = model, config, rng, comm
+        self.rows = row_range(config.batch_size, comm.rank, comm.size)  # this rank's [lo, hi)
         self.optimizer = make_optimizer(
             config.optimizer, config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay,
@@ -72,13 +84,20 @@ class Trainer:
         return self.schedule.lr_at(self.step) * self.lr_scale
 
     def update(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """One update from the chunk ``x, y: [B, k1]``; returns (loss, gradient norm)."""
-        result = self.tbptt.step(self.model, x, y, rng=self.rng)
-        grads, c = result.grads, self.config
+        """One update from the chunk ``x, y: [B, k1]``; returns (loss, gradient norm).
+
+        With K ranks, ``x, y`` are the global chunk and this rank trains on its rows.
+        """
+        if self.comm.size == 1:
+            result = self.tbptt.step(self.model, x, y, rng=self.rng)
+            loss, grads = result.loss, result.grads
+        else:
+            loss, grads = self._data_parallel_step(x, y)
+        c = self.config
         norm = clip_grad_norm(grads, c.clip) if c.clip else global_norm(grads)
-        if not (math.isfinite(result.loss) and math.isfinite(norm)):
-            self._nonfinite(result.loss, norm)
-            return result.loss, norm
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self._nonfinite(loss, norm)
+            return loss, norm
         self.nonfinite_run = 0
         if c.clip_value:
             clip_grad_value(grads, c.clip_value)
@@ -91,7 +110,24 @@ class Trainer:
                 f"the gradients were finite; nothing was saved from this point on; resume from "
                 "the last checkpoint with a lower --lr or with --clip"
             )
-        return result.loss, norm
+        return loss, norm
+
+    def _data_parallel_step(self, x: np.ndarray, y: np.ndarray
+                            ) -> tuple[float, dict[str, np.ndarray]]:
+        """(global loss, global gradients) from this rank's rows of ``x, y: [B, k1]``.
+
+        Rank r's mean over its n_r tokens enters with its share: L = Σ_r (n_r / N) L_r,
+        g = Σ_r (n_r / N) g_r, one all-reduce of [g, L] in the model's dtype.  Dropout masks
+        are drawn for all B rows (``RowRandom``), as a single process draws them.
+        """
+        (lo, hi), B = self.rows, x.shape[0]
+        rng = RowRandom(self.rng, self.rows, B)
+        result = self.tbptt.step(self.model, x[lo:hi], y[lo:hi], rng=rng)
+        share = (hi - lo) / B  # n_r / N: every row holds k1 tokens
+        buf = pack(result.grads, [result.loss], self.model.dtype)
+        buf *= self.model.dtype.type(share)
+        grads, extra = unpack(self.comm.allreduce_sum(buf), result.grads)
+        return float(extra[0]), grads
 
     def _nonfinite(self, loss: float, norm: float) -> None:
         """Apply the ``on_nonfinite`` policy to an update whose loss or gradient is NaN/Inf."""
@@ -125,8 +161,30 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "rng": self.rng.bit_generator.state,
             "optimizer": self.optimizer.state_dict(),
-            "tbptt": self.tbptt.state_dict(),
+            "tbptt": self._whole_carried_state(),
         }
+
+    def _whole_carried_state(self) -> dict[str, Any]:
+        """The carried state of all B rows (on rank 0; a collective under K ranks)."""
+        local = self.tbptt.state_dict()
+        if self.comm.size == 1:
+            return local
+        return {k: self.comm.gather_rows(v, _row_axis(k)) if _row_axis(k) is not None else v
+                for k, v in local.items()}
+
+    def _own_carried_state(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """This rank's rows of a saved carried state of all B rows."""
+        (lo, hi), B = self.rows, self.config.batch_size
+        out = {}
+        for k, v in saved.items():
+            axis = _row_axis(k)
+            if axis is not None:
+                v = np.asarray(v)
+                if v.ndim <= axis or v.shape[axis] != B:
+                    raise ValueError(f"carried {k} of shape {v.shape} is not for {B} rows")
+                v = v[(slice(None),) * axis + (slice(lo, hi),)]
+            out[k] = v
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned; ``CheckpointError`` if it is damaged."""
@@ -137,7 +195,7 @@ class Trainer:
             if not 0.0 < scale <= 1.0 or math.isnan(best):
                 raise ValueError(f"lr_scale {scale}, best_val {best}")
             self.optimizer.load_state_dict(state["optimizer"])
-            self.tbptt.load_state_dict(state["tbptt"])
+            self.tbptt.load_state_dict(self._own_carried_state(state["tbptt"]))
             self.rng.bit_generator.state = state["rng"]
         except CheckpointError:
             raise
@@ -156,6 +214,14 @@ class Trainer:
         state = 2 * rnn.num_layers * (2 if rnn.bidirectional else 1) * rnn.hidden_size
         carried = c.batch_size * (state + (c.bptt_steps or c.seq_len)) * 8
         return params * (1 + len(self.optimizer.slots)) + carried + (1 << 20)
+
+
+def _row_axis(key: str) -> int | None:
+    """The batch axis of a carried-state entry: the state ``[L·D, B, S]`` (the baseline's
+    ``[k − 1, B, I]``) has it at 1, the buffered inputs ``[B, k2 − k1]`` at 0."""
+    if key == "buffer":
+        return 0
+    return 1 if key.startswith("state_") and key[6:].isdigit() else None
 
 
 def _count(value: Any) -> int:
@@ -217,8 +283,12 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
 
 def evaluate(model: Model, ids: np.ndarray, batch_size: int, seq_len: int,
-             max_tokens: int = 0) -> float:
-    """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams, state carried."""
+             max_tokens: int = 0, comm: Comm = LOCAL) -> float:
+    """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams, state carried.
+
+    With K ranks each reads its own rows of the streams and the sums are added up, so every
+    rank returns the same figure.
+    """
     ids = ids[:max_tokens + 1] if max_tokens else ids
     B = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
     n = (len(ids) - 1) // B
@@ -226,12 +296,22 @@ def evaluate(model: Model, ids: np.ndarray, batch_size: int, seq_len: int,
         raise RnnkitError(f"validation text too short: {len(ids)} tokens")
     xs = ids[: B * n].reshape(B, n)
     ys = ids[1 : B * n + 1].reshape(B, n)
+    lo, hi = _eval_rows(B, comm)
     state, total = None, 0.0
-    for a in range(0, n, seq_len):
-        logits, state, _ = model.forward(xs[:, a : a + seq_len], state)
-        loss, _ = objective(model, logits, ys[:, a : a + seq_len])
-        total += loss * ys[:, a : a + seq_len].size
+    for a in range(0, n if hi > lo else 0, seq_len):
+        logits, state, _ = model.forward(xs[lo:hi, a : a + seq_len], state)
+        loss, _ = objective(model, logits, ys[lo:hi, a : a + seq_len])
+        total += loss * ys[lo:hi, a : a + seq_len].size
+    if comm.size > 1:
+        total = float(comm.allreduce_sum(np.array([total]))[0])
     return total / ys.size
+
+
+def _eval_rows(B: int, comm: Comm) -> tuple[int, int]:
+    """This rank's rows of B validation streams (none for the ranks beyond B)."""
+    if B >= comm.size:
+        return row_range(B, comm.rank, comm.size)
+    return min(comm.rank, B), min(comm.rank + 1, B)
 
 
 def fit_text(
@@ -252,15 +332,20 @@ def fit_text(
     ``out_dir/last`` is written every ``checkpoint_every`` steps and when the loop ends —
     also when it stops on a non-finite value with finite parameters, before the
     ``TrainingDiverged`` propagates.  ``out_dir/best`` is replaced only by a better model.
+
+    With K ranks (``trainer.comm``) every rank calls it with the same stream; the time budget
+    and ``stop()`` are agreed by all, and rank 0 alone writes checkpoints and samples.
     """
-    c, model = trainer.config, trainer.model
+    c, model, comm = trainer.config, trainer.model, trainer.comm
+    _check_same_start(trainer, stream)
+    stop = _agreed(stop, comm)
     start = clock()
     loss, val_loss, saved_at = math.nan, math.nan, trainer.step
 
     def budget_left() -> bool:
         if c.steps and trainer.step >= c.steps:
             return False
-        return not (c.minutes and clock() - start >= 60 * c.minutes)
+        return not (c.minutes and comm.any(clock() - start >= 60 * c.minutes))
 
     def save_last() -> None:
         nonlocal saved_at
@@ -282,7 +367,7 @@ def fit_text(
             last_step = not budget_left()
             if step % c.eval_every == 0 or last_step:
                 val_loss = _validate(trainer, val_ids, out_dir, progress)
-            if c.sample_every and step % c.sample_every == 0:
+            if c.sample_every and step % c.sample_every == 0 and comm.rank == 0:
                 _print_sample(model, vocab, c.seed, c.sample_length, samples, step)
             if (c.checkpoint_every and step % c.checkpoint_every == 0) or last_step:
                 save_last()
@@ -299,14 +384,43 @@ def fit_text(
             "stopped_by": stopped_by}
 
 
+def _agreed(stop: Callable[[], str | None], comm: Comm) -> Callable[[], str | None]:
+    """``stop`` as every rank sees it: a signal that any rank received (a small all-reduce)."""
+    if comm.size == 1:
+        return stop
+
+    def agreed() -> str | None:
+        name = stop()
+        number = comm.allreduce_max(np.array([signal.Signals[name] if name else 0]))[0]
+        return signal.Signals(int(number)).name if number else None
+
+    return agreed
+
+
+def _check_same_start(trainer: Trainer, stream: CharStream) -> None:
+    """``Disagreement`` on every rank unless all start from the same parameters and text."""
+    comm = trainer.comm
+    if comm.size == 1:
+        return
+    where = np.array([stream.checksum, stream.cursor, stream.epoch, trainer.step], np.int64)
+    if not same_on_all(comm, fingerprint({**trainer.model.params, "stream": where})):
+        raise Disagreement(
+            f"the {comm.size} processes do not start from the same parameters, text and "
+            "position; every host must read the same text files and the same run directory")
+
+
 def _validate(trainer: Trainer, val_ids: np.ndarray, out_dir: Path | None,
               progress: Progress) -> float:
-    """Validation loss now; ``out_dir/best`` is replaced when it beats every earlier one."""
+    """Validation loss now; ``out_dir/best`` is replaced when it beats every earlier one.
+
+    With K ranks the validation streams are split between them and all get the same loss.
+    """
     c, step = trainer.config, trainer.step
-    val_loss = evaluate(trainer.model, val_ids, c.batch_size, c.seq_len, c.eval_chars)
+    val_loss = evaluate(trainer.model, val_ids, c.batch_size, c.seq_len, c.eval_chars,
+                        trainer.comm)
     progress.write(f"step {step}: validation {val_loss / LN2:.3f} bits/char")
     if val_loss < trainer.best_val:  # NaN never compares smaller: never the best
-        if out_dir is not None:
+        if out_dir is not None and trainer.comm.rank == 0:
             save_in_run(trainer.model, out_dir, "best", step,
                         extra={"step": step, "best_val": val_loss})
         trainer.best_val = val_loss
@@ -314,8 +428,20 @@ def _validate(trainer: Trainer, val_ids: np.ndarray, out_dir: Path | None,
 
 
 def save_run(trainer: Trainer, stream: CharStream, out_dir: Path) -> None:
-    """The last checkpoint: model plus everything an exact resume needs."""
+    """The last checkpoint: model plus everything an exact resume needs.
+
+    With K ranks every rank calls it (the carried state is gathered, and the parameters are
+    checked to be the same on all ranks), and rank 0 writes.
+    """
     state = trainer.state_dict()
+    comm = trainer.comm
+    if comm.size > 1 and not same_on_all(comm, fingerprint(trainer.model.params)):
+        raise Disagreement(
+            f"the {comm.size} processes hold different parameters at step {trainer.step}; "
+            "nothing was saved; resume from the last checkpoint (are the hosts' NumPy builds "
+            "the same?)")
+    if comm.rank != 0:
+        return
     state["stream"] = stream.state_dict()
     state["train_config"] = trainer.config.to_dict()
     save_in_run(trainer.model, out_dir, "last", trainer.step, extra=state)

@@ -18,6 +18,12 @@ characters (``--hidden-size`` units in each of ``--num-layers`` hidden layers,
 trains it after the recurrent model, for the same budget on the same text, in
 ``DIR/baseline``, and prints both validation figures side by side, so one command shows
 what memory buys.
+
+Under ``mpiexec -n K`` (the venv's own; ``pip install 'rnnkit[mpi]'``) the K processes train
+one model data-parallel: each takes its rows of every global batch (``rnnkit.distributed``,
+docs/distributed.md).  Process 0 alone prints and writes the run.  An error that every
+process meets is reported once; an error in some of them ends all (MPI_Abort), so none is
+left waiting.
 """
 
 import argparse
@@ -124,10 +130,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import connect
+
+    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
+    return _one_line(_run, args, comm) if comm.size == 1 else _run_as_rank(args, comm)
+
+
+def _one_line(job, *args) -> Any:
+    """``job(*args)`` with memory and system errors turned into one-line rnnkit errors."""
     from ..errors import RnnkitError
 
     try:
-        return _run(args)
+        return job(*args)
     except MemoryError:
         raise RnnkitError("not enough memory for this model and batch; use a smaller "
                           "--hidden-size, --batch-size or --seq-len") from None
@@ -135,20 +149,80 @@ def run(args: argparse.Namespace) -> int:
         raise RnnkitError(f"{e.filename or 'input/output'}: {e.strerror or e}") from None
 
 
-def _run(args: argparse.Namespace) -> int:
-    run, out, baseline = _prepare(args)
+class _OnEveryRank(Exception):
+    """Wraps an error that every rank raised at the same point: rank 0 reports it."""
+
+
+def _run_as_rank(args: argparse.Namespace, comm) -> int:
+    """One of K processes: shared errors are reported once, any other ends all of them."""
+    from ..distributed import Disagreement
+    from ..train import TrainingDiverged
+
+    try:
+        return _one_line(_run, args, comm)
+    except SystemExit:
+        raise
+    except (_OnEveryRank, TrainingDiverged, Disagreement) as e:
+        if comm.rank != 0:
+            raise SystemExit(2) from None  # rank 0 says it
+        raise (e.args[0] if isinstance(e, _OnEveryRank) else e) from None
+    except BaseException as e:  # noqa: BLE001 — the other ranks may wait in a collective
+        comm.abort(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(e)}", 2)
+
+
+def _what(error: BaseException) -> str:
+    """One line for an error: rnnkit's own message, else the exception's type and message."""
+    from ..errors import RnnkitError
+
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return str(error) if isinstance(error, RnnkitError) else f"{type(error).__name__}: {error}"
+
+
+def _run(args: argparse.Namespace, comm) -> int:
+    run, out, baseline = _prepare_on_every_rank(args, comm)
     code, result = _fit(run, out)
     if code:
         return code
-    _report(run, result, out)
+    if comm.rank == 0:
+        _report(run, result, out)
     if baseline is None:
         return 0
     code, base_result = _fit(baseline, out / "baseline")
     if code:
         return code
-    _report(baseline, base_result, out / "baseline")
-    print(_comparison([(run, result), (baseline, base_result)]))
+    if comm.rank == 0:
+        _report(baseline, base_result, out / "baseline")
+        print(_comparison([(run, result), (baseline, base_result)]))
     return 0
+
+
+def _prepare_on_every_rank(args: argparse.Namespace, comm):
+    """``_prepare`` in each of K processes, which then agree whether all succeeded.
+
+    If some failed, the lowest failing rank raises its error (rank 0's is reported as in a
+    single process, another's names its rank) and the others stop quietly.
+    """
+    if comm.size == 1:
+        return _overwrite(args, _prepare(args, comm))
+    import sys
+
+    import numpy as np
+
+    error = None
+    try:
+        prepared = _one_line(_prepare, args, comm)
+    except Exception as e:  # noqa: BLE001 — handled once every rank has said how it went
+        error = e
+    first = -int(comm.allreduce_max(np.array([-(comm.rank if error else comm.size)]))[0])
+    if first == comm.size:
+        return _overwrite(args, prepared) if comm.rank == 0 else prepared
+    if comm.rank == first == 0:
+        raise _OnEveryRank(error)
+    if comm.rank == first:
+        print(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(error)}",
+              file=sys.stderr)
+    raise SystemExit(2)  # every rank leaves here: none waits in a collective
 
 
 def _fit(run, out) -> tuple[int, dict[str, Any]]:
@@ -160,18 +234,22 @@ def _fit(run, out) -> tuple[int, dict[str, Any]]:
     from ..jobs import describe
     from ..train import TrainingDiverged
 
-    print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
-          f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
-          "characters", file=sys.stderr)
+    comm = run.trainer.comm
+    if comm.rank == 0:
+        K = f", {comm.size} processes" if comm.size > 1 else ""
+        print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
+              f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
+              f"characters{K}", file=sys.stderr)
     try:
         result = run.fit(sys.stderr, sys.stdout, time.monotonic)
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit train "
                                f"--resume --out {out} --lr SMALLER") from None
-    if result["stopped_by"]:
+    if result["stopped_by"] and comm.rank == 0:
         print(f"rnnkit: {result['stopped_by']} received: stopped at step {result['steps']}, "
               f"saved {out / 'last'}; continue with: rnnkit train --resume --out {out}",
               file=sys.stderr)
+    if result["stopped_by"]:
         return 128 + int(signal.Signals[result["stopped_by"]]), result
     return 0, result
 
@@ -198,7 +276,7 @@ def _comparison(rows: list) -> str:
     return "\n".join(lines)
 
 
-def _prepare(args: argparse.Namespace):
+def _prepare(args: argparse.Namespace, comm):
     """(run to fit, its directory, the baseline's run or None) from flags, --config, defaults."""
     from pathlib import Path
 
@@ -217,7 +295,7 @@ def _prepare(args: argparse.Namespace):
         if args.baseline:
             raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
                               f"resume the baseline itself: --resume --out {out / 'baseline'})")
-        return resume_run(out, **given), out, None
+        return resume_run(out, comm=comm, **given), out, None
     options = {**MODEL_DEFAULTS, **{k: v for k, v in given.items() if k in MODEL_KINDS}}
     _check_cell_options(options, given, args.baseline)
     dirs = [out] + ([out / "baseline"] if args.baseline else [])
@@ -226,17 +304,24 @@ def _prepare(args: argparse.Namespace):
             raise ConfigError(f"{d} already holds a run; continue it with --resume, or pass "
                               "--overwrite to start afresh (losing it), or choose another --out")
     train = TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig) if f.name in given})
-    run = _start(args.files, options, train, out)
+    run = _start(args.files, options, train, out, comm)
     baseline = None
     if args.baseline:
         ffnn = {**options, "cell": "ffnn", "num_layers": 1}
-        baseline = _start(args.files, ffnn, train, out / "baseline")
-    if args.overwrite:
+        baseline = _start(args.files, ffnn, train, out / "baseline", comm)
+    return run, out, baseline
+
+
+def _overwrite(args: argparse.Namespace, prepared):
+    """With --overwrite, clear the old runs — only now that the new ones are ready (in every
+    process), so that a bad option keeps them."""
+    if args.overwrite and not args.resume:
         from ..io.model_files import clear_run
 
-        for d in dirs:  # only now that the new runs are ready: a bad option keeps the old ones
+        _, out, baseline = prepared
+        for d in [out] + ([out / "baseline"] if baseline is not None else []):
             clear_run(d)
-    return run, out, baseline
+    return prepared
 
 
 def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline: bool) -> None:
@@ -258,7 +343,7 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
                           "or --baseline")
 
 
-def _start(files: list[str], options: dict[str, Any], train, out):
+def _start(files: list[str], options: dict[str, Any], train, out, comm):
     from ..charmodel import start_run
 
     rnn = {k: options[k] for k in MODEL_DEFAULTS if k not in NOT_LAYER_OPTIONS}
@@ -266,4 +351,4 @@ def _start(files: list[str], options: dict[str, Any], train, out):
         rnn = {k: rnn[k] for k in ("cell", "hidden_size", "num_layers", "nonlinearity")}
     return start_run(files, options["max_chars"], rnn, train, out,
                      embedding_dim=options["embedding_dim"], dtype=options["dtype"],
-                     window=options["window"])
+                     window=options["window"], comm=comm)
