@@ -39,6 +39,7 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
 @pytest.mark.parametrize("flags,message", [
     (["--steps", "0"], "--steps"),
     (["--cells", "cnn"], "unknown cells"),
+    (["--curriculum", "-1"], "--curriculum"),
 ])
 def test_bad_options_raise_a_known_error(flags, message):
     with pytest.raises(ConfigError, match=message):
@@ -49,3 +50,10 @@ def test_bad_options_raise_a_known_error(flags, message):
 def test_the_optimizer_can_be_chosen_and_is_named_in_the_table(capsys, optimizer, shown):
     assert _run(["copy", "--cells", "lstm", "--quiet", "--optimizer", optimizer, *TINY]) == 0
     assert shown in capsys.readouterr().out
+
+
+def test_the_curriculum_can_be_switched_off(capsys):
+    assert _run(["copy", "--cells", "lstm", "--quiet", "--curriculum", "0", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "curriculum" not in out
+    assert next(line for line in out.splitlines() if line.startswith("lstm")).split()[4] == "22"

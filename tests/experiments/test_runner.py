@@ -1,6 +1,8 @@
 """The experiment runner: matched sizes, budgets, the criterion, and the table it prints."""
 
 import json
+import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -45,7 +47,8 @@ def test_a_tiny_run_prints_a_well_formed_table(name):
     assert [r.split()[0] for r in rows] == list(CELLS)
     for row, result in zip(rows, table.rows, strict=True):
         assert result.steps <= 3 and np.isfinite(result.metric)
-        assert row.split()[6] == ("pass" if result.passed else "fail")
+        assert row.split()[7] == ("pass" if result.passed else "fail")
+        assert int(row.split()[4]) == result.length
     assert lines[-1].startswith("claims ")
     data = json.loads(format_json(table))
     assert [r["cell"] for r in data["rows"]] == list(CELLS)
@@ -69,6 +72,37 @@ def test_the_same_seed_gives_the_same_table():
     a = run_experiment(task, ["gru"], settings, seed=3).rows[0]
     b = run_experiment(task, ["gru"], settings, seed=3).rows[0]
     assert a.metric == b.metric and a.steps == b.steps
+
+
+def _recording(task, always_pass):
+    """``task`` with a criterion that always (or never) holds, recording each batch's (B, T)."""
+    seen = []
+
+    def sample(rng, B, T):
+        seen.append((B, T))
+        return task.sample(rng, B, T)
+
+    mark = math.inf if always_pass else -math.inf
+    return replace(task, sample=sample, threshold=lambda T: mark), seen
+
+
+@pytest.mark.parametrize("always_pass,lengths", [(True, [5, 10, 15, 20]), (False, [5] * 4)])
+def test_a_curriculum_lengthens_training_only_while_the_criterion_holds(always_pass, lengths):
+    task, seen = _recording(get_task("copy"), always_pass)
+    settings = with_overrides(task.settings, **TINY, curriculum=5)
+    settings = with_overrides(settings, steps=4, eval_every=1)
+    row = run_experiment(task, ["lstm"], settings, seed=0).rows[0]
+    assert [T for B, T in seen if B == settings.batch_size] == lengths
+    assert row.steps == 4 and row.length == (settings.T if always_pass else 5)
+    assert (settings.n_test, settings.T) in seen  # the final score is at the full length
+
+
+def test_the_table_states_the_curriculum():
+    task = get_task("copy")
+    settings = with_overrides(task.settings, **TINY, curriculum=7)
+    text = format_table(run_experiment(task, ["gru"], settings, seed=0))
+    assert "training starts at T = 7 and lengthens by 7" in text
+    assert f"every metric is at T = {settings.T}" in text
 
 
 def test_unknown_names_are_refused():

@@ -47,6 +47,7 @@ class CellOptions:
     init: str = "uniform"  # recurrent weights: "uniform" (PyTorch) | "orthogonal" | "identity" (IRNN)
     peepholes: bool = False  # lstm: diagonal peepholes (i, f see c_{t-1}; o sees c_t)
     forget_bias: float = 0.0  # lstm: added to the forget gate's bias_ih at initialisation
+    chrono_init: int = 0  # lstm / gru: > 0 sets the gate biases for lags up to this (Tallec 2018)
     reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch, default) or W_hn (r ⊙ h) (Cho v3)
     layer_norm: bool = False  # lstm / gru: layer normalisation of each gate (Ba et al. 2016)
     output_size: int = 0  # jordan / fully_recurrent: number of output units (0: same as hidden)
@@ -58,6 +59,10 @@ class CellOptions:
             raise ConfigError(
                 f"init must be 'uniform', 'orthogonal' or 'identity', got {self.init!r}"
             )
+        if self.chrono_init < 0 or 0 < self.chrono_init < 3:
+            raise ConfigError(f"chrono_init must be 0 (off) or >= 3, got {self.chrono_init}")
+        if self.chrono_init and self.forget_bias:
+            raise ConfigError("chrono_init sets the forget-gate bias itself; leave forget_bias 0")
         if self.output_size < 0:
             raise ConfigError(f"output_size must be >= 0, got {self.output_size}")
 

@@ -5,6 +5,9 @@
   (Saxe et al. 2014), which keeps ‖W_hh v‖ = ‖v‖ at the start of training.
 * ``identity``: each H×H block of a recurrent matrix the identity and the recurrent bias 0
   (IRNN, Le et al. 2015: with ReLU, the state is copied forward until learning changes it).
+* ``chrono``: gate biases b = log U(1, T_max − 1), one per unit (Tallec & Ollivier 2018,
+  "Can recurrent neural networks warp time?").  A gate σ(b) that keeps the state then lets
+  unit j forget over ≈ 1 + e^{b_j} steps, so the units' memory times spread over [2, T_max).
 """
 
 import numpy as np
@@ -20,6 +23,11 @@ def orthogonal(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
     """A random n×n orthogonal matrix, uniformly distributed (QR with sign correction)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return (q * np.sign(np.diag(r))).astype(dtype)
+
+
+def chrono(rng: np.random.Generator, hidden_size: int, t_max: int, dtype) -> np.ndarray:
+    """``[H]`` biases log U(1, T_max − 1) (Tallec & Ollivier 2018)."""
+    return np.log(rng.uniform(1.0, t_max - 1.0, size=hidden_size)).astype(dtype)
 
 
 def recurrent(

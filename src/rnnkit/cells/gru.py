@@ -39,6 +39,9 @@ Parameters (PyTorch's names and shapes): ``weight_ih [3H, I]``, ``weight_hh [3H,
 ``bias_ih [3H]``, ``bias_hh [3H]``; with ``opts.layer_norm`` the gains and shifts
 ``ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias [3H]``.  Initialisation: U(−1/√H, 1/√H)
 as PyTorch; ``opts.init`` orthogonal / identity replaces each H×H block of ``weight_hh``;
+``opts.chrono_init`` = T_max sets the update gate's b_z = log U(1, T_max − 1) in ``bias_ih``
+and zeroes its ``bias_hh`` (z keeps h_{t−1}: the chrono initialisation of Tallec & Ollivier
+2018 for the GRU's one gate), drawn last;
 layer-norm gains 1, shifts 0.  With recurrent dropout, h_{t−1} is multiplied by the fixed mask
 where it feeds the recurrent products (Gal & Ghahramani 2016), not in the carry z ⊙ h_{t−1}.
 """
@@ -50,7 +53,7 @@ import numpy as np
 from . import CellOptions
 from . import _layernorm as ln
 from ._activations import dsigmoid, dtanh, sigmoid
-from ._init import recurrent, uniform
+from ._init import chrono, recurrent, uniform
 
 
 class Cache(NamedTuple):
@@ -88,6 +91,9 @@ def init_params(I: int, H: int, opts: CellOptions, rng: np.random.Generator, dty
     p = {name: uniform(rng, shapes[name], H, dtype) for name in drawn}
     if opts.init != "uniform":
         p["weight_hh"] = recurrent(rng, shapes["weight_hh"], H, opts.init, dtype)
+    if opts.chrono_init:  # b_z = log U(1, T_max − 1)
+        p["bias_ih"][H : 2 * H] = chrono(rng, H, opts.chrono_init, dtype)
+        p["bias_hh"][H : 2 * H] = 0
     for name in shapes:
         if name.startswith("ln_"):  # gains 1, shifts 0
             p[name] = (np.ones if name.endswith("_weight") else np.zeros)(shapes[name], dtype)

@@ -40,6 +40,8 @@ Initialisation: every weight, bias and peephole U(−1/√H, 1/√H) as PyTorch 
 drawn like the other weights rather than zeroed, so each gate sees the cell from the start);
 ``opts.init`` orthogonal / identity replaces each H×H block of ``weight_hh``;
 ``opts.forget_bias`` is added to the forget slice ``bias_ih[H:2H]`` (Jozefowicz et al. 2015);
+``opts.chrono_init`` = T_max sets b_f = log U(1, T_max − 1) and b_i = −b_f in ``bias_ih`` and
+zeroes their ``bias_hh`` (chrono initialisation, Tallec & Ollivier 2018), drawn last;
 layer-norm gains 1, shifts 0.  With recurrent dropout, h_{t−1} is multiplied by the fixed
 mask before W_hh only (Gal & Ghahramani 2016); the peepholes see c_{t−1} unmasked.
 """
@@ -51,7 +53,7 @@ import numpy as np
 from . import CellOptions
 from . import _layernorm as ln
 from ._activations import dsigmoid, dtanh, sigmoid
-from ._init import recurrent, uniform
+from ._init import chrono, recurrent, uniform
 
 
 class Cache(NamedTuple):
@@ -93,6 +95,10 @@ def init_params(I: int, H: int, opts: CellOptions, rng: np.random.Generator, dty
     if opts.init != "uniform":
         p["weight_hh"] = recurrent(rng, shapes["weight_hh"], H, opts.init, dtype)
     p["bias_ih"][H : 2 * H] += opts.forget_bias
+    if opts.chrono_init:  # b_f = log U(1, T_max − 1), b_i = −b_f
+        b_f = chrono(rng, H, opts.chrono_init, dtype)
+        p["bias_ih"][:H], p["bias_ih"][H : 2 * H] = -b_f, b_f
+        p["bias_hh"][: 2 * H] = 0
     for name in shapes:
         if name.startswith("ln_"):  # gains 1, shifts 0
             p[name] = (np.ones if name.endswith("_weight") else np.zeros)(shapes[name], dtype)

@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
     p.add_argument("--parameters", type=int, help="parameter count every cell is matched to")
     p.add_argument("--eval-every", type=int, help="validate every this many updates")
+    p.add_argument("--curriculum", type=int, metavar="C",
+                   help="train first at length C and lengthen by C whenever the criterion "
+                        "holds there; 0: at T throughout (default: the experiment's)")
     p.add_argument("--test-size", type=int, dest="n_test", help="test sequences")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -46,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
     settings = with_overrides(
         task.settings, steps=args.steps, minutes=args.minutes, T=args.T,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, clip=args.clip,
-        parameters=args.parameters,
-        eval_every=args.eval_every, n_test=args.n_test,
+        parameters=args.parameters, eval_every=args.eval_every, n_test=args.n_test,
+        curriculum=args.curriculum,
     )
     for name in ("steps", "batch_size", "parameters", "eval_every", "n_test"):
         if getattr(settings, name) <= 0:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} must be > 0, got {getattr(settings, name)}")
+    if settings.curriculum < 0:
+        raise ConfigError(f"--curriculum must be >= 0, got {settings.curriculum}")
     if settings.minutes <= 0 or settings.lr <= 0 or settings.clip < 0:
         raise ConfigError("--minutes and --lr must be > 0 and --clip >= 0")
     table = run_experiment(task, args.cells, settings, seed=args.seed,

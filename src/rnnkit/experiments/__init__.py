@@ -3,6 +3,7 @@
     adding          Hochreiter & Schmidhuber 1997: LSTM ≥ 99 % right at T = 100, tanh RNN not
     irnn            Le et al. 2015: the identity-initialised ReLU RNN reaches MSE < 0.01 at T = 150
     copy            Arjovsky et al. 2016: LSTM below half the memoryless baseline at T = 100
+                    (trained with a curriculum over T)
     temporal-order  Hochreiter & Schmidhuber 1997 / Pascanu et al. 2013, clipping at 1
 
 ``get_task(name)`` imports the experiment's module and returns its ``Task``;

@@ -6,6 +6,10 @@ global-norm clipping), a score on a fixed validation set every ``eval_every`` up
 — once the criterion holds there, or the step or time budget is spent — the final score on
 a fixed test set.  The validation and test sets come from their own generators, seeded
 apart from the training data.
+
+With ``Settings.curriculum = c > 0`` training starts at length c and lengthens by c (up to
+T) at each validation where the criterion holds on a validation set of the current length;
+from then on as above.  The final score is always on the test set at length T.
 """
 
 import json
@@ -22,7 +26,7 @@ from ..model import Model
 from ..optim import clip_grad_norm, global_norm, make_optimizer
 from ..progress import format_duration
 from .cells import check_cells, hidden_for, model_config
-from .task import Settings, Task
+from .task import Batch, Settings, Task
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Row:
     hidden_size: int
     parameters: int
     steps: int  # updates made
+    length: int  # sequence length of the last updates (T unless a curriculum stopped short)
     seconds: float  # wall time of training and validation
     metric: float  # the task's metric on the test set
     passed: bool  # the criterion holds on the test set
@@ -72,24 +77,34 @@ def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
     test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
     model = Model(config, rng=rng)
     optimizer = make_optimizer(s.optimizer, s.lr)
+    length = min(s.curriculum, s.T) if s.curriculum else s.T
     start, step = clock(), 0
     while step < s.steps and clock() - start < 60 * s.minutes:
-        batch = task.sample(rng, s.batch_size, s.T)
+        batch = task.sample(rng, s.batch_size, length)
         result = full_bptt(model, batch.x, batch.y, lengths=batch.lengths, rng=rng)
         norm = clip_grad_norm(result.grads, s.clip) if s.clip else global_norm(result.grads)
         if math.isfinite(result.loss) and math.isfinite(norm):
             optimizer.step(model.params, result.grads)
         step += 1
-        if step % s.eval_every == 0:
-            value = task.score(model, val)
-            _log(log, f"{task.name} {cell} step {step} ({format_duration(clock() - start)}): "
-                      f"loss {result.loss:.4f}, validation {task.metric} {value:.4f}")
-            if task.passes(value, s.T) and task.passes(task.score(model, test), s.T):
-                break
+        if step % s.eval_every:
+            continue
+        at = "" if length == s.T else f" at T = {length}"
+        value = task.score(model, val if length == s.T else _stage_set(task, s, length, seed))
+        _log(log, f"{task.name} {cell} step {step} ({format_duration(clock() - start)}): "
+                  f"loss {result.loss:.4f}, validation {task.metric} {value:.4f}{at}")
+        if length < s.T:
+            length = min(s.T, length + s.curriculum) if task.passes(value, length) else length
+        elif task.passes(value, s.T) and task.passes(task.score(model, test), s.T):
+            break
     seconds = clock() - start
     metric = task.score(model, test)
-    return Row(cell, H, model.num_parameters(), step, seconds, metric,
+    return Row(cell, H, model.num_parameters(), step, length, seconds, metric,
                task.passes(metric, s.T), task.expect.get(cell))
+
+
+def _stage_set(task: Task, s: Settings, length: int, seed: int) -> Batch:
+    """The validation set of a curriculum stage: ``n_val`` sequences of ``length``."""
+    return task.sample(np.random.default_rng([seed, 3, length]), s.n_val, length)
 
 
 def run_experiment(task: Task, cells: list[str], settings: Settings | None = None, *,
@@ -115,14 +130,20 @@ def format_table(table: Table) -> str:
         f"{_OPTIMIZER_NAMES.get(s.optimizer, s.optimizer)} lr {s.lr}, batch {s.batch_size}, "
         f"clip {s.clip}, "
         f"~{s.parameters} parameters per model, {s.n_test} test sequences",
+    ]
+    if s.curriculum:
+        lines.append(f"curriculum: training starts at T = {s.curriculum} and lengthens by "
+                     f"{s.curriculum} whenever the criterion holds at the current length "
+                     f"(column T: the last); every metric is at T = {s.T}")
+    lines += [
         "",
-        f"{'cell':<6} {'hidden':>6} {'params':>7} {'steps':>6} {'wall time':>9} "
+        f"{'cell':<6} {'hidden':>6} {'params':>7} {'steps':>6} {'T':>4} {'wall time':>9} "
         f"{'metric':>10}  result",
     ]
     for r in table.rows:
         claim = "" if r.expected is None else f"  (expected {'pass' if r.expected else 'fail'})"
         lines.append(f"{r.cell:<6} {r.hidden_size:>6} {r.parameters:>7} {r.steps:>6} "
-                     f"{format_duration(r.seconds):>9} {r.metric:>10.4f}  "
+                     f"{r.length:>4} {format_duration(r.seconds):>9} {r.metric:>10.4f}  "
                      f"{'pass' if r.passed else 'fail'}{claim}")
     lines += ["", f"claims {'hold' if table.claims_hold() else 'do not hold'} in this run"]
     return "\n".join(lines)

@@ -36,6 +36,8 @@ class Settings:
     n_val: int = 512  # validation sequences (early stop once the criterion holds on them)
     n_test: int = 2560  # test sequences of the final score
     optimizer: str = "adam"  # adam | rmsprop | sgd | adagrad | adamw
+    curriculum: int = 0  # > 0: train first at this length and lengthen by it whenever the
+    #   criterion holds there on a validation set of that length (0: at T throughout)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,6 +41,7 @@ class RecurrentConfig:
     init: str = "uniform"  # uniform | orthogonal | identity (recurrent weights)
     peepholes: bool = False  # lstm
     forget_bias: float = 0.0  # lstm
+    chrono_init: int = 0  # lstm / gru: chrono initialisation for lags up to this (0: off)
     reset_after: bool = True  # gru: PyTorch form (True) or Cho et al. v3 (False)
     layer_norm: bool = False  # lstm / gru
     output_size: int = 0  # jordan / fully_recurrent output units (0: hidden_size)
