@@ -85,13 +85,15 @@ def test_kernel_matches_reference(name, opts, shape, dtype, masked, dropped):
     assert_same(run(impl, pr, opts), run(unroll, pr, opts), dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
-def test_kernel_matches_reference_on_reversed_views(name):
+def test_kernel_matches_reference_on_reversed_views(name, dtype):
     """A bidirectional layer hands the kernel negative-stride views of xs and douts."""
     opts = CellOptions()
-    pr = problem(name, opts, (6, 3, 2, 4), np.float64, masked=True, dropped=False)
+    pr = problem(name, opts, (6, 3, 2, 4), dtype, masked=True, dropped=False)
     pr = pr | {"xs": pr["xs"][::-1], "douts": pr["douts"][::-1], "mask": pr["mask"][::-1]}
-    assert_same(run(kernel(name), pr, opts), run(unroll, pr, opts), np.float64)
+    impl = kernels.resolve(name, opts, dtype, backend="fast")
+    assert_same(run(impl, pr, opts), run(unroll, pr, opts), dtype)
 
 
 @pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
@@ -119,8 +121,15 @@ def test_unsupported_options_fall_back_to_the_reference(name, opts):
     assert kernels.resolve(name, opts, np.float32, backend="fast") is unroll
 
 
+FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
+    ("elman", np.float32): "elman", ("elman", np.float64): "elman",
+    ("gru", np.float32): "gru", ("gru", np.float64): "gru",
+    ("lstm", np.float32): "lstm_fused", ("lstm", np.float64): "lstm",
+}
+
+
 @pytest.mark.parametrize("backend", ["auto", "fast"])
-@pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
-def test_auto_and_fast_pick_the_kernel(name, backend):
-    impl = kernels.resolve(name, CellOptions(), np.float32, backend=backend)
-    assert impl is not unroll and impl.__name__ == f"rnnkit.kernels.{name}"
+@pytest.mark.parametrize("name,dtype", list(FIRST_CHOICE), ids=[f"{n}-{d.__name__}" for n, d in FIRST_CHOICE])
+def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
+    impl = kernels.resolve(name, CellOptions(), dtype, backend=backend)
+    assert impl.__name__ == f"rnnkit.kernels.{FIRST_CHOICE[name, dtype]}"

@@ -5,8 +5,8 @@ results of ``rnnkit.cells.unroll.forward/backward`` for the cells and options it
 its caches are private to it.  ``resolve`` picks the implementation for a layer:
 
 * ``"reference"``: ``cells.unroll`` — the readable NumPy spec, one step at a time;
-* ``"fast"``: the registered kernel for the cell when it supports the options, else the
-  reference;
+* ``"fast"``: the first registered kernel for the cell that supports the options and dtype
+  (a fused, Numba-compiled one before a NumPy one), else the reference;
 * ``"auto"`` (default): as ``"fast"``.
 
 The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benchmarks).
@@ -21,12 +21,13 @@ from ..errors import ConfigError
 
 BACKENDS = ("auto", "fast", "reference")
 
-KERNELS: dict[str, str] = {
-    "elman": "rnnkit.kernels.elman",
-    "gru": "rnnkit.kernels.gru",
-    "lstm": "rnnkit.kernels.lstm",
+KERNELS: dict[str, tuple[str, ...]] = {
+    "elman": ("rnnkit.kernels.elman",),
+    "gru": ("rnnkit.kernels.gru",),
+    "lstm": ("rnnkit.kernels.lstm_fused", "rnnkit.kernels.lstm"),
 }
-"""Cell name → module path of its fast path (each module has ``supports(opts, dtype)``)."""
+"""Cell name → module paths of its fast paths, first choice first (each module has
+``supports(opts, dtype)``; the first that supports the options and dtype runs)."""
 
 
 def default_backend() -> str:
@@ -43,5 +44,8 @@ def resolve(cell: str, opts: CellOptions, dtype, backend: str | None = None) -> 
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "reference" or cell not in KERNELS:
         return unroll
-    kernel = import_module(KERNELS[cell])
-    return kernel if kernel.supports(opts, dtype) else unroll
+    for path in KERNELS[cell]:
+        kernel = import_module(path)
+        if kernel.supports(opts, dtype):
+            return kernel
+    return unroll

@@ -1,0 +1,161 @@
+"""LSTM fused path (float32): ``kernels.lstm`` with each step's gate math in one compiled pass.
+
+Same contract and results as ``rnnkit.cells.unroll.forward/backward`` for the LSTM without
+peepholes or layer norm, in float32 (float64 keeps to ``kernels.lstm``).  The products are
+``kernels.lstm``'s — x W_ihᵀ + b for all steps before the loop, one recurrent product per
+step, one product per weight gradient after it — and so is the halving of the sigmoid rows
+(σ(z) = ½ + ½ tanh(z/2)).  What changes is that the elementwise work of a step is one call
+of a compiled loop (``_jit``) instead of eight to twelve NumPy calls.
+
+Forward step t, for each row b and unit j (a = the step's pre-activations, sigmoid rows
+halved; the cache keeps τ_k = tanh(a_k), from which every gate is recovered)::
+
+    τ = tanh(a + h_{t−1} W_hhᵀ)                       i, f, o = ½ + ½ τ_{i,f,o};  g = τ_g
+    c_t = f c_{t−1} + i g        h_t = o tanh(c_t)     (padding: state_t = state_{t−1}, out 0)
+
+Backward step t (m = the mask, 1 without one)::
+
+    dh = m (dout_t + dh_next)           dc = m dc_next + dh o (1 − tanh² c_t)
+    da_i = dc g i(1−i)    da_f = dc c_{t−1} f(1−f)    da_g = dc i (1 − g²)    da_o = dh tanh(c_t) o(1−o)
+    dc_{t−1} = dc f  (padding: dc_next)      dh_{t−1} = da W_hh ⊙ drop  (padding: dh_next)
+"""
+
+import numpy as np
+
+from ..cells import CellOptions
+from . import _sequence as seq
+from . import lstm
+from ._jit import HALF, ONE, compiled, tanh32
+from ._workspace import POOL, leased
+
+ARRAY3 = "float32[:, :, ::1]"
+ARRAY2 = "float32[:, ::1]"
+
+
+def supports(opts: CellOptions, dtype) -> bool:
+    """The plain LSTM (no peepholes, no layer norm) in float32."""
+    return lstm.supports(opts, dtype) and np.dtype(dtype) == np.float32
+
+
+@compiled(f"void({ARRAY3}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2})")
+def _forward_step(tau, q, t, hs, cs, tanh_c, outs, m):
+    """Step t: τ[t] = tanh(τ[t] + q), then c, tanh c, h (and outs when masked, m: [T, B])."""
+    B, G = q.shape
+    H = G // 4
+    masked = m.shape[0] > 0
+    for b in range(B):
+        a, qb = tau[t, b], q[b]
+        for k in range(G):
+            a[k] = tanh32(a[k] + qb[k])
+        c_prev, c, h, tc = cs[t, b], cs[t + 1, b], hs[t + 1, b], tanh_c[t, b]
+        for j in range(H):
+            i = HALF * a[j] + HALF
+            f = HALF * a[H + j] + HALF
+            o = HALF * a[3 * H + j] + HALF
+            c[j] = f * c_prev[j] + i * a[2 * H + j]  # c_t = f c_{t−1} + i g
+            tc[j] = tanh32(c[j])
+            h[j] = o * tc[j]  # h_t = o tanh(c_t)
+        if masked:
+            if m[t, b] == 0:  # padding: the state carries over, the output is 0
+                h[:] = hs[t, b]
+                c[:] = c_prev
+                outs[t, b] = 0
+            else:
+                outs[t, b] = h
+
+
+@compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY2}, "
+          f"{ARRAY3}, {ARRAY2}, {ARRAY2})")
+def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m):
+    """Step t: da = dA[t] and dc_{t−1} from dh_next, dc_next (m: [T, B], empty without a mask).
+
+    Two passes per row, each over few arrays: one loop over many arrays at four offsets does
+    not vectorise.
+    """
+    B, H = dh_next.shape
+    masked = m.shape[0] > 0
+    for b in range(B):
+        mk = m[t, b] if masked else ONE
+        a, da, c_prev, tc = tau[t, b], dA[t, b], cs[t, b], tanh_c[t, b]
+        dout, dhn, dcn, dc = douts[t, b], dh_next[b], dc_next[b], dc_prev[b]
+        a_o, da_o = a[3 * H :], da[3 * H :]
+        for j in range(H):
+            o = HALF * a_o[j] + HALF
+            dh = mk * (dout[j] + dhn[j])
+            dc[j] = mk * dcn[j] + dh * o * (ONE - tc[j] * tc[j])
+            da_o[j] = dh * tc[j] * o * (ONE - o)
+        a_i, a_f, a_g = a[:H], a[H : 2 * H], a[2 * H : 3 * H]
+        da_i, da_f, da_g = da[:H], da[H : 2 * H], da[2 * H : 3 * H]
+        for j in range(H):
+            i = HALF * a_i[j] + HALF
+            f = HALF * a_f[j] + HALF
+            g = a_g[j]
+            da_i[j] = dc[j] * g * i * (ONE - i)
+            da_f[j] = dc[j] * c_prev[j] * f * (ONE - f)
+            da_g[j] = dc[j] * i * (ONE - g * g)
+            dc[j] *= f  # dc_{t−1} = dc f
+        if mk == 0:  # padding: dc_{t−1} = dc_next
+            dc[:] = dcn
+
+
+def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
+            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+    """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``."""
+    T, B, _ = xs.shape
+    H = state0[0].shape[1]
+    dt = np.float32
+    alpha, _ = lstm._affine(H, dt)  # halves the sigmoid rows: σ(z) = ½ + ½ tanh(z/2)
+    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)  # [H, 4H]
+    b = (p["bias_ih"] + p["bias_hh"]) * alpha
+    tau = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)  # x W_ihᵀ + b, all t
+    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
+    hs[0], cs[0] = state0
+    tanh_c = POOL.take((T, B, H), dt)
+    mk = seq.prepare_mask(mask, T, B, dt)
+    m = _mask_rows(mk, T, B)
+    outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
+    q, h_rec = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
+    for t in range(T):
+        h_prev = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
+        np.matmul(h_prev, W_hhT, out=q)  # h_{t−1} W_hhᵀ
+        _forward_step(tau, q, t, hs, cs, tanh_c, outs, m)
+    outs = hs[1:].copy() if mk is None else outs
+    cache = lstm.Cache(xs, hs, cs, tau, tanh_c, mk, drop, leased(hs, cs, tau, tanh_c))
+    return outs, (hs[T].copy(), cs[T].copy()), cache
+
+
+def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
+             opts: CellOptions, need_dx: bool = True):
+    """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
+
+    ``cache.gates`` holds τ = tanh of the (halved) pre-activations; ``need_dx=False`` skips
+    the input gradient.
+    """
+    T, B, H = cache.tanh_c.shape
+    dt = np.float32
+    W_hh = p["weight_hh"]  # [4H, H], unscaled
+    douts = np.ascontiguousarray(douts, dtype=dt)
+    m = _mask_rows(cache.mask, T, B)
+    dA = POOL.take((T, B, 4 * H), dt)
+    dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
+    dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
+    for t in reversed(range(T)):
+        _backward_step(cache.gates, cache.cs, cache.tanh_c, douts, t, dh_next, dc_next, dA,
+                       dc_prev, m)
+        np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
+        if cache.drop is not None:
+            dh_prev *= cache.drop
+        if cache.mask is not None:  # a padded step passes its incoming gradient through
+            np.copyto(dh_prev, dh_next, where=cache.mask.off[t])
+        dh_next, dh_prev = dh_prev, dh_next
+        dc_next, dc_prev = dc_prev, dc_next
+    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx)
+    POOL.give(dA)
+    return results
+
+
+def _mask_rows(mk: seq.Mask | None, T: int, B: int) -> np.ndarray:
+    """The mask as a C-contiguous float32 [T, B], or an empty [0, 0] when there is none."""
+    if mk is None:
+        return np.empty((0, 0), np.float32)
+    return np.ascontiguousarray(mk.m.reshape(T, B))
