@@ -123,7 +123,7 @@ def test_unsupported_options_fall_back_to_the_reference(name, opts):
 
 FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
     ("elman", np.float32): "elman", ("elman", np.float64): "elman",
-    ("gru", np.float32): "gru", ("gru", np.float64): "gru",
+    ("gru", np.float32): "gru_fused", ("gru", np.float64): "gru",
     ("lstm", np.float32): "lstm_fused", ("lstm", np.float64): "lstm",
 }
 

@@ -23,7 +23,7 @@ BACKENDS = ("auto", "fast", "reference")
 
 KERNELS: dict[str, tuple[str, ...]] = {
     "elman": ("rnnkit.kernels.elman",),
-    "gru": ("rnnkit.kernels.gru",),
+    "gru": ("rnnkit.kernels.gru_fused", "rnnkit.kernels.gru"),
     "lstm": ("rnnkit.kernels.lstm_fused", "rnnkit.kernels.lstm"),
 }
 """Cell name → module paths of its fast paths, first choice first (each module has

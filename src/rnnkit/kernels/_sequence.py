@@ -35,6 +35,13 @@ def prepare_mask(mask: np.ndarray | None, T: int, B: int, dtype) -> Mask | None:
     return Mask(m, m == 0)
 
 
+def mask_rows(mk: Mask | None, T: int, B: int) -> np.ndarray:
+    """The mask as a C-contiguous float32 [T, B] for a compiled loop; [0, 0] without one."""
+    if mk is None:
+        return np.empty((0, 0), np.float32)
+    return np.ascontiguousarray(mk.m.reshape(T, B), dtype=np.float32)
+
+
 def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ax = xs Wᵀ + b for all steps in one matrix product: [T, B, G] (a pool buffer)."""
     T, B, I = xs.shape

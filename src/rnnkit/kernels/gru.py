@@ -160,10 +160,18 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
     POOL.give(P, G)
+    return _results(p, cache, d_ih, d_hh, dh_next, need_dx)
+
+
+def _results(p: dict, cache: Cache, d_ih: np.ndarray, d_hh: np.ndarray, dh0: np.ndarray,
+             need_dx: bool):
+    """dxs (or None), (dh_0,) and every parameter's gradient; d_ih's r, z blocks are filled
+    from d_hh here, and both go back to the pool."""
+    T, B, H = cache.a_hn.shape
     d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
     T_B = T * B
-    h_rec = hs[:T] if drop is None else hs[:T] * drop
-    dW_ih, dxs = seq.input_grads(d_ih, xs, p["weight_ih"], need_dx)
+    h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
+    dW_ih, dxs = seq.input_grads(d_ih, cache.xs, p["weight_ih"], need_dx)
     grads = {
         "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
         "weight_hh": d_hh.reshape(T_B, 3 * H).T @ h_rec.reshape(T_B, H),  # Σ_t da_hhᵀ h_rec
@@ -171,4 +179,4 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         "bias_hh": seq.bias_grad(d_hh),
     }
     POOL.give(d_ih, d_hh)
-    return dxs, (dh_next,), grads
+    return dxs, (dh0,), grads

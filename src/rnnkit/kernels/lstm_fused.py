@@ -112,7 +112,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     hs[0], cs[0] = state0
     tanh_c = POOL.take((T, B, H), dt)
     mk = seq.prepare_mask(mask, T, B, dt)
-    m = _mask_rows(mk, T, B)
+    m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
     q, h_rec = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
     for t in range(T):
@@ -135,7 +135,7 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
     dt = np.float32
     W_hh = p["weight_hh"]  # [4H, H], unscaled
     douts = np.ascontiguousarray(douts, dtype=dt)
-    m = _mask_rows(cache.mask, T, B)
+    m = seq.mask_rows(cache.mask, T, B)
     dA = POOL.take((T, B, 4 * H), dt)
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
@@ -153,9 +153,3 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
     POOL.give(dA)
     return results
 
-
-def _mask_rows(mk: seq.Mask | None, T: int, B: int) -> np.ndarray:
-    """The mask as a C-contiguous float32 [T, B], or an empty [0, 0] when there is none."""
-    if mk is None:
-        return np.empty((0, 0), np.float32)
-    return np.ascontiguousarray(mk.m.reshape(T, B))

@@ -1,0 +1,145 @@
+"""GRU fused path (float32): ``kernels.gru`` with each step's gate math in one compiled pass.
+
+Same contract and results as ``rnnkit.cells.unroll.forward/backward`` for the GRU with
+``reset_after=True`` and no layer norm, in float32 (float64 keeps to ``kernels.gru``).  The
+products and the halving of the r and z rows (σ(a) = ½ + ½ tanh(a/2)) are ``kernels.gru``'s;
+the elementwise work of a step is one call of a compiled loop (``_jit``).
+
+Forward step t, per row and unit (gx = x_t W_ihᵀ + b, q = h_rec W_hhᵀ; the cache keeps
+τ_r, τ_z = tanh of the halved pre-activations, n, and a_hn)::
+
+    r, z = ½ + ½ tanh(gx_rz + q_rz)     a_hn = q_n + b_hn     n = tanh(gx_n + r a_hn)
+    h_t = n + z (h_{t−1} − n)            (padding: h_t = h_{t−1}, out 0)
+
+Backward step t (m = the mask, 1 without one)::
+
+    dh = m (dout_t + dh_next)
+    da_n = dh (1 − z)(1 − n²)    da_z = dh (h_{t−1} − n) z(1−z)
+    da_r = da_n a_hn r(1−r)      da_hn = da_n r
+    dh_{t−1} = dh z + [da_r | da_z | da_hn] W_hh ⊙ drop      (padding: dh_next)
+"""
+
+import numpy as np
+
+from ..cells import CellOptions
+from . import _sequence as seq
+from . import gru
+from ._jit import HALF, ONE, compiled, tanh32
+from ._workspace import POOL, leased
+
+ARRAY3 = "float32[:, :, ::1]"
+ARRAY2 = "float32[:, ::1]"
+ARRAY1 = "float32[::1]"
+
+
+def supports(opts: CellOptions, dtype) -> bool:
+    """The GRU with reset_after=True and no layer norm, in float32."""
+    return gru.supports(opts, dtype) and np.dtype(dtype) == np.float32
+
+
+@compiled(f"void({ARRAY3}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2})")
+def _forward_step(gates, q, b_hn, t, hs, a_hn, outs, m):
+    """Step t: gates[t] becomes τ_r, τ_z, n; a_hn[t] and h_t (and outs when masked)."""
+    B, G = q.shape
+    H = G // 3
+    masked = m.shape[0] > 0
+    for b in range(B):
+        a, qb = gates[t, b], q[b]
+        for k in range(2 * H):
+            a[k] = tanh32(a[k] + qb[k])  # τ_r, τ_z
+        a_r, a_z, a_n = a[:H], a[H : 2 * H], a[2 * H :]
+        q_n, ahn, h_prev, h = qb[2 * H :], a_hn[t, b], hs[t, b], hs[t + 1, b]
+        for j in range(H):
+            ahn[j] = q_n[j] + b_hn[j]  # a_hn = h_rec W_hnᵀ + b_hn
+            n = tanh32(a_n[j] + (HALF * a_r[j] + HALF) * ahn[j])  # n = tanh(gx_n + r a_hn)
+            a_n[j] = n
+            h[j] = n + (HALF * a_z[j] + HALF) * (h_prev[j] - n)  # h_t = n + z (h_{t−1} − n)
+        if masked:
+            if m[t, b] == 0:  # padding: the state carries over, the output is 0
+                h[:] = h_prev
+                outs[t, b] = 0
+            else:
+                outs[t, b] = h
+
+
+@compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, "
+          f"{ARRAY3}, {ARRAY2}, {ARRAY2})")
+def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m):
+    """Step t: d_hh[t] = [da_r | da_z | da_hn], d_ih[t]'s n block, and dh_z = dh z.
+
+    Two passes per row, each over few arrays (one loop over them all does not vectorise).
+    """
+    B, H = dh_next.shape
+    masked = m.shape[0] > 0
+    for b in range(B):
+        mk = m[t, b] if masked else ONE
+        a, ahn, h_prev = gates[t, b], a_hn[t, b], hs[t, b]
+        a_r, a_z, a_n = a[:H], a[H : 2 * H], a[2 * H :]
+        dout, dhn, dh = douts[t, b], dh_next[b], dh_z[b]
+        da_r, da_z, da_hn = d_hh[t, b, :H], d_hh[t, b, H : 2 * H], d_hh[t, b, 2 * H :]
+        da_n = d_ih[t, b, 2 * H :]
+        for j in range(H):
+            z, n = HALF * a_z[j] + HALF, a_n[j]
+            dh[j] = mk * (dout[j] + dhn[j])
+            da_n[j] = dh[j] * (ONE - z) * (ONE - n * n)
+            da_z[j] = dh[j] * (h_prev[j] - n) * z * (ONE - z)
+        for j in range(H):
+            r = HALF * a_r[j] + HALF
+            da_r[j] = da_n[j] * ahn[j] * r * (ONE - r)
+            da_hn[j] = da_n[j] * r
+            dh[j] *= HALF * a_z[j] + HALF  # dh z
+
+
+def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
+            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
+    T, B, _ = xs.shape
+    H = state0[0].shape[1]
+    dt = np.float32
+    b = p["bias_ih"].copy()
+    b[: 2 * H] += p["bias_hh"][: 2 * H]
+    gates = seq.input_projection(xs, gru._halved(p["weight_ih"], H), gru._halved(b, H))
+    W_hhT = np.ascontiguousarray(gru._halved(p["weight_hh"], H).T)  # [H, 3H]
+    b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
+    hs = POOL.take((T + 1, B, H), dt)
+    hs[0] = state0[0]
+    a_hn = POOL.take((T, B, H), dt)
+    mk = seq.prepare_mask(mask, T, B, dt)
+    m = seq.mask_rows(mk, T, B)
+    outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
+    q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
+    for t in range(T):
+        h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
+        np.matmul(h_in, W_hhT, out=q)  # q = h_rec W_hhᵀ  (r, z rows halved)
+        _forward_step(gates, q, b_hn, t, hs, a_hn, outs, m)
+    outs = hs[1:].copy() if mk is None else outs
+    cache = gru.Cache(xs, hs, gates, a_hn, mk, drop, leased(hs, gates, a_hn))
+    return outs, (hs[T].copy(),), cache
+
+
+def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
+             opts: CellOptions, need_dx: bool = True):
+    """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
+
+    ``cache.gates`` holds τ_r, τ_z, n; ``need_dx=False`` skips the input gradient.
+    """
+    hs, gates, a_hn, mk, drop = cache[1:6]
+    T, B, H = a_hn.shape
+    dt = np.float32
+    W_hh = p["weight_hh"]
+    douts = np.ascontiguousarray(douts, dtype=dt)
+    m = seq.mask_rows(mk, T, B)
+    d_ih = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
+    d_hh = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
+    dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
+    mm = np.empty((B, H), dt)
+    for t in reversed(range(T)):
+        _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m)
+        np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
+        if drop is not None:
+            mm *= drop
+        dh_prev += mm  # dh_{t−1} = dh z + …
+        if mk is not None:  # a padded step passes its incoming gradient through unchanged
+            np.copyto(dh_prev, dh_next, where=mk.off[t])
+        dh_next, dh_prev = dh_prev, dh_next
+    return gru._results(p, cache, d_ih, d_hh, dh_next, need_dx)
