@@ -108,17 +108,22 @@ def mse(
     y = np.asarray(target)
     if y.shape != yhat.shape:
         raise ShapeError(f"target must have the shape of pred {yhat.shape}, got {y.shape}")
-    if mask is not None and yhat.ndim >= 1 and np.shape(mask) == yhat.shape[:-1]:
-        keep = _mask(mask, yhat.shape[:-1], "pred's leading axes")[..., None]
+    diff = np.subtract(yhat, y, dtype=yhat.dtype)  # ŷ − y
+    if mask is None:
+        n = yhat.size if normalizer is None else _normalizer(normalizer, diff)
     else:
-        keep = _mask(mask, yhat.shape, "pred")
-    w = np.broadcast_to(keep, yhat.shape).astype(yhat.dtype)
-    n = _normalizer(normalizer, w)
+        if yhat.ndim >= 1 and np.shape(mask) == yhat.shape[:-1]:
+            keep = _mask(mask, yhat.shape[:-1], "pred's leading axes")[..., None]
+        else:
+            keep = _mask(mask, yhat.shape, "pred")
+        w = np.broadcast_to(keep, yhat.shape)
+        n = _normalizer(normalizer, w)
+        diff *= w  # w ⊙ (ŷ − y)
     if n == 0:
         return 0.0, np.zeros_like(yhat)
-    diff = (yhat - y.astype(yhat.dtype, copy=False)) * w  # w ⊙ (ŷ − y)
-    loss = float(np.sum(diff * diff, dtype=np.float64)) / n  # L = Σ w (ŷ − y)² / N_w
-    return loss, diff * yhat.dtype.type(2.0 / n)  # dŷ = 2 w (ŷ − y) / N_w
+    loss = float(np.sum(np.square(diff), dtype=np.float64)) / n  # L = Σ w (ŷ − y)² / N_w
+    diff *= yhat.dtype.type(2.0 / n)  # dŷ = 2 w (ŷ − y) / N_w
+    return loss, diff
 
 
 def _normalizer(normalizer: int | None, w: np.ndarray) -> int:
