@@ -256,11 +256,16 @@ class Adam(Optimizer):
         v = st.setdefault("exp_avg_sq", np.zeros_like(theta))
         _lerp(m, g, 1 - self.beta1)  # m ← m + (1 − β₁)(g − m)
         v *= self.beta2
-        v += (1 - self.beta2) * g * g  # v ← β₂ v + (1 − β₂) g²
+        t = np.multiply(g, 1 - self.beta2)  # (in place from here: one scratch array)
+        t *= g
+        v += t  # v ← β₂ v + (1 − β₂) g²
         step_size = lr / (1 - self.beta1**k)  # η / (1 − β₁ᵏ)
-        denom = np.sqrt(v) / (1 - self.beta2**k) ** 0.5  # √v / √(1 − β₂ᵏ)
+        denom = np.sqrt(v, out=t)
+        denom /= (1 - self.beta2**k) ** 0.5  # √v / √(1 − β₂ᵏ)
         denom += self.eps
-        theta += -step_size * (m / denom)
+        update = np.divide(m, denom, out=t)
+        update *= -step_size
+        theta += update  # θ ← θ − η / (1 − β₁ᵏ) · m / (√v / √(1 − β₂ᵏ) + ε)
 
 
 class AdamW(Adam):
@@ -337,10 +342,13 @@ def clip_grad_value(grads: dict[str, np.ndarray | None], clip_value: float) -> N
 
 def _lerp(a: np.ndarray, b: np.ndarray, w: float) -> None:
     """a ← a + w (b − a) in place, rounded as ``torch.lerp`` rounds it."""
+    d = np.subtract(b, a)  # b − a
     if w < 0.5:
-        a += w * (b - a)
+        d *= w
+        a += d
     else:
-        a[...] = b - (b - a) * (1 - w)
+        d *= 1 - w
+        np.subtract(b, d, out=a)
 
 
 def _require(ok: bool, message: str) -> None:
