@@ -5,6 +5,7 @@ import gc
 import numpy as np
 import pytest
 
+from rnnkit import kernels
 from rnnkit.cells import CellOptions
 from rnnkit.kernels._workspace import POOL, Pool
 from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
@@ -12,35 +13,38 @@ from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
 from .test_parity import kernel, problem, run
 
 CELLS = ["elman", "lstm", "gru"]
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 
 
-def fresh_problem(name, seed, masked=True):
-    return problem(name, CellOptions(), (5, 3, 4, 6), np.float64, masked=masked, dropped=True,
+def fresh_problem(name, seed, masked=True, dtype=np.float64):
+    return problem(name, CellOptions(), (5, 3, 4, 6), dtype, masked=masked, dropped=True,
                    seed=seed)
 
 
+@DTYPES
 @pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
 @pytest.mark.parametrize("name", CELLS)
-def test_results_handed_out_are_not_overwritten_by_later_calls(name, masked):
-    impl = kernel(name)
-    first = run(impl, fresh_problem(name, 0, masked), CellOptions())
+def test_results_handed_out_are_not_overwritten_by_later_calls(name, masked, dtype):
+    impl = kernels.resolve(name, CellOptions(), dtype, backend="fast")
+    first = run(impl, fresh_problem(name, 0, masked, dtype), CellOptions())
     kept = [np.copy(a) for a in (first[0], *first[1], *first[3], *first[4].values())]
     gc.collect()  # the first call's cache is gone: its buffers are back in the pool
-    run(impl, fresh_problem(name, 1, masked), CellOptions())
+    run(impl, fresh_problem(name, 1, masked, dtype), CellOptions())
     now = [first[0], *first[1], *first[3], *first[4].values()]
     for before, after in zip(kept, now, strict=True):
         np.testing.assert_array_equal(after, before)
 
 
+@DTYPES
 @pytest.mark.parametrize("name", CELLS)
-def test_a_held_cache_gives_the_same_gradients_after_other_calls(name):
-    impl, opts = kernel(name), CellOptions()
-    pr = fresh_problem(name, 0)
+def test_a_held_cache_gives_the_same_gradients_after_other_calls(name, dtype):
+    impl, opts = kernels.resolve(name, CellOptions(), dtype, backend="fast"), CellOptions()
+    pr = fresh_problem(name, 0, dtype=dtype)
     _, _, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"],
                                pr["drop"])
     expected = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
     for seed in (1, 2):
-        run(impl, fresh_problem(name, seed), opts)
+        run(impl, fresh_problem(name, seed, dtype=dtype), opts)
     again = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
     np.testing.assert_array_equal(again[0], expected[0])
     for key, g in expected[2].items():
@@ -64,6 +68,30 @@ def test_the_pool_keeps_no_more_idle_bytes_than_its_limit(max_bytes, kept):
     pool = Pool(max_bytes)
     pool.give(np.empty(100, np.float64))
     assert pool.idle_bytes == kept
+
+
+def test_the_pool_keeps_what_was_in_use_at_once_even_beyond_its_limit():
+    """A step that needs more than max_bytes gets all its buffers back the next time."""
+    pool = Pool(max_bytes=1000)
+    step = [pool.take((100,), np.float64) for _ in range(3)]  # 2 400 bytes in use at once
+    pool.give(*step)
+    assert pool.idle_bytes == 2400
+    again = [pool.take((100,), np.float64) for _ in range(3)]
+    assert {id(b) for b in again} == {id(b) for b in step}, "every buffer reused"
+    pool.give(*again)
+    pool.give(np.empty(100, np.float64))  # beyond the high-water mark: dropped
+    assert pool.idle_bytes == 2400
+    pool.clear()
+    assert pool.idle_bytes == 0
+    pool.give(np.empty(200, np.float64))  # 1 600 > max_bytes, and the mark is forgotten
+    assert pool.idle_bytes == 0
+
+
+def test_the_high_water_mark_counts_only_up_to_the_cap():
+    pool = Pool(max_bytes=0, cap=1000)
+    step = [pool.take((100,), np.float64) for _ in range(2)]  # 1 600 bytes in use at once
+    pool.give(*step)
+    assert pool.idle_bytes == 800
 
 
 def test_the_pool_hands_back_a_buffer_of_the_asked_shape_and_dtype():
