@@ -15,6 +15,9 @@ learning rate, ``λ`` the weight decay, ``k`` the parameter's update count (1 on
                    m ← m + (1 − β₁)(g − m);   v ← β₂ v + (1 − β₂) g²
                    θ ← θ − η/(1 − β₁ᵏ) · m / (√v / √(1 − β₂ᵏ) + ε)
 
+Adam's update of a C-contiguous float32/float64 parameter runs as one compiled pass
+(``kernels/adam.py``) that is bit-identical to the NumPy form below it.
+
 The learning rate is a per-step value: ``step(params, grads, lr)`` uses ``lr`` (from a
 schedule) or, when it is None, the optimizer's base ``lr``.
 
@@ -50,6 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import CheckpointError, ConfigError, ShapeError
+from .kernels import adam
 
 FIXED_PREFIXES = ("connection_mask",)
 """Name prefixes (after the last dot) of arrays stored with the parameters but never trained."""
@@ -254,6 +258,13 @@ class Adam(Optimizer):
             g = g + self.weight_decay * theta  # g + λθ
         m = st.setdefault("exp_avg", np.zeros_like(theta))
         v = st.setdefault("exp_avg_sq", np.zeros_like(theta))
+        if adam.supports(theta, g, m, v):  # the same operations, one pass (kernels/adam.py)
+            w, s = 1 - self.beta1, lr / (1 - self.beta1**k)
+            c = theta.dtype.type
+            adam.adam_step(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                           c(w), c(1 - w), c(self.beta2), c(1 - self.beta2),
+                           c((1 - self.beta2**k) ** 0.5), c(self.eps), c(-s))
+            return
         _lerp(m, g, 1 - self.beta1)  # m ← m + (1 − β₁)(g − m)
         v *= self.beta2
         t = np.multiply(g, 1 - self.beta2)  # (in place from here: one scratch array)
