@@ -86,6 +86,7 @@ def _one_error_line(capsys) -> str:
     (["--seq-len", "100000"], "too short for batch_size=4 streams of seq_len+1=100001"),
     (["--batch-size", "0"], "batch_size must be > 0"),
     (["--forget-bias", "inf"], "forget_bias must be a finite number"),
+    (["--chrono-init", "2"], "chrono_init must be 0 (off) or >= 3"),
     (["--cell", "tree"], "unknown cell 'tree'"),
     (["--max-chars", "-1"], "max_chars must be >= 0"),
     (["--on-nonfinite", "stop", "--nonfinite-lr-factor", "2"], "nonfinite_lr_factor"),
@@ -123,6 +124,18 @@ def test_config_file_sets_options_and_flags_override_it(text_file, tmp_path, cap
     capsys.readouterr()
     assert main([*argv, "--overwrite"]) == 2
     assert "'hiden_size' (did you mean 'hidden_size'?)" in _one_error_line(capsys)
+
+
+def test_chrono_init_sets_the_gate_biases_of_the_trained_model(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--steps", "1", "--out", str(out), "--cell", "gru",
+            "--chrono-init", "40", *SMALL]
+    assert main(argv) == 0
+    model, _ = load_with_state(out / "last")
+    assert model.config.rnn.chrono_init == 40
+    H = model.config.rnn.hidden_size
+    b_z = model.params["rnn.bias_ih_l0"][H : 2 * H]  # the update gate's bias: log U(1, T_max − 1)
+    assert np.all(b_z > -0.1) and np.all(b_z < np.log(39) + 0.1) and b_z.std() > 0.3
 
 
 def test_a_new_run_does_not_overwrite_an_existing_one_unasked(text_file, tmp_path, capsys):

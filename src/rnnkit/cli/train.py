@@ -35,8 +35,8 @@ SUMMARY = "train a character-level model"
 MODEL_DEFAULTS: dict[str, Any] = {
     "cell": "lstm", "hidden_size": 256, "num_layers": 1, "embedding_dim": 0, "dropout": 0.0,
     "recurrent_dropout": 0.0, "nonlinearity": "tanh", "init": "uniform", "peepholes": False,
-    "forget_bias": 0.0, "layer_norm": False, "reset_after": True, "output_size": 0,
-    "dtype": "float32", "max_chars": 0, "window": 16,
+    "forget_bias": 0.0, "chrono_init": 0, "layer_norm": False, "reset_after": True,
+    "output_size": 0, "dtype": "float32", "max_chars": 0, "window": 16,
 }
 """Model and data options (the names ``--config`` accepts besides TrainConfig's); the window
 is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy."""
@@ -44,7 +44,7 @@ is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy
 MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
 
 RECURRENT_ONLY = ("dropout", "recurrent_dropout", "init", "peepholes", "forget_bias",
-                  "layer_norm", "reset_after", "output_size")
+                  "chrono_init", "layer_norm", "reset_after", "output_size")
 """Options the feed-forward baseline has no use for (an error with ``--cell ffnn``)."""
 
 NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window")
@@ -73,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--peepholes", action="store_true", default=None,
                    help="lstm: diagonal peephole connections")
     m.add_argument("--forget-bias", type=float, help="lstm: initial forget-gate bias")
+    m.add_argument("--chrono-init", type=int, metavar="T_MAX",
+                   help="lstm/gru: chrono initialisation of the gate biases for dependencies "
+                        "up to T_MAX steps long (Tallec & Ollivier 2018; 0: off)")
     m.add_argument("--layer-norm", action="store_true", default=None,
                    help="lstm/gru: layer normalisation")
     m.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
