@@ -28,6 +28,9 @@ FLAGS = {"contract", "arcp", "afn", "reassoc", "nsz"}  # fast math without nnan 
 OPTIONS = {"fastmath": FLAGS, "error_model": "numpy", "cache": True, "nogil": True}
 
 
+ARRAY1, ARRAY2, ARRAY3 = "float32[::1]", "float32[:, ::1]", "float32[:, :, ::1]"  # C order
+
+
 def compiled(signature: str):
     """Decorator: compile for ``signature`` at import, with the options above, cached on disk."""
     return numba.njit(signature, **OPTIONS)

@@ -59,20 +59,30 @@ def _halved(w: np.ndarray, H: int) -> np.ndarray:
     return out
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
-    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
+def _start(p: dict, xs: np.ndarray, state0: tuple):
+    """The pre-loop work of both GRU kernels, the r and z rows halved: (gates = x W_ihᵀ + b
+    for all t [T, B, 3H], W_hhᵀ [H, 3H], b_hn [H], hs [T + 1, B, H] with the initial state in
+    row 0, a_hn [T, B, H]); gates, hs and a_hn are pool buffers."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
     b = p["bias_ih"].copy()
     b[: 2 * H] += p["bias_hh"][: 2 * H]
     gates = seq.input_projection(xs, _halved(p["weight_ih"], H), _halved(b, H))
-    W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)  # [H, 3H]
-    b_hn = p["bias_hh"][2 * H :]
+    W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)
+    b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
     hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]
-    a_hn = POOL.take((T, B, H), dt)
+    return gates, W_hhT, b_hn, hs, POOL.take((T, B, H), dt)
+
+
+def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
+            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
+    T, B, _ = xs.shape
+    H = state0[0].shape[1]
+    dt = xs.dtype
+    gates, W_hhT, b_hn, hs, a_hn = _start(p, xs, state0)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)

@@ -24,12 +24,9 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import gru
-from ._jit import HALF, ONE, compiled, tanh32
+from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
 from ._workspace import POOL, leased
 
-ARRAY3 = "float32[:, :, ::1]"
-ARRAY2 = "float32[:, ::1]"
-ARRAY1 = "float32[::1]"
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -96,14 +93,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = np.float32
-    b = p["bias_ih"].copy()
-    b[: 2 * H] += p["bias_hh"][: 2 * H]
-    gates = seq.input_projection(xs, gru._halved(p["weight_ih"], H), gru._halved(b, H))
-    W_hhT = np.ascontiguousarray(gru._halved(p["weight_hh"], H).T)  # [H, 3H]
-    b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
-    hs = POOL.take((T + 1, B, H), dt)
-    hs[0] = state0[0]
-    a_hn = POOL.take((T, B, H), dt)
+    gates, W_hhT, b_hn, hs, a_hn = gru._start(p, xs, state0)  # r, z rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)

@@ -64,19 +64,30 @@ def _affine(H: int, dt) -> tuple[np.ndarray, np.ndarray]:
     return alpha, beta
 
 
+def _start(p: dict, xs: np.ndarray, state0: tuple):
+    """The pre-loop work of both LSTM kernels, the sigmoid rows halved by α: (gates = x W_ihᵀ
+    + b for all t [T, B, 4H], W_hhᵀ [H, 4H], hs and cs [T + 1, B, H] with the initial state
+    in row 0, tanh_c [T, B, H]); all but W_hhᵀ are pool buffers."""
+    T, B, _ = xs.shape
+    H = state0[0].shape[1]
+    dt = xs.dtype
+    alpha, _ = _affine(H, dt)
+    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)
+    b = (p["bias_ih"] + p["bias_hh"]) * alpha
+    gates = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)
+    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
+    hs[0], cs[0] = state0
+    return gates, W_hhT, hs, cs, POOL.take((T, B, H), dt)
+
+
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             mask: np.ndarray | None = None, drop: np.ndarray | None = None):
     """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
-    alpha, beta = _affine(H, dt)  # α also halves the sigmoid rows of the weights
-    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)  # [H, 4H]
-    b = (p["bias_ih"] + p["bias_hh"]) * alpha
-    gates = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)  # x W_ihᵀ + b, all t
-    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
-    hs[0], cs[0] = state0
-    tanh_c = POOL.take((T, B, H), dt)
+    alpha, beta = _affine(H, dt)
+    gates, W_hhT, hs, cs, tanh_c = _start(p, xs, state0)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, ig = np.empty((B, 4 * H), dt), np.empty((B, H), dt)

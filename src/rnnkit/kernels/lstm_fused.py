@@ -25,11 +25,9 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import lstm
-from ._jit import HALF, ONE, compiled, tanh32
+from ._jit import ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
 from ._workspace import POOL, leased
 
-ARRAY3 = "float32[:, :, ::1]"
-ARRAY2 = "float32[:, ::1]"
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -104,13 +102,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = np.float32
-    alpha, _ = lstm._affine(H, dt)  # halves the sigmoid rows: σ(z) = ½ + ½ tanh(z/2)
-    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)  # [H, 4H]
-    b = (p["bias_ih"] + p["bias_hh"]) * alpha
-    tau = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)  # x W_ihᵀ + b, all t
-    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
-    hs[0], cs[0] = state0
-    tanh_c = POOL.take((T, B, H), dt)
+    tau, W_hhT, hs, cs, tanh_c = lstm._start(p, xs, state0)  # sigmoid rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
