@@ -5,6 +5,7 @@ import pytest
 
 from rnnkit import kernels
 from rnnkit.cells import CellOptions, get_cell, unroll
+from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
 
 TOLERANCE = {  # written once: float64 differs by summation order only, float32 by rounding
     np.float64: {"rtol": 1e-10, "atol": 1e-12},
@@ -133,3 +134,29 @@ FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
 def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
     impl = kernels.resolve(name, CellOptions(), dtype, backend=backend)
     assert impl.__name__ == f"rnnkit.kernels.{FIRST_CHOICE[name, dtype]}"
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_reference(name):
+    """Through the layer: reversed directions, lengths, dropout between layers and on h."""
+    config = RecurrentConfig(cell=name, input_size=3, hidden_size=5, num_layers=2,
+                             bidirectional=True, dropout=0.2, recurrent_dropout=0.3)
+    fast = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float32, backend="fast")
+    spec = Recurrent(config, params=fast.state_dict(), dtype=np.float32, backend="reference")
+    assert fast.impl.__name__.endswith("_fused")
+    x = np.random.default_rng(1).standard_normal((7, 4, 3)).astype(np.float32)
+    lengths = np.array([7, 3, 5, 1])
+    results = []
+    for layer in (fast, spec):
+        out, final, cache = layer.forward(x, lengths=lengths, train=True,
+                                          rng=np.random.default_rng(2))
+        d_out = np.random.default_rng(3).standard_normal(out.shape).astype(np.float32)
+        results.append((out, final, *layer.backward(cache, d_out)))
+    (out, final, dx, ds0, grads), (out_r, final_r, dx_r, ds0_r, grads_r) = results
+    tol = TOLERANCE[np.float32]
+    np.testing.assert_allclose(out, out_r, **tol)
+    for a, b in ((final, final_r), (ds0, ds0_r)):  # arrays, or (h, c) pairs for the LSTM
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), **tol)
+    np.testing.assert_allclose(dx, dx_r, **tol)
+    for key, g in grads_r.items():
+        np.testing.assert_allclose(grads[key], g, **tol, err_msg=key)
