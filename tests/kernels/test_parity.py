@@ -130,7 +130,8 @@ FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
 
 
 @pytest.mark.parametrize("backend", ["auto", "fast"])
-@pytest.mark.parametrize("name,dtype", list(FIRST_CHOICE), ids=[f"{n}-{d.__name__}" for n, d in FIRST_CHOICE])
+@pytest.mark.parametrize("name,dtype", list(FIRST_CHOICE),
+                         ids=[f"{n}-{d.__name__}" for n, d in FIRST_CHOICE])
 def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
     impl = kernels.resolve(name, CellOptions(), dtype, backend=backend)
     assert impl.__name__ == f"rnnkit.kernels.{FIRST_CHOICE[name, dtype]}"

@@ -13,11 +13,12 @@ Nothing handed to a caller (outputs, final state, gradients, input gradients) is
 buffer or a view of one.  The pool is safe to use from several threads.
 
 How much it keeps idle: at most the larger of ``max_bytes`` and the most bytes its buffers
-have had in use at once (the high-water mark, counted up to a quarter of physical memory), so a loop whose step needs more than
-``max_bytes`` (e.g. full BPTT over T = 1 000 steps) still reuses every buffer instead of
-faulting in fresh pages each step — at config A's sizes a fresh [T, B, 4H] gradient buffer
-made a backward step's pass 7× slower — while the pool never holds more than a step has
-already needed.  ``clear()`` drops the idle buffers and forgets the mark.
+have had in use at once (the high-water mark, counted up to a quarter of physical memory),
+so a loop whose step needs more than ``max_bytes`` (e.g. full BPTT over T = 1 000 steps)
+still reuses every buffer instead of faulting in fresh pages each step — at config A's sizes
+a fresh [T, B, 4H] gradient buffer made a backward step's pass 7× slower — while the pool
+never holds more than a step has already needed.  ``clear()`` drops the idle buffers and
+forgets the mark.
 """
 
 import os

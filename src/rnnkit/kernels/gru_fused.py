@@ -28,7 +28,6 @@ from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
 from ._workspace import POOL, leased
 
 
-
 def supports(opts: CellOptions, dtype) -> bool:
     """The GRU with reset_after=True and no layer norm, in float32."""
     return gru.supports(opts, dtype) and np.dtype(dtype) == np.float32

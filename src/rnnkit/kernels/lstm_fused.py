@@ -16,7 +16,8 @@ halved; the cache keeps τ_k = tanh(a_k), from which every gate is recovered)::
 Backward step t (m = the mask, 1 without one)::
 
     dh = m (dout_t + dh_next)           dc = m dc_next + dh o (1 − tanh² c_t)
-    da_i = dc g i(1−i)    da_f = dc c_{t−1} f(1−f)    da_g = dc i (1 − g²)    da_o = dh tanh(c_t) o(1−o)
+    da_i = dc g i(1−i)       da_f = dc c_{t−1} f(1−f)
+    da_g = dc i (1 − g²)     da_o = dh tanh(c_t) o(1−o)
     dc_{t−1} = dc f  (padding: dc_next)      dh_{t−1} = da W_hh ⊙ drop  (padding: dh_next)
 """
 
@@ -27,7 +28,6 @@ from . import _sequence as seq
 from . import lstm
 from ._jit import ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
 from ._workspace import POOL, leased
-
 
 
 def supports(opts: CellOptions, dtype) -> bool:
