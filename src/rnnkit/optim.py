@@ -53,7 +53,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import CheckpointError, ConfigError, ShapeError
-from .kernels import adam
 
 FIXED_PREFIXES = ("connection_mask",)
 """Name prefixes (after the last dot) of arrays stored with the parameters but never trained."""
@@ -258,6 +257,8 @@ class Adam(Optimizer):
             g = g + self.weight_decay * theta  # g + λθ
         m = st.setdefault("exp_avg", np.zeros_like(theta))
         v = st.setdefault("exp_avg_sq", np.zeros_like(theta))
+        from .kernels import adam  # (loads Numba on the first update, not at import)
+
         if adam.supports(theta, g, m, v):  # the same operations, one pass (kernels/adam.py)
             w, s = 1 - self.beta1, lr / (1 - self.beta1**k)
             c = theta.dtype.type

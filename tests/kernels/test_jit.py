@@ -42,3 +42,13 @@ def test_fused_kernels_match_the_reference_with_the_jit_disabled():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_a_float64_model_and_its_optimizer_do_not_load_numba_until_an_update():
+    code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
+            "RecurrentConfig; import rnnkit.optim; "
+            "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
+            "rng=np.random.default_rng(0), dtype=np.float64); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -16,18 +16,23 @@ import os
 from importlib import import_module
 from types import ModuleType
 
+import numpy as np
+
 from ..cells import CellOptions, unroll
 from ..errors import ConfigError
 
 BACKENDS = ("auto", "fast", "reference")
 
-KERNELS: dict[str, tuple[str, ...]] = {
-    "elman": ("rnnkit.kernels.elman",),
-    "gru": ("rnnkit.kernels.gru_fused", "rnnkit.kernels.gru"),
-    "lstm": ("rnnkit.kernels.lstm_fused", "rnnkit.kernels.lstm"),
+KERNELS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "elman": (("rnnkit.kernels.elman", ("float32", "float64")),),
+    "gru": (("rnnkit.kernels.gru_fused", ("float32",)),
+            ("rnnkit.kernels.gru", ("float32", "float64"))),
+    "lstm": (("rnnkit.kernels.lstm_fused", ("float32",)),
+             ("rnnkit.kernels.lstm", ("float32", "float64"))),
 }
-"""Cell name → module paths of its fast paths, first choice first (each module has
-``supports(opts, dtype)``; the first that supports the options and dtype runs)."""
+"""Cell name → (module path, dtypes) of its fast paths, first choice first.  A module is
+imported only for its dtypes (so a float64 layer never loads Numba); the first whose
+``supports(opts, dtype)`` holds runs."""
 
 
 def default_backend() -> str:
@@ -44,8 +49,9 @@ def resolve(cell: str, opts: CellOptions, dtype, backend: str | None = None) -> 
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "reference" or cell not in KERNELS:
         return unroll
-    for path in KERNELS[cell]:
-        kernel = import_module(path)
-        if kernel.supports(opts, dtype):
-            return kernel
+    for path, dtypes in KERNELS[cell]:
+        if np.dtype(dtype).name in dtypes:
+            kernel = import_module(path)
+            if kernel.supports(opts, dtype):
+                return kernel
     return unroll
