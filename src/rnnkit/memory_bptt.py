@@ -375,6 +375,7 @@ class _Recomputing:
 
     def __init__(self, inner: Any, k: int) -> None:
         self.inner, self.k = inner, k
+        self.TOKEN_IDS = getattr(inner, "TOKEN_IDS", False)  # token ids pass through to it
 
     def forward(self, cell, p: dict, xs: np.ndarray, state0: tuple, opts,
                 mask: np.ndarray | None = None, drop: np.ndarray | None = None):

@@ -163,10 +163,11 @@ class Model:
     # -- helpers ------------------------------------------------------------------------------
 
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """(ids [T, B] or None, xs [T, B, I]) from the batch-first input."""
+        """(ids [T, B] or None, xs [T, B, I] or the ids [T, B]) from the batch-first input."""
         c = self.config
         return model_inputs(x, vocab_size=c.vocab_size, input_size=c.rnn.input_size,
-                            dtype=self.dtype, embedding=self.params.get("embedding.weight"))
+                            dtype=self.dtype, embedding=self.params.get("embedding.weight"),
+                            one_hot_rows=False)  # one-hot input: the layer takes the ids
 
     def _gather_last(self, hs: np.ndarray, last: np.ndarray) -> np.ndarray:
         """[B, F]: the forward half at each sequence's last step, the reverse half at step 0."""

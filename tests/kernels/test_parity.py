@@ -161,3 +161,39 @@ def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_
     np.testing.assert_allclose(dx, dx_r, **tol)
     for key, g in grads_r.items():
         np.testing.assert_allclose(grads[key], g, **tol, err_msg=key)
+
+
+TOKEN_KERNELS = [name for name in ("elman", "lstm", "gru")
+                 if getattr(kernels.resolve(name, CellOptions(), np.float32), "TOKEN_IDS", False)]
+
+
+def test_the_fused_kernels_take_token_ids():
+    assert TOKEN_KERNELS == ["lstm", "gru"]
+
+
+@pytest.mark.parametrize("reversed_view", [False, True], ids=["forward", "reversed"])
+@pytest.mark.parametrize("need_dx", [True, False], ids=["dx", "no-dx"])
+@pytest.mark.parametrize("dropped", [False, True], ids=["no-dropout", "dropout"])
+@pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
+@pytest.mark.parametrize("name", TOKEN_KERNELS)
+def test_token_ids_give_the_reference_results_on_their_one_hot_rows(
+        name, masked, dropped, need_dx, reversed_view):
+    """ids [T, B] in the kernel == one-hot rows [T, B, V] in the reference, dx included (the
+    gradient with respect to the one-hot rows), with repeated and unused ids."""
+    opts, V = CellOptions(), 7
+    pr = problem(name, opts, (9, 4, V, 5), np.float32, masked=masked, dropped=dropped)
+    ids = np.random.default_rng(4).integers(0, V - 2, size=(9, 4))  # ids V−2, V−1 unused
+    one_hot = np.eye(V, dtype=np.float32)[ids]
+    if reversed_view:
+        ids, one_hot = ids[::-1], one_hot[::-1]
+        pr["mask"] = None if pr["mask"] is None else pr["mask"][::-1]
+    spec = run(unroll, pr | {"xs": one_hot}, opts)
+    impl = kernels.resolve(name, opts, np.float32)
+    outs, final, cache = impl.forward(pr["cell"], pr["p"], ids, pr["state0"], opts,
+                                      pr["mask"], pr["drop"])
+    back = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts,
+                         need_dx=need_dx)
+    ours = (outs, final, back[0] if need_dx else spec[2], back[1], back[2])
+    assert need_dx or back[0] is None
+    assert_same(ours, spec, np.float32)
+    np.testing.assert_array_equal(ours[4]["weight_ih"][:, V - 2 :], 0)  # unused ids: no gradient

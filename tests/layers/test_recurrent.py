@@ -150,10 +150,45 @@ def test_bad_shapes_get_clear_errors(rng):
         layer.forward(np.zeros((5, 2, 3)), np.zeros((1, 2, 4)))
     with pytest.raises(ShapeError, match="lengths"):
         layer.forward(np.zeros((5, 2, 3)), lengths=np.array([6, 1]))
+    with pytest.raises(ShapeError, match=r"token id 3 is outside the vocabulary \[0, 3\)"):
+        layer.forward(np.array([[0, 1], [3, 2]]))
+    with pytest.raises(ShapeError, match=r"I = 3 \(or \[T, B\] token ids\)"):
+        layer.forward(np.zeros((5, 2)))  # floats [T, B] are not ids
     with pytest.raises(ConfigError, match="hidden_size"):
         RecurrentConfig(cell="lstm", input_size=3, hidden_size=0)
     with pytest.raises(ConfigError, match="unknown cell"):
         RecurrentConfig(cell="lstmm", input_size=3, hidden_size=2)
+
+
+TOKEN_CASES = [  # cell, dtype, backend: fused kernels (ids), NumPy kernels and the reference
+    ("lstm", np.float32, "fast"), ("gru", np.float32, "fast"), ("elman", np.float32, "fast"),
+    ("lstm", np.float64, "fast"), ("gru", np.float64, "reference"),
+]
+
+
+@pytest.mark.parametrize("cell,dtype,backend", TOKEN_CASES,
+                         ids=[f"{c}-{d.__name__}-{b}" for c, d, b in TOKEN_CASES])
+def test_token_ids_are_their_one_hot_rows(cell, dtype, backend):
+    """A stacked bidirectional batch-first layer: ids [B, T] give the outputs, final state,
+    ∂L/∂(one-hot rows) and gradients of the one-hot input [B, T, V]."""
+    V = 6
+    config = RecurrentConfig(cell=cell, input_size=V, hidden_size=4, num_layers=2,
+                             bidirectional=True, batch_first=True)
+    layer = Recurrent(config, rng=np.random.default_rng(0), dtype=dtype, backend=backend)
+    ids = np.random.default_rng(1).integers(0, V, size=(3, 5)).astype(np.int32)
+    lengths = np.array([5, 2, 4])
+    results = []
+    for x in (ids, np.eye(V)[ids]):
+        out, final, cache = layer.forward(x, lengths=lengths)
+        d_out = np.random.default_rng(2).standard_normal(out.shape)
+        results.append((out, final, *layer.backward(cache, d_out)))
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+    (out, final, dx, ds0, grads), (out_1, final_1, dx_1, ds0_1, grads_1) = results
+    assert dx.shape == (3, 5, V)
+    for a, b in ((out, out_1), (final, final_1), (dx, dx_1), (ds0, ds0_1)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), **tol)
+    for key, g in grads_1.items():
+        np.testing.assert_allclose(grads[key], g, **tol, err_msg=key)
 
 
 LAYER_FD_CASES = [

@@ -2,7 +2,10 @@
 
 A kernel module implements ``forward`` and ``backward`` with exactly the signatures and
 results of ``rnnkit.cells.unroll.forward/backward`` for the cells and options it supports;
-its caches are private to it.  ``resolve`` picks the implementation for a layer:
+its caches are private to it.  A module that sets ``TOKEN_IDS = True`` also takes integer
+token ids ``xs: [T, B]`` in place of their one-hot rows ``[T, B, I]`` (and returns no ∂L/∂x
+for them); the layer gives other modules the one-hot rows.  ``resolve`` picks the
+implementation for a layer:
 
 * ``"reference"``: ``cells.unroll`` — the readable NumPy spec, one step at a time;
 * ``"fast"``: the first registered kernel for the cell that supports the options and dtype

@@ -29,6 +29,7 @@ OPTIONS = {"fastmath": FLAGS, "error_model": "numpy", "cache": True, "nogil": Tr
 
 
 ARRAY1, ARRAY2, ARRAY3 = "float32[::1]", "float32[:, ::1]", "float32[:, :, ::1]"  # C order
+IDS = "int64[:, ::1]"  # token ids [T, B]
 
 
 def compiled(signature: str):

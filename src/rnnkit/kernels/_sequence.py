@@ -10,7 +10,10 @@ and do the input side of every step in one matrix product each, before and after
     ax = xs W_ihᵀ + b                  dW_ih = daᵀ xs       dxs = da W_ih       db = Σ da
 
 The input gradient dxs is skipped when the caller has no use for it (``need_dx=False``: a
-one-hot first layer).  Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
+one-hot first layer).  A kernel that takes token ids (``xs: [T, B]`` integers standing for
+one-hot rows, see ``rnnkit.kernels``) has no input product at all: step t adds the row
+``P[id]`` of the table P = W_ihᵀ + b, and its backward adds da_t into row id of dW_ihᵀ.
+Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
 """
 
 from typing import NamedTuple
@@ -55,13 +58,32 @@ def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray
     return ax
 
 
+def token_table(W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """P = Wᵀ + b ``[V, G]`` (C order): row v is x Wᵀ + b for the one-hot x of token v."""
+    return np.ascontiguousarray(W.T + b)
+
+
+def token_ids(xs: np.ndarray) -> np.ndarray:
+    """A compiled loop's ids: token ids ``xs: [T, B]`` as C-contiguous int64, or an empty
+    ``[0, 0]`` for vectors ``xs: [T, B, I]``."""
+    if xs.ndim == 3:
+        return np.empty((0, 0), np.int64)
+    return np.ascontiguousarray(xs, dtype=np.int64)
+
+
 def input_grads(
     da: np.ndarray, xs: np.ndarray, W: np.ndarray, need_dx: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(dW_ih = Σ_t da_tᵀ x_t  [G, I],  dxs = da W_ih  [T, B, I] or None) in one product each."""
     T, B, G = da.shape
-    da2, xs2 = da.reshape(T * B, G), xs.reshape(T * B, -1)
-    return da2.T @ xs2, (da2 @ W).reshape(xs.shape) if need_dx else None
+    dW = da.reshape(T * B, G).T @ xs.reshape(T * B, -1)
+    return dW, input_delta(da, W) if need_dx else None
+
+
+def input_delta(da: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """dxs = da W_ih: ``[T, B, I]`` (for token ids, ∂L/∂ of their one-hot rows)."""
+    T, B, G = da.shape
+    return (da.reshape(T * B, G) @ W).reshape(T, B, -1)
 
 
 def bias_grad(da: np.ndarray) -> np.ndarray:

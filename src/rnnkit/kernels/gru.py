@@ -37,7 +37,7 @@ from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I]
+    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     gates: np.ndarray  # [T, B, 3H] r, z, n after their nonlinearities
     a_hn: np.ndarray  # [T, B, H] h_rec W_hnᵀ + b_hn, the term r multiplies
@@ -60,20 +60,29 @@ def _halved(w: np.ndarray, H: int) -> np.ndarray:
 
 
 def _start(p: dict, xs: np.ndarray, state0: tuple):
-    """The pre-loop work of both GRU kernels, the r and z rows halved: (gates = x W_ihᵀ + b
-    for all t [T, B, 3H], W_hhᵀ [H, 3H], b_hn [H], hs [T + 1, B, H] with the initial state in
-    row 0, a_hn [T, B, H]); gates, hs and a_hn are pool buffers."""
-    T, B, _ = xs.shape
+    """The pre-loop work of both GRU kernels, the r and z rows halved: (gates [T, B, 3H], P,
+    W_hhᵀ [H, 3H], b_hn [H], hs [T + 1, B, H] with the initial state in row 0, a_hn
+    [T, B, H]); gates, hs and a_hn are pool buffers.
+
+    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is None; for token
+    ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
+    P = W_ihᵀ + b ``[V, 3H]``.
+    """
+    T, B = xs.shape[:2]
     H = state0[0].shape[1]
-    dt = xs.dtype
+    dt = p["weight_hh"].dtype
     b = p["bias_ih"].copy()
     b[: 2 * H] += p["bias_hh"][: 2 * H]
-    gates = seq.input_projection(xs, _halved(p["weight_ih"], H), _halved(b, H))
+    W_ih, b = _halved(p["weight_ih"], H), _halved(b, H)
+    if xs.ndim == 2:
+        gates, P = POOL.take((T, B, 3 * H), dt), seq.token_table(W_ih, b)
+    else:
+        gates, P = seq.input_projection(xs, W_ih, b), None
     W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)
     b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
     hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]
-    return gates, W_hhT, b_hn, hs, POOL.take((T, B, H), dt)
+    return gates, P, W_hhT, b_hn, hs, POOL.take((T, B, H), dt)
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
@@ -82,7 +91,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
-    gates, W_hhT, b_hn, hs, a_hn = _start(p, xs, state0)
+    gates, _, W_hhT, b_hn, hs, a_hn = _start(p, xs, state0)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
@@ -174,19 +183,29 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
 
 
 def _results(p: dict, cache: Cache, d_ih: np.ndarray, d_hh: np.ndarray, dh0: np.ndarray,
-             need_dx: bool):
-    """dxs (or None), (dh_0,) and every parameter's gradient; d_ih's r, z blocks are filled
-    from d_hh here, and both go back to the pool."""
+             need_dx: bool, sums: tuple | None = None):
+    """dxs (or None), (dh_0,) and every parameter's gradient; d_ih and d_hh go back to the pool.
+
+    Without ``sums``, d_ih's r, z blocks are filled from d_hh here and every gradient is a
+    product or a sum over d_ih, d_hh; ``sums`` = (db_ih, db_hh, dW_ih or None) are those the
+    time loop summed already (dW_ih for token ids), and the loop has filled d_ih.
+    """
     T, B, H = cache.a_hn.shape
-    d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
     T_B = T * B
+    if sums is None:
+        d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
+        sums = seq.bias_grad(d_ih), seq.bias_grad(d_hh), None
+    db_ih, db_hh, dW_ih = sums
+    if dW_ih is None:
+        dW_ih, dxs = seq.input_grads(d_ih, cache.xs, p["weight_ih"], need_dx)
+    else:
+        dxs = seq.input_delta(d_ih, p["weight_ih"]) if need_dx else None
     h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    dW_ih, dxs = seq.input_grads(d_ih, cache.xs, p["weight_ih"], need_dx)
     grads = {
         "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
         "weight_hh": d_hh.reshape(T_B, 3 * H).T @ h_rec.reshape(T_B, H),  # Σ_t da_hhᵀ h_rec
-        "bias_ih": seq.bias_grad(d_ih),
-        "bias_hh": seq.bias_grad(d_hh),
+        "bias_ih": db_ih,
+        "bias_hh": db_hh,
     }
     POOL.give(d_ih, d_hh)
     return dxs, (dh0,), grads

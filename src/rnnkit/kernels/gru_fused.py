@@ -24,8 +24,11 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import gru
-from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
+from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, tanh32
 from ._workspace import POOL, leased
+
+
+TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -33,12 +36,20 @@ def supports(opts: CellOptions, dtype) -> bool:
     return gru.supports(opts, dtype) and np.dtype(dtype) == np.float32
 
 
-@compiled(f"void({ARRAY3}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2})")
-def _forward_step(gates, q, b_hn, t, hs, a_hn, outs, m):
-    """Step t: gates[t] becomes τ_r, τ_z, n; a_hn[t] and h_t (and outs when masked)."""
+@compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, "
+          f"{ARRAY3}, {ARRAY2})")
+def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
+    """Step t: gates[t] becomes τ_r, τ_z, n; a_hn[t] and h_t (and outs when masked).
+
+    gx = x_t W_ihᵀ + b is gates[t] as the input product left it, or for token ids (ids:
+    [T, B]; [0, 0] for vectors) the row P[id]; m: [T, B] ([0, 0] without a mask).
+    """
     B, G = q.shape
     H = G // 3
     masked = m.shape[0] > 0
+    if ids.shape[0] > 0:  # gx = P[id], in a pass of its own (a branch inside the loop
+        for b in range(B):  # below makes it slower)
+            gates[t, b] = P[ids[t, b]]
     for b in range(B):
         a, qb = gates[t, b], q[b]
         for k in range(2 * H):
@@ -59,21 +70,24 @@ def _forward_step(gates, q, b_hn, t, hs, a_hn, outs, m):
 
 
 @compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, "
-          f"{ARRAY3}, {ARRAY2}, {ARRAY2})")
-def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m):
-    """Step t: d_hh[t] = [da_r | da_z | da_hn], d_ih[t]'s n block, and dh_z = dh z.
+          f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2}, {ARRAY2}, boolean)")
+def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m, ids, dW_ihT,
+                   db_hh, db_n, fill_ih):
+    """Step t: d_hh[t] = [da_r | da_z | da_hn], dh_z = dh z, the step's sums db_hh[t] = Σ_b
+    d_hh[t], db_n[t] = Σ_b da_n; d_ih[t] = [da_r | da_z | da_n] (only da_n unless ``fill_ih``), and for
+    token ids dW_ihᵀ[id] += d_ih[t] (m, ids: [T, B], or [0, 0] without a mask / for vectors).
 
     Two passes per row, each over few arrays (one loop over them all does not vectorise).
     """
     B, H = dh_next.shape
-    masked = m.shape[0] > 0
+    masked, tokens = m.shape[0] > 0, ids.shape[0] > 0
     for b in range(B):
         mk = m[t, b] if masked else ONE
         a, ahn, h_prev = gates[t, b], a_hn[t, b], hs[t, b]
         a_r, a_z, a_n = a[:H], a[H : 2 * H], a[2 * H :]
         dout, dhn, dh = douts[t, b], dh_next[b], dh_z[b]
-        da_r, da_z, da_hn = d_hh[t, b, :H], d_hh[t, b, H : 2 * H], d_hh[t, b, 2 * H :]
-        da_n = d_ih[t, b, 2 * H :]
+        dhh, dih = d_hh[t, b], d_ih[t, b]
+        da_r, da_z, da_hn, da_n = dhh[:H], dhh[H : 2 * H], dhh[2 * H :], dih[2 * H :]
         for j in range(H):
             z, n = HALF * a_z[j] + HALF, a_n[j]
             dh[j] = mk * (dout[j] + dhn[j])
@@ -84,15 +98,33 @@ def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m):
             da_r[j] = da_n[j] * ahn[j] * r * (ONE - r)
             da_hn[j] = da_n[j] * r
             dh[j] *= HALF * a_z[j] + HALF  # dh z
+        s_hh, s_n = db_hh[t], db_n[t]
+        for k in range(3 * H):
+            s_hh[k] += dhh[k]
+        for j in range(H):
+            s_n[j] += da_n[j]
+        if fill_ih:  # d_ih's r, z blocks, for the input products after the loop
+            dih[: 2 * H] = dhh[: 2 * H]
+    if tokens:  # dW_ihᵀ[id] += [da_r | da_z | da_n], in a pass of its own
+        for b in range(B):
+            w, dhh, da_n = dW_ihT[ids[t, b]], d_hh[t, b], d_ih[t, b, 2 * H :]
+            for k in range(2 * H):
+                w[k] += dhh[k]
+            for j in range(H):
+                w[2 * H + j] += da_n[j]
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             mask: np.ndarray | None = None, drop: np.ndarray | None = None):
-    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
-    T, B, _ = xs.shape
+    """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``, for vectors
+    ``xs: [T, B, I]`` or token ids ``xs: [T, B]`` (one-hot rows of width I)."""
+    T, B = xs.shape[:2]
     H = state0[0].shape[1]
     dt = np.float32
-    gates, W_hhT, b_hn, hs, a_hn = gru._start(p, xs, state0)  # r, z rows halved
+    ids = seq.token_ids(xs)
+    xs = ids if xs.ndim == 2 else xs
+    gates, P, W_hhT, b_hn, hs, a_hn = gru._start(p, xs, state0)  # r, z rows halved
+    P = np.empty((0, 0), dt) if P is None else P
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
@@ -100,7 +132,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     for t in range(T):
         h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
         np.matmul(h_in, W_hhT, out=q)  # q = h_rec W_hhᵀ  (r, z rows halved)
-        _forward_step(gates, q, b_hn, t, hs, a_hn, outs, m)
+        _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m)
     outs = hs[1:].copy() if mk is None else outs
     cache = gru.Cache(xs, hs, gates, a_hn, mk, drop, leased(hs, gates, a_hn))
     return outs, (hs[T].copy(),), cache
@@ -110,7 +142,8 @@ def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
              opts: CellOptions, need_dx: bool = True):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
 
-    ``cache.gates`` holds τ_r, τ_z, n; ``need_dx=False`` skips the input gradient.
+    ``cache.gates`` holds τ_r, τ_z, n; ``need_dx=False`` skips the input gradient (for token
+    ids, ∂L/∂ of their one-hot rows).
     """
     hs, gates, a_hn, mk, drop = cache[1:6]
     T, B, H = a_hn.shape
@@ -118,12 +151,16 @@ def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
     W_hh = p["weight_hh"]
     douts = np.ascontiguousarray(douts, dtype=dt)
     m = seq.mask_rows(mk, T, B)
+    ids, tokens = seq.token_ids(cache.xs), cache.xs.ndim == 2
     d_ih = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_ih = [da_r | da_z | da_n]
     d_hh = POOL.take((T, B, 3 * H), dt)  # ∂L/∂a_hh = [da_r | da_z | da_hn]
+    dW_ihT = np.zeros((p["weight_ih"].shape[1], 3 * H) if tokens else (0, 0), dt)
+    db_hh, db_n = np.zeros((T, 3 * H), dt), np.zeros((T, H), dt)  # Σ_b per step
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     mm = np.empty((B, H), dt)
     for t in reversed(range(T)):
-        _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m)
+        _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m, ids,
+                       dW_ihT, db_hh, db_n, need_dx or not tokens)
         np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
         if drop is not None:
             mm *= drop
@@ -131,4 +168,7 @@ def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
-    return gru._results(p, cache, d_ih, d_hh, dh_next, need_dx)
+    db_hh, db_n = (s.sum(axis=0, dtype=np.float64).astype(dt) for s in (db_hh, db_n))
+    db_ih = np.concatenate([db_hh[: 2 * H], db_n])
+    dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
+    return gru._results(p, cache, d_ih, d_hh, dh_next, need_dx, (db_ih, db_hh, dW_ih))

@@ -41,7 +41,7 @@ from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I]
+    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     cs: np.ndarray  # [T + 1, B, H] c_0 … c_T
     gates: np.ndarray  # [T, B, 4H] i, f, g, o after their nonlinearities
@@ -65,19 +65,27 @@ def _affine(H: int, dt) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _start(p: dict, xs: np.ndarray, state0: tuple):
-    """The pre-loop work of both LSTM kernels, the sigmoid rows halved by α: (gates = x W_ihᵀ
-    + b for all t [T, B, 4H], W_hhᵀ [H, 4H], hs and cs [T + 1, B, H] with the initial state
-    in row 0, tanh_c [T, B, H]); all but W_hhᵀ are pool buffers."""
-    T, B, _ = xs.shape
+    """The pre-loop work of both LSTM kernels, the sigmoid rows halved by α: (gates [T, B, 4H],
+    P, W_hhᵀ [H, 4H], hs and cs [T + 1, B, H] with the initial state in row 0, tanh_c
+    [T, B, H]); gates, hs, cs and tanh_c are pool buffers.
+
+    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is None; for token
+    ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
+    P = W_ihᵀ + b ``[V, 4H]``.
+    """
+    T, B = xs.shape[:2]
     H = state0[0].shape[1]
-    dt = xs.dtype
+    dt = p["weight_hh"].dtype
     alpha, _ = _affine(H, dt)
     W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)
-    b = (p["bias_ih"] + p["bias_hh"]) * alpha
-    gates = seq.input_projection(xs, p["weight_ih"] * alpha[:, None], b)
+    W_ih, b = p["weight_ih"] * alpha[:, None], (p["bias_ih"] + p["bias_hh"]) * alpha
+    if xs.ndim == 2:
+        gates, P = POOL.take((T, B, 4 * H), dt), seq.token_table(W_ih, b)
+    else:
+        gates, P = seq.input_projection(xs, W_ih, b), None
     hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
     hs[0], cs[0] = state0
-    return gates, W_hhT, hs, cs, POOL.take((T, B, H), dt)
+    return gates, P, W_hhT, hs, cs, POOL.take((T, B, H), dt)
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
@@ -87,7 +95,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     H = state0[0].shape[1]
     dt = xs.dtype
     alpha, beta = _affine(H, dt)
-    gates, W_hhT, hs, cs, tanh_c = _start(p, xs, state0)
+    gates, _, W_hhT, hs, cs, tanh_c = _start(p, xs, state0)
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, ig = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
@@ -182,13 +190,21 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
     return results
 
 
-def _results(p: dict, cache: Cache, dA: np.ndarray, dstate0: tuple, need_dx: bool):
-    """dxs (or None), dstate0 and every parameter's gradient (fresh arrays)."""
+def _results(p: dict, cache: Cache, dA: np.ndarray, dstate0: tuple, need_dx: bool,
+             db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
+    """dxs (or None), dstate0 and every parameter's gradient (fresh arrays).
+
+    ``db`` and ``dW_ih`` are given when the time loop summed them already (dW_ih for token
+    ids).
+    """
     T, B, G = dA.shape
     H = G // 4
-    dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"], need_dx)  # Σ daᵀ x_t;  da W_ih
+    if dW_ih is None:
+        dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"], need_dx)  # Σ daᵀ x_t;  da W_ih
+    else:
+        dxs = seq.input_delta(dA, p["weight_ih"]) if need_dx else None
     h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    db = seq.bias_grad(dA)
+    db = seq.bias_grad(dA) if db is None else db
     grads = {
         "weight_ih": dW_ih,
         "weight_hh": dA.reshape(T * B, G).T @ h_rec.reshape(T * B, H),  # Σ daᵀ h_rec

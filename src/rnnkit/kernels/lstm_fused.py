@@ -26,8 +26,11 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import lstm
-from ._jit import ARRAY2, ARRAY3, HALF, ONE, compiled, tanh32
+from ._jit import ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, tanh32
 from ._workspace import POOL, leased
+
+
+TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 
 def supports(opts: CellOptions, dtype) -> bool:
@@ -35,12 +38,20 @@ def supports(opts: CellOptions, dtype) -> bool:
     return lstm.supports(opts, dtype) and np.dtype(dtype) == np.float32
 
 
-@compiled(f"void({ARRAY3}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2})")
-def _forward_step(tau, q, t, hs, cs, tanh_c, outs, m):
-    """Step t: τ[t] = tanh(τ[t] + q), then c, tanh c, h (and outs when masked, m: [T, B])."""
+@compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
+          f"{ARRAY3}, {ARRAY2})")
+def _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m):
+    """Step t: τ[t] = tanh(x_t W_ihᵀ + b + q), then c, tanh c, h (and outs when masked).
+
+    x_t W_ihᵀ + b is τ[t] as the input product left it, or for token ids (ids: [T, B];
+    [0, 0] for vectors) the row P[id]; m: [T, B] ([0, 0] without a mask).
+    """
     B, G = q.shape
     H = G // 4
     masked = m.shape[0] > 0
+    if ids.shape[0] > 0:  # x_t W_ihᵀ + b = P[id], in a pass of its own (a branch inside the
+        for b in range(B):  # loop below makes it 20 % slower)
+            tau[t, b] = P[ids[t, b]]
     for b in range(B):
         a, qb = tau[t, b], q[b]
         for k in range(G):
@@ -63,15 +74,17 @@ def _forward_step(tau, q, t, hs, cs, tanh_c, outs, m):
 
 
 @compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY2}, "
-          f"{ARRAY3}, {ARRAY2}, {ARRAY2})")
-def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m):
-    """Step t: da = dA[t] and dc_{t−1} from dh_next, dc_next (m: [T, B], empty without a mask).
+          f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2})")
+def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, ids, dW_ihT,
+                   db):
+    """Step t: da = dA[t] and dc_{t−1} from dh_next, dc_next; db[t] = Σ_b da, and for token
+    ids dW_ihᵀ[id] += da (m, ids: [T, B], or [0, 0] without a mask / for vectors).
 
     Two passes per row, each over few arrays: one loop over many arrays at four offsets does
     not vectorise.
     """
     B, H = dh_next.shape
-    masked = m.shape[0] > 0
+    masked, tokens = m.shape[0] > 0, ids.shape[0] > 0
     for b in range(B):
         mk = m[t, b] if masked else ONE
         a, da, c_prev, tc = tau[t, b], dA[t, b], cs[t, b], tanh_c[t, b]
@@ -94,15 +107,27 @@ def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m):
             dc[j] *= f  # dc_{t−1} = dc f
         if mk == 0:  # padding: dc_{t−1} = dc_next
             dc[:] = dcn
+        db_t = db[t]
+        for k in range(4 * H):
+            db_t[k] += da[k]  # db_t = Σ_b da
+    if tokens:  # dW_ihᵀ[id] += da, in a pass of its own (as the forward's gather)
+        for b in range(B):
+            w, da = dW_ihT[ids[t, b]], dA[t, b]
+            for k in range(4 * H):
+                w[k] += da[k]
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             mask: np.ndarray | None = None, drop: np.ndarray | None = None):
-    """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``."""
-    T, B, _ = xs.shape
+    """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``, for
+    vectors ``xs: [T, B, I]`` or token ids ``xs: [T, B]`` (one-hot rows of width I)."""
+    T, B = xs.shape[:2]
     H = state0[0].shape[1]
     dt = np.float32
-    tau, W_hhT, hs, cs, tanh_c = lstm._start(p, xs, state0)  # sigmoid rows halved
+    ids = seq.token_ids(xs)
+    xs = ids if xs.ndim == 2 else xs
+    tau, P, W_hhT, hs, cs, tanh_c = lstm._start(p, xs, state0)  # sigmoid rows halved
+    P = np.empty((0, 0), dt) if P is None else P
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
@@ -110,7 +135,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     for t in range(T):
         h_prev = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
         np.matmul(h_prev, W_hhT, out=q)  # h_{t−1} W_hhᵀ
-        _forward_step(tau, q, t, hs, cs, tanh_c, outs, m)
+        _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m)
     outs = hs[1:].copy() if mk is None else outs
     cache = lstm.Cache(xs, hs, cs, tau, tanh_c, mk, drop, leased(hs, cs, tau, tanh_c))
     return outs, (hs[T].copy(), cs[T].copy()), cache
@@ -121,19 +146,22 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
     """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
 
     ``cache.gates`` holds τ = tanh of the (halved) pre-activations; ``need_dx=False`` skips
-    the input gradient.
+    the input gradient (for token ids, ∂L/∂ of their one-hot rows).
     """
     T, B, H = cache.tanh_c.shape
     dt = np.float32
     W_hh = p["weight_hh"]  # [4H, H], unscaled
     douts = np.ascontiguousarray(douts, dtype=dt)
     m = seq.mask_rows(cache.mask, T, B)
+    ids, tokens = seq.token_ids(cache.xs), cache.xs.ndim == 2
     dA = POOL.take((T, B, 4 * H), dt)
+    dW_ihT = np.zeros((p["weight_ih"].shape[1], 4 * H) if tokens else (0, 0), dt)
+    db = np.zeros((T, 4 * H), dt)  # Σ_b da per step
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
     for t in reversed(range(T)):
         _backward_step(cache.gates, cache.cs, cache.tanh_c, douts, t, dh_next, dc_next, dA,
-                       dc_prev, m)
+                       dc_prev, m, ids, dW_ihT, db)
         np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
         if cache.drop is not None:
             dh_prev *= cache.drop
@@ -141,7 +169,7 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
             np.copyto(dh_prev, dh_next, where=cache.mask.off[t])
         dh_next, dh_prev = dh_prev, dh_next
         dc_next, dc_prev = dc_prev, dc_next
-    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx)
+    dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
+    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx, db.sum(axis=0, dtype=np.float64).astype(dt), dW_ih)
     POOL.give(dA)
     return results
-

@@ -44,12 +44,14 @@ def embed_backward(E: np.ndarray, ids: np.ndarray, dx: np.ndarray) -> np.ndarray
 
 
 def model_inputs(x: np.ndarray, *, vocab_size: int, input_size: int, dtype,
-                 embedding: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+                 embedding: np.ndarray | None = None,
+                 one_hot_rows: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
     """(ids ``[T, B]`` or None, xs ``[T, B, I]``) from a batch-first model input.
 
     With ``vocab_size`` V > 0, ``x: [B, T]`` holds token ids, read through ``embedding``
-    ``[V, E]`` when given, else as one-hot rows of width V; otherwise ``x: [B, T, I]`` holds
-    vectors of ``input_size`` I features, cast to ``dtype``.
+    ``[V, E]`` when given, else as one-hot rows of width V (or, with ``one_hot_rows=False``,
+    xs is the ids themselves, for a recurrent layer, which takes ids); otherwise
+    ``x: [B, T, I]`` holds vectors of ``input_size`` I features, cast to ``dtype``.
     """
     x = np.asarray(x)
     if vocab_size:
@@ -58,7 +60,7 @@ def model_inputs(x: np.ndarray, *, vocab_size: int, input_size: int, dtype,
         ids = check_ids(x, vocab_size).T
         if embedding is not None:
             return ids, embed_forward(embedding, ids)
-        return ids, one_hot(ids, vocab_size, dtype)
+        return ids, one_hot(ids, vocab_size, dtype) if one_hot_rows else ids
     if x.ndim != 3 or x.shape[-1] != input_size:
         raise ShapeError(f"input must be [B, T, I] with I = {input_size}, got {x.shape}")
     return None, x.swapaxes(0, 1).astype(dtype, copy=False)

@@ -5,7 +5,9 @@ Parameters carry PyTorch's names — ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``b
 ``torch.nn.RNN``/``LSTM``/``GRU`` without reshuffling.  Cell-specific extras (peepholes, layer
 norm gains, Jordan's readout) follow the same pattern (``weight_peep_l0``).
 
-Shapes (time-major unless ``batch_first``): ``x: [T, B, I]``, outputs ``[T, B, D·O]`` with
+Shapes (time-major unless ``batch_first``): ``x: [T, B, I]`` — or ``[T, B]`` integer token ids,
+which stand for one-hot rows of width I (a fused kernel reads row id of W_ih instead of
+multiplying by the one-hot row) — outputs ``[T, B, D·O]`` with
 ``D`` = 2 if bidirectional else 1, state ``[L·D, B, S]`` per state array — one array for
 Elman/Jordan/FRNN/GRU, the pair ``(h, c)`` for LSTM, as PyTorch.  Layer ``k > 0`` reads the
 concatenated outputs of layer ``k − 1``; between layers, dropout (training only).
@@ -23,6 +25,7 @@ import numpy as np
 from .. import kernels
 from ..cells import CellOptions, canonical_name, get_cell, unroll
 from ..errors import ConfigError, ShapeError
+from .embedding import check_ids, one_hot
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,14 +196,17 @@ class Recurrent:
         train: bool = False,
         rng: np.random.Generator | None = None,
     ) -> tuple[np.ndarray, Any, LayerCache]:
-        """Run the layer over ``x: [T, B, I]`` (``[B, T, I]`` if batch_first).
+        """Run the layer over ``x: [T, B, I]`` (``[B, T, I]`` if batch_first), or over integer
+        token ids ``x: [T, B]`` (``[B, T]``) standing for one-hot rows of width I.
 
         ``state`` is ``[L·D, B, S]`` (a pair for LSTM) or None for zeros.  With ``train=True``
         and an ``rng``, dropout and recurrent dropout are sampled from ``rng``.
         Returns (outputs ``[T, B, D·O]``, final state shaped like ``state``, cache).
         """
         xs = self._check_input(x)
-        T, B, _ = xs.shape
+        T, B = xs.shape[:2]
+        if xs.ndim == 2 and not getattr(self.impl, "TOKEN_IDS", False):
+            xs = one_hot(xs, self.config.input_size, self.dtype)
         m = self._time_major_mask(mask, lengths, T, B)
         states, single = self._split_state(state, B)
         if train and rng is None and (self.config.dropout or self.config.recurrent_dropout):
@@ -247,7 +253,7 @@ class Recurrent:
         state) or None.  Returns (∂L/∂x shaped like x, ∂L/∂state0 shaped like the state,
         grads keyed by the PyTorch parameter names).  With ``need_dx=False`` the caller has
         no use for ∂L/∂x (e.g. one-hot input): it is returned as None, and a fast kernel
-        skips computing it.
+        skips computing it.  For token ids, ∂L/∂x is with respect to their one-hot rows.
         """
         d_out = np.asarray(d_outputs, dtype=self.dtype)
         if self.config.batch_first:
@@ -294,17 +300,24 @@ class Recurrent:
     # -- input checks and plumbing ------------------------------------------------------------
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` time-major and C-contiguous: ``[T, B, I]`` in the layer's dtype, or token ids
+        ``[T, B]`` as int64 (checked to lie in [0, I))."""
         x = np.asarray(x)
-        layout = "[B, T, I]" if self.config.batch_first else "[T, B, I]"
-        if x.ndim != 3 or x.shape[-1] != self.config.input_size:
+        layout = "[B, T" if self.config.batch_first else "[T, B"
+        I = self.config.input_size
+        if x.ndim == 2 and np.issubdtype(x.dtype, np.integer):
+            x = check_ids(x, I).astype(np.int64, copy=False)
+        elif x.ndim != 3 or x.shape[-1] != I:
             raise ShapeError(
-                f"x must be {layout} with I = {self.config.input_size}, got shape {x.shape}"
+                f"x must be {layout}, I] with I = {I} (or {layout}] token ids), "
+                f"got shape {x.shape}"
             )
-        if not np.issubdtype(x.dtype, np.number):
+        elif not np.issubdtype(x.dtype, np.number):
             raise ShapeError(f"x must be numeric, got dtype {x.dtype}")
+        else:
+            x = x.astype(self.dtype, copy=False)
         if 0 in x.shape[:2]:
             raise ShapeError(f"x must have at least one step and one sequence, got {x.shape}")
-        x = x.astype(self.dtype, copy=False)
         return np.ascontiguousarray(x.swapaxes(0, 1) if self.config.batch_first else x)
 
     def _time_major_mask(self, mask, lengths, T: int, B: int) -> np.ndarray | None:
