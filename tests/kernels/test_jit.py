@@ -32,12 +32,13 @@ def test_tanh32_propagates_nan_and_saturates_at_inf():
 
 
 def test_fused_kernels_match_the_reference_with_the_jit_disabled():
-    """Coverage of the compiled loops as plain Python: float32 parity and Adam, uncompiled."""
+    """Coverage of the compiled loops as plain Python: float32 parity (vectors and token ids)
+    and Adam, uncompiled."""
     env = os.environ | {"NUMBA_DISABLE_JIT": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
          str(ROOT / "tests/kernels/test_parity.py"), str(ROOT / "tests/kernels/test_adam.py"),
-         "-k", "f32 and (T1B1 or T5B3) or adam"],
+         "-k", "f32 and (T1B1 or T5B3) or adam or token_ids_give"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -123,7 +123,7 @@ def test_unsupported_options_fall_back_to_the_reference(name, opts):
 
 
 FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
-    ("elman", np.float32): "elman", ("elman", np.float64): "elman",
+    ("elman", np.float32): "elman_fused", ("elman", np.float64): "elman",
     ("gru", np.float32): "gru_fused", ("gru", np.float64): "gru",
     ("lstm", np.float32): "lstm_fused", ("lstm", np.float64): "lstm",
 }
@@ -137,7 +137,7 @@ def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
     assert impl.__name__ == f"rnnkit.kernels.{FIRST_CHOICE[name, dtype]}"
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
 def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_reference(name):
     """Through the layer: reversed directions, lengths, dropout between layers and on h."""
     config = RecurrentConfig(cell=name, input_size=3, hidden_size=5, num_layers=2,
@@ -168,7 +168,7 @@ TOKEN_KERNELS = [name for name in ("elman", "lstm", "gru")
 
 
 def test_the_fused_kernels_take_token_ids():
-    assert TOKEN_KERNELS == ["lstm", "gru"]
+    assert TOKEN_KERNELS == ["elman", "lstm", "gru"]
 
 
 @pytest.mark.parametrize("reversed_view", [False, True], ids=["forward", "reversed"])

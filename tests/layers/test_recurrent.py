@@ -162,7 +162,7 @@ def test_bad_shapes_get_clear_errors(rng):
 
 TOKEN_CASES = [  # cell, dtype, backend: fused kernels (ids), NumPy kernels and the reference
     ("lstm", np.float32, "fast"), ("gru", np.float32, "fast"), ("elman", np.float32, "fast"),
-    ("lstm", np.float64, "fast"), ("gru", np.float64, "reference"),
+    ("lstm", np.float64, "fast"), ("elman", np.float64, "fast"), ("gru", np.float64, "reference"),
 ]
 
 

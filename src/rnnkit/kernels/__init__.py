@@ -27,7 +27,8 @@ from ..errors import ConfigError
 BACKENDS = ("auto", "fast", "reference")
 
 KERNELS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "elman": (("rnnkit.kernels.elman", ("float32", "float64")),),
+    "elman": (("rnnkit.kernels.elman_fused", ("float32",)),
+              ("rnnkit.kernels.elman", ("float32", "float64"))),
     "gru": (("rnnkit.kernels.gru_fused", ("float32",)),
             ("rnnkit.kernels.gru", ("float32", "float64"))),
     "lstm": (("rnnkit.kernels.lstm_fused", ("float32",)),

@@ -23,7 +23,7 @@ from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I]
+    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     act: np.ndarray  # [T, B, H] act(a_t), the step's own output before the mask
     mask: seq.Mask | None
@@ -93,15 +93,29 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
-    T_B = T * B
-    h_rec = hs[:T] if drop is None else hs[:T] * drop
-    dW_ih, dxs = seq.input_grads(dA, xs, p["weight_ih"], need_dx)
-    db = seq.bias_grad(dA)
+    results = _results(p, cache, dA, dh_next, need_dx)
+    POOL.give(dA, dact)
+    return results
+
+
+def _results(p: dict, cache: Cache, dA: np.ndarray, dh0: np.ndarray, need_dx: bool,
+             db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
+    """dxs (or None), (dh_0,) and every parameter's gradient (fresh arrays).
+
+    ``db`` and ``dW_ih`` are given when the time loop summed them already (dW_ih for token
+    ids).
+    """
+    T, B, H = dA.shape
+    if dW_ih is None:
+        dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"], need_dx)  # Σ daᵀ x_t;  da W_ih
+    else:
+        dxs = seq.input_delta(dA, p["weight_ih"]) if need_dx else None
+    h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
+    db = seq.bias_grad(dA) if db is None else db
     grads = {
-        "weight_ih": dW_ih,  # Σ_t daᵀ x_t
-        "weight_hh": dA.reshape(T_B, H).T @ h_rec.reshape(T_B, H),  # Σ_t daᵀ h_rec
+        "weight_ih": dW_ih,
+        "weight_hh": dA.reshape(T * B, H).T @ h_rec.reshape(T * B, H),  # Σ_t daᵀ h_rec
         "bias_ih": db,
         "bias_hh": db.copy(),
     }
-    POOL.give(dA, dact)
-    return dxs, (dh_next,), grads
+    return dxs, (dh0,), grads
