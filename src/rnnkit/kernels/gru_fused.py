@@ -49,7 +49,9 @@ def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
     masked = m.shape[0] > 0
     if ids.shape[0] > 0:  # gx = P[id], in a pass of its own (a branch inside the loop
         for b in range(B):  # below makes it slower)
-            gates[t, b] = P[ids[t, b]]
+            row, dst = P[ids[t, b]], gates[t, b]
+            for k in range(dst.shape[0]):  # (a slice assignment here is 3× slower)
+                dst[k] = row[k]
     for b in range(B):
         a, qb = gates[t, b], q[b]
         for k in range(2 * H):
