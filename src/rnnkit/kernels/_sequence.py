@@ -71,6 +71,16 @@ def token_ids(xs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(xs, dtype=np.int64)
 
 
+def scaled_transpose(W: np.ndarray, scale: np.ndarray, rows: int = 64) -> np.ndarray:
+    """(W ⊙ scale[:, None])ᵀ C-contiguous ``[K, G]`` for ``W: [G, K]``, ``rows`` rows at a time
+    (one transposing copy of the whole matrix is 3× slower at G = 4096, K = 1024)."""
+    G = W.shape[0]
+    out = np.empty(W.shape[::-1], W.dtype)
+    for g in range(0, G, rows):
+        np.multiply(W[g : g + rows].T, scale[g : g + rows], out=out[:, g : g + rows])
+    return out
+
+
 def input_grads(
     da: np.ndarray, xs: np.ndarray, W: np.ndarray, need_dx: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:

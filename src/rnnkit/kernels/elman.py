@@ -44,7 +44,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     dt = xs.dtype
     relu = opts.nonlinearity == "relu"
     act = seq.input_projection(xs, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
-    W_hhT = np.ascontiguousarray(p["weight_hh"].T)  # [H, H]
+    W_hhT = seq.scaled_transpose(p["weight_hh"], np.ones(H, dt))  # [H, H]
     mk = seq.prepare_mask(mask, T, B, dt)
     hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]

@@ -103,7 +103,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         xs, act, P = ids, POOL.take((T, B, H), dt), seq.token_table(p["weight_ih"], b)
     else:
         act, P = seq.input_projection(xs, p["weight_ih"], b), np.empty((0, 0), dt)
-    W_hhT = np.ascontiguousarray(p["weight_hh"].T)  # [H, H]
+    W_hhT = seq.scaled_transpose(p["weight_hh"], np.ones(H, dt))  # [H, H]
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     hs = POOL.take((T + 1, B, H), dt)

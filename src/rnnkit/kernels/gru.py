@@ -78,7 +78,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
         gates, P = POOL.take((T, B, 3 * H), dt), seq.token_table(W_ih, b)
     else:
         gates, P = seq.input_projection(xs, W_ih, b), None
-    W_hhT = np.ascontiguousarray(_halved(p["weight_hh"], H).T)
+    W_hhT = seq.scaled_transpose(p["weight_hh"], _halved(np.ones(3 * H, dt), H))
     b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
     hs = POOL.take((T + 1, B, H), dt)
     hs[0] = state0[0]

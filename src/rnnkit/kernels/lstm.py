@@ -77,7 +77,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
     H = state0[0].shape[1]
     dt = p["weight_hh"].dtype
     alpha, _ = _affine(H, dt)
-    W_hhT = np.ascontiguousarray((p["weight_hh"] * alpha[:, None]).T)
+    W_hhT = seq.scaled_transpose(p["weight_hh"], alpha)
     W_ih, b = p["weight_ih"] * alpha[:, None], (p["bias_ih"] + p["bias_hh"]) * alpha
     if xs.ndim == 2:
         gates, P = POOL.take((T, B, 4 * H), dt), seq.token_table(W_ih, b)
