@@ -47,6 +47,7 @@ Clipping, applied to the gradients in place before the update (as
 
 import inspect
 import math
+import sys
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -249,6 +250,8 @@ class Adam(Optimizer):
             _require(0 <= beta < 1, f"{label} must be in [0, 1), got {beta}")
         _require(eps >= 0, f"eps must be >= 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        if "numba" in sys.modules:  # a compiled kernel is in use: load the compiled update now
+            from .kernels import adam  # noqa: F401  (else the first update loads it, ≈ 10 ms)
 
     def _update(self, theta, g, st, k, lr):
         if self.weight_decay and self.decoupled:

@@ -53,3 +53,16 @@ def test_a_float64_model_and_its_optimizer_do_not_load_numba_until_an_update():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_the_first_step():
+    """The first training step of a new process does not pay for loading the Adam kernel."""
+    code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
+            "RecurrentConfig; from rnnkit.optim import make_optimizer; "
+            "before = 'rnnkit.kernels.adam' in sys.modules; "
+            "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
+            "rng=np.random.default_rng(0), dtype=np.float32); make_optimizer('adam', 1e-3); "
+            "print(before, 'rnnkit.kernels.adam' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False True"
