@@ -96,6 +96,27 @@ def input_delta(da: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (da.reshape(T * B, G) @ W).reshape(T, B, -1)
 
 
+def gate_grads(p: dict, xs: np.ndarray, h_rec: np.ndarray, da: np.ndarray, need_dx: bool,
+               db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
+    """(dxs or None, grads) of a cell whose every pre-activation a = x W_ihᵀ + b_ih + h_rec
+    W_hhᵀ + b_hh (Elman, LSTM): dW_ih = Σ daᵀ x, dW_hh = Σ daᵀ h_rec, db_ih = db_hh = Σ da,
+    dxs = da W_ih.  ``db`` and ``dW_ih`` are given when the time loop summed them already
+    (dW_ih for token ids ``xs: [T, B]``); ``h_rec: [T, B, H]``."""
+    T, B, G = da.shape
+    if dW_ih is None:
+        dW_ih, dxs = input_grads(da, xs, p["weight_ih"], need_dx)
+    else:
+        dxs = input_delta(da, p["weight_ih"]) if need_dx else None
+    db = bias_grad(da) if db is None else db
+    grads = {
+        "weight_ih": dW_ih,
+        "weight_hh": da.reshape(T * B, G).T @ h_rec.reshape(T * B, -1),
+        "bias_ih": db,
+        "bias_hh": db.copy(),
+    }
+    return dxs, grads
+
+
 def bias_grad(da: np.ndarray) -> np.ndarray:
     """db = Σ_t Σ_B da: [G]."""
     return da.reshape(-1, da.shape[-1]).sum(axis=0)

@@ -100,22 +100,9 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
 
 def _results(p: dict, cache: Cache, dA: np.ndarray, dh0: np.ndarray, need_dx: bool,
              db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
-    """dxs (or None), (dh_0,) and every parameter's gradient (fresh arrays).
-
-    ``db`` and ``dW_ih`` are given when the time loop summed them already (dW_ih for token
-    ids).
-    """
-    T, B, H = dA.shape
-    if dW_ih is None:
-        dW_ih, dxs = seq.input_grads(dA, cache.xs, p["weight_ih"], need_dx)  # Σ daᵀ x_t;  da W_ih
-    else:
-        dxs = seq.input_delta(dA, p["weight_ih"]) if need_dx else None
+    """dxs (or None), dh0 and every parameter's gradient (fresh arrays); ``db`` and
+    ``dW_ih`` as ``seq.gate_grads``."""
+    T = dA.shape[0]
     h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    db = seq.bias_grad(dA) if db is None else db
-    grads = {
-        "weight_ih": dW_ih,
-        "weight_hh": dA.reshape(T * B, H).T @ h_rec.reshape(T * B, H),  # Σ_t daᵀ h_rec
-        "bias_ih": db,
-        "bias_hh": db.copy(),
-    }
+    dxs, grads = seq.gate_grads(p, cache.xs, h_rec, dA, need_dx, db, dW_ih)
     return dxs, (dh0,), grads
