@@ -79,8 +79,9 @@ def text(results: dict[str, Any]) -> str:
                  f"{d['steady_s'] * 1e3:.1f}", _ratio(d["first_s"], d["steady_s"])]
                 for cell, d in c["first_step"].items()]
         parts.append(f"cold start: rnnkit --help {c['help_s']:.3f} s")
-        parts.append(_table("new process, config A", ["cell", "import+setup s", "first step ms",
-                                                      "steady ms", "first/steady"], rows))
+        title = f"new process, config A (medians of {c.get('processes', 1)} processes)"
+        parts.append(_table(title, ["cell", "import+setup s", "first step ms", "steady ms",
+                                    "first/steady"], rows))
     for note in results.get("notes", []):
         parts.append(f"note: {note}")
     return "\n\n".join(parts) + "\n"

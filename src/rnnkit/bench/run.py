@@ -169,8 +169,10 @@ def memory(o: Options, notes: list[str]) -> list[dict]:
 
 def cold_start(o: Options, notes: list[str]) -> dict:
     help_times = system.help_seconds(1 if o.quick else 5)
-    first = {cell: system.first_step(cell, "A", o.quick, 1 if o.quick else 5) for cell in o.cells}
-    return {"help_s": sorted(help_times)[len(help_times) // 2], "first_step": first}
+    reps, processes = (1, 1) if o.quick else (5, 3)
+    first = {cell: system.first_step(cell, "A", o.quick, reps, processes) for cell in o.cells}
+    return {"help_s": sorted(help_times)[len(help_times) // 2], "first_step": first,
+            "processes": processes}
 
 
 RUNNERS = {"train": training, "stream": streaming, "infer": inference, "scale": scaling,

@@ -114,11 +114,16 @@ print(json.dumps({"setup_s": ready - start, "first_s": first, "steady_s": times[
 """
 
 
-def first_step(cell: str, config: str, quick: bool, steady_reps: int) -> dict:
-    """A new process's import+setup time, first training step and steady (median) step."""
+def first_step(cell: str, config: str, quick: bool, steady_reps: int,
+               processes: int = 1) -> dict:
+    """A new process's import+setup time, first training step and steady (median) step: the
+    median of each over ``processes`` new processes (a first step is one sample per process)."""
     import json
 
-    out = subprocess.run(
-        [sys.executable, "-c", FIRST_STEP, cell, config, "1" if quick else "0", str(steady_reps)],
-        check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(processes):
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_STEP, cell, config, "1" if quick else "0",
+             str(steady_reps)], check=True, capture_output=True, text=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: sorted(r[key] for r in runs)[len(runs) // 2] for key in runs[0]}
