@@ -22,7 +22,7 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import elman
-from ._jit import ARRAY2, ARRAY3, ONE, compiled, tanh32
+from ._jit import ARRAY2, ARRAY3, IDS, ONE, add_token_rows, compiled, copy_token_rows, tanh32
 from ._workspace import POOL, leased
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
@@ -35,8 +35,7 @@ def supports(opts: CellOptions, dtype) -> bool:
     return elman.supports(opts, dtype) and np.dtype(dtype) == np.float32
 
 
-@compiled(f"void({ARRAY3}, {ARRAY2}, int64[:, ::1], {ARRAY2}, int64, {ARRAY3}, {ARRAY2}, "
-          "boolean)")
+@compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY2}, boolean)")
 def _forward_step(act, P, ids, q, t, hs, m, relu):
     """Step t: act[t] = act(x_t W_ihᵀ + b + q) and the state h_t.
 
@@ -45,11 +44,8 @@ def _forward_step(act, P, ids, q, t, hs, m, relu):
     """
     B, H = q.shape
     masked = m.shape[0] > 0
-    if ids.shape[0] > 0:  # in a pass of its own (a branch inside the loop below slows it)
-        for b in range(B):
-            row, dst = P[ids[t, b]], act[t, b]
-            for k in range(dst.shape[0]):  # (a slice assignment here is 3× slower)
-                dst[k] = row[k]
+    if ids.shape[0] > 0:
+        copy_token_rows(P, ids, t, act)  # x_t W_ihᵀ + b = P[id]
     for b in range(B):
         a, qb = act[t, b], q[b]
         if relu:
@@ -64,8 +60,8 @@ def _forward_step(act, P, ids, q, t, hs, m, relu):
             hs[t + 1, b] = a
 
 
-@compiled(f"void({ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, "
-          f"int64[:, ::1], {ARRAY2}, {ARRAY2})")
+@compiled(f"void({ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, {IDS}, "
+          f"{ARRAY2}, {ARRAY2})")
 def _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db):
     """Step t: da = dA[t] and its sum db[t] = Σ_b da; for token ids dW_ihᵀ[id] += da
     (m, ids: [T, B], or [0, 0] without a mask / for vectors)."""
@@ -83,11 +79,8 @@ def _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db):
                 da[j] = mk * (dout[j] + dhn[j]) * (ONE - a[j] * a[j])
         for j in range(H):
             db_t[j] += da[j]
-    if ids.shape[0] > 0:  # dW_ihᵀ[id] += da, in a pass of its own
-        for b in range(B):
-            w, da = dW_ihT[ids[t, b]], dA[t, b]
-            for j in range(H):
-                w[j] += da[j]
+    if ids.shape[0] > 0:
+        add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,

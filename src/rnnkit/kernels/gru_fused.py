@@ -24,7 +24,7 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import gru
-from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, tanh32
+from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, copy_token_rows, tanh32
 from ._workspace import POOL, leased
 
 
@@ -47,11 +47,8 @@ def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
     B, G = q.shape
     H = G // 3
     masked = m.shape[0] > 0
-    if ids.shape[0] > 0:  # gx = P[id], in a pass of its own (a branch inside the loop
-        for b in range(B):  # below makes it slower)
-            row, dst = P[ids[t, b]], gates[t, b]
-            for k in range(dst.shape[0]):  # (a slice assignment here is 3× slower)
-                dst[k] = row[k]
+    if ids.shape[0] > 0:
+        copy_token_rows(P, ids, t, gates)  # gx = P[id]
     for b in range(B):
         a, qb = gates[t, b], q[b]
         for k in range(2 * H):
@@ -76,8 +73,9 @@ def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
 def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m, ids, dW_ihT,
                    db_hh, db_n, fill_ih):
     """Step t: d_hh[t] = [da_r | da_z | da_hn], dh_z = dh z, the step's sums db_hh[t] = Σ_b
-    d_hh[t], db_n[t] = Σ_b da_n; d_ih[t] = [da_r | da_z | da_n] (only da_n unless ``fill_ih``), and for
-    token ids dW_ihᵀ[id] += d_ih[t] (m, ids: [T, B], or [0, 0] without a mask / for vectors).
+    d_hh[t] and db_n[t] = Σ_b da_n; d_ih[t] = [da_r | da_z | da_n] (only da_n unless
+    ``fill_ih``), and for token ids dW_ihᵀ[id] += d_ih[t] (m, ids: [T, B], or [0, 0] without
+    a mask / for vectors).
 
     Two passes per row, each over few arrays (one loop over them all does not vectorise).
     """

@@ -26,7 +26,8 @@ import numpy as np
 from ..cells import CellOptions
 from . import _sequence as seq
 from . import lstm
-from ._jit import ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, tanh32
+from ._jit import (ARRAY2, ARRAY3, HALF, IDS, ONE, add_token_rows, compiled, copy_token_rows,
+                   tanh32)
 from ._workspace import POOL, leased
 
 
@@ -49,11 +50,8 @@ def _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m):
     B, G = q.shape
     H = G // 4
     masked = m.shape[0] > 0
-    if ids.shape[0] > 0:  # x_t W_ihᵀ + b = P[id], in a pass of its own (a branch inside the
-        for b in range(B):  # loop below makes it 20 % slower)
-            row, dst = P[ids[t, b]], tau[t, b]
-            for k in range(dst.shape[0]):  # (a slice assignment here is 3× slower)
-                dst[k] = row[k]
+    if ids.shape[0] > 0:
+        copy_token_rows(P, ids, t, tau)  # x_t W_ihᵀ + b = P[id]
     for b in range(B):
         a, qb = tau[t, b], q[b]
         for k in range(G):
@@ -112,11 +110,8 @@ def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, 
         db_t = db[t]
         for k in range(4 * H):
             db_t[k] += da[k]  # db_t = Σ_b da
-    if tokens:  # dW_ihᵀ[id] += da, in a pass of its own (as the forward's gather)
-        for b in range(B):
-            w, da = dW_ihT[ids[t, b]], dA[t, b]
-            for k in range(4 * H):
-                w[k] += da[k]
+    if tokens:
+        add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
@@ -172,6 +167,7 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
         dh_next, dh_prev = dh_prev, dh_next
         dc_next, dc_prev = dc_prev, dc_next
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
-    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx, db.sum(axis=0, dtype=np.float64).astype(dt), dW_ih)
+    db = db.sum(axis=0, dtype=np.float64).astype(dt)
+    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx, db, dW_ih)
     POOL.give(dA)
     return results
