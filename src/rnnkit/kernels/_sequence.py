@@ -58,9 +58,15 @@ def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray
     return ax
 
 
-def token_table(W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """P = Wᵀ + b ``[V, G]`` (C order): row v is x Wᵀ + b for the one-hot x of token v."""
-    return np.ascontiguousarray(W.T + b)
+def input_side(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ax [T, B, G], P) before a time loop.  Vectors ``xs: [T, B, I]``: ax = xs Wᵀ + b for all
+    steps and P empty ``[0, 0]``.  Token ids ``xs: [T, B]``: ax uninitialised (a pool buffer
+    the steps fill) and P = Wᵀ + b ``[V, G]``, whose row v is x Wᵀ + b for the one-hot x of
+    token v."""
+    if xs.ndim == 3:
+        return input_projection(xs, W, b), np.empty((0, 0), W.dtype)
+    T, B = xs.shape
+    return POOL.take((T, B, W.shape[0]), W.dtype), np.ascontiguousarray(W.T + b)
 
 
 def token_ids(xs: np.ndarray) -> np.ndarray:

@@ -91,11 +91,8 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     H = state0[0].shape[1]
     dt = np.float32
     ids = seq.token_ids(xs)
-    b = p["bias_ih"] + p["bias_hh"]
-    if xs.ndim == 2:
-        xs, act, P = ids, POOL.take((T, B, H), dt), seq.token_table(p["weight_ih"], b)
-    else:
-        act, P = seq.input_projection(xs, p["weight_ih"], b), np.empty((0, 0), dt)
+    xs = ids if xs.ndim == 2 else xs
+    act, P = seq.input_side(xs, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
     W_hhT = seq.scaled_transpose(p["weight_hh"], np.ones(H, dt))  # [H, H]
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)

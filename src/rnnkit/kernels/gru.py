@@ -64,7 +64,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
     W_hhᵀ [H, 3H], b_hn [H], hs [T + 1, B, H] with the initial state in row 0, a_hn
     [T, B, H]); gates, hs and a_hn are pool buffers.
 
-    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is None; for token
+    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is empty; for token
     ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
     P = W_ihᵀ + b ``[V, 3H]``.
     """
@@ -74,10 +74,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
     b = p["bias_ih"].copy()
     b[: 2 * H] += p["bias_hh"][: 2 * H]
     W_ih, b = _halved(p["weight_ih"], H), _halved(b, H)
-    if xs.ndim == 2:
-        gates, P = POOL.take((T, B, 3 * H), dt), seq.token_table(W_ih, b)
-    else:
-        gates, P = seq.input_projection(xs, W_ih, b), None
+    gates, P = seq.input_side(xs, W_ih, b)
     W_hhT = seq.scaled_transpose(p["weight_hh"], _halved(np.ones(3 * H, dt), H))
     b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
     hs = POOL.take((T + 1, B, H), dt)

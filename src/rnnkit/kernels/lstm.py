@@ -69,7 +69,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
     P, W_hhᵀ [H, 4H], hs and cs [T + 1, B, H] with the initial state in row 0, tanh_c
     [T, B, H]); gates, hs, cs and tanh_c are pool buffers.
 
-    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is None; for token
+    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is empty; for token
     ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
     P = W_ihᵀ + b ``[V, 4H]``.
     """
@@ -79,10 +79,7 @@ def _start(p: dict, xs: np.ndarray, state0: tuple):
     alpha, _ = _affine(H, dt)
     W_hhT = seq.scaled_transpose(p["weight_hh"], alpha)
     W_ih, b = p["weight_ih"] * alpha[:, None], (p["bias_ih"] + p["bias_hh"]) * alpha
-    if xs.ndim == 2:
-        gates, P = POOL.take((T, B, 4 * H), dt), seq.token_table(W_ih, b)
-    else:
-        gates, P = seq.input_projection(xs, W_ih, b), None
+    gates, P = seq.input_side(xs, W_ih, b)
     hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
     hs[0], cs[0] = state0
     return gates, P, W_hhT, hs, cs, POOL.take((T, B, H), dt)

@@ -124,7 +124,6 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     ids = seq.token_ids(xs)
     xs = ids if xs.ndim == 2 else xs
     tau, P, W_hhT, hs, cs, tanh_c = lstm._start(p, xs, state0)  # sigmoid rows halved
-    P = np.empty((0, 0), dt) if P is None else P
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
