@@ -54,6 +54,8 @@ def text(results: dict[str, Any]) -> str:
              f"BLAS: {m['blas']}",
              "env: " + ", ".join(f"{k}={v}" for k, v in m["env"].items() if v is not None)
              + ("" if any(v is not None for v in m["env"].values()) else "no BLAS variables set")]
+    if "heap" in m:  # results saved before the heap setting have no entry
+        parts.append(f"heap: {m['heap']}")
     if "train" in results:
         h, rows = _timing_rows(results["train"], ["config", "cell"], 1e3, 1, floor=True)
         parts.append(_table("training step, ms: median (min, max)", h, rows))

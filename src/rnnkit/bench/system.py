@@ -15,8 +15,11 @@ BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
 
 
 def machine() -> dict:
-    """CPU, Python, NumPy and the BLAS kernel threadpoolctl reports, with the BLAS env vars."""
+    """CPU, Python, NumPy and the BLAS kernel threadpoolctl reports, with the BLAS env vars
+    and whether malloc keeps freed memory (``rnnkit.kernels._heap``)."""
     import numpy as np
+
+    from ..kernels import _heap
 
     info = {
         "python": platform.python_version(),
@@ -24,6 +27,9 @@ def machine() -> dict:
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
         "env": {v: os.environ.get(v) for v in BLAS_VARS},
+        "heap": (f"freed memory kept (mmap threshold {_heap.MMAP_THRESHOLD >> 20} MiB, trim "
+                 f"threshold {_heap.TRIM_THRESHOLD >> 20} MiB)" if _heap.keep_freed_memory()
+                 else "malloc as configured by the system"),
     }
     try:
         from threadpoolctl import threadpool_info

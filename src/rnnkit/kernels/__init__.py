@@ -13,6 +13,9 @@ implementation for a layer:
 * ``"auto"`` (default): as ``"fast"``.
 
 The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benchmarks).
+
+Importing this package sets glibc's malloc to keep freed memory for the next step's arrays
+(``_heap``: 10–20 % of a small step was page faults on fresh memory).
 """
 
 import os
@@ -23,6 +26,9 @@ import numpy as np
 
 from ..cells import CellOptions, unroll
 from ..errors import ConfigError
+from ._heap import keep_freed_memory
+
+keep_freed_memory()
 
 BACKENDS = ("auto", "fast", "reference")
 
