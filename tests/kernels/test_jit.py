@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from rnnkit.kernels import _sequence as seq
 from rnnkit.kernels._jit import tanh32_array
+from rnnkit.kernels._workspace import POOL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +32,20 @@ def test_tanh32_propagates_nan_and_saturates_at_inf():
     assert np.isnan(out[0]), "a NaN stays a NaN (a diverging run must look diverged)"
     np.testing.assert_allclose(out[1:3], [1, -1], rtol=0, atol=5e-7)
     np.testing.assert_array_equal(out[3:], [0, 0])
+
+
+@pytest.mark.parametrize("I", [1, 2, seq.NARROW, seq.NARROW + 1])
+def test_input_projection_of_narrow_inputs_matches_float64(I):
+    """x Wᵀ + b for [T, B, I] float32, by the compiled loop (I ≤ NARROW) or BLAS, from a
+    non-contiguous (batch-first) view too."""
+    rng = np.random.default_rng(I)
+    xs = rng.standard_normal((3, 5, I)).astype(np.float32).swapaxes(0, 1)  # [T=5, B=3, I]
+    W = rng.standard_normal((7, I)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    ax = seq.input_projection(xs, W, b)
+    expected = xs.astype(np.float64) @ W.T.astype(np.float64) + b
+    np.testing.assert_allclose(ax, expected, rtol=1e-6, atol=1e-6)
+    POOL.give(ax)
 
 
 def test_fused_kernels_match_the_reference_with_the_jit_disabled():

@@ -24,7 +24,8 @@ UNSUPPORTED = [
     ("gru", CellOptions(reset_after=False)),
     ("gru", CellOptions(layer_norm=True)),
 ]
-SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (9, 4, 2, 3)]  # T, B, I, H
+SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (9, 4, 2, 3), (4, 2, 7, 5)]  # T, B, I, H
+# (I ≤ 4 takes the compiled input projection in float32, I = 7 BLAS: seq.NARROW)
 
 
 def kernel(name: str):
@@ -77,7 +78,7 @@ def assert_same(ours, spec, dtype):
 @pytest.mark.parametrize("dropped", [False, True], ids=["no-dropout", "dropout"])
 @pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("shape", SHAPES, ids=["T1B1", "T5B3", "T9B4"])
+@pytest.mark.parametrize("shape", SHAPES, ids=["T1B1", "T5B3", "T9B4", "T4I7"])
 @pytest.mark.parametrize("name,opts", CLAIMED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CLAIMED)])
 def test_kernel_matches_reference(name, opts, shape, dtype, masked, dropped):
     impl = kernels.resolve(name, opts, dtype, backend="fast")

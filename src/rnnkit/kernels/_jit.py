@@ -79,6 +79,22 @@ def add_token_rows(da, ids, t, dW_ihT):
             w[k] += d[k]
 
 
+@compiled(f"void({ARRAY2}, {ARRAY2}, {ARRAY1}, {ARRAY2})")
+def project_narrow(x, WT, b, out):
+    """out = x Wᵀ + b for a narrow input, x: [N, I], Wᵀ: [I, G], b: [G], out: [N, G]: row n is
+    b + Σ_i x[n, i] Wᵀ[i], one pass over out (BLAS is slower for I ≤ 4: ``seq.NARROW``)."""
+    N, I = x.shape
+    G = b.shape[0]
+    for n in range(N):
+        o = out[n]
+        for g in range(G):
+            o[g] = b[g]
+        for i in range(I):
+            xi, w = x[n, i], WT[i]
+            for g in range(G):
+                o[g] += xi * w[g]
+
+
 @compiled("void(float32[::1], float32[::1])")
 def tanh32_array(x, out):
     """out = tanh32(x) elementwise (for tests and for measuring the approximation)."""
