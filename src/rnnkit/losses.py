@@ -68,7 +68,8 @@ def softmax_cross_entropy(
     """(mean cross-entropy in nats, ∂L/∂logits) of ``logits: [..., V]`` and class ids ``[...]``.
 
     ``mask: [...]`` of 0/1 (or bool) excludes padding.  The gradient has the logits' dtype.
-    ``normalizer`` divides in place of N_w (see the module docstring).
+    ``normalizer`` divides in place of N_w (see the module docstring).  Float32 logits go
+    through ``kernels.cross_entropy`` (one compiled pass per row); float64 stays with NumPy.
 
     >>> loss, dz = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
     >>> round(loss, 6), dz.shape          # log 4
@@ -81,23 +82,42 @@ def softmax_cross_entropy(
     y = _class_ids(targets, z.shape[:-1])
     keep = _mask(mask, y.shape, "targets")
     _check_range(y, keep, V)
-    z2 = z.reshape(-1, V)
+    order = _memory_order(z)  # rows taken in memory order: a transposed view needs no copy
+    z, y, keep = z.transpose(order + (z.ndim - 1,)), y.transpose(order), keep.transpose(order)
+    loss, dz = _cross_entropy_rows(z.reshape(-1, V), y.reshape(-1), keep.reshape(-1),
+                                   normalizer)
+    return loss, dz.reshape(z.shape).transpose(tuple(np.argsort(order)) + (z.ndim - 1,))
+
+
+def _cross_entropy_rows(z2: np.ndarray, y: np.ndarray, keep: np.ndarray,
+                        normalizer: int | None) -> tuple[float, np.ndarray]:
+    """(L, dz) of logits ``z2: [N, V]``, class ids ``y: [N]`` and the counted rows ``keep``."""
     rows = np.arange(z2.shape[0])
-    y_flat = np.where(keep.reshape(-1), y.reshape(-1), 0)  # padded targets are never read
-    w = keep.reshape(-1).astype(z.dtype)
+    y_flat = np.where(keep, y, 0)  # padded targets are never read
+    w = keep.astype(z2.dtype)
     n = _normalizer(normalizer, w)
     if n == 0:
-        return 0.0, np.zeros_like(z)
+        return 0.0, np.zeros_like(z2)
+    if z2.dtype == np.float32:
+        from .kernels.cross_entropy import softmax_cross_entropy_rows  # loads Numba
+
+        return softmax_cross_entropy_rows(z2, y_flat, w, n)
     dz = np.subtract(z2, z2.max(axis=1, keepdims=True))  # z − m
     shifted_y = dz[rows, y_flat]
     np.exp(dz, out=dz)  # exp(z − m)
-    total = dz @ np.ones(V, dz.dtype)  # Σ_v exp(z_v − m)  (a BLAS product: 5× a row sum)
+    total = dz @ np.ones(z2.shape[1], dz.dtype)  # Σ_v exp(z_v − m)  (a BLAS product: 5× a row sum)
     logp_y = shifted_y - np.log(total)  # log p_{n, y_n}
     loss = -float(np.sum(logp_y * w, dtype=np.float64)) / n  # L = Σ w ℓ / N_w
-    w_n = w / z.dtype.type(n)
+    w_n = w / z2.dtype.type(n)
     dz *= (w_n / total)[:, None]  # p · w / N_w
     dz[rows, y_flat] -= w_n  # (p − onehot(y)) · w / N_w
-    return loss, dz.reshape(z.shape)
+    return loss, dz
+
+
+def _memory_order(z: np.ndarray) -> tuple[int, ...]:
+    """The leading axes of ``z: [..., V]`` from the largest stride to the smallest (stable)."""
+    lead = z.strides[:-1]
+    return tuple(sorted(range(len(lead)), key=lambda k: -lead[k]))
 
 
 def mse(

@@ -49,24 +49,29 @@ def test_input_projection_of_narrow_inputs_matches_float64(I):
 
 
 def test_fused_kernels_match_the_reference_with_the_jit_disabled():
-    """Coverage of the compiled loops as plain Python: float32 parity (vectors and token ids)
-    and Adam, uncompiled."""
+    """Coverage of the compiled loops as plain Python: float32 parity (vectors and token ids),
+    Adam, the narrow input projection and the float32 cross-entropy, uncompiled."""
     env = os.environ | {"NUMBA_DISABLE_JIT": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         str(ROOT / "tests/kernels/test_parity.py"), str(ROOT / "tests/kernels/test_adam.py"),
-         "-k", "f32 and (T1B1 or T5B3) or adam or token_ids_give"],
+         *(str(ROOT / "tests/kernels" / f) for f in (
+             "test_parity.py", "test_adam.py", "test_jit.py", "test_cross_entropy.py")),
+         "-k", "f32 and (T1B1 or T5B3) or adam or token_ids_give or narrow_inputs "
+               "or float32_cross_entropy"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
-def test_a_float64_model_and_its_optimizer_do_not_load_numba_until_an_update():
+def test_a_float64_model_its_loss_and_optimizer_do_not_load_numba_until_an_update():
     code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
-            "RecurrentConfig; import rnnkit.optim; "
+            "RecurrentConfig; import rnnkit.optim; from rnnkit.losses import "
+            "softmax_cross_entropy; "
             "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
-            "rng=np.random.default_rng(0), dtype=np.float64); print('numba' in sys.modules)")
+            "rng=np.random.default_rng(0), dtype=np.float64); "
+            "softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1])); "
+            "print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"

@@ -16,7 +16,6 @@ one-hot rows, see ``rnnkit.kernels``) has no input product at all: step t adds t
 Shapes: ``xs: [T, B, I]``, ``mask: [T, B]``, ``da: [T, B, G]``.
 """
 
-import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -24,8 +23,8 @@ import numpy as np
 from ._workspace import POOL
 
 NARROW = 4
-"""The widest float32 input projected by a compiled loop rather than BLAS, once a fused kernel
-has loaded it (``_jit.project_narrow``): at 3 200 rows, 1 → 64 takes 26 µs against NumPy's
+"""The widest float32 input projected by a compiled loop rather than BLAS
+(``_jit.project_narrow``): at 3 200 rows, 1 → 64 takes 26 µs against NumPy's
 154, 2 → 192 98 against 266, 4 → 256 320 against 365; from 8 inputs BLAS is faster."""
 
 
@@ -56,8 +55,8 @@ def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray
     T, B, I = xs.shape
     ax = POOL.take((T, B, W.shape[0]), xs.dtype)
     ax2, xs2 = ax.reshape(T * B, -1), xs.reshape(T * B, I)
-    if I <= NARROW and xs.dtype == np.float32 and "rnnkit.kernels._jit" in sys.modules:
-        from ._jit import project_narrow  # loaded already: float64 never loads Numba
+    if I <= NARROW and xs.dtype == np.float32:
+        from ._jit import project_narrow  # float32 only: float64 never loads Numba
 
         project_narrow(np.ascontiguousarray(xs2), np.ascontiguousarray(W.T),
                        np.ascontiguousarray(b, np.float32), ax2)
