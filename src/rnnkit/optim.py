@@ -190,18 +190,18 @@ class RMSprop(Optimizer):
     def _update(self, theta, g, st, k, lr):
         if self.weight_decay:
             g = g + self.weight_decay * theta  # g + λθ
-        v = st.setdefault("square_avg", np.zeros_like(theta))
+        v = _slot(st, "square_avg", theta)
         v *= self.alpha
         v += (1 - self.alpha) * g * g  # v ← α v + (1 − α) g²
         if self.centered:
-            gbar = st.setdefault("grad_avg", np.zeros_like(theta))
+            gbar = _slot(st, "grad_avg", theta)
             _lerp(gbar, g, 1 - self.alpha)  # ḡ ← ḡ + (1 − α)(g − ḡ)
             s = np.sqrt(v - gbar * gbar)  # √(v − ḡ²)
         else:
             s = np.sqrt(v)
         s += self.eps
         if self.momentum > 0:
-            b = st.setdefault("momentum_buffer", np.zeros_like(theta))
+            b = _slot(st, "momentum_buffer", theta)
             b *= self.momentum
             b += g / s  # b ← μ b + g / s
             theta -= lr * b
@@ -230,7 +230,7 @@ class Adagrad(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * theta  # g + λθ
         lr_k = lr / (1 + (k - 1) * self.lr_decay)  # η_k = η / (1 + (k − 1) δ)
-        S = st.setdefault("sum", np.full_like(theta, self.initial_accumulator_value))
+        S = _slot(st, "sum", theta, self.initial_accumulator_value)
         S += g * g  # S ← S + g²
         theta += -lr_k * (g / (np.sqrt(S) + self.eps))  # θ ← θ − η_k g / (√S + ε)
 
@@ -258,8 +258,7 @@ class Adam(Optimizer):
             theta *= 1 - lr * self.weight_decay  # θ ← θ (1 − η λ)
         elif self.weight_decay:
             g = g + self.weight_decay * theta  # g + λθ
-        m = st.setdefault("exp_avg", np.zeros_like(theta))
-        v = st.setdefault("exp_avg_sq", np.zeros_like(theta))
+        m, v = _slot(st, "exp_avg", theta), _slot(st, "exp_avg_sq", theta)
         from .kernels import adam  # (loads Numba on the first update, not at import)
 
         if adam.supports(theta, g, m, v):  # the same operations, one pass (kernels/adam.py)
@@ -353,6 +352,15 @@ def clip_grad_value(grads: dict[str, np.ndarray | None], clip_value: float) -> N
     for g in grads.values():
         if g is not None:
             np.clip(g, -clip_value, clip_value, out=g)
+
+
+def _slot(st: dict, name: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """The state array ``name`` of one parameter, made on its first update (filled with
+    ``fill``, shaped like it): made only then, not as a throw-away default every update."""
+    a = st.get(name)
+    if a is None:
+        a = st[name] = np.full_like(like, fill)
+    return a
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, w: float) -> None:

@@ -57,13 +57,14 @@ def _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m):
         for k in range(G):
             a[k] = tanh32(a[k] + qb[k])
         c_prev, c, h, tc = cs[t, b], cs[t + 1, b], hs[t + 1, b], tanh_c[t, b]
+        a_i, a_f, a_g, a_o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        # three loops over few arrays each: one over all of them ran 20 % slower
         for j in range(H):
-            i = HALF * a[j] + HALF
-            f = HALF * a[H + j] + HALF
-            o = HALF * a[3 * H + j] + HALF
-            c[j] = f * c_prev[j] + i * a[2 * H + j]  # c_t = f c_{t−1} + i g
-            tc[j] = tanh32(c[j])
-            h[j] = o * tc[j]  # h_t = o tanh(c_t)
+            c[j] = (HALF * a_f[j] + HALF) * c_prev[j] + (HALF * a_i[j] + HALF) * a_g[j]
+        for j in range(H):
+            tc[j] = tanh32(c[j])  # c_t = f c_{t−1} + i g, and tanh c_t
+        for j in range(H):
+            h[j] = (HALF * a_o[j] + HALF) * tc[j]  # h_t = o tanh(c_t)
         if masked:
             if m[t, b] == 0:  # padding: the state carries over, the output is 0
                 h[:] = hs[t, b]
