@@ -54,6 +54,9 @@ class Model:
         self.dtype = np.dtype(config.dtype)
         self.meta = dict(meta or {})  # JSON-able extras saved with the model, e.g. a vocabulary
         self.rnn = Recurrent(config.rnn, rng=rng, dtype=self.dtype, params=_sub(params))
+        if self.dtype == np.float32 and config.loss == "cross_entropy":
+            # load the loss's compiled pass now (≈ 5 ms), not in the first training step
+            from .kernels import cross_entropy  # noqa: F401
         self.params: dict[str, np.ndarray] = {}
         if params is None:
             W, b = init_dense(rng, config.output_size, self.rnn.output_size, self.dtype)

@@ -88,3 +88,19 @@ def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_t
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False True"
+
+
+@pytest.mark.parametrize("dtype, loss, loaded", [
+    ("float32", "cross_entropy", "True"), ("float32", "mse", "False"),
+    ("float64", "cross_entropy", "False")])
+def test_a_float32_cross_entropy_model_loads_its_loss_pass_when_made(dtype, loss, loaded):
+    """The first training step of a new process does not pay for loading the loss's pass."""
+    code = ("import sys, numpy as np; from rnnkit.config import ModelConfig; "
+            "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.model import Model; "
+            "Model(ModelConfig(rnn=RecurrentConfig(input_size=4, hidden_size=3), "
+            f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
+            "rng=np.random.default_rng(0)); "
+            "print('rnnkit.kernels.cross_entropy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == loaded

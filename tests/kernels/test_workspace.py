@@ -136,3 +136,17 @@ def test_layer_backward_without_dx_gives_the_same_gradients(name, backend):
         np.testing.assert_array_equal(a, b)
     for key, g in grads.items():
         np.testing.assert_array_equal(grads_skip[key], g, err_msg=key)
+
+
+def test_over_its_limit_the_pool_drops_the_shapes_given_back_longest_ago():
+    """An earlier workload's idle buffers make room for the current loop's, not the reverse."""
+    pool = Pool(max_bytes=2400, cap=2400)
+    old = [np.empty(100, np.float64) for _ in range(3)]  # an earlier workload: 2 400 bytes
+    pool.give(*old)
+    new = [np.empty(50, np.float32) for _ in range(2)] + [np.empty(200, np.float32)]
+    pool.give(*new)  # 1 200 bytes of other shapes: two of the old buffers must go
+    assert pool.idle_bytes == 2000
+    kept = [pool.take((50,), np.float32), pool.take((50,), np.float32),
+            pool.take((200,), np.float32), pool.take((100,), np.float64)]
+    assert {id(b) for b in kept} == {id(b) for b in new} | {id(old[2])}
+    assert pool.idle_bytes == 0
