@@ -92,7 +92,6 @@ def softmax_cross_entropy(
 def _cross_entropy_rows(z2: np.ndarray, y: np.ndarray, keep: np.ndarray,
                         normalizer: int | None) -> tuple[float, np.ndarray]:
     """(L, dz) of logits ``z2: [N, V]``, class ids ``y: [N]`` and the counted rows ``keep``."""
-    rows = np.arange(z2.shape[0])
     y_flat = np.where(keep, y, 0)  # padded targets are never read
     w = keep.astype(z2.dtype)
     n = _normalizer(normalizer, w)
@@ -102,6 +101,7 @@ def _cross_entropy_rows(z2: np.ndarray, y: np.ndarray, keep: np.ndarray,
         from .kernels.cross_entropy import softmax_cross_entropy_rows  # loads Numba
 
         return softmax_cross_entropy_rows(z2, y_flat, w, n)
+    rows = np.arange(z2.shape[0])
     dz = np.subtract(z2, z2.max(axis=1, keepdims=True))  # z − m
     shifted_y = dz[rows, y_flat]
     np.exp(dz, out=dz)  # exp(z − m)

@@ -1,7 +1,8 @@
 """Softmax cross-entropy of float32 logits in one compiled pass over each row.
 
 ``losses.softmax_cross_entropy`` hands its float32 rows here (float64 stays with NumPy and
-never loads Numba).  Row n of ``z: [N, V]`` with class id y_n, weight w_n ∈ {0, 1} and normaliser N_w::
+never loads Numba).  Row n of ``z: [N, V]``, with class id y_n, weight w_n ∈ {0, 1} and
+normaliser N_w::
 
     m_n = max_v z_{n,v}         e_n = exp(z_n − m_n)   (``_jit.exp32``)      S_n = Σ_v e_{n,v}
     ℓ_n = log S_n − (z_{n,y_n} − m_n)                  L = Σ_n w_n ℓ_n / N_w  (float64 sum)
