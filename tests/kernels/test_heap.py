@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(
     not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"), reason="a glibc setting")
 
 # Allocate, touch and free arrays of several sizes as a step does, then count the page faults
-# of the same round once the process is warm (all below 4 MiB, where NumPy asks for huge pages).
+# of the same round once the process is warm (all below 2 MiB: no huge page can back them).
 PROBE = """
 import json, resource
 import numpy as np
@@ -21,7 +21,7 @@ import rnnkit.kernels
 from rnnkit.kernels import _heap
 
 def round_():
-    arrays = [np.ones(n, np.float32) for n in (100_000, 300_000, 600_000, 1_000_000)]
+    arrays = [np.ones(n, np.float32) for n in (100_000, 200_000, 300_000, 400_000)]
     del arrays
 
 for _ in range(3):
@@ -32,7 +32,7 @@ for _ in range(5):
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 print(json.dumps({"applied": _heap.keep_freed_memory(), "faults_per_round": faults / 5}))
 """
-PAGES_PER_ROUND = 4 * 2_000_000 // 4096  # pages the four arrays cover
+PAGES_PER_ROUND = 4 * 1_000_000 // 4096  # pages the four arrays cover
 
 
 def probe(**env: str) -> dict:
@@ -53,7 +53,7 @@ def test_the_users_malloc_settings_win_and_then_each_round_faults_afresh():
     can tell the difference."""
     out = probe(MALLOC_MMAP_THRESHOLD_="131072")
     assert out["applied"] is False
-    assert out["faults_per_round"] > 0.5 * PAGES_PER_ROUND, out
+    assert out["faults_per_round"] > 0.3 * PAGES_PER_ROUND, out
 
 
 def test_glibc_tunables_also_count_as_the_users_setting():
