@@ -48,6 +48,13 @@ def test_input_projection_of_narrow_inputs_matches_float64(I):
     POOL.give(ax)
 
 
+def in_new_process(code: str) -> str:
+    """What ``code`` prints, run by a new Python process (which modules it loads is fresh)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return out.stdout.strip()
+
+
 def test_fused_kernels_match_the_reference_with_the_jit_disabled():
     """Coverage of the compiled loops as plain Python: float32 parity (vectors and token ids),
     Adam, the narrow input projection and the float32 cross-entropy, uncompiled."""
@@ -72,9 +79,7 @@ def test_a_float64_model_its_loss_and_optimizer_do_not_load_numba_until_an_updat
             "rng=np.random.default_rng(0), dtype=np.float64); "
             "softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1])); "
             "print('numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False"
+    assert in_new_process(code) == "False"
 
 
 def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_the_first_step():
@@ -85,9 +90,7 @@ def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_t
             "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
             "rng=np.random.default_rng(0), dtype=np.float32); make_optimizer('adam', 1e-3); "
             "print(before, 'rnnkit.kernels.adam' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False True"
+    assert in_new_process(code) == "False True"
 
 
 @pytest.mark.parametrize("dtype, loss, loaded", [
@@ -101,6 +104,4 @@ def test_a_float32_cross_entropy_model_loads_its_loss_pass_when_made(dtype, loss
             f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
             "rng=np.random.default_rng(0)); "
             "print('rnnkit.kernels.cross_entropy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    assert out.stdout.strip() == loaded
+    assert in_new_process(code) == loaded
