@@ -20,6 +20,7 @@ nothing is unpickled.
 import json
 import os
 import sys
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -32,6 +33,7 @@ SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 """Environment variables through which ``mpiexec`` tells a process how many ranks it started."""
 
 INSTALL_HINT = "pip install 'rnnkit[mpi]'"
+ABORT_GRACE = 0.5  # seconds a rank's last line has to leave before an abort ends the run
 
 
 class Disagreement(RnnkitError):
@@ -115,8 +117,13 @@ class MPIComm:
         return np.moveaxis(out, 0, axis)
 
     def abort(self, message: str, code: int = 2) -> NoReturn:
-        """Print ``message`` and end every rank (none is left waiting in a collective)."""
+        """Print ``message`` and end every rank (none is left waiting in a collective).
+
+        mpiexec forwards a rank's output through a pipe, and an abort ends its forwarding
+        at once: the pause lets the one line reach the terminal first (it was lost now and
+        then on a loaded machine)."""
         print(message, file=sys.stderr, flush=True)
+        time.sleep(ABORT_GRACE)
         self._comm.Abort(code)
         raise SystemExit(code)  # not reached: Abort ends the process
 
