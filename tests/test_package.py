@@ -24,3 +24,19 @@ def test_importing_the_package_loads_no_heavy_module():
     code = "import sys, rnnkit; print(sorted(m for m in ('numpy', 'torch', 'sklearn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_shipped_license_is_the_one_the_package_metadata_names():
+    from importlib.metadata import metadata
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    meta = metadata("rnnkit")
+    assert meta["License-Expression"] == "MIT"
+    assert (root / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_package_declares_its_type_hints():
+    from pathlib import Path
+
+    assert (Path(rnnkit.__file__).parent / "py.typed").is_file()
