@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import (check_classifiers_train,  # noqa: E402
                                             check_regressors_train, parametrize_with_checks)
 
+from rnnkit.errors import ShapeError  # noqa: E402
 from rnnkit.sklearn import RNNClassifier, RNNRegressor  # noqa: E402
 
 TINY = {"hidden_size": 4, "max_iter": 2, "random_state": 0}  # plumbing checks: fast
@@ -118,7 +119,7 @@ def test_grid_search_takes_variable_length_sequences():
 
 
 @pytest.mark.parametrize(("X", "message"), [
-    (np.zeros((3, 4, 5)), "X has 5 channels, but RNNClassifier was fitted with 2"),
+    (np.zeros((3, 4, 5)), "X has 5 channels per step, but RNNClassifier was fitted with 2"),
     (np.zeros((3, 4, 2, 1)), r"X must be \[N, T, C\] sequences"),
     ([np.zeros((3, 2)), np.zeros((4, 3))], "same channels"),
     ([np.zeros((3, 2)), np.full((4, 2), np.nan)], "X\\[1\\] contains NaN"),
@@ -127,3 +128,17 @@ def test_bad_sequences_are_refused_with_what_is_wrong(X, message):
     clf = RNNClassifier(**TINY).fit(*_ragged(6))
     with pytest.raises(ValueError, match=message):
         clf.predict(X)
+
+
+@pytest.mark.parametrize("Estimator", [RNNClassifier, RNNRegressor])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("method", ["predict", "score"])
+def test_predicting_with_other_channels_than_fitted_is_a_shape_error(Estimator, channels, method):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 5, 2)), np.arange(8) % 2
+    est = Estimator(**TINY).fit(X, y)
+    other = rng.standard_normal((4, 5, channels))
+    call = (lambda: est.score(other, y[:4])) if method == "score" else (lambda: est.predict(other))
+    with pytest.raises(ShapeError, match=f"X has {channels} channels? per step, but "
+                                         f"{Estimator.__name__} was fitted with 2"):
+        call()

@@ -36,6 +36,7 @@ from sklearn.utils.validation import (check_array, check_consistent_length, chec
 
 from . import losses
 from .config import ModelConfig
+from .errors import ShapeError
 from .layers.recurrent import RecurrentConfig
 from .model import Model
 from .train import fit as fit_arrays
@@ -100,9 +101,10 @@ class _RNNEstimator(BaseEstimator):
             self._forget_width(fit)
         if fit:
             self.n_channels_ = x.shape[2]
-        elif x.shape[2] != self.n_channels_:
-            raise ValueError(f"X has {x.shape[2]} channels, but {type(self).__name__} was fitted "
-                             f"with {self.n_channels_}")
+        elif x.shape[2] != self.n_channels_:  # ShapeError is a ValueError, as sklearn expects
+            raise ShapeError(f"X has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per "
+                             f"step, but {type(self).__name__} was fitted with "
+                             f"{self.n_channels_}")
         if fit:
             y = self._check_y(y)
             check_consistent_length(x, y)

@@ -19,11 +19,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _npz(path, n, seed):
+def _npz(path, n, seed, channels=3):
     rng = np.random.default_rng(seed)
     y = np.where(np.arange(n) % 2, "down", "up")
     lengths = rng.integers(4, 12, n)
-    x = rng.standard_normal((n, 11, 3))
+    x = rng.standard_normal((n, 11, channels))
     x[:, :, 0] += np.where(y == "up", 1.5, -1.5)[:, None]
     np.savez(path, x=x, lengths=lengths, y=y)
     return path
@@ -85,6 +85,18 @@ def test_known_errors_print_one_line_and_exit_2(files, capsys, argv, message):
     assert _run(command, _parse(argv), debug=False) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rnnkit: error:") and message in err[0]
+
+
+@pytest.mark.parametrize("channels", [1, 2, 4])
+def test_a_test_file_with_other_channels_is_refused_naming_it_and_both_counts(
+        files, tmp_path, capsys, channels):
+    test = _npz(tmp_path / "other.npz", 10, 2, channels=channels)
+    argv = ["--train", str(files[0]), "--test", str(test), *FAST, "--quiet", "--epochs", "1"]
+    assert _run(command, _parse(argv), debug=False) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert (f"rnnkit: error: {test} has {channels} channel" in err
+            and f"but the training file {files[0]} has 3" in err)
 
 
 def test_the_rnnkit_command_runs_it_once_registered(files, monkeypatch, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.sequences import DATASETS, Sequences, pad_sequences
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import ConfigError, DataError, ShapeError
 from rnnkit.train import evaluate_arrays
 from rnnkit.jobs import Fit, Net, build_model, train
 from rnnkit.jobs.classify import (PRESETS, confusion_matrix, defaults_for, run_classification,
@@ -73,6 +73,16 @@ def test_one_class_cannot_be_classified():
     one = Sequences(data.x, data.lengths, np.zeros(10, dtype=np.int64), ("only",))
     with pytest.raises(DataError, match="at least two classes"):
         run_classification(one, one, [Net(cell="gru", hidden_size=2)], Fit(epochs=1))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_test_split_with_other_channels_is_a_shape_error_naming_both_counts(channels):
+    train_set, test_set = _toy(10, 0), _toy(10, 1)
+    x = np.repeat(test_set.x[:, :, :1], channels, axis=2)
+    other = Sequences(x, test_set.lengths, test_set.y, test_set.classes)
+    with pytest.raises(ShapeError, match=f"the test split has {channels} channels? per step, "
+                                         "but the training split has 2"):
+        run_classification(train_set, other, [Net(cell="gru", hidden_size=2)], Fit(epochs=1))
 
 
 def test_every_bundled_set_has_a_documented_preset_and_files_get_the_general_one():

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.sequences import DISPLAY_NAMES, Sequences, dataset_key, load_dataset, read_sequences
 from ..data.sequences import stack_frames, standardise
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, ShapeError
 from . import Fit, Net, build_model, describe, train
 
 class Preset(NamedTuple):
@@ -71,9 +71,24 @@ def load(dataset: str | None = None, train_file: str | None = None, test_file: s
         return DISPLAY_NAMES[dataset_key(dataset)], train_set, test_set
     train_set = read_sequences(train_file)
     if test_file is not None:
-        return str(train_file), train_set, read_sequences(test_file, train_set.classes)
+        test_set = read_sequences(test_file, train_set.classes)
+        check_channels(train_set, test_set, f"{test_file}", f"the training file {train_file}")
+        return str(train_file), train_set, test_set
     return str(train_file), *stratified_split(train_set, test_fraction,
                                               np.random.default_rng([seed, 7]))
+
+
+def check_channels(train_set: Sequences, other: Sequences, other_name: str = "the test split",
+                   train_name: str = "the training split") -> None:
+    """ShapeError unless ``other`` has the channels ``train_set`` has (C of x ``[N, T, C]``).
+
+    Standardisation would otherwise broadcast one training channel's statistics over several,
+    or fail inside NumPy; the network reads exactly C features.
+    """
+    if other.channels != train_set.channels:
+        raise ShapeError(f"{other_name} has {other.channels} channel"
+                         f"{'s' if other.channels != 1 else ''} per step, but {train_name} has "
+                         f"{train_set.channels}; both must hold the same channels")
 
 
 def stratified_split(data: Sequences, fraction: float, rng: np.random.Generator
@@ -122,6 +137,7 @@ def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net
     if train_set.num_classes < 2:
         raise DataError(f"classification needs at least two classes; the training split has "
                         f"only {list(train_set.classes)}")
+    check_channels(train_set, test_set)
     lengths = [int(min(train_set.lengths.min(), test_set.lengths.min())),
                int(max(train_set.lengths.max(), test_set.lengths.max()))]
     train_set, test_set = standardise(train_set, test_set)
