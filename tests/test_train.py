@@ -217,6 +217,45 @@ def test_a_resumed_run_continues_bit_identically_through_the_library(corpus, tmp
         np.testing.assert_array_equal(w, b.params[name], err_msg=name)
 
 
+def test_a_resumed_run_with_recurrent_dropout_keeps_the_streams_masks(corpus, tmp_path):
+    rnn = {**SMALL_RNN, "num_layers": 2, "dropout": 0.2, "recurrent_dropout": 0.3}
+    straight, split = tmp_path / "a", tmp_path / "b"
+
+    def run(out, steps):
+        options = {"steps": steps, "batch_size": 2, "seq_len": 8, "bptt_steps": 12,
+                   "eval_every": 3, "eval_chars": 200, "sample_every": 0, "checkpoint_every": 4}
+        return start_run([str(corpus)], 0, rnn, TrainConfig(**options), out)
+
+    _fit(run(straight, 12))
+    _fit(run(split, 5))
+    held = load_with_state(split / "last")[1]["tbptt"]
+    assert {"recurrent_draw_0", "recurrent_draw_1"} <= set(held)  # one per layer, [B, H]
+    assert np.shape(held["recurrent_draw_0"]) == (2, 8)
+    _fit(resume_run(split, steps=12))
+    a, b = load_with_state(straight / "last")[0], load_with_state(split / "last")[0]
+    for name, w in a.params.items():
+        np.testing.assert_array_equal(w, b.params[name], err_msg=name)
+
+
+class _SecondOfTwoRanks:
+    rank, size = 1, 2  # enough to load a saved state: no collective is called
+
+
+def test_a_rank_resumes_with_its_own_rows_of_the_held_recurrent_masks():
+    config = TrainConfig(steps=3, seq_len=4, batch_size=5, bptt_steps=6)
+    model = Model(ModelConfig.for_tokens(5, cell="gru", hidden_size=3, recurrent_dropout=0.5),
+                  rng=np.random.default_rng(0))
+    trainer = train_module.Trainer(model, config, np.random.default_rng(0))
+    ids = np.random.default_rng(1).integers(0, 5, (5, 5))
+    trainer.update(ids[:, :4], ids[:, 1:])
+    state = trainer.state_dict()
+    rank = train_module.Trainer(model, config, np.random.default_rng(0), _SecondOfTwoRanks())
+    rank.load_state_dict(state)
+    assert rank.rows == (3, 5)
+    np.testing.assert_array_equal(rank.tbptt.recurrent_draws[0],
+                                  state["tbptt"]["recurrent_draw_0"][3:5])
+
+
 def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
     out = tmp_path / "run"
     _fit(_run(corpus, out, bptt_steps=12, steps=5))

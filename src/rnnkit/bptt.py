@@ -13,6 +13,12 @@ gradient:
     carried = state(e − k2 + k1)  →  start of the next window
 
 With k1 = k2 = T on a single chunk, this is exactly full BPTT.
+
+Recurrent (variational) dropout uses one mask on h_{t−1} for every step of a sequence (Gal &
+Ghahramani 2016); here the sequence is the whole stream, so ``TruncatedBPTT`` draws the
+recurrent masks when a stream starts (its first chunk after construction or ``reset``) and
+holds them across windows — the buffered steps re-run under the same mask — and in its
+``state_dict``.  Dropout between layers is drawn afresh for every window's steps.
 """
 
 from typing import Any, NamedTuple
@@ -20,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import losses
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .model import Model
 
 
@@ -68,6 +74,9 @@ def full_bptt(
     return Step(loss, grads, final, count)
 
 
+DRAW_KEY = "recurrent_draw_"  # state_dict keys of the held recurrent-dropout draws [B, S]
+
+
 class TruncatedBPTT:
     """BPTT(k1, k2) over a stream of ``[B, k1]`` chunks, carrying state between them."""
 
@@ -78,9 +87,13 @@ class TruncatedBPTT:
         self.k1, self.k2 = k1, k2
         self.state: Any = None  # state where the buffered inputs start (constant)
         self.buffer: np.ndarray | None = None  # the last k2 − k1 inputs [B, ≤ k2 − k1, ...]
+        # the stream's recurrent-dropout draws u[B, S], one per layer and direction (None:
+        # not drawn yet; drawn by the stream's first forward)
+        self.recurrent_draws: list[np.ndarray] | None = None
 
     def reset(self) -> None:
-        self.state, self.buffer = None, None
+        """Start new streams: no carried state, no buffered inputs, new recurrent masks."""
+        self.state, self.buffer, self.recurrent_draws = None, None, None
 
     def step(self, model: Model, x: np.ndarray, targets: np.ndarray, *,
              rng: np.random.Generator | None = None) -> Step:
@@ -92,7 +105,10 @@ class TruncatedBPTT:
         pieces = [p for p in ((0, split), (split, window.shape[1])) if p[1] > p[0]]
         ys, caches, states, state = [], [], [], self.state
         for a, b in pieces:
-            y, state, cache = model.forward(window[:, a:b], state, train=True, rng=rng)
+            draws = None if rng is None else _StreamDraws(rng, self.recurrent_draws)
+            y, state, cache = model.forward(window[:, a:b], state, train=True, rng=draws)
+            if draws is not None:
+                self.recurrent_draws = draws.held()
             ys.append(y)
             caches.append(cache)
             states.append(state)
@@ -110,7 +126,8 @@ class TruncatedBPTT:
         return Step(loss, grads, states[-1], int(np.prod(targets.shape[:2])))
 
     def state_dict(self) -> dict[str, Any]:
-        """Arrays that let a resumed run continue exactly (state and buffered inputs)."""
+        """Arrays that let a resumed run continue exactly: the state, the buffered inputs and
+        the recurrent-dropout draws ``recurrent_draw_{k}: [B, S]`` held for the stream."""
         out: dict[str, Any] = {}
         if self.state is not None:
             parts = self.state if isinstance(self.state, tuple) else (self.state,)
@@ -118,11 +135,64 @@ class TruncatedBPTT:
             out["state_is_tuple"] = np.array(isinstance(self.state, tuple))
         if self.buffer is not None:
             out["buffer"] = self.buffer
+        for k, u in enumerate(self.recurrent_draws or ()):
+            out[f"{DRAW_KEY}{k}"] = u
         return out
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         self.reset()
-        parts = [d[k] for k in sorted(k for k in d if k.startswith("state_") and k[6:].isdigit())]
+        parts = [d[k] for k in _numbered(d, "state_")]
         if parts:
             self.state = tuple(parts) if bool(d["state_is_tuple"]) else parts[0]
         self.buffer = d.get("buffer")
+        draws = [np.asarray(d[k], dtype=np.float64) for k in _numbered(d, DRAW_KEY)]
+        if any(u.ndim != 2 for u in draws):
+            raise ShapeError(f"saved recurrent-dropout draws must be [B, S], got shapes "
+                             f"{[list(u.shape) for u in draws]}")
+        self.recurrent_draws = draws or None
+
+
+def _numbered(d: dict[str, Any], prefix: str) -> list[str]:
+    """The keys ``prefix{k}`` of ``d`` in the order of k."""
+    keys = [k for k in d if k.startswith(prefix) and k[len(prefix):].isdigit()]
+    return sorted(keys, key=lambda k: int(k[len(prefix):]))
+
+
+class _StreamDraws:
+    """The generator a window's forward draws dropout from, holding the stream's recurrent masks.
+
+    ``Recurrent.forward`` draws, layer by layer, the recurrent-dropout uniforms u[B, S] once
+    per direction, then the inter-layer dropout uniforms u[T, B, F] (``RowRandom`` and
+    ``memory_bptt`` read the same order).  The stream's first forward records its u[B, S]
+    draws from ``rng``; every later one is answered with them, in order, so the recurrent
+    masks stay the same for the whole stream.  Draws u[T, B, F] always come fresh from ``rng``.
+    """
+
+    def __init__(self, rng: Any, held: list[np.ndarray] | None) -> None:
+        self.rng = rng  # a numpy Generator or a stand-in offering random(shape)
+        self.recording = held is None
+        self.draws = [] if held is None else held
+        self.used = 0
+
+    def random(self, shape) -> np.ndarray:
+        shape = tuple(shape)
+        if len(shape) != 2:
+            return self.rng.random(shape)
+        if self.recording:
+            self.draws.append(self.rng.random(shape))
+            return self.draws[-1]
+        if self.used >= len(self.draws) or self.draws[self.used].shape != shape:
+            held = [list(u.shape) for u in self.draws]
+            raise ShapeError(f"the recurrent-dropout masks held for this stream are {held}, "
+                             f"but the model asks for a mask of shape {list(shape)}; call "
+                             "reset() before feeding streams of another batch size or model")
+        self.used += 1
+        return self.draws[self.used - 1]
+
+    def held(self) -> list[np.ndarray]:
+        """The stream's draws, after checking that a replayed forward used every one of them."""
+        if not self.recording and self.used != len(self.draws):
+            raise ShapeError(f"the model used {self.used} of the {len(self.draws)} recurrent-"
+                             "dropout masks held for this stream; call reset() before feeding "
+                             "another model")
+        return self.draws

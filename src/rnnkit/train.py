@@ -2,7 +2,8 @@
 evaluation, samples and checkpoints.
 
 ``Trainer`` owns everything one run changes — the model's parameters, the optimizer's
-moments, the generator, the carried truncated-BPTT state, the step, the learning-rate
+moments, the generator, the carried truncated-BPTT state (with the stream's recurrent-dropout
+masks, held from one epoch's start to the next), the step, the learning-rate
 reductions and the best validation loss — and saves and restores all of it
 (``state_dict``), so a resumed run continues exactly where it stopped: with the stream's
 cursor, which ``save_run`` stores beside it, the resumed run's parameters end bit-identical
@@ -40,7 +41,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .bptt import TruncatedBPTT, objective
+from .bptt import DRAW_KEY, TruncatedBPTT, objective
 from .config import TrainConfig
 from .data.text import CharStream, CharVocab
 from .distributed import (LOCAL, Comm, Disagreement, RowRandom, fingerprint, pack, row_range,
@@ -211,15 +212,16 @@ class Trainer:
         carried state, and room for the JSON."""
         params = sum(w.nbytes for w in self.model.params.values())
         c, rnn = self.config, self.model.config.rnn
-        state = 2 * rnn.num_layers * (2 if rnn.bidirectional else 1) * rnn.hidden_size
+        state = 3 * rnn.num_layers * (2 if rnn.bidirectional else 1) * rnn.hidden_size  # + masks
         carried = c.batch_size * (state + (c.bptt_steps or c.seq_len)) * 8
         return params * (1 + len(self.optimizer.slots)) + carried + (1 << 20)
 
 
 def _row_axis(key: str) -> int | None:
     """The batch axis of a carried-state entry: the state ``[L·D, B, S]`` (the baseline's
-    ``[k − 1, B, I]``) has it at 1, the buffered inputs ``[B, k2 − k1]`` at 0."""
-    if key == "buffer":
+    ``[k − 1, B, I]``) has it at 1, the buffered inputs ``[B, k2 − k1]`` and the held
+    recurrent-dropout draws ``[B, S]`` at 0."""
+    if key == "buffer" or (key.startswith(DRAW_KEY) and key[len(DRAW_KEY):].isdigit()):
         return 0
     return 1 if key.startswith("state_") and key[6:].isdigit() else None
 
