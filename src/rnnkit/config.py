@@ -29,7 +29,9 @@ class ModelConfig:
     """Input → recurrent layer → linear readout.
 
     Inputs are token ids when ``vocab_size > 0`` (one-hot, or a learned embedding of width
-    ``embedding_dim``), otherwise real vectors of ``rnn.input_size`` features.
+    ``embedding_dim``), otherwise real vectors of ``rnn.input_size`` features.  A Jordan
+    layer has no separate readout: its own output layer is the model's, so its
+    ``rnn.output_size`` is ``output_size`` (filled in when 0) and it reads one direction.
     """
 
     rnn: RecurrentConfig  # the recurrent layer; its input_size must match the input
@@ -62,11 +64,31 @@ class ModelConfig:
                                   f"got {self.rnn.input_size}")
         if self.rnn.batch_first:
             raise ConfigError("the model is batch-first at its API; leave rnn.batch_first False")
+        if self.rnn.cell == "jordan":
+            self._check_jordan()
         for name, allowed in (("readout", ("every_step", "last_step")),
                               ("loss", ("cross_entropy", "mse")),
                               ("dtype", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    def _check_jordan(self) -> None:
+        """A Jordan model's output units are its outputs: rnn.output_size = output_size.
+
+        0 is filled in; another width, or two directions (each would feed back its own half
+        of a 2·O-wide output, which no loss sees as the network's output), is a ConfigError.
+        """
+        if self.rnn.bidirectional:
+            raise ConfigError(
+                "a Jordan model cannot be bidirectional: it feeds back its own output, and a "
+                "backward pass's y is not the network's output; use one direction, or an "
+                "Elman/LSTM/GRU cell for a bidirectional model")
+        if self.rnn.output_size == 0:
+            object.__setattr__(self, "rnn", replace(self.rnn, output_size=self.output_size))
+        elif self.rnn.output_size != self.output_size:
+            raise ConfigError(
+                f"a Jordan model's output units are its outputs: rnn.output_size must be 0 or "
+                f"output_size = {self.output_size}, got {self.rnn.output_size}")
 
     @classmethod
     def for_tokens(cls, vocab_size: int, *, embedding_dim: int = 0, **rnn: Any) -> "ModelConfig":

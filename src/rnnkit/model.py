@@ -6,6 +6,16 @@ The public API is batch-first: ``x: [B, T]`` token ids or ``[B, T, I]`` vectors;
 Parameter names follow a PyTorch module with attributes ``embedding``, ``rnn`` and ``head``:
 ``embedding.weight``, ``rnn.weight_ih_l0`` …, ``head.weight``, ``head.bias``.
 
+A Jordan model has no ``head``: its recurrence carries the network's output, so the Jordan
+cell's output layer (``rnn.weight_hy_l{L−1}``, ``rnn.bias_hy_l{L−1}``) *is* the readout.  Its
+outputs are the top layer's y_t (``[B, T, O]``), or y at each sequence's last real step::
+
+    every_step:  out_t = y_t            last_step:  out = y_{last(b)}
+
+and the loss's gradient enters the layer directly, where the cell adds it to the gradient
+arriving through the feedback from step t+1.  (An older rnnkit put a head on top of a Jordan
+layer's internal output; such weights are refused with a ``ShapeError`` that says so.)
+
 Example
 -------
 >>> import numpy as np, rnnkit
@@ -31,6 +41,9 @@ from .layers.recurrent import LayerCache, Recurrent
 
 RNN_PREFIX = "rnn."
 
+HEADLESS_CELLS = ("jordan",)
+"""Cells whose own output layer is the model's readout (no ``head.*`` parameters)."""
+
 
 class ModelCache(NamedTuple):
     ids: np.ndarray | None  # [T, B] token ids, or None for vector inputs
@@ -54,13 +67,17 @@ class Model:
         self.dtype = np.dtype(config.dtype)
         self.meta = dict(meta or {})  # JSON-able extras saved with the model, e.g. a vocabulary
         self.rnn = Recurrent(config.rnn, rng=rng, dtype=self.dtype, params=_sub(params))
+        self.has_head = config.rnn.cell not in HEADLESS_CELLS  # else the cell's y is the output
         if self.dtype == np.float32 and config.loss == "cross_entropy":
             # load the loss's compiled pass now (≈ 5 ms), not in the first training step
-            from .kernels import cross_entropy  # noqa: F401
+            from .kernels import resolve_op  # (none under RNNKIT_BACKEND=reference)
+            resolve_op("cross_entropy", self.dtype)
         self.params: dict[str, np.ndarray] = {}
         if params is None:
-            W, b = init_dense(rng, config.output_size, self.rnn.output_size, self.dtype)
-            params = {"head.weight": W, "head.bias": b}
+            params = {}
+            if self.has_head:
+                W, b = init_dense(rng, config.output_size, self.rnn.output_size, self.dtype)
+                params = {"head.weight": W, "head.bias": b}
             if config.embedding_dim:
                 E = rng.standard_normal((config.vocab_size, config.embedding_dim))
                 params["embedding.weight"] = E.astype(self.dtype)  # N(0, 1), as nn.Embedding
@@ -75,8 +92,9 @@ class Model:
         if c.embedding_dim:
             shapes["embedding.weight"] = (c.vocab_size, c.embedding_dim)
         shapes.update({RNN_PREFIX + n: s for n, s in self.rnn.param_shapes().items()})
-        shapes["head.weight"] = (c.output_size, self.rnn.output_size)
-        shapes["head.bias"] = (c.output_size,)
+        if self.has_head:
+            shapes["head.weight"] = (c.output_size, self.rnn.output_size)
+            shapes["head.bias"] = (c.output_size,)
         return shapes
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -86,6 +104,12 @@ class Model:
     def load_state_dict(self, params: dict[str, np.ndarray]) -> None:
         """Replace every parameter (names and shapes checked, values copied and cast)."""
         expected = self.param_shapes()
+        if not self.has_head and any(n.startswith("head.") for n in params):
+            raise ShapeError(
+                f"these {self.config.rnn.cell} weights have a separate head.weight/head.bias "
+                "readout, from an rnnkit whose Jordan layer fed back an internal output under "
+                "that head; a Jordan model's own output layer is now its readout, so they do "
+                "not define this model: train it again")
         missing, unexpected = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
         if missing or unexpected:
             raise ShapeError(f"parameters do not match this model: missing {missing}, "
@@ -129,7 +153,10 @@ class Model:
             hs_read = self._gather_last(hs, last)
         else:
             hs_read = hs
-        y = dense_forward(self.params["head.weight"], self.params["head.bias"], hs_read)
+        if self.has_head:
+            y = dense_forward(self.params["head.weight"], self.params["head.bias"], hs_read)
+        else:
+            y = hs_read  # Jordan: the top layer's y_t is the output (and what it fed back)
         y = y.swapaxes(0, 1) if y.ndim == 3 else y
         return y, state, ModelCache(ids, rnn_cache, hs, last)
 
@@ -147,21 +174,36 @@ class Model:
         dy = np.asarray(dy, dtype=self.dtype)
         dy = dy.swapaxes(0, 1) if dy.ndim == 3 else dy
         hs = cache.hs
+        grads = {}
         if self.config.readout == "last_step":
             h_read = self._gather_last(hs, cache.last)
-            dh_read, dW, db = dense_backward(self.params["head.weight"], h_read, dy)
+            dh_read = dy
+            if self.has_head:
+                dh_read, grads["head.weight"], grads["head.bias"] = dense_backward(
+                    self.params["head.weight"], h_read, dy)
             dhs = self._scatter_last(dh_read, cache.last, hs.shape)
+        elif self.has_head:
+            dhs, grads["head.weight"], grads["head.bias"] = dense_backward(
+                self.params["head.weight"], hs, dy)
         else:
-            dhs, dW, db = dense_backward(self.params["head.weight"], hs, dy)
+            dhs = np.ascontiguousarray(dy)  # Jordan: ∂L/∂y_t enters the layer at its own output
         need_dx = bool(self.config.embedding_dim)  # ∂L/∂x feeds only an embedding's gradient
         dxs, dstate0, rnn_grads = self.rnn.backward(cache.rnn, dhs, dstate, need_dx=need_dx)
-        grads = {RNN_PREFIX + n: g for n, g in rnn_grads.items()}
-        grads["head.weight"], grads["head.bias"] = dW, db
+        grads.update({RNN_PREFIX + n: g for n, g in rnn_grads.items()})
         if self.config.embedding_dim:
             grads["embedding.weight"] = embed_backward(
                 self.params["embedding.weight"], cache.ids, dxs
             )
         return {n: grads[n] for n in self.params}, dstate0
+
+    def readout_backward(self, dy: np.ndarray) -> np.ndarray:
+        """∂L/∂(the recurrent output a step's readout reads) from ∂L/∂y: ``[..., F]``.
+
+        Through the head (y = h Wᵀ + b ⇒ dh = dy W), or ``dy`` itself for a Jordan model,
+        whose output is the recurrent layer's own.
+        """
+        dy = np.asarray(dy, dtype=self.dtype)
+        return dy @ self.params["head.weight"] if self.has_head else dy
 
     # -- helpers ------------------------------------------------------------------------------
 

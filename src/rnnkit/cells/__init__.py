@@ -36,6 +36,9 @@ from ..errors import ConfigError
 CELL_NAMES = ("elman", "jordan", "fully_recurrent", "lstm", "gru")
 """Every cell rnnkit implements; also the accepted values of ``--cell``."""
 
+JORDAN_FEEDBACK = ("output", "softmax")
+"""What a Jordan cell feeds back: its output y_{t−1} itself, or softmax(y_{t−1})."""
+
 ALIASES = {"rnn": "elman", "frnn": "fully_recurrent", "fully-recurrent": "fully_recurrent"}
 
 
@@ -51,6 +54,8 @@ class CellOptions:
     reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch, default) or W_hn (r ⊙ h) (Cho v3)
     layer_norm: bool = False  # lstm / gru: layer normalisation of each gate (Ba et al. 2016)
     output_size: int = 0  # jordan / fully_recurrent: number of output units (0: same as hidden)
+    jordan_feedback: str = "output"  # jordan: y_{t-1} fed back as is ("output") | "softmax"
+    linear_outputs: bool = False  # fully_recurrent: output units y = a (hidden units act(a))
 
     def __post_init__(self) -> None:
         if self.nonlinearity not in ("tanh", "relu"):
@@ -63,6 +68,9 @@ class CellOptions:
             raise ConfigError(f"chrono_init must be 0 (off) or >= 3, got {self.chrono_init}")
         if self.chrono_init and self.forget_bias:
             raise ConfigError("chrono_init sets the forget-gate bias itself; leave forget_bias 0")
+        if self.jordan_feedback not in JORDAN_FEEDBACK:
+            raise ConfigError(f"jordan_feedback must be 'output' or 'softmax', "
+                              f"got {self.jordan_feedback!r}")
         if self.output_size < 0:
             raise ConfigError(f"output_size must be >= 0, got {self.output_size}")
 

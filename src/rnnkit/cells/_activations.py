@@ -30,5 +30,16 @@ def drelu(y: np.ndarray) -> np.ndarray:
     return (y > 0).astype(y.dtype)
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """softmax along the last axis, computed stably (the row's maximum subtracted first)."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward(ds: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """∂L/∂z from ∂L/∂s and s = softmax(z): s ⊙ (ds − Σ_k ds_k s_k), row by row."""
+    return s * (ds - (ds * s).sum(axis=-1, keepdims=True))
+
+
 ACTIVATIONS = {"tanh": (np.tanh, dtanh), "relu": (relu, drelu)}
 """Nonlinearity name → (function of the pre-activation, derivative from the output)."""

@@ -59,6 +59,7 @@ def load(directory: str | Path) -> Model | FFNN:
 def load_with_state(directory: str | Path) -> tuple[Model | FFNN, dict[str, Any] | None]:
     """(model, training state saved beside it or None)."""
     ckpt = read_checkpoint(directory)
+    _refuse_headed_jordan(ckpt.config, ckpt.tensors, directory)
     try:
         meta = ckpt.config.get("meta", {})
         if not isinstance(meta, dict):
@@ -71,6 +72,24 @@ def load_with_state(directory: str | Path) -> tuple[Model | FFNN, dict[str, Any]
     validate_tensors(ckpt.tensors, expected, str(Path(directory) / "model.safetensors"))
     skeleton.load_state_dict(ckpt.tensors)
     return skeleton, ckpt.extra
+
+
+def _refuse_headed_jordan(config: Any, tensors: dict[str, np.ndarray], directory) -> None:
+    """CheckpointError for a Jordan model saved with a ``head`` over its layer's output.
+
+    Such a model fed back an internal linear map of its hidden state, which no loss saw; a
+    Jordan model now feeds back its own output, the readout.  The saved weights define no
+    such model (a head cannot be folded into the recurrence), so they are refused.
+    """
+    try:
+        cell = config["model"]["rnn"]["cell"]
+    except (KeyError, TypeError):
+        return  # not a recurrent model's config: the checks after this report it
+    if cell == "jordan" and "head.weight" in tensors:
+        raise CheckpointError(
+            f"{directory}: a Jordan model saved with a separate head.weight/head.bias readout "
+            "over an internal output layer; rnnkit's Jordan model now feeds back its own "
+            "output, which these weights do not define: train the model again")
 
 
 def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Model | FFNN:

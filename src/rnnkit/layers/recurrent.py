@@ -3,7 +3,7 @@
 Parameters carry PyTorch's names — ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}`` and ``…_reverse`` for the backward direction — so weights move to and from
 ``torch.nn.RNN``/``LSTM``/``GRU`` without reshuffling.  Cell-specific extras (peepholes, layer
-norm gains, Jordan's readout) follow the same pattern (``weight_peep_l0``).
+norm gains, Jordan's output layer ``weight_hy_l0``/``bias_hy_l0``) follow the same pattern.
 
 Shapes (time-major unless ``batch_first``): ``x: [T, B, I]`` — or ``[T, B]`` integer token ids,
 which stand for one-hot rows of width I (a fused kernel reads row id of W_ih instead of
@@ -11,6 +11,11 @@ multiplying by the one-hot row) — outputs ``[T, B, D·O]`` with
 ``D`` = 2 if bidirectional else 1, state ``[L·D, B, S]`` per state array — one array for
 Elman/Jordan/FRNN/GRU, the pair ``(h, c)`` for LSTM, as PyTorch.  Layer ``k > 0`` reads the
 concatenated outputs of layer ``k − 1``; between layers, dropout (training only).
+
+A stacked Jordan layer: every layer is a Jordan net with the same O = ``output_size`` output
+units (the state ``[L·D, B, O]`` holds one width), each feeding back its own y_{t−1}; layer
+``k > 0`` reads layer ``k − 1``'s outputs y.  In a ``Model`` the top layer's y is the network's
+output and O is the model's ``output_size``, so a lower layer passes on only O values per step.
 
 Variable lengths: pass ``lengths [B]`` or ``mask [T, B]`` (``[B, T]`` if batch_first).  A finished
 sequence keeps its last state, its outputs are 0, and it receives no gradient; the reverse
@@ -48,6 +53,8 @@ class RecurrentConfig:
     reset_after: bool = True  # gru: PyTorch form (True) or Cho et al. v3 (False)
     layer_norm: bool = False  # lstm / gru
     output_size: int = 0  # jordan / fully_recurrent output units (0: hidden_size)
+    jordan_feedback: str = "output"  # jordan: feed back y_{t-1} ("output") or its "softmax"
+    linear_outputs: bool = False  # fully_recurrent: linear output units (y = a)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cell", canonical_name(self.cell))
