@@ -11,6 +11,11 @@ import numpy as np
 from .errors import ConfigError
 
 
+def check_available() -> None:
+    """ConfigError now, before any training, if the pictures cannot be drawn later."""
+    _pyplot()
+
+
 def _pyplot():
     try:
         import matplotlib

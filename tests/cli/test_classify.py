@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -72,6 +73,30 @@ def test_plot_writes_the_confusion_matrix_as_png(files, tmp_path, capsys):
             "--no-baseline", "--epochs", "1", "--plot", str(png)]
     assert command.run(_parse(argv)) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(files, tmp_path,
+                                                                         capsys):
+    pytest.importorskip("matplotlib")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    png = blocker / "confusion.png"  # inside a regular file: nobody, root included, can write it
+    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
+            "--no-baseline", "--epochs", "1", "--plot", str(png)]
+    assert _run(command, _parse(argv), debug=False) == 0
+    out, err = capsys.readouterr()
+    assert "confusion matrix of gru" in out and "plot saved" not in out
+    assert err.count("\n") == 1 and err.startswith("rnnkit: warning: the plot ")
+    assert str(png) in err and "not saved" in err
+
+
+def test_plot_without_matplotlib_fails_before_training(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--no-baseline",
+            "--plot", str(tmp_path / "c.png")]
+    assert _run(command, _parse(argv), debug=False) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "plots need matplotlib" in err
 
 
 @pytest.mark.parametrize("argv, message", [

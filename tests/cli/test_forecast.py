@@ -58,6 +58,25 @@ def test_plot_writes_a_png(series_csv, tmp_path, capsys):
     assert f"plot saved to {png}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(
+        series_csv, tmp_path, capsys, json_output):
+    pytest.importorskip("matplotlib")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    png = blocker / "forecast.png"  # inside a regular file: no user, root included, can write it
+    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--quiet", "--plot", str(png),
+            "--strategy", "recursive", "--no-baseline"] + (["--json"] if json_output else [])
+    assert _run(command, _parse(argv), debug=False) == 0
+    out, err = capsys.readouterr()
+    if json_output:
+        assert json.loads(out)["results"] and "plot" not in json.loads(out)
+    else:
+        assert "seasonal naive" in out and "plot saved" not in out
+    assert err.count("\n") == 1 and err.startswith("rnnkit: warning: the plot ")
+    assert str(png) in err and "not saved" in err
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "give either --dataset or --csv"),
     (["--csv", "nowhere.csv"], "no such file"),

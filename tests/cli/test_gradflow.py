@@ -59,6 +59,57 @@ def test_exploding_prints_the_comparison_with_and_without_clipping(capsys):
     assert lines[-1].split()[-1] == "stable"
 
 
+def test_exploding_honours_steps_hidden_size_lr_clip_and_batch_size(capsys):
+    argv = ["--exploding", "--T", "22", "--steps", "3", "--hidden-size", "5", "--lr", "0.07",
+            "--clip", "2.5", "--batch-size", "6", "--json"]
+    assert _run(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    setup = result["setup"]
+    assert (setup["steps"], setup["hidden_size"], setup["lr"], setup["clip"],
+            setup["batch_size"]) == (3, 5, 0.07, 2.5, 6)
+    assert [r["clip"] for r in result["runs"]] == [0.0, 2.5]
+    assert all(len(r["losses"]) == 3 for r in result["runs"])
+
+
+def test_exploding_draws_loss_and_gradient_norm_per_update(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "exploding.png"
+    assert _run(["--exploding", "--T", "22", "--steps", "3", "--png", str(png)]) == 0
+    assert f"written to {png}" in capsys.readouterr().out
+    width, height = _png_size(png)
+    assert width > 100 and height > 100
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--cells", "gru"], "--cells"),
+    (["--every", "2", "--probe-size", "8"], "--every, --probe-size"),
+    (["--forget-bias", "2"], "--forget-bias"),
+])
+def test_exploding_refuses_the_options_it_has_no_use_for(argv, named):
+    with pytest.raises(ConfigError, match=f"^{named}: not used by --exploding"):
+        _run(["--exploding", "--T", "22", *argv])
+
+
+def test_exploding_refuses_a_clipped_run_without_clipping():
+    with pytest.raises(ConfigError, match="clip > 0"):
+        _run(["--exploding", "--T", "22", "--clip", "0"])
+
+
+@pytest.mark.parametrize("mode", [[*TINY, "--cells", "elman"], ["--exploding", "--T", "22",
+                                                                  "--steps", "2"]])
+def test_a_png_that_cannot_be_written_warns_after_the_results(tmp_path, capsys, mode):
+    pytest.importorskip("matplotlib")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    png = blocker / "flow.png"  # inside a regular file: no user, root included, can write it
+    assert _run([*mode, "--png", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert "clipping" in out or "verdict" in out  # the results were printed
+    assert "written to" not in out
+    warnings = [line for line in err.splitlines() if line.startswith("rnnkit: warning:")]
+    assert len(warnings) == 1 and str(png) in warnings[0] and "not saved" in warnings[0]
+
+
 def test_png_without_matplotlib_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
     with pytest.raises(ConfigError, match=r"rnnkit\[plots\]"):

@@ -62,3 +62,15 @@ def test_the_default_set_up_spikes_without_clipping_and_is_stable_with_it():
     unclipped, clipped = compare(ExplodingSetup())
     assert unclipped.outcome in ("non-finite", "spiking")
     assert clipped.outcome == "stable"
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"steps": 0}, "steps >= 1"), ({"hidden_size": 0}, "hidden_size >= 1"),
+    ({"seq_len": 1}, "seq_len >= 2"), ({"lr": math.nan}, "lr > 0"), ({"clip": 0.0}, "clip > 0"),
+    ({"radius": -1.0}, "radius > 0"),
+])
+def test_a_set_up_that_cannot_run_is_refused_naming_the_value(change, named):
+    from rnnkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=named):
+        ExplodingSetup(**change)

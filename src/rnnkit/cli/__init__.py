@@ -8,6 +8,7 @@ traceback appears only with ``--debug``.
 import argparse
 import difflib
 import sys
+from collections.abc import Callable
 from importlib import import_module
 
 COMMANDS = {
@@ -75,6 +76,22 @@ def _describe(error: BaseException) -> str:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror or error}"
     return str(error)
+
+
+def write_or_warn(write: Callable[[], object], what: str) -> bool:
+    """Call ``write`` (a picture saved after the results were printed); True if it worked.
+
+    A known failure (a read-only or missing directory, a full disk, no matplotlib) is one
+    warning line on stderr, not an error: the results it illustrates are already out.
+    """
+    from ..errors import RnnkitError
+
+    try:
+        write()
+    except (RnnkitError, MemoryError, OSError) as e:
+        print(f"rnnkit: warning: {what} was not saved: {_describe(e)}", file=sys.stderr)
+        return False
+    return True
 
 
 def _run(module, args: argparse.Namespace, debug: bool) -> int:

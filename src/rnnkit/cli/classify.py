@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     nets = [net]
     if args.baseline and net.cell != "ffnn":
         nets.append(replace(net, cell="ffnn", hidden_size=args.ffnn_hidden, num_layers=1))
+    if args.plot:
+        from ..plots import check_available
+
+        check_available()  # before training, not after, when matplotlib is missing
     log = None if args.quiet else stderr_log(sys.stderr, "classify")
     if log:
         log(f"{name}: {len(train_set.y)} training and {len(test_set.y)} test sequences, "
@@ -82,14 +86,18 @@ def run(args: argparse.Namespace) -> int:
                                 val_fraction=args.val_fraction, frame=args.frame or preset.frame,
                                 log=log)
     report = {"dataset": name, **report}
-    if args.plot:
+    print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
+    if args.plot:  # the results are out first: a plot that cannot be saved only warns
         from ..plots import confusion_png
+        from . import write_or_warn
 
         first = report["results"][0]
-        confusion_png(args.plot, first["confusion"], report["classes"],
-                      title=f"{name}: {first['description']}, accuracy {first['accuracy']:.3f}")
-        report["plot"] = args.plot
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+        title = f"{name}: {first['description']}, accuracy {first['accuracy']:.3f}"
+        saved = write_or_warn(
+            lambda: confusion_png(args.plot, first["confusion"], report["classes"], title=title),
+            f"the plot {args.plot}")
+        if saved and not args.json:
+            print(f"plot saved to {args.plot}")
     return 0
 
 
@@ -111,6 +119,4 @@ def format_report(report: dict) -> str:
         lines.append(" " * width + "".join(f"{c:>{width}}" for c in report["classes"]))
         for c, row in zip(report["classes"], r["confusion"]):
             lines.append(f"{c:>{width}}" + "".join(f"{n:>{width}}" for n in row))
-    if "plot" in report:
-        lines.append(f"plot saved to {report['plot']}")
     return "\n".join(lines)

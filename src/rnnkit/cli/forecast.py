@@ -81,21 +81,30 @@ def run(args: argparse.Namespace) -> int:
                         window=args.window or setup.lookback))
     fit = Fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip=args.clip,
               patience=args.patience)
+    if args.plot:
+        from ..plots import check_available
+
+        check_available()  # before training, not after, when matplotlib is missing
     log = None if args.quiet else stderr_log(sys.stderr, "forecast")
     if log and series.missing:
         log(f"filled {sum(series.missing.values())} missing values by linear interpolation "
             f"({series.missing})")
     report = run_forecast(series, setup, nets, fit, seed=args.seed, log=log)
     arrays = report.pop("_arrays")
-    if args.plot:
+    print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
+    if args.plot:  # the results are out first: a plot that cannot be saved only warns
         from ..plots import forecast_png
+        from . import write_or_warn
 
         names = [r["model"] for r in report["results"]]
-        forecast_png(args.plot, series.values, report["train_steps"], arrays["origins"],
-                     {n: arrays[n] for n in names}, context=4 * report["test_steps"],
-                     title=f"{series.name}: {setup.horizon}-step forecasts of the held-out tail")
-        report["plot"] = args.plot
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+        title = f"{series.name}: {setup.horizon}-step forecasts of the held-out tail"
+        saved = write_or_warn(
+            lambda: forecast_png(args.plot, series.values, report["train_steps"],
+                                 arrays["origins"], {n: arrays[n] for n in names},
+                                 context=4 * report["test_steps"], title=title),
+            f"the plot {args.plot}")
+        if saved and not args.json:
+            print(f"plot saved to {args.plot}")
     return 0
 
 
@@ -111,8 +120,6 @@ def format_report(report: dict) -> str:
     for r in report["results"]:
         lines.append(f"{r['model']:<24} {r['mae']:>10.4g} {r['rmse']:>10.4g} {r['mase']:>7.3f} "
                      f"{r.get('params', ''):>8} {r.get('seconds', ''):>8}")
-    if "plot" in report:
-        lines.append(f"plot saved to {report['plot']}")
     return "\n".join(lines)
 
 

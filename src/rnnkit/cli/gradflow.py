@@ -17,27 +17,41 @@ from typing import Any
 SUMMARY = "show how the gradient flows back through time, per cell and during training"
 
 
+EXPLODING_ONLY_DEFAULTS = {"steps": 60, "lr": 0.05}
+"""Where ``--exploding`` has its own defaults (``diagnostics.exploding.ExplodingSetup``)."""
+
+NOT_EXPLODING = ("cells", "every", "forget_bias", "probe_size")
+"""Options of the per-cell comparison that the exploding set-up (a tanh Elman net) has no
+use for; given with ``--exploding`` they are an error."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cells", default="elman,lstm,gru",
+    # defaults are None where a flag given must be told from one not given (--exploding)
+    p.add_argument("--cells",
                    help="comma-separated cells to compare (default elman,lstm,gru)")
     p.add_argument("--T", type=int, default=100, help="sequence length (default 100)")
-    p.add_argument("--steps", type=int, default=300,
-                   help="training updates per cell (default 300)")
-    p.add_argument("--every", type=int, default=0,
+    p.add_argument("--steps", type=int,
+                   help="training updates per cell (default 300; --exploding: per run, 60)")
+    p.add_argument("--every", type=int,
                    help="measure every N updates (default: --steps / 20)")
     p.add_argument("--hidden-size", type=int, default=32, help="units per cell (default 32)")
-    p.add_argument("--forget-bias", type=float, default=1.0,
+    p.add_argument("--forget-bias", type=float,
                    help="lstm: initial forget-gate bias (default 1, Gers et al. 2000)")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per update (default 32)")
-    p.add_argument("--probe-size", type=int, default=64,
+    p.add_argument("--probe-size", type=int,
                    help="sequences in the fixed batch the gradients are measured on (default 64)")
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    p.add_argument("--clip", type=float, default=1.0, help="global-norm clipping (0: off)")
+    p.add_argument("--lr", type=float,
+                   help="learning rate (default: Adam 1e-2; --exploding: SGD 0.05)")
+    p.add_argument("--clip", type=float, default=1.0,
+                   help="global-norm clipping (0: off; --exploding: the clipped run's norm, > 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
-    p.add_argument("--png", help="write the heat map to this PNG file (needs matplotlib)")
+    p.add_argument("--png", help="write the heat map (--exploding: loss and gradient norm per "
+                                 "update) to this PNG file (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--exploding", action="store_true",
-                   help="run the exploding-gradient set-up with and without clipping instead")
+                   help="run the exploding-gradient set-up with and without clipping instead "
+                        "(a tanh Elman net: --cells, --every, --forget-bias and --probe-size "
+                        "do not apply)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,27 +60,32 @@ def run(args: argparse.Namespace) -> int:
     from ..cells import canonical_name
     from ..errors import ConfigError
 
-    cells = [canonical_name(c.strip()) for c in args.cells.split(",") if c.strip()]
+    cells = [canonical_name(c.strip()) for c in (args.cells or "elman,lstm,gru").split(",")
+             if c.strip()]
     if not cells:
         raise ConfigError("--cells must name at least one cell, e.g. --cells elman,lstm")
-    if args.steps < 0 or args.T < 22:
-        raise ConfigError(f"need --steps >= 0 and --T >= 22, got {args.steps}, {args.T}")
+    steps = 300 if args.steps is None else args.steps
+    if steps < 0 or args.T < 22:
+        raise ConfigError(f"need --steps >= 0 and --T >= 22, got {steps}, {args.T}")
     if args.png:
         pyplot()  # fail before training, not after, when matplotlib is missing
     results = {cell: _track_cell(cell, args) for cell in cells}
-    if args.png:
-        write_heatmap(results, args.png, args.T)
     if args.json:
         import json
 
-        print(json.dumps({"T": args.T, "steps": args.steps, "cells": {
+        print(json.dumps({"T": args.T, "steps": steps, "cells": {
             cell: {"parameters": n, "checkpoints": [
                 {"step": p.step, "loss": p.loss, "rate": _json_float(p.rate),
                  "norms": [_json_float(v) for v in p.norms]} for p in profiles]}
-            for cell, (n, profiles) in results.items()}}, indent=2))
+            for cell, (n, profiles) in results.items()}}, indent=2), flush=True)
     else:
-        print(summary_table(results, args.T))
-        if args.png:
+        print(summary_table(results, args.T), flush=True)
+    if args.png:  # the results are out first: a picture that cannot be saved only warns
+        from . import write_or_warn
+
+        saved = write_or_warn(lambda: write_heatmap(results, args.png, args.T),
+                              f"the heat map {args.png}")
+        if saved and not args.json:
             print(f"heat map written to {args.png}")
     return 0
 
@@ -81,12 +100,13 @@ def _track_cell(cell: str, args: argparse.Namespace) -> tuple[int, list]:
     from ..layers.recurrent import RecurrentConfig
     from ..model import Model
 
+    forget_bias = 1.0 if args.forget_bias is None else args.forget_bias
     rnn = RecurrentConfig(cell=cell, input_size=2, hidden_size=args.hidden_size,
-                          forget_bias=args.forget_bias if cell == "lstm" else 0.0)
+                          forget_bias=forget_bias if cell == "lstm" else 0.0)
     config = ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse")
     model = Model(config, rng=np.random.default_rng([args.seed, 0]))
     data_rng = np.random.default_rng([args.seed, 1])
-    probe = adding_problem(np.random.default_rng([args.seed, 2]), args.probe_size, args.T,
+    probe = adding_problem(np.random.default_rng([args.seed, 2]), args.probe_size or 64, args.T,
                            vary_length=False)
 
     def batches():
@@ -98,8 +118,10 @@ def _track_cell(cell: str, args: argparse.Namespace) -> tuple[int, list]:
         print(f"{config.rnn.cell}: step {p.step}: loss {p.loss:.4f}, decay rate "
               f"{p.rate:+.4f} per step", file=sys.stderr, flush=True)
 
-    every = args.every or max(1, args.steps // 20)
-    options = TrainOptions(steps=args.steps, every=every, lr=args.lr, clip=args.clip)
+    steps = 300 if args.steps is None else args.steps
+    every = args.every or max(1, steps // 20)
+    options = TrainOptions(steps=steps, every=every, lr=1e-2 if args.lr is None else args.lr,
+                           clip=args.clip)
     return model.num_parameters(), track(model, batches(), (probe.x, probe.y), options, report)
 
 
@@ -173,8 +195,19 @@ def _run_exploding(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from ..diagnostics.exploding import ExplodingSetup, compare, table
+    from ..errors import ConfigError
 
-    setup = ExplodingSetup(seq_len=args.T, seed=args.seed)
+    given = [name for name in NOT_EXPLODING if getattr(args, name) is not None]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(f"{flags}: not used by --exploding (it trains one tanh Elman net, "
+                          "measured on its own batches); leave them out")
+    chosen = {name: default if getattr(args, name) is None else getattr(args, name)
+              for name, default in EXPLODING_ONLY_DEFAULTS.items()}
+    setup = ExplodingSetup(seq_len=args.T, hidden_size=args.hidden_size,
+                           batch_size=args.batch_size, clip=args.clip, seed=args.seed, **chosen)
+    if args.png:
+        pyplot()  # fail before training, not after, when matplotlib is missing
     runs = compare(setup)
     if args.json:
         import json
@@ -185,7 +218,39 @@ def _run_exploding(args: argparse.Namespace) -> int:
                                     "nonfinite_steps": r.nonfinite_steps,
                                     "losses": [_json_float(v) for v in r.losses],
                                     "grad_norms": [_json_float(v) for v in r.grad_norms]}
-                                   for r in runs]}, indent=2))
+                                   for r in runs]}, indent=2), flush=True)
     else:
-        print(table(runs, setup))
+        print(table(runs, setup), flush=True)
+    if args.png:  # the results are out first: a picture that cannot be saved only warns
+        from . import write_or_warn
+
+        saved = write_or_warn(lambda: write_exploding(runs, setup, args.png),
+                              f"the picture {args.png}")
+        if saved and not args.json:
+            print(f"loss and gradient norm per update written to {args.png}")
     return 0
+
+
+def write_exploding(runs: list, setup, path: str) -> None:
+    """Loss and gradient norm (before clipping) per update of each run, on log scales."""
+    import numpy as np
+
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    steps = np.arange(1, setup.steps + 1)
+    for r in runs:
+        label = f"clipped to norm {r.clip:g}" if r.clip else "not clipped"
+        for ax, values in zip(axes, (r.losses, r.grad_norms)):
+            finite = np.where(np.isfinite(values) & (values > 0), values, np.nan)
+            ax.plot(steps, finite, lw=1.2, label=label)
+    axes[0].set_ylabel("loss")
+    axes[1].set_ylabel("|g| before clipping")
+    for ax in axes:
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    axes[1].set_xlabel("SGD update")
+    axes[0].set_title(f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
+                      f"{setup.radius:g}, lr {setup.lr:g} (gaps: not finite)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -26,6 +26,7 @@ import numpy as np
 from ..bptt import full_bptt
 from ..config import ModelConfig
 from ..data.synthetic import irnn_adding
+from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
 from ..model import Model
 from ..optim import clip_grad_norm, global_norm, make_optimizer
@@ -47,6 +48,17 @@ class ExplodingSetup:
     lr: float = 0.05  # η
     clip: float = 1.0  # c: global-norm clipping of the clipped run
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        counts = {"hidden_size": 1, "seq_len": 2, "batch_size": 1, "steps": 1, "seed": 0}
+        bad = [f"{name} >= {least} (got {getattr(self, name)!r})"
+               for name, least in counts.items()
+               if not isinstance(getattr(self, name), int) or getattr(self, name) < least]
+        bad += [f"{name} > 0 and finite (got {getattr(self, name)!r})"
+                for name in ("radius", "lr", "clip")
+                if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0)]
+        if bad:
+            raise ConfigError(f"the exploding-gradient set-up needs {'; '.join(bad)}")
 
 
 class RunSummary(NamedTuple):
