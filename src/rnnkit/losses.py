@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from .errors import ShapeError
+from .kernels import resolve_op
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -69,7 +70,8 @@ def softmax_cross_entropy(
 
     ``mask: [...]`` of 0/1 (or bool) excludes padding.  The gradient has the logits' dtype.
     ``normalizer`` divides in place of N_w (see the module docstring).  Float32 logits go
-    through ``kernels.cross_entropy`` (one compiled pass per row); float64 stays with NumPy.
+    through ``kernels.cross_entropy`` (one compiled pass per row, chosen by
+    ``kernels.resolve_op``); float64, and ``RNNKIT_BACKEND=reference``, stay with NumPy.
 
     >>> loss, dz = softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
     >>> round(loss, 6), dz.shape          # log 4
@@ -97,10 +99,9 @@ def _cross_entropy_rows(z2: np.ndarray, y: np.ndarray, keep: np.ndarray,
     n = _normalizer(normalizer, w)
     if n == 0:
         return 0.0, np.zeros_like(z2)
-    if z2.dtype == np.float32:
-        from .kernels.cross_entropy import softmax_cross_entropy_rows  # loads Numba
-
-        return softmax_cross_entropy_rows(z2, y_flat, w, n)
+    fast = resolve_op("cross_entropy", z2.dtype)  # float32: loads Numba on first use
+    if fast is not None:
+        return fast.softmax_cross_entropy_rows(z2, y_flat, w, n)
     rows = np.arange(z2.shape[0])
     dz = np.subtract(z2, z2.max(axis=1, keepdims=True))  # z − m
     shifted_y = dz[rows, y_flat]

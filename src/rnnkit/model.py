@@ -70,7 +70,8 @@ class Model:
         self.has_head = config.rnn.cell not in HEADLESS_CELLS  # else the cell's y is the output
         if self.dtype == np.float32 and config.loss == "cross_entropy":
             # load the loss's compiled pass now (≈ 5 ms), not in the first training step
-            from .kernels import cross_entropy  # noqa: F401
+            from .kernels import resolve_op  # (none under RNNKIT_BACKEND=reference)
+            resolve_op("cross_entropy", self.dtype)
         self.params: dict[str, np.ndarray] = {}
         if params is None:
             params = {}

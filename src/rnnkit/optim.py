@@ -16,7 +16,12 @@ learning rate, ``λ`` the weight decay, ``k`` the parameter's update count (1 on
                    θ ← θ − η/(1 − β₁ᵏ) · m / (√v / √(1 − β₂ᵏ) + ε)
 
 Adam's update of a C-contiguous float32/float64 parameter runs as one compiled pass
-(``kernels/adam.py``) that is bit-identical to the NumPy form below it.
+(``kernels/adam.py``, chosen by ``kernels.resolve_op``) that is bit-identical to the NumPy form
+below it; ``RNNKIT_BACKEND=reference`` keeps to the NumPy form.
+
+Making an optimizer is where training starts: it sets glibc's malloc to keep freed memory
+for the next step's arrays (``kernels.keep_freed_memory``, once per process; not with
+``RNNKIT_KEEP_FREED_MEMORY=0`` or glibc's own ``MALLOC_*_`` / ``GLIBC_TUNABLES``).
 
 The learning rate is a per-step value: ``step(params, grads, lr)`` uses ``lr`` (from a
 schedule) or, when it is None, the optimizer's base ``lr``.
@@ -54,6 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import CheckpointError, ConfigError, ShapeError
+from .kernels import keep_freed_memory, resolve_op
 
 FIXED_PREFIXES = ("connection_mask",)
 """Name prefixes (after the last dot) of arrays stored with the parameters but never trained."""
@@ -77,6 +83,7 @@ class Optimizer:
         self.frozen = frozenset(frozen)
         self.steps: dict[str, int] = {}  # k per parameter
         self.state: dict[str, dict[str, np.ndarray]] = {}  # slot arrays per parameter
+        keep_freed_memory()  # training starts: the next steps' arrays reuse freed memory
 
     def is_frozen(self, name: str) -> bool:
         """True if ``name`` is never updated (listed as frozen, or a fixed structural array)."""
@@ -251,7 +258,7 @@ class Adam(Optimizer):
         _require(eps >= 0, f"eps must be >= 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         if "numba" in sys.modules:  # a compiled kernel is in use: load the compiled update now
-            from .kernels import adam  # noqa: F401  (else the first update loads it, ≈ 10 ms)
+            resolve_op("adam", np.float32)  # (else the first update loads it, ≈ 10 ms)
 
     def _update(self, theta, g, st, k, lr):
         if self.weight_decay and self.decoupled:
@@ -259,9 +266,8 @@ class Adam(Optimizer):
         elif self.weight_decay:
             g = g + self.weight_decay * theta  # g + λθ
         m, v = _slot(st, "exp_avg", theta), _slot(st, "exp_avg_sq", theta)
-        from .kernels import adam  # (loads Numba on the first update, not at import)
-
-        if adam.supports(theta, g, m, v):  # the same operations, one pass (kernels/adam.py)
+        adam = resolve_op("adam", theta.dtype)  # (loads Numba on the first update, not before)
+        if adam is not None and adam.supports(theta, g, m, v):  # the same operations, one pass
             w, s = 1 - self.beta1, lr / (1 - self.beta1**k)
             c = theta.dtype.type
             adam.adam_step(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),

@@ -1,5 +1,7 @@
-"""The heap setting: freed step-sized arrays come back without page faults, and the user's own
-malloc settings are left alone.  Each case runs in a new process (the setting is per process).
+"""The heap setting: it is made when training starts (an optimizer is made), not on import;
+freed step-sized arrays then come back without page faults; the user's own malloc settings
+and ``RNNKIT_KEEP_FREED_MEMORY=0`` leave it alone.  Each case runs in a new process (the
+setting is per process).
 """
 
 import json
@@ -12,12 +14,13 @@ import pytest
 pytestmark = pytest.mark.skipif(
     not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"), reason="a glibc setting")
 
-# Allocate, touch and free arrays of several sizes as a step does, then count the page faults
-# of the same round once the process is warm (all below 2 MiB: no huge page can back them).
+# After SETUP, allocate, touch and free arrays of several sizes as a step does, then count the
+# page faults of the same round once the process is warm (all below 2 MiB: no huge page can
+# back them).
 PROBE = """
 import json, resource
 import numpy as np
-import rnnkit.kernels
+{setup}
 from rnnkit.kernels import _heap
 
 def round_():
@@ -30,31 +33,62 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
     round_()
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(json.dumps({"applied": _heap.keep_freed_memory(), "faults_per_round": faults / 5}))
+print(json.dumps({{"applied": _heap.applied(), "faults_per_round": faults / 5}}))
 """
 PAGES_PER_ROUND = 4 * 1_000_000 // 4096  # pages the four arrays cover
 
+IMPORT_ONLY = "import rnnkit, rnnkit.kernels, rnnkit.optim, rnnkit.losses"
+# one epoch of a tiny character model through the training entry point rnnkit.fit
+TRAINING = """
+from rnnkit.config import ModelConfig
+from rnnkit.model import Model
+from rnnkit.train import fit
+x = np.random.default_rng(0).integers(0, 5, size=(4, 8))
+model = Model(ModelConfig.for_tokens(5, hidden_size=8), rng=np.random.default_rng(0))
+fit(model, x, np.roll(x, -1, axis=1), rng=np.random.default_rng(1), epochs=1, batch_size=2)
+"""
 
-def probe(**env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
-    result = subprocess.run([sys.executable, "-c", PROBE], env=clean | env,
-                            capture_output=True, text=True, timeout=120, check=True)
+
+def probe(setup: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("MALLOC_", "GLIBC_", "RNNKIT_KEEP_FREED_MEMORY"))}
+    result = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup)],
+                            env=clean | env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
-def test_importing_the_kernels_keeps_freed_memory_for_the_next_step():
-    out = probe()
+def test_importing_rnnkit_leaves_malloc_alone_and_each_round_faults_afresh():
+    """glibc's own 128 KiB mmap threshold maps every array anew: the probe can tell."""
+    out = probe(IMPORT_ONLY)
+    assert out["applied"] is False
+    assert out["faults_per_round"] > 0.3 * PAGES_PER_ROUND, out
+
+
+def test_training_keeps_freed_memory_for_the_next_step():
+    out = probe(TRAINING)
     assert out["applied"] is True
     assert out["faults_per_round"] < 0.05 * PAGES_PER_ROUND, out
 
 
-def test_the_users_malloc_settings_win_and_then_each_round_faults_afresh():
-    """With glibc's fixed 128 KiB mmap threshold every array is mapped anew: the probe above
-    can tell the difference."""
-    out = probe(MALLOC_MMAP_THRESHOLD_="131072")
+def test_making_an_optimizer_is_what_sets_it():
+    out = probe("from rnnkit.optim import make_optimizer; make_optimizer('sgd', 0.1)")
+    assert out["applied"] is True
+    assert out["faults_per_round"] < 0.05 * PAGES_PER_ROUND, out
+
+
+def test_rnnkit_keep_freed_memory_0_opts_out():
+    out = probe(TRAINING, RNNKIT_KEEP_FREED_MEMORY="0")
+    assert out["applied"] is False
+    assert out["faults_per_round"] > 0.3 * PAGES_PER_ROUND, out
+
+
+def test_the_users_malloc_settings_win():
+    out = probe(TRAINING, MALLOC_MMAP_THRESHOLD_="131072")
     assert out["applied"] is False
     assert out["faults_per_round"] > 0.3 * PAGES_PER_ROUND, out
 
 
 def test_glibc_tunables_also_count_as_the_users_setting():
-    assert probe(GLIBC_TUNABLES="glibc.malloc.trim_threshold=1048576")["applied"] is False
+    out = probe(TRAINING, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1048576")
+    assert out["applied"] is False

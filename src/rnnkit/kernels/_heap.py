@@ -7,7 +7,9 @@ back with ``munmap``, and it returns free memory at the top of the heap to the s
 its trim threshold.  Either way the next step's array of the same size faults in fresh pages,
 one fault per 4 KiB on first touch: 10–20 % of a step at configs A, B and D.
 
-``keep_freed_memory`` sets the two thresholds once per process:
+``keep_freed_memory`` sets the two thresholds once per process.  Importing rnnkit does not
+call it: making an optimizer does (``rnnkit.optim``), which every training loop does before
+its first step — the steps are where it was measured to matter.  It sets
 
 * ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's upper limit on 64-bit systems): blocks below it come
   from the heap, and freed ones are reused by the next step;
@@ -15,9 +17,9 @@ one fault per 4 KiB on first touch: 10–20 % of a step at configs A, B and D.
 
 Blocks above 32 MiB (long sequences, large layers) are still mapped and unmapped; the pool
 keeps those the kernels use.  The process never holds more than its peak, plus at most
-256 MiB of free heap.  Nothing is changed off glibc, or when the user has set glibc's own
+256 MiB of free heap.  Nothing is changed off glibc, when the user has set glibc's own
 knobs (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or
-``GLIBC_TUNABLES``): theirs win.
+``GLIBC_TUNABLES``: theirs win), or with ``RNNKIT_KEEP_FREED_MEMORY=0`` (the opt-out).
 """
 
 import ctypes
@@ -28,6 +30,7 @@ TRIM_THRESHOLD = 256 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 USER_KNOBS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
               "GLIBC_TUNABLES")
+OPT_OUT = "RNNKIT_KEEP_FREED_MEMORY"  # "0" leaves malloc as it is
 
 _applied: bool | None = None
 
@@ -40,7 +43,15 @@ def keep_freed_memory() -> bool:
     return _applied
 
 
+def applied() -> bool:
+    """Whether ``keep_freed_memory`` has set the thresholds in this process (it never sets
+    them itself)."""
+    return bool(_applied)
+
+
 def _set_thresholds() -> bool:
+    if os.environ.get(OPT_OUT, "1").strip() == "0":
+        return False
     if not _glibc() or any(k in os.environ for k in USER_KNOBS):
         return False
     try:
