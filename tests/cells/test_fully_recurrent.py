@@ -56,6 +56,49 @@ def test_fully_recurrent_matches_torch_autograd_of_its_equations(nonlinearity):
                                   fixed=("connection_mask",))
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_linear_output_units_backward_matches_finite_differences(nonlinearity, masked):
+    opts = CellOptions(nonlinearity=nonlinearity, output_size=O, linear_outputs=True)
+    options = dict(SEQUENCES, connection_mask=random_connection_mask())
+    if nonlinearity == "relu":
+        assert smallest_pre_activation(fully_recurrent, opts, masked, True, **options) > 1e-4
+    errors = finite_difference_errors(fully_recurrent, opts, masked, True,
+                                      fixed=("connection_mask",), **options)
+    assert max(errors.values()) < FD_RTOL, errors
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_linear_output_units_match_torch_autograd_of_their_equations(nonlinearity):
+    torch = torch_or_skip()
+    opts = CellOptions(nonlinearity=nonlinearity, output_size=O, linear_outputs=True)
+    act = torch.tanh if nonlinearity == "tanh" else torch.relu
+
+    def step(w, x, state, drop):  # u = [act(a[:H]) | a[H:]]
+        W_hh = w["connection_mask"] * w["weight_hh"]
+        a = x @ w["weight_ih"].T + w["bias_ih"] + (state[0] * drop) @ W_hh.T + w["bias_hh"]
+        u = torch.cat([act(a[:, :H]), a[:, H:]], dim=1)
+        return u[:, H:], (u,)
+
+    sequences = problem(fully_recurrent, opts, False, True,
+                        connection_mask=random_connection_mask(), **SEQUENCES)
+    assert_matches_torch_autograd(torch, fully_recurrent, opts, sequences, step,
+                                  fixed=("connection_mask",))
+
+
+def test_linear_output_units_are_the_pre_activation_and_hidden_units_stay_nonlinear():
+    opts = CellOptions(output_size=O, linear_outputs=True)
+    p = fully_recurrent.init_params(I, H, opts, np.random.default_rng(0), np.float64)
+    ax = 3.0 * np.random.default_rng(1).standard_normal((B, N))
+    u_prev = np.random.default_rng(2).standard_normal((B, N))
+    y, (u,), _ = fully_recurrent.step_forward(p, ax, (u_prev,), opts)
+    a = ax + p["bias_ih"] + u_prev @ p["weight_hh"].T + p["bias_hh"]
+    np.testing.assert_allclose(u[:, :H], np.tanh(a[:, :H]), rtol=1e-15)
+    np.testing.assert_allclose(y, a[:, H:], rtol=1e-15)
+    assert np.abs(y).max() > 1  # beyond tanh's range
+
+
 def test_removed_connections_get_zero_gradient_and_stay_zero():
     opts = CellOptions(output_size=O)
     M = random_connection_mask()

@@ -12,12 +12,15 @@ from tests.conftest import FD_RTOL, torch_or_skip
 SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout keeps half
 
 
+@pytest.mark.parametrize("feedback", ["output", "softmax"])
 @pytest.mark.parametrize("output_size", [0, 2], ids=["O=H", "O=2"])
 @pytest.mark.parametrize("dropped", [False, True], ids=["no-drop", "drop"])
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_jordan_backward_matches_finite_differences(nonlinearity, masked, dropped, output_size):
-    opts = CellOptions(nonlinearity=nonlinearity, output_size=output_size)
+def test_jordan_backward_matches_finite_differences(nonlinearity, masked, dropped, output_size,
+                                                    feedback):
+    opts = CellOptions(nonlinearity=nonlinearity, output_size=output_size,
+                       jordan_feedback=feedback)
     if nonlinearity == "relu":  # finite differences never straddle 0
         assert smallest_pre_activation(jordan, opts, masked, dropped, **SEQUENCES) > 1e-4
     errors = finite_difference_errors(jordan, opts, masked, dropped, **SEQUENCES)
@@ -26,15 +29,17 @@ def test_jordan_backward_matches_finite_differences(nonlinearity, masked, droppe
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("feedback", ["output", "softmax"])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_jordan_matches_torch_autograd_of_its_equations(nonlinearity):
+def test_jordan_matches_torch_autograd_of_its_equations(nonlinearity, feedback):
     torch = torch_or_skip()
-    opts = CellOptions(nonlinearity=nonlinearity, output_size=2)
+    opts = CellOptions(nonlinearity=nonlinearity, output_size=2, jordan_feedback=feedback)
     act = torch.tanh if nonlinearity == "tanh" else torch.relu
 
-    def step(w, x, state, drop):  # h = act(W_ih x + b_ih + W_hh (drop ⊙ y) + b_hh)
-        y_rec = state[0] * drop
-        h = act(x @ w["weight_ih"].T + w["bias_ih"] + y_rec @ w["weight_hh"].T + w["bias_hh"])
+    def step(w, x, state, drop):  # h = act(W_ih x + b_ih + W_hh (drop ⊙ f(y)) + b_hh)
+        r = torch.softmax(state[0], dim=1) if feedback == "softmax" else state[0]
+        r_rec = r * drop
+        h = act(x @ w["weight_ih"].T + w["bias_ih"] + r_rec @ w["weight_hh"].T + w["bias_hh"])
         y = h @ w["weight_hy"].T + w["bias_hy"]  # y = W_hy h + b_hy
         return y, (y,)
 
@@ -62,6 +67,17 @@ def test_jordan_shapes_follow_output_size(output_size):
     )
     assert outs.shape == (T, B, O) and outs.dtype == np.float32
     assert yT.shape == (B, O) and yT.dtype == np.float32
+
+
+def test_softmax_feedback_feeds_back_the_distribution_of_the_previous_output():
+    opts = CellOptions(output_size=3, jordan_feedback="softmax")
+    p = jordan.init_params(I, H, opts, np.random.default_rng(0), np.float64)
+    y_prev = np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0], [-1.0, 0.0, 1000.0]])
+    _, _, cache = jordan.step_forward(p, np.zeros((B, H)), (y_prev,), opts)
+    e = np.exp(y_prev[0] - 2.0)
+    np.testing.assert_allclose(cache.r_rec[0], e / e.sum(), rtol=1e-15)
+    np.testing.assert_allclose(cache.r_rec[1], 1 / 3, rtol=1e-15)
+    np.testing.assert_array_equal(cache.r_rec[2], [0.0, 0.0, 1.0])  # no overflow
 
 
 def test_jordan_orthogonal_init_gives_orthogonal_recurrent_weight():

@@ -11,11 +11,13 @@ Forward (per step, ``act`` = tanh | relu, ``M`` the fixed 0/1 connection mask)::
 
     a_t = x_t W_ihᵀ + b_ih + u_{t−1} (M ⊙ W_hh)ᵀ + b_hh
     u_t = act(a_t)                    out_t = y_t = u_t[:, H:]
+    (``opts.linear_outputs``: u_t = [act(a_t[:, :H]) | a_t[:, H:]], linear output units)
 
 Backward (d· = ∂L/∂·; ``du`` arrives from step t+1, ``dy`` from the output at t)::
 
     du_t       ← du_t + [0 | dy_t]               (the output units are part of the state)
-    da_t        = du_t ⊙ act′(u_t)                (1 − u_t² for tanh, [u_t > 0] for relu)
+    da_t        = du_t ⊙ act′(u_t)                (1 − u_t² for tanh, [u_t > 0] for relu;
+                                                   1 for linear output units)
     du_{t−1}    = da_t (M ⊙ W_hh)                 (⊙ drop with recurrent dropout)
     dx_t        = da_t W_ih                       (formed for all steps at once by the driver)
     dW_hh       = M ⊙ Σ_t da_tᵀ u_{t−1}           dW_ih = Σ_t da_tᵀ x_t
@@ -29,10 +31,26 @@ The connection mask
 ``connection_mask[i, j] = 0`` removes the connection from unit j at t−1 to unit i at t (rows
 and columns index u = [h; y]).  The effective recurrent weight is M ⊙ W_hh and its gradient
 is masked the same way, so a removed weight has zero gradient and never changes.  Zeroing
-blocks derives other topologies: M = [[1, 0], [1, 0]] keeps only the hidden units'
-recurrence (Elman's hidden part, with y_t read from h_{t−1}); M = [[0, 1], [0, 0]] feeds only
-the outputs back to the hidden units (Jordan-like); a block-triangular M gives layers.  The
-mask is not trained: it is stored with the parameters so that it travels with them (state
+blocks derives other topologies; in blocks [[h ← h, h ← y], [y ← h, y ← y]], and with every
+connection taking one step (u_t reads u_{t−1} only):
+
+* M = [[1, 0], [·, 0]]: the hidden units are an Elman RNN on the blocks W_ih[:H],
+  W_hh[:H, :H] (exactly: same weights, same values); with M[H:, :H] = 1 the output units
+  read the hidden state one step late, y_t = act(x_t W_ih[H:]ᵀ + h_{t−1} W_hh[H:, :H]ᵀ + b).
+* M = [[0, 1], [0, 0]]: the hidden units read only the outputs, and the outputs have no
+  recurrent input at all, y_t = act(x_t W_ih[H:]ᵀ + b): no path from the hidden units to
+  the outputs — not a Jordan net.
+* M = [[0, 1], [1, 0]]: Jordan's topology (h ← y ← h), but the loop takes two steps where
+  the Jordan cell's takes one (its y_t reads h_t of the same step), and the outputs are
+  nonlinear.  With ``linear_outputs``, W_ih[H:] = 0 and a zero input step after every real
+  one, it *is* the Jordan cell with output feedback on the same weights (weight_hh =
+  W_hh[:H, H:], weight_hy = W_hh[H:, :H], bias_hy = b_ih[H:] + b_hh[H:]): the hidden units
+  at step 2t are Jordan's h_t, the outputs at 2t+1 its y_t; the other half-steps form a
+  second chain that never reaches them.  Softmax feedback is not in the family (softmax
+  is not a function of one unit).  ``tests/cells/test_topologies.py`` holds both equalities.
+* A block-triangular M gives layers, each one step behind the one below.
+
+The mask is not trained: it is stored with the parameters so that it travels with them (state
 dicts, checkpoints), its "gradient" is always zeros, and optimisers leave it unchanged
 (exclude it from weight decay).  ``init_params`` makes it all ones (fully connected) unless
 one is given; ``with_connection_mask`` sets it on existing parameters.  The input weights
@@ -142,7 +160,10 @@ def step_forward(p: dict, ax: np.ndarray, state: tuple, opts: CellOptions, drop=
         ax + p["bias_ih"] + u_rec @ W_hh.T + p["bias_hh"]
     )  # a = x W_ihᵀ + b_ih + u (M⊙W_hh)ᵀ + b_hh
     u = act(a)  # u = act(a)
-    y = u[:, _hidden(u.shape[1], opts) :]  # y = u[:, H:]
+    H = _hidden(u.shape[1], opts)
+    if opts.linear_outputs:
+        u[:, H:] = a[:, H:]  # y = a[:, H:]: linear output units
+    y = u[:, H:]  # y = u[:, H:]
     return y, (u,), Cache(u_rec, u, drop)
 
 
@@ -151,7 +172,10 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
     H = _hidden(cache.u.shape[1], opts)
     du = dstate[0].copy()
     du[:, H:] += dout  # y = u[:, H:]
-    da = du * dact(cache.u)  # u = act(a)
+    g = dact(cache.u)  # u = act(a)
+    if opts.linear_outputs:
+        g[:, H:] = 1  # y = a[:, H:]
+    da = du * g
     du_prev = da @ (p["connection_mask"] * p["weight_hh"])  # a = … + u_{t−1} (M⊙W_hh)ᵀ
     if cache.drop is not None:
         du_prev = du_prev * cache.drop
