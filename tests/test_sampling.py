@@ -44,6 +44,10 @@ def test_the_draws_follow_the_softmax_at_temperature_one():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"temperature": 0.0}, "temperature"),
+    ({"temperature": -0.5}, "temperature must be a finite number > 0, got -0.5"),
+    ({"temperature": float("nan")}, "temperature must be a finite number > 0, got nan"),
+    ({"temperature": float("inf")}, "temperature must be a finite number > 0, got inf"),
+    ({"length": 2.5}, "length must be a whole number"),
     ({"length": -1}, "length"),
     ({"prime": np.array([], dtype=int)}, "priming"),
 ])
@@ -51,3 +55,10 @@ def test_bad_arguments_are_refused(kwargs, match):
     args = {"prime": np.array([1]), "length": 3, "temperature": 1.0} | kwargs
     with pytest.raises(ConfigError, match=match):
         generate(_model(), args.pop("prime"), args.pop("length"), rng=np.random.default_rng(0), **args)
+
+
+def test_a_vanishing_temperature_is_greedy_not_nan():
+    m = _model(3)
+    out = generate(m, np.array([2]), 5, temperature=1e-300, rng=np.random.default_rng(0))
+    greedy = generate(m, np.array([2]), 5, temperature=1e-4, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(out, greedy)

@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # out-of-memory and system errors become one line in rnnkit.cli.main
+    import math
     import sys
 
     import numpy as np
@@ -30,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from ..io.model_files import load
     from .info import model_dir
 
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise ConfigError(f"--temperature must be a finite number > 0, got {args.temperature}")
+    if args.length < 0:
+        raise ConfigError(f"--length must be >= 0, got {args.length}")
     path = model_dir(args.dir)
     model = load(path)
     if "vocab" not in model.meta:
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     if not args.prime:
-        raise CheckpointError("--prime must hold at least one character")
+        raise ConfigError("--prime must hold at least one character")
     prime = vocab.encode(args.prime)
     ids = generate(model, prime, args.length, temperature=args.temperature,
                    rng=np.random.default_rng(args.seed))
