@@ -34,7 +34,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .config import ModelConfig, TrainConfig
-from .data.corpus import default_corpus, read_texts
+from .data.corpus import check_distinct, default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
 from .distributed import LOCAL, Comm
 from .errors import CheckpointError, ConfigError, DataError
@@ -136,6 +136,8 @@ def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: Trai
     ``comm`` makes it one of K data-parallel ranks (each starts from the same seed).
     """
     text = load_text(files, max_chars)
+    if max_chars:  # the whole text has two characters or more; its first max_chars may not
+        check_distinct(text, f"the first {max_chars:,} characters (--max-chars)")
     vocab = CharVocab.from_text(text)
     rng = np.random.default_rng(train.seed)
     meta = {"vocab": vocab.to_dict(), "corpus": {"files": [str(f) for f in files],
@@ -191,6 +193,11 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
         saved.update(steps=steps, minutes=minutes)
     saved.update(changes)
     train = TrainConfig.from_dict(saved)
+    done = state.get("step")
+    if isinstance(done, int) and train.steps and train.steps <= done:
+        raise ConfigError(f"{out_dir}: the run is already at step {done:,}, and a budget of "
+                          f"{train.steps:,} steps (counted from its start) leaves nothing to "
+                          f"train; give --steps greater than {done:,}")
     vocab = CharVocab.from_dict(model.meta["vocab"])
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):

@@ -138,6 +138,54 @@ def test_chrono_init_sets_the_gate_biases_of_the_trained_model(text_file, tmp_pa
     assert np.all(b_z > -0.1) and np.all(b_z < np.log(39) + 0.1) and b_z.std() > 0.3
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"\0" * 5000, "t.txt: line 1, column 1 (byte offset 0): a NUL byte"),
+    (b"x" * 5000, "t.txt: the text holds one distinct character ('x', 5,000 times)"),
+])
+def test_binary_or_one_character_texts_are_refused_before_training(tmp_path, capsys, content,
+                                                                   message):
+    path = tmp_path / "t.txt"
+    path.write_bytes(content)
+    assert main(["train", str(path), "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    assert message in _one_error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_max_chars_that_leave_one_distinct_character_are_refused(tmp_path, capsys):
+    path = tmp_path / "t.txt"
+    path.write_text("a" * 3000 + "b" * 3000, encoding="utf-8")
+    argv = ["train", str(path), "--steps", "1", "--out", str(tmp_path / "r"), *SMALL]
+    assert main([*argv, "--max-chars", "2000"]) == 2
+    assert "the first 2,000 characters (--max-chars)" in _one_error_line(capsys)
+
+
+def test_a_resume_to_no_more_steps_than_done_is_refused_naming_both(text_file, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    for extra in (["--steps", "4"], ["--steps", "6"], []):  # [] : the saved budget, spent
+        assert main(["train", "--resume", *extra, "--out", str(out)]) == 2
+        line = _one_error_line(capsys)
+        assert "already at step 6" in line and "greater than 6" in line
+        budget = extra[1] if extra else "6"
+        assert f"a budget of {budget} steps" in line
+    assert main(["train", "--resume", "--steps", "7", "--out", str(out)]) == 0
+    assert "steps 7  validation" in capsys.readouterr().out
+
+
+def test_resume_and_overwrite_together_are_refused_and_the_run_is_kept(text_file, tmp_path,
+                                                                      capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    before = rnnkit.load(out / "last").state_dict()
+    assert main(["train", "--resume", "--overwrite", "--steps", "4", "--out", str(out)]) == 2
+    assert "--resume" in (line := _one_error_line(capsys)) and "--overwrite" in line
+    after = rnnkit.load(out / "last").state_dict()
+    assert all(np.array_equal(w, after[n]) for n, w in before.items())
+
+
 def test_a_new_run_does_not_overwrite_an_existing_one_unasked(text_file, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]

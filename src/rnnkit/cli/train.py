@@ -293,6 +293,9 @@ def _prepare(args: argparse.Namespace, comm):
     given.update({k: v for k, v in vars(args).items() if k in kinds and v is not None})
     out = Path(args.out)
     if args.resume:
+        if args.overwrite:
+            raise ConfigError(f"--resume continues the run in {out} and --overwrite starts a new "
+                              "one there, losing it; give one of them")
         if args.files:
             raise ConfigError("--resume reads the run's own text; leave out the text files")
         if args.baseline:

@@ -1,7 +1,8 @@
 """Text corpora: the user's files, and the default — the Python standard library's own source.
 
 ``read_texts(paths)`` is strict, for the user's text: a missing file, bytes that are not UTF-8
-(named by file, line and column), or no text at all is a ``DataError``.
+or a NUL byte (binary data, UTF-16; named by file, line and column), no text at all, or a
+text of one repeated character is a ``DataError``.
 
 ``default_corpus()`` is the text a character model trains on when the user gives none: the
 ``.py`` files of the running Python's standard library (about 10 MB on CPython 3.11, the way
@@ -67,11 +68,25 @@ def read_texts(paths: Iterable[str | os.PathLike]) -> str:
             texts.append(_normalise(data.decode("utf-8")))
         except UnicodeDecodeError as error:
             raise DataError(_not_utf8_message(path, data, error.start)) from None
+        if b"\0" in data:  # valid UTF-8, but text files hold no NUL: binary data or UTF-16
+            raise DataError(_binary_message(path, data, data.index(b"\0")))
     text = _join(texts)
+    names = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
     if not text:
-        names = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
         raise DataError(f"the text files hold no text ({names}); give a non-empty text file")
+    check_distinct(text, names)
     return text
+
+
+def check_distinct(text: str, source: str) -> None:
+    """DataError unless ``text`` has at least two distinct characters.
+
+    With one, every next character is certain: a model of it learns nothing and reports a
+    perfect 0 bits per character.
+    """
+    if text and text.count(text[0]) == len(text):
+        raise DataError(f"{source}: the text holds one distinct character ({text[0]!r}, "
+                        f"{len(text):,} times); a character model needs at least two")
 
 
 def read_corpus(paths: Iterable[str | os.PathLike], max_chars: int | None = None) -> Corpus:
@@ -128,6 +143,17 @@ def _not_utf8_message(path: Path, data: bytes, offset: int) -> str:
         f"{path}: line {line}, column {column} (byte offset {offset}): byte 0x{data[offset]:02x}"
         " is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         " or leave it out"
+    )
+
+
+def _binary_message(path: Path, data: bytes, offset: int) -> str:
+    """Names the file, the line and column (in bytes, from 1) of the first NUL byte."""
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - data.rfind(b"\n", 0, offset)
+    return (
+        f"{path}: line {line}, column {column} (byte offset {offset}): a NUL byte (0x00); "
+        "this is binary data or UTF-16, not UTF-8 text; convert it to UTF-8 "
+        "(e.g. iconv -f utf-16 -t utf-8) or leave it out"
     )
 
 
