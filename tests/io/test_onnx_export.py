@@ -30,8 +30,10 @@ CELLS = {
     "lstm-peepholes": dict(cell="lstm", peepholes=True),
     "gru-reset-after": dict(cell="gru", reset_after=True),
     "gru-reset-before": dict(cell="gru", reset_after=False),
-    "jordan": dict(cell="jordan", output_size=3),
+    "jordan": dict(cell="jordan"),
+    "jordan-softmax": dict(cell="jordan", jordan_feedback="softmax"),
     "fully-recurrent": dict(cell="fully_recurrent", output_size=3),
+    "fully-recurrent-linear": dict(cell="fully_recurrent", output_size=3, linear_outputs=True),
 }
 SHAPES = {
     "one-layer": dict(num_layers=1, bidirectional=False),
@@ -41,7 +43,11 @@ SHAPES = {
 
 def make_model(rnn: dict, *, inputs: str = "vectors", readout: str = "every_step",
                dtype: str = "float32", seed: int = 0) -> Model:
-    """A random model; inputs 'vectors' (I = 3), 'one-hot' (V = 7), 'embedding' (V = 7, E = 4)."""
+    """A random model; inputs 'vectors' (I = 3), 'one-hot' (V = 7), 'embedding' (V = 7, E = 4).
+
+    A Jordan model reads one direction (its output is what it feeds back)."""
+    if rnn.get("cell") == "jordan":
+        rnn = {**rnn, "bidirectional": False}
     vocab = 0 if inputs == "vectors" else 7
     emb = 4 if inputs == "embedding" else 0
     I = emb or vocab or 3
@@ -77,7 +83,7 @@ def test_onnxruntime_reproduces_every_cell_within_1e5(cell, shape, lengths, rng)
 
 @pytest.mark.parametrize("readout", ["every_step", "last_step"])
 @pytest.mark.parametrize("inputs", ["vectors", "one-hot", "embedding"])
-@pytest.mark.parametrize("cell", ["lstm", "jordan", "fully-recurrent"])  # operator, two Scans
+@pytest.mark.parametrize("cell", ["lstm", "jordan", "jordan-softmax", "fully-recurrent"])
 def test_inputs_and_readouts_export(cell, inputs, readout, rng):
     model = make_model({**CELLS[cell], **SHAPES["stacked-bidirectional"]}, inputs=inputs,
                        readout=readout)
@@ -92,7 +98,8 @@ def test_inputs_and_readouts_export(cell, inputs, readout, rng):
 def test_initial_and_final_states_match(cell, rng):
     model = make_model({**CELLS[cell], **SHAPES["stacked-bidirectional"]})
     x = random_input(model, rng)
-    state = tuple(rng.standard_normal((4, B, s)).astype(np.float32)
+    LD = model.config.rnn.num_layers * model.rnn.num_directions
+    state = tuple(rng.standard_normal((LD, B, s)).astype(np.float32)
                   for s in model.rnn.state_sizes)
     y, final, _ = model.forward(x, state if len(state) > 1 else state[0], lengths=LENGTHS)
     final = final if isinstance(final, tuple) else (final,)

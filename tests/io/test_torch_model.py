@@ -38,8 +38,10 @@ CASES = {  # native: computed by torch.nn.RNN/LSTM/GRU; the rest by rnnkit's loo
     "gru-reset-before": dict(cell="gru", reset_after=False),
     "gru-layer-norm": dict(cell="gru", layer_norm=True),
     "gru-reset-before-layer-norm": dict(cell="gru", reset_after=False, layer_norm=True),
-    "jordan": dict(cell="jordan", output_size=3),
+    "jordan": dict(cell="jordan"),
+    "jordan-softmax": dict(cell="jordan", jordan_feedback="softmax", recurrent_dropout=0.3),
     "fully-recurrent": dict(cell="fully_recurrent", output_size=3),
+    "fully-recurrent-linear": dict(cell="fully_recurrent", output_size=3, linear_outputs=True),
 }
 SHAPES = {
     "one-layer": dict(num_layers=1, bidirectional=False),
@@ -49,6 +51,9 @@ SHAPES = {
 
 def make_model(rnn: dict, *, inputs: str = "vectors", readout: str = "every_step",
                dtype: str = "float64") -> Model:
+    """A random model; a Jordan model reads one direction (its output is what it feeds back)."""
+    if rnn.get("cell") == "jordan":
+        rnn = {**rnn, "bidirectional": False}
     vocab = 0 if inputs == "vectors" else 7
     emb = 4 if inputs == "embedding" else 0
     config = ModelConfig(rnn=RecurrentConfig(input_size=emb or vocab or 3, hidden_size=5, **rnn),
@@ -112,7 +117,7 @@ def test_module_reproduces_outputs_states_and_gradients(case, shape, exported, r
 
 @pytest.mark.parametrize("readout", ["every_step", "last_step"])
 @pytest.mark.parametrize("inputs", ["vectors", "one-hot", "embedding"])
-@pytest.mark.parametrize("case", ["lstm", "jordan"])  # torch.nn.LSTM; rnnkit's loop
+@pytest.mark.parametrize("case", ["lstm", "jordan", "jordan-softmax"])  # nn.LSTM; rnnkit's loop
 def test_inputs_and_readouts_with_and_without_lengths(case, inputs, readout, exported, rng):
     torch = torch_or_skip()
     model, module, _ = exported(case, "stacked-bidirectional", inputs=inputs, readout=readout)
@@ -176,6 +181,16 @@ def test_module_file_loads_in_a_fresh_namespace_without_rnnkit(exported, monkeyp
     x = random_input(model, rng)
     y = module(torch.from_numpy(x))[0].detach().numpy()
     assert np.abs(y - model.predict(x)).max() < EXACT
+
+
+def test_a_jordan_module_has_no_head_and_feeds_back_its_output(exported, rng):
+    torch = torch_or_skip()
+    model, module, _ = exported("jordan-softmax", "one-layer")
+    assert not hasattr(module, "head")
+    assert not any(name.startswith("head.") for name in module.state_dict())
+    x = torch.from_numpy(random_input(model, rng))
+    y, final = module(x)
+    torch.testing.assert_close(final[0], y[:, -1], rtol=0, atol=0)  # the state is y
 
 
 def test_native_cells_run_on_torch_nn_modules(exported):

@@ -11,7 +11,8 @@ onnxruntime runs these operators in); its batch and time axes are dynamic (``B``
 
 Inside: ids → ``Gather`` of the embedding or ``OneHot`` → one recurrent node per layer
 (``Y [T, D, B, H]`` → ``Transpose`` + ``Reshape`` → ``[T, B, D·H]``, the next layer's
-input) → ``MatMul`` + ``Add`` of the readout.  With ``lengths``, each node gets
+input) → ``MatMul`` + ``Add`` of the readout (none for Jordan: the top layer's y_t, which
+it feeds back, is the output).  With ``lengths``, each node gets
 ``sequence_lens``: a finished sequence's outputs are 0 and its final state is the one at its
 last real step, and the reverse direction starts at that step — rnnkit's semantics for
 ``lengths``.  (``Model`` also takes arbitrary masks; only prefix masks, i.e. lengths,
@@ -25,8 +26,8 @@ Gate order is converted here and nowhere else (rnnkit keeps PyTorch's)::
     ONNX   W [D, G, I] = weight_ih,  R [D, G, H] = weight_hh,  B [D, 2G] = [b_ih | b_hh]
 
 Jordan and fully recurrent cells have no ONNX operator; they export as a ``Scan`` of
-elementary operators (``MatMul``, ``Add``, ``Tanh``/``Relu``, ``Where``), per direction,
-with the same mask semantics.  Layer-normalised LSTM/GRU are refused (``ConfigError``):
+elementary operators (``MatMul``, ``Add``, ``Tanh``/``Relu``, ``Softmax`` for Jordan's softmax
+feedback, ``Where``), per direction, with the same mask semantics.  Layer-normalised LSTM/GRU are refused (``ConfigError``):
 ONNX's operators cannot normalise inside the recurrence; export those to PyTorch instead.
 Dropout and recurrent dropout are training-only and vanish.  Weights are float32 (the only
 type onnxruntime runs these operators in); a float64 model is exported in float32.
@@ -212,7 +213,11 @@ def _check_exportable(model: Model, opset: int) -> None:
 
 def _readout(g: _Graph, model: Model, seq: str, last: str) -> str:
     """y = h Wᵀ + b: ``[B, T, O]`` from the outputs ``seq [T, B, F]``, or ``[B, O]`` from
-    the last-step outputs ``last [B, F]``."""
+    the last-step outputs ``last [B, F]``; for Jordan, y is the layer's output itself."""
+    if not model.has_head:
+        if model.config.readout == "last_step":
+            return last
+        return g.op("Transpose", [seq], perm=[1, 0, 2])
     W, b = model.params["head.weight"], model.params["head.bias"]
     Wt, bias = g.const("head_weight_t", W.T), g.const("head_bias", b)
     if model.config.readout == "last_step":
@@ -350,10 +355,10 @@ def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
 
     Before the loop, for all steps at once:  ax = x W_ihᵀ + b_ih + b_hh        [T, B, G]
     The Scan body, per step (reversed for the backward direction):
-        jordan:           a = ax_t + y_{t−1} W_hhᵀ;   h = act(a);  y_t = h W_hyᵀ + b_hy
-                          state y_t, output y_t
-        fully_recurrent:  a = ax_t + u_{t−1} (M ⊙ W_hh)ᵀ;  u_t = act(a);  state u_t,
-                          output u_t[:, H:]
+        jordan:           r = y_{t−1} | Softmax(y_{t−1});  a = ax_t + r W_hhᵀ;  h = act(a);
+                          y_t = h W_hyᵀ + b_hy;  state y_t, output y_t
+        fully_recurrent:  a = ax_t + u_{t−1} (M ⊙ W_hh)ᵀ;  u_t = act(a) (linear outputs:
+                          [act(a[:, :H]) | a[:, H:]]);  state u_t, output u_t[:, H:]
         masked step:      state_t = m_t ? state_t : state_{t−1};   out_t = m_t ? out_t : 0
     """
     from onnx import TensorProto, helper
@@ -366,8 +371,10 @@ def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
     act = _ACTIVATION[rnn.nonlinearity]
     S = model.rnn.state_sizes[0]
     if rnn.cell == "jordan":
-        a = body.op("Add", ["ax_t", body.op("MatMul", ["s_prev", g.const("W_hh_t",
-                                                                          p["weight_hh"].T)])])
+        fed = body.op("Softmax", ["s_prev"], axis=1) if rnn.jordan_feedback == "softmax" \
+            else "s_prev"
+        a = body.op("Add", ["ax_t", body.op("MatMul", [fed, g.const("W_hh_t",
+                                                                     p["weight_hh"].T)])])
         h = body.op(act, [a])
         new = body.op("Add", [body.op("MatMul", [h, g.const("W_hy_t", p["weight_hy"].T)]),
                               g.const("b_hy", p["bias_hy"])])
@@ -377,6 +384,13 @@ def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
         a = body.op("Add", ["ax_t", body.op("MatMul", ["s_prev", g.const("W_hh_t", W.T)])])
         new = body.op(act, [a])
         H = rnn.hidden_size
+        if rnn.linear_outputs:  # u = [act(a[:, :H]) | a[:, H:]]
+            split = [g.const("axis", [1], np.int64)]
+            hidden = body.op("Slice", [new, g.const("start", [0], np.int64),
+                                       g.const("end", [H], np.int64)] + split)
+            outputs = body.op("Slice", [a, g.const("start", [H], np.int64),
+                                        g.const("end", [S], np.int64)] + split)
+            new = body.op("Concat", [hidden, outputs], axis=1)
         out = body.op("Slice", [new, g.const("start", [H], np.int64),
                                 g.const("end", [S], np.int64), g.const("axis", [1], np.int64)])
     O = model.rnn.cell.output_size(rnn.hidden_size, model.rnn.opts)

@@ -3,7 +3,8 @@
 ``export_torch(model, DIR)`` writes::
 
     DIR/model.safetensors   the parameters under rnnkit's names (embedding.weight,
-                            rnn.weight_ih_l0 …, head.weight, head.bias), with their hash
+                            rnn.weight_ih_l0 …, head.weight, head.bias — no head for
+                            Jordan, whose output layer is the readout), with their hash
     DIR/config.json         {"model": the ModelConfig, "meta": the model's metadata}
     DIR/manifest.json       so that DIR is also an ordinary rnnkit checkpoint (rnnkit.load)
     DIR/rnnkit_model.py     ``RnnkitModel(torch.nn.Module)``: the same function in PyTorch
@@ -21,7 +22,7 @@ It reproduces the model: one-hot or embedded ids, the recurrent layer (``torch.n
 reset after the product, no layer norm or recurrent dropout — with lengths by packing;
 otherwise rnnkit's own time loop written in torch, with peepholes, Cho's GRU, Jordan, fully
 recurrent, layer norm and variational recurrent dropout), and the readout every step or at
-the last step.  Parameter names equal rnnkit's, so ``module.state_dict()`` comes back with
+the last step (a Jordan layer's own output y_t, which it feeds back, is the readout).  Parameter names equal rnnkit's, so ``module.state_dict()`` comes back with
 ``model_from_torch(module)`` or ``model_from_state_dict(state_dict, config)`` bit for bit.
 """
 
@@ -146,7 +147,8 @@ def is_native(rnn):
 
 
 class RnnkitModel(nn.Module):
-    """Ids (one-hot or embedded) or vectors -> recurrent layer -> linear readout."""
+    """Ids (one-hot or embedded) or vectors -> recurrent layer -> linear readout (for Jordan,
+    the layer's own output layer)."""
 
     def __init__(self, config, meta=None):
         super().__init__()
@@ -165,7 +167,8 @@ class RnnkitModel(nn.Module):
         else:
             self.rnn = Unrolled(rnn, dtype)
         D = 2 if rnn["bidirectional"] else 1
-        self.head = nn.Linear(D * cell_output_size(rnn), config["output_size"], dtype=dtype)
+        if rnn["cell"] != "jordan":  # a Jordan layer's output layer is the readout
+            self.head = nn.Linear(D * cell_output_size(rnn), config["output_size"], dtype=dtype)
 
     @classmethod
     def from_directory(cls, directory):
@@ -181,7 +184,7 @@ class RnnkitModel(nn.Module):
         if c["vocab_size"]:
             ids = x.t().long()  # [T, B]
             xs = (self.embedding(ids) if c["embedding_dim"] else
-                  F.one_hot(ids, c["vocab_size"]).to(self.head.weight.dtype))
+                  F.one_hot(ids, c["vocab_size"]).to(next(self.parameters()).dtype))
         else:
             xs = x.transpose(0, 1)
         T, B = xs.shape[:2]
@@ -195,8 +198,12 @@ class RnnkitModel(nn.Module):
             if self.rnn_directions() == 2:  # the reverse half has read the whole sequence at 0
                 half = hs.shape[2] // 2
                 read = torch.cat([read[:, :half], hs[0, :, half:]], dim=1)
-            return self.head(read), state
-        return self.head(hs).transpose(0, 1), state
+            return self.readout(read), state
+        return self.readout(hs).transpose(0, 1), state
+
+    def readout(self, h):
+        """y = head(h), or h itself for Jordan (its y_t is already the output)."""
+        return self.head(h) if hasattr(self, "head") else h
 
     def rnn_directions(self):
         return 2 if self.config["rnn"]["bidirectional"] else 1
@@ -349,9 +356,12 @@ def elman_step(r, p, ax, state, drop):
 
 
 def jordan_step(r, p, ax, state, drop):
+    """r_{t-1} = y_{t-1} | softmax(y_{t-1});  h = act(W_ih x + b_ih + W_hh r + b_hh);
+    y_t = W_hy h + b_hy: the output, and the state fed back."""
     (y,) = state
-    y_rec = y if drop is None else y * drop
-    h = act(r, ax + p["bias_ih"] + y_rec @ p["weight_hh"].T + p["bias_hh"])
+    fed = torch.softmax(y, dim=1) if r.get("jordan_feedback") == "softmax" else y
+    fed = fed if drop is None else fed * drop
+    h = act(r, ax + p["bias_ih"] + fed @ p["weight_hh"].T + p["bias_hh"])
     y = h @ p["weight_hy"].T + p["bias_hy"]
     return y, (y,)
 
@@ -360,8 +370,12 @@ def fully_recurrent_step(r, p, ax, state, drop):
     (u,) = state
     u_rec = u if drop is None else u * drop
     W = p["connection_mask"] * p["weight_hh"]
-    u = act(r, ax + p["bias_ih"] + u_rec @ W.T + p["bias_hh"])
-    return u[:, r["hidden_size"] :], (u,)
+    a = ax + p["bias_ih"] + u_rec @ W.T + p["bias_hh"]
+    H = r["hidden_size"]
+    u = act(r, a)
+    if r.get("linear_outputs"):  # hidden units act(a), output units a
+        u = torch.cat([u[:, :H], a[:, H:]], dim=1)
+    return u[:, H:], (u,)
 
 
 def lstm_step(r, p, ax, state, drop):
