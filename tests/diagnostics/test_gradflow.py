@@ -41,6 +41,8 @@ def _loss_with_state_nudged(model: Model, x, y, t: int, b: int, j: int, eps: flo
         _, _, cache = model.forward(x)
         h = cache.hs[-1].copy()
         h[b, j - (model.rnn.state_sizes[0] - h.shape[1])] += eps
+        if not model.has_head:  # Jordan: the state y_t is the output itself
+            return objective(model, h, y)[0]
         return objective(model, dense_forward(model.params["head.weight"],
                                               model.params["head.bias"], h), y)[0]
     _, state, _ = model.forward(x[:, : t + 1])
@@ -54,7 +56,16 @@ def _loss_with_state_nudged(model: Model, x, y, t: int, b: int, j: int, eps: flo
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", CELL_NAMES)
 def test_state_gradients_match_finite_differences(cell, layers):
-    model = _model(cell, layers)
+    _assert_state_gradients_match_finite_differences(_model(cell, layers))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_jordan_softmax_feedback_state_gradients_match_finite_differences(layers):
+    _assert_state_gradients_match_finite_differences(
+        _model("jordan", layers, jordan_feedback="softmax"))
+
+
+def _assert_state_gradients_match_finite_differences(model: Model) -> None:
     x, y = _data()
     _, dh = state_gradients(model, x, y)
     S = model.rnn.state_sizes[0]

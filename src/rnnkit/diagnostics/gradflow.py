@@ -19,7 +19,10 @@ full BPTT.  The state gradients between the pieces are the ∂L/∂h_t.
 
 ``h_t`` is the first state array (h; y for Jordan; u = [h; y] for the fully recurrent cell)
 of the top layer; at t = T−1 its gradient is the one entering from the readout (the output
-of a step is the last O units of that array).  Norms are
+of a step is the last O units of that array).  For Jordan that array is the network's output
+y_t itself — the loss reads it and the next step reads it back (as y, or as softmax(y)) —
+so ∂L/∂y_{T−1} is the loss's own gradient, and J = ∂y_t/∂y_{t−1} = W_hy diag(act′) W_hh
+(times the softmax Jacobian with softmax feedback).  Norms are
 Frobenius norms over the batch and the units, with L the batch-mean loss.
 """
 
@@ -57,8 +60,8 @@ def state_gradients(model: Model, x: np.ndarray, targets: np.ndarray) -> tuple[f
     loss, dy_last = objective(model, y_last, targets)
     top = model.config.rnn.num_layers - 1
     dh = np.zeros((T,) + dy_last.shape[:1] + (model.rnn.state_sizes[0],), dtype=model.dtype)
-    # y = out Wᵀ + b  ⇒  dout = dy W; the step's output is the last O units of its state
-    dout = dy_last @ model.params["head.weight"]
+    # y = out Wᵀ + b  ⇒  dout = dy W (Jordan: dout = dy); the output is the state's last O units
+    dout = model.readout_backward(dy_last)
     dh[T - 1, :, dh.shape[2] - dout.shape[1] :] = dout
     dstate = None
     for t in reversed(range(T)):  # backward through the pieces: ∂L/∂s_t → ∂L/∂s_{t−1}

@@ -8,7 +8,8 @@ For the prediction ŷ_t[k] (output unit k of the readout at step t) and every st
 "Visualizing memorization in RNNs" (Madsen 2019) draws this over the text: a model that
 memorises far back has large values far from t.  For a causal (unidirectional) model it is 0
 for s > t.  The gradient comes from the model's own backward: the readout's ``dy = e_k``
-becomes ∂/∂h through the head (y = h Wᵀ + b ⇒ dh = dy W), and the recurrent layer's
+becomes ∂/∂h through the head (y = h Wᵀ + b ⇒ dh = dy W; a Jordan model's output is its
+layer's own, dh = dy), and the recurrent layer's
 hand-written BPTT returns ∂/∂x for every step.
 
 The unit k: for a single output, that output; for a classifier or character model, by default
@@ -48,7 +49,7 @@ def input_gradients(
     k = _units(model, y_t, unit)
     dy = np.zeros_like(y_t)
     dy[np.arange(len(dy)), k] = 1  # ŷ_t[k]
-    dh = dy @ model.params["head.weight"]  # y = h Wᵀ + b  ⇒  dh = dy W
+    dh = model.readout_backward(dy)  # y = h Wᵀ + b  ⇒  dh = dy W  (Jordan: dh = dy)
     dhs = np.zeros_like(cache.hs)  # [T, B, F] ∂ŷ/∂(recurrent outputs)
     if model.rnn.num_directions == 1 or not last_step:
         dhs[T - 1 if last_step else t] = dh
