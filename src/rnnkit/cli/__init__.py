@@ -47,6 +47,35 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that stops reading (``rnnkit info R | head -1``) ends it quietly.
+
+    Python ignores SIGPIPE, so writing to a closed pipe raises ``BrokenPipeError`` — in a
+    ``print`` or in the final flush.  Either way the command stops with status 0 and no message
+    (the reader asked for no more), and stdout is pointed at devnull so that the interpreter's
+    own flush at exit does not complain again.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's captured stream)
+        pass
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -99,6 +128,8 @@ def _run(module, args: argparse.Namespace, debug: bool) -> int:
 
     try:
         return int(module.run(args) or 0)
+    except BrokenPipeError:
+        raise  # the reader closed stdout: main ends quietly
     except (RnnkitError, MemoryError, OSError) as e:
         if debug:
             raise

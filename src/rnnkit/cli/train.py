@@ -145,6 +145,8 @@ def _one_line(job, *args) -> Any:
 
     try:
         return job(*args)
+    except BrokenPipeError:
+        raise  # the reader closed stdout: rnnkit.cli.main ends quietly
     except MemoryError:
         raise RnnkitError("not enough memory for this model and batch; use a smaller "
                           "--hidden-size, --batch-size or --seq-len") from None
