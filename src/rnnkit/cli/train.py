@@ -36,7 +36,8 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "cell": "lstm", "hidden_size": 256, "num_layers": 1, "embedding_dim": 0, "dropout": 0.0,
     "recurrent_dropout": 0.0, "nonlinearity": "tanh", "init": "uniform", "peepholes": False,
     "forget_bias": 0.0, "chrono_init": 0, "layer_norm": False, "reset_after": True,
-    "output_size": 0, "dtype": "float32", "max_chars": 0, "window": 16,
+    "output_size": 0, "jordan_feedback": "output", "dtype": "float32", "max_chars": 0,
+    "window": 16,
 }
 """Model and data options (the names ``--config`` accepts besides TrainConfig's); the window
 is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy."""
@@ -44,7 +45,7 @@ is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy
 MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
 
 RECURRENT_ONLY = ("dropout", "recurrent_dropout", "init", "peepholes", "forget_bias",
-                  "chrono_init", "layer_norm", "reset_after", "output_size")
+                  "chrono_init", "layer_norm", "reset_after", "output_size", "jordan_feedback")
 """Options the feed-forward baseline has no use for (an error with ``--cell ffnn``)."""
 
 NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window")
@@ -80,7 +81,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="lstm/gru: layer normalisation")
     m.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
                    help="gru: apply the reset gate before the recurrent product (Cho et al. v3)")
-    m.add_argument("--output-size", type=int, help="jordan/frnn: output units (default H)")
+    m.add_argument("--output-size", type=int,
+                   help="frnn: output units (default H); jordan: its outputs, the vocabulary")
+    m.add_argument("--jordan-feedback",
+                   help="jordan: feed back the output logits (output, the default) or the "
+                        "predicted distribution (softmax)")
     m.add_argument("--dtype", help="float32 | float64")
     m.add_argument("--window", type=int,
                    help="ffnn: the last characters it reads (default 16)")
