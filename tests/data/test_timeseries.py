@@ -100,3 +100,48 @@ def test_a_constant_training_part_gives_no_mase_rather_than_infinity():
     scale = ts.naive_scale(np.full((8, 1), 2.0), season=1)
     result = ts.errors(np.ones((1, 2, 1)), np.zeros((1, 2, 1)), scale)
     assert np.isnan(result["mase"]) and result["mae"] == 1.0
+
+
+# ----------------------------------------------------------------------------- gaps and the split
+
+
+def test_the_training_part_is_filled_from_its_own_values_and_the_tail_carries_forward():
+    values = np.array([1.0, np.nan, 3.0, np.nan, 9.0, np.nan, np.nan, 6.0, np.nan])
+    filled = ts.fill_causally(values, n_train=4)  # the training part ends in a gap
+    np.testing.assert_array_equal(filled[:, 0], [1, 2, 3, 3, 9, 9, 9, 6, 6])
+
+
+def test_a_gap_straddling_the_split_is_filled_without_any_held_out_value(rng):
+    values = rng.standard_normal((30, 2))
+    values[17:24, 0] = np.nan  # steps 17…23: the split is at 20
+    values[19:21, 1] = np.nan
+    changed = values.copy()
+    changed[20:] = rng.standard_normal((10, 2))  # every held-out value differs
+    changed[17:24, 0] = changed[19:21, 1] = np.nan
+    a, b = ts.fill_causally(values, 20), ts.fill_causally(changed, 20)
+    np.testing.assert_array_equal(a[:20], b[:20])
+    np.testing.assert_array_equal(a[17:20, 0], [values[16, 0]] * 3)  # the last training value
+    np.testing.assert_array_equal(a[20:24, 0], [values[16, 0]] * 4)  # carried on, not looked up
+
+
+def test_a_channel_with_no_training_value_is_an_error():
+    values = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, 4.0]])
+    with pytest.raises(DataError, match=r"training part \(2 steps\): channel 1 has no values"):
+        ts.fill_causally(values, n_train=2)
+
+
+def test_mase_scale_uses_only_pairs_of_observed_training_values():
+    train = np.array([0.0, 2, np.nan, 3, 2])[:, None]  # observed pairs: |2 − 0|, |2 − 3|
+    np.testing.assert_array_equal(ts.naive_scale(train, season=1), [1.5])
+
+
+def test_errors_skip_points_whose_truth_is_missing():
+    truth = np.array([[[1.0], [np.nan], [3.0]], [[np.nan], [5.0], [6.0]]])
+    forecast = np.where(np.isnan(truth), 1e6, truth + np.array([1.0, -1.0, 1.0])[:, None])
+    result = ts.errors(forecast, truth, np.array([2.0]))
+    assert result == pytest.approx({"mae": 1.0, "rmse": 1.0, "mase": 0.5})
+
+
+def test_errors_with_no_observed_truth_are_a_data_error():
+    with pytest.raises(DataError, match="no observed value"):
+        ts.errors(np.zeros((1, 2, 1)), np.full((1, 2, 1), np.nan), np.array([1.0]))

@@ -106,12 +106,75 @@ def test_a_multichannel_series_is_forecast_in_every_channel(tmp_path):
     assert report["_arrays"]["gru (recursive)"].shape == (9, 2, 2)
 
 
-def test_missing_csv_values_are_filled_and_reported(tmp_path):
+def test_missing_csv_values_are_kept_for_filling_after_the_split(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("when,v\n1,1.0\n2,\n3,3.0\n4,NA\n5,5\n", encoding="utf-8")
     series = load_series(csv=str(path), columns=["v"])
     assert series.missing == {"v": 2}
-    np.testing.assert_array_equal(series.values[:, 0], [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(series.values[:, 0], [1, np.nan, 3, np.nan, 5])
+
+
+def test_a_csv_column_with_no_value_is_a_data_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("a,b\n1,\n2,\n3,\n", encoding="utf-8")
+    with pytest.raises(DataError, match="column b has no values at all"):
+        load_series(csv=str(path))
+
+
+def _csv(path, values):
+    """A one-column CSV of ``values`` ([N]), a NaN written as NA."""
+    rows = ["NA" if np.isnan(v) else repr(float(v)) for v in values]
+    path.write_text("v\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_missing_held_out_values_are_skipped_in_every_score_and_counted(tmp_path):
+    complete = _seasonal_series(n=60)[:, 0]
+    gaps = [52, 53, 57]  # in the held-out tail: steps 50…59
+    values = complete.copy()
+    values[gaps] = np.nan
+    series = load_series(csv=_csv(tmp_path / "gaps.csv", values))
+    setup = Setup(lookback=6, horizon=3, season=8, test_size=10, stat="arima",
+                  arima_order=(1, 0, 0))
+    report = run_forecast(series, setup, TINY_NETS, TINY_FIT, seed=2)
+    origins = report["_arrays"]["origins"]
+    steps = origins[:, None] + np.arange(3)  # [O, h]: the step each forecast point is of
+    scored = ~np.isin(steps, gaps)
+    np.testing.assert_array_equal(np.isnan(report["_arrays"]["truth"][..., 0]), ~scored)
+    scale = np.mean(np.abs(complete[8:50] - complete[:42]))  # training part, season 8
+    for row in report["results"]:
+        e = report["_arrays"][row["model"]][..., 0] - complete[steps]
+        assert row["mae"] == pytest.approx(np.abs(e[scored]).mean(), rel=1e-12), row["model"]
+        assert row["rmse"] == pytest.approx(np.sqrt(np.mean(e[scored] ** 2)), rel=1e-12)
+        assert row["mase"] == pytest.approx(np.abs(e[scored]).mean() / scale, rel=1e-12)
+    assert report["test_missing_skipped"] == 3 and report["missing_filled"] == {}
+
+
+def test_a_gap_straddling_the_split_is_filled_without_held_out_values(tmp_path):
+    values = _seasonal_series(n=80)[:, 0]
+    values[56:64] = np.nan  # the split is at 60
+    changed = values.copy()
+    changed[64:] += 100.0  # every observed held-out value differs
+    setup = Setup(lookback=6, horizon=3, season=8, test_size=20, stat="arima",
+                  arima_order=(1, 0, 0))
+    reports = [run_forecast(load_series(csv=_csv(tmp_path / f"{k}.csv", v)), setup, TINY_NETS,
+                            TINY_FIT, seed=3) for k, v in enumerate((values, changed))]
+    for name in ("gru (recursive)", "ffnn (direct)", "seasonal naive m=8"):
+        first = [r["_arrays"][name][:5] for r in reports]  # origins 60…64: inputs before 64
+        np.testing.assert_array_equal(first[0], first[1], err_msg=name)
+    first = [r["_arrays"]["ARIMA(1,0,0)"][:5] for r in reports]
+    np.testing.assert_allclose(first[0], first[1], rtol=1e-10, err_msg="ARIMA")
+    assert [r["missing_filled"] for r in reports] == [{"v": 4}] * 2
+    assert [r["test_missing_skipped"] for r in reports] == [4] * 2
+
+
+def test_a_held_out_tail_with_nothing_observed_is_a_data_error(tmp_path):
+    values = _seasonal_series(n=40)[:, 0]
+    values[30:] = np.nan
+    series = load_series(csv=_csv(tmp_path / "late.csv", values))
+    with pytest.raises(DataError, match="no observed value to score"):
+        run_forecast(series, Setup(lookback=6, horizon=3, test_size=10, stat="none"),
+                     TINY_NETS[:1], TINY_FIT)
 
 
 def test_presets_are_defaults_that_options_override():

@@ -12,11 +12,17 @@ makes a model blind to the level: a trending series (co2) then looks the same in
 tail as in training.  The scaler divides by the spread of what the model sees (the series, or
 the relative windows) on the training part.
 
-Forecast errors e = ŷ − y over every origin, step and channel::
+Missing values (NaN) are filled after the split, so no filled value depends on the tail:
+the training part by interpolation between its own observations (``fill_missing``), a gap in
+the tail with the last value before it, carried forward (``fill_causally``) — a forecast's
+inputs never depend on a later value.  Filled points are inputs only, never truth.
+
+Forecast errors e = ŷ − y over every origin, step and channel whose truth was observed::
 
     MAE = mean |e|    RMSE = √mean e²    MASE = MAE / mean_t |s_t − s_{t−m}|  (training part)
 
-where m is the season (m = 1: the naive one-step forecast), after Hyndman & Koehler 2006.
+where m is the season (m = 1: the naive one-step forecast), after Hyndman & Koehler 2006;
+MASE's mean is over the training steps t where s_t and s_{t−m} were both observed.
 """
 
 from typing import NamedTuple
@@ -44,6 +50,26 @@ def fill_missing(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if gaps.any():
             values[gaps, c] = np.interp(steps[gaps], steps[~gaps], values[~gaps, c])
     return values, missing.sum(axis=0)
+
+
+def fill_causally(values: np.ndarray, n_train: int) -> np.ndarray:
+    """The series as forecasts read it, from ``values: [N, C]`` with NaN where missing.
+
+    The first ``n_train`` steps are filled by ``fill_missing`` from their own values only
+    (a trailing gap takes the last training value, never a later one); every later gap takes
+    the last value before it.  So no filled value depends on a value after it, and none on
+    the held-out tail.  A channel with no value in the training part is an error.
+    """
+    values = _series(values).copy()
+    if not 1 <= n_train <= len(values):
+        raise DataError(f"the training part must hold 1 to {len(values)} steps, got {n_train}")
+    try:
+        values[:n_train] = fill_missing(values[:n_train])[0]
+    except DataError as e:
+        raise DataError(f"the training part ({n_train} steps): {e}") from None
+    steps = np.arange(len(values))[:, None]
+    last = np.maximum.accumulate(np.where(np.isnan(values), 0, steps), axis=0)  # [N, C]
+    return np.take_along_axis(values, last, axis=0)
 
 
 def split_point(n: int, test_size: int, lookback: int, horizon: int) -> int:
@@ -135,19 +161,31 @@ def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray
 
 
 def naive_scale(train: np.ndarray, season: int) -> np.ndarray:
-    """MASE's denominator per channel: mean |s_t − s_{t−m}| over the training part ``[N, C]``."""
+    """MASE's denominator per channel: mean |s_t − s_{t−m}| over the training part ``[N, C]``,
+    over the steps t where both values were observed (NaN: missing)."""
     train = _series(train)
     if len(train) <= season:
         raise DataError(f"MASE needs more than {season} training steps, got {len(train)}")
-    scale = np.mean(np.abs(train[season:] - train[:-season]), axis=0)
-    return np.where(scale > 0, scale, np.nan)  # a constant series has no scale
+    d = np.abs(train[season:] - train[:-season])
+    seen = ~np.isnan(d)
+    total = np.where(seen, d, 0.0).sum(axis=0)
+    scale = total / np.maximum(seen.sum(axis=0), 1)
+    return np.where(scale > 0, scale, np.nan)  # a constant series (or no pair seen): no scale
 
 
 def errors(forecast: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and MASE of ``forecast`` against ``truth`` (both ``[O, h, C]``)."""
+    """MAE, RMSE and MASE of ``forecast`` against ``truth`` (both ``[O, h, C]``), over the
+    points whose truth was observed (a NaN in ``truth`` is skipped)."""
     e = np.asarray(forecast, dtype=np.float64) - truth
-    mae_c = np.abs(e).reshape(-1, e.shape[-1]).mean(axis=0)
-    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt(np.mean(e * e))),
+    seen = ~np.isnan(np.asarray(truth, dtype=np.float64))
+    if not seen.any():
+        raise DataError("no observed value to score the forecasts against")
+    a = np.abs(e)
+    per_channel = seen.reshape(-1, e.shape[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):  # a channel with none seen: NaN
+        mae_c = np.where(per_channel, a.reshape(per_channel.shape), 0.0).sum(axis=0) \
+            / per_channel.sum(axis=0)
+    return {"mae": float(a[seen].mean()), "rmse": float(np.sqrt(np.mean(e[seen] ** 2))),
             "mase": float(np.mean(mae_c / scale))}
 
 

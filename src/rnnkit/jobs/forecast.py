@@ -12,8 +12,12 @@ true history before o, nothing is refitted) and run ``horizon`` steps:
 * ARIMA(p, d, q) or ETS (additive error, trend and season) from statsmodels, per channel,
   fitted on the training part; its forecast at o is its dynamic prediction from o.
 
-MAE, RMSE and MASE (see ``rnnkit.data.timeseries``) are taken over every origin, step and
-channel, in the series' own units.  One run of each preset (seed 0, GRU H=32, FFNN 64
+Missing values are filled after the split (``rnnkit.data.timeseries.fill_causally``): in the
+training part by interpolation between its own observations, in the tail by carrying the last
+value forward, so a filled input never depends on a later value.  A filled point is never
+truth: MAE, RMSE and MASE (see ``rnnkit.data.timeseries``) are taken over every origin, step
+and channel whose truth was observed, alike for every model and baseline, in the series' own
+units; the report counts the held-out values it skipped (``test_missing_skipped``).  One run of each preset (seed 0, GRU H=32, FFNN 64
 hidden units; MASE, lower is better):
 
     series     GRU rec.  GRU dir.  FFNN rec.  FFNN dir.  seasonal naive  ARIMA(9,0,0) / ETS
@@ -82,8 +86,8 @@ PRESETS = {
 class Series:
     name: str
     header: list[str]
-    values: np.ndarray  # [N, C], missing values filled
-    missing: dict[str, int] = field(default_factory=dict)  # filled values per column
+    values: np.ndarray  # [N, C], NaN where missing (filled after the split, by run_forecast)
+    missing: dict[str, int] = field(default_factory=dict)  # missing values per column
 
 
 def load_series(dataset: str | None = None, csv: str | None = None,
@@ -100,8 +104,10 @@ def load_series(dataset: str | None = None, csv: str | None = None,
     missing = count_missing(header, values)
     if len(values) < 3:
         raise DataError(f"{name}: a series needs more than {len(values)} steps")
-    filled, _ = ts.fill_missing(values)
-    return Series(name, header, filled, missing)
+    empty = [c for c, n in zip(header, np.isnan(values).sum(axis=0)) if n == len(values)]
+    if empty:
+        raise DataError(f"{name}: column {empty[0]} has no values at all (every one is missing)")
+    return Series(name, header, np.asarray(values, dtype=np.float64), missing)
 
 
 def _statsmodels_series(dataset: str) -> tuple[list[str], np.ndarray]:
@@ -217,14 +223,19 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
 
     Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
     """
-    values = series.values
-    N = len(values)
+    observed = np.asarray(series.values, dtype=np.float64)  # [N, C], NaN where missing
+    N, reach = len(observed), max(setup.lookback, setup.season)
     test_size = setup.tail(N)
-    n_train = ts.split_point(N, test_size, max(setup.lookback, setup.season), setup.horizon)
+    n_train = ts.split_point(N, test_size, reach, setup.horizon)
+    values = ts.fill_causally(observed, n_train)  # what every model and baseline reads
     origins = ts.rolling_origins(n_train, N, setup.horizon, setup.stride)
-    history, truth = ts.origin_windows(values, origins, max(setup.lookback, setup.season),
-                                       setup.horizon)
-    scale = ts.naive_scale(values[:n_train], setup.season)
+    history, _ = ts.origin_windows(values, origins, reach, setup.horizon)
+    _, truth = ts.origin_windows(observed, origins, reach, setup.horizon)  # NaN: not scored
+    scale = ts.naive_scale(observed[:n_train], setup.season)
+    gaps = np.isnan(observed)
+    if gaps[n_train:].all():
+        raise DataError(f"{series.name}: the held-out tail ({test_size} steps) has no observed "
+                        "value to score the forecasts against")
     rows, arrays = [], {"origins": origins, "truth": truth}
 
     def add(name: str, forecast: np.ndarray, **extra: Any) -> None:
@@ -251,10 +262,17 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
         add(stat_name(setup), forecast, seconds=round(time.perf_counter() - start, 2))
     return {
         "series": series.name, "columns": series.header, "steps": N, "train_steps": n_train,
-        "test_steps": test_size, "missing_filled": series.missing, "origins": len(origins),
+        "test_steps": test_size, "origins": len(origins),
+        "missing_filled": _per_column(series.header, gaps[:n_train]),  # in the training part
+        "test_missing_skipped": int(gaps[n_train:].sum()),  # held-out values left unscored
         "lookback": setup.lookback, "horizon": setup.horizon, "season": setup.season,
         "relative": setup.relative, "seed": seed, "results": rows, "_arrays": arrays,
     }
+
+
+def _per_column(header: list[str], gaps: np.ndarray) -> dict[str, int]:
+    """Missing values per column, for the columns that have any."""
+    return {name: int(n) for name, n in zip(header, gaps.sum(axis=0)) if n}
 
 
 def setup_for(dataset: str | None, **overrides: Any) -> Setup:
