@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--hidden-size", type=int, help="units per layer")
     m.add_argument("--num-layers", type=int, help="stacked layers")
     m.add_argument("--nonlinearity", help="elman/jordan/frnn (and ffnn): tanh | relu")
+    m.add_argument("--jordan-feedback",
+                   help="jordan: feed back the output logits (output, default) or softmax")
     m.add_argument("--window", type=int,
                    help="ffnn: last steps it reads (default: the longest training sequence)")
     m.add_argument("--frame", type=int,
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     net, fit = with_overrides(
         preset.net, preset.fit, schedule=args.schedule, cell=args.cell,
         hidden_size=args.hidden_size, num_layers=args.num_layers,
-        nonlinearity=args.nonlinearity, window=args.window, epochs=args.epochs,
+        nonlinearity=args.nonlinearity, jordan_feedback=args.jordan_feedback,
+        window=args.window, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, clip=args.clip,
         patience=args.patience)
     nets = [net]

@@ -36,6 +36,7 @@ class Net:
     num_layers: int = 1  # stacked layers (ffnn: hidden layers)
     window: int = 0  # ffnn: steps it reads (0: the whole input length)
     nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent; ffnn's activation
+    jordan_feedback: str = "output"  # jordan: feed back the output ("output") or its "softmax"
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -76,7 +77,8 @@ def build_model(net: Net, *, input_size: int, output_size: int, steps: int, read
                             dtype=net.dtype)
         return FeedForward(config, rng=rng)
     rnn = RecurrentConfig(cell=net.cell, input_size=input_size, hidden_size=net.hidden_size,
-                          num_layers=net.num_layers, nonlinearity=net.nonlinearity)
+                          num_layers=net.num_layers, nonlinearity=net.nonlinearity,
+                          jordan_feedback=net.jordan_feedback)
     config = ModelConfig(rnn=rnn, output_size=output_size, readout=readout, loss=loss,
                          dtype=net.dtype)
     return Model(config, rng=rng)
