@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.kernels import _sequence as seq
+from rnnkit.kernels import sequence as seq
 from rnnkit.kernels._jit import tanh32_array
 from rnnkit.kernels._workspace import POOL
 

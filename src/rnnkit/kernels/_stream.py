@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model import Model
-from . import _sequence as seq
+from . import sequence as seq
 
 ORDER = (0, 1, 3, 2)  # LSTM gate blocks i, f, g, o taken as i, f, o, g: one sigmoid block
 

@@ -18,12 +18,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
+from . import sequence as seq
 from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
+    xs: np.ndarray  # [T, B, I]
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     act: np.ndarray  # [T, B, H] act(a_t), the step's own output before the mask
     mask: seq.Mask | None
@@ -93,16 +93,6 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         if mk is not None:  # a padded step passes its incoming gradient through unchanged
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
-    results = _results(p, cache, dA, dh_next, need_dx)
+    dxs, grads = seq.gate_grads(p, xs, hs, drop, dA, need_dx)
     POOL.give(dA, dact)
-    return results
-
-
-def _results(p: dict, cache: Cache, dA: np.ndarray, dh0: np.ndarray, need_dx: bool,
-             db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
-    """dxs (or None), dh0 and every parameter's gradient (fresh arrays); ``db`` and
-    ``dW_ih`` as ``seq.gate_grads``."""
-    T = dA.shape[0]
-    h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    dxs, grads = seq.gate_grads(p, cache.xs, h_rec, dA, need_dx, db, dW_ih)
-    return dxs, (dh0,), grads
+    return dxs, (dh_next,), grads

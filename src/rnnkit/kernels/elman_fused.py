@@ -17,22 +17,32 @@ Backward step t::
     dh_{t−1} = da W_hh ⊙ drop                  (padding: dh_next)
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
-from . import elman
+from . import sequence as seq
 from ._jit import ARRAY2, ARRAY3, IDS, ONE, add_token_rows, compiled, copy_token_rows, tanh32
-from ._workspace import POOL, leased
+from ._workspace import POOL, Lease, leased
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 ZERO = np.float32(0)
 
 
+class Cache(NamedTuple):
+    xs: np.ndarray  # [T, B, I] vectors, or [T, B] int64 token ids
+    hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
+    act: np.ndarray  # [T, B, H] act(a_t), the step's own output before the mask
+    mask: seq.Mask | None
+    drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs and act return to the pool with the cache
+
+
 def supports(opts: CellOptions, dtype) -> bool:
     """Elman with tanh or relu, in float32."""
-    return elman.supports(opts, dtype) and np.dtype(dtype) == np.float32
+    return np.dtype(dtype) == np.float32
 
 
 @compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY2}, boolean)")
@@ -105,17 +115,17 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         np.matmul(h_in, W_hhT, out=q)  # h_rec W_hhᵀ
         _forward_step(act, P, ids, q, t, hs, m, relu)
     outs = act.copy() if mk is None else act * mk.m  # out_t = m ? h_t : 0
-    cache = elman.Cache(xs, hs, act, mk, drop, leased(hs, act))
+    cache = Cache(xs, hs, act, mk, drop, leased(hs, act))
     return outs, (hs[T].copy(),), cache
 
 
-def backward(cell, p: dict, cache: elman.Cache, douts: np.ndarray, dstate: tuple,
+def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
              opts: CellOptions, need_dx: bool = True):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.elman``.
 
     ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).
     """
-    xs, hs, act, mk, drop = cache[:5]
+    xs, hs, act, mk, drop = cache.xs, cache.hs, cache.act, cache.mask, cache.drop
     T, B, H = act.shape
     dt = np.float32
     W_hh = p["weight_hh"]
@@ -137,6 +147,6 @@ def backward(cell, p: dict, cache: elman.Cache, douts: np.ndarray, dstate: tuple
         dh_next, dh_prev = dh_prev, dh_next
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
     db = db.sum(axis=0, dtype=np.float64).astype(dt)
-    results = elman._results(p, cache, dA, dh_next, need_dx, db, dW_ih)
+    dxs, grads = seq.gate_grads(p, xs, hs, drop, dA, need_dx, db, dW_ih)
     POOL.give(dA)
-    return results
+    return dxs, (dh_next,), grads

@@ -32,12 +32,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
+from . import prelude
+from . import sequence as seq
 from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
+    xs: np.ndarray  # [T, B, I]
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     gates: np.ndarray  # [T, B, 3H] r, z, n after their nonlinearities
     a_hn: np.ndarray  # [T, B, H] h_rec W_hnᵀ + b_hn, the term r multiplies
@@ -52,43 +53,13 @@ def supports(opts: CellOptions, dtype) -> bool:
         np.float32, np.float64)
 
 
-def _halved(w: np.ndarray, H: int) -> np.ndarray:
-    """Rows (or entries) of the r and z blocks halved."""
-    out = w.copy()
-    out[: 2 * H] *= 0.5
-    return out
-
-
-def _start(p: dict, xs: np.ndarray, state0: tuple):
-    """The pre-loop work of both GRU kernels, the r and z rows halved: (gates [T, B, 3H], P,
-    W_hhᵀ [H, 3H], b_hn [H], hs [T + 1, B, H] with the initial state in row 0, a_hn
-    [T, B, H]); gates, hs and a_hn are pool buffers.
-
-    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is empty; for token
-    ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
-    P = W_ihᵀ + b ``[V, 3H]``.
-    """
-    T, B = xs.shape[:2]
-    H = state0[0].shape[1]
-    dt = p["weight_hh"].dtype
-    b = p["bias_ih"].copy()
-    b[: 2 * H] += p["bias_hh"][: 2 * H]
-    W_ih, b = _halved(p["weight_ih"], H), _halved(b, H)
-    gates, P = seq.input_side(xs, W_ih, b)
-    W_hhT = seq.scaled_transpose(p["weight_hh"], _halved(np.ones(3 * H, dt), H))
-    b_hn = np.ascontiguousarray(p["bias_hh"][2 * H :], dtype=dt)
-    hs = POOL.take((T + 1, B, H), dt)
-    hs[0] = state0[0]
-    return gates, P, W_hhT, b_hn, hs, POOL.take((T, B, H), dt)
-
-
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             mask: np.ndarray | None = None, drop: np.ndarray | None = None):
     """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
-    gates, _, W_hhT, b_hn, hs, a_hn = _start(p, xs, state0)
+    gates, _, W_hhT, b_hn, hs, a_hn = prelude.gru(p, xs, state0)  # r, z rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
@@ -176,33 +147,8 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
             np.copyto(dh_prev, dh_next, where=mk.off[t])
         dh_next, dh_prev = dh_prev, dh_next
     POOL.give(P, G)
-    return _results(p, cache, d_ih, d_hh, dh_next, need_dx)
-
-
-def _results(p: dict, cache: Cache, d_ih: np.ndarray, d_hh: np.ndarray, dh0: np.ndarray,
-             need_dx: bool, sums: tuple | None = None):
-    """dxs (or None), (dh_0,) and every parameter's gradient; d_ih and d_hh go back to the pool.
-
-    Without ``sums``, d_ih's r, z blocks are filled from d_hh here and every gradient is a
-    product or a sum over d_ih, d_hh; ``sums`` = (db_ih, db_hh, dW_ih or None) are those the
-    time loop summed already (dW_ih for token ids), and the loop has filled d_ih.
-    """
-    T, B, H = cache.a_hn.shape
-    T_B = T * B
-    if sums is None:
-        d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
-        sums = seq.bias_grad(d_ih), seq.bias_grad(d_hh), None
-    db_ih, db_hh, dW_ih = sums
-    if dW_ih is None:
-        dW_ih, dxs = seq.input_grads(d_ih, cache.xs, p["weight_ih"], need_dx)
-    else:
-        dxs = seq.input_delta(d_ih, p["weight_ih"]) if need_dx else None
-    h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    grads = {
-        "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
-        "weight_hh": d_hh.reshape(T_B, 3 * H).T @ h_rec.reshape(T_B, H),  # Σ_t da_hhᵀ h_rec
-        "bias_ih": db_ih,
-        "bias_hh": db_hh,
-    }
+    d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
+    dxs, grads = seq.split_gate_grads(p, xs, hs, drop, d_ih, d_hh, need_dx,
+                                      seq.bias_grad(d_ih), seq.bias_grad(d_hh))
     POOL.give(d_ih, d_hh)
-    return dxs, (dh0,), grads
+    return dxs, (dh_next,), grads

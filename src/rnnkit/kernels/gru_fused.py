@@ -19,21 +19,33 @@ Backward step t (m = the mask, 1 without one)::
     dh_{t−1} = dh z + [da_r | da_z | da_hn] W_hh ⊙ drop      (padding: dh_next)
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
-from . import gru
+from . import prelude
+from . import sequence as seq
 from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, copy_token_rows, tanh32
-from ._workspace import POOL, leased
+from ._workspace import POOL, Lease, leased
 
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 
+class Cache(NamedTuple):
+    xs: np.ndarray  # [T, B, I] vectors, or [T, B] int64 token ids
+    hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
+    tau: np.ndarray  # [T, B, 3H] τ_r, τ_z = tanh of the halved pre-activations, and n
+    a_hn: np.ndarray  # [T, B, H] h_rec W_hnᵀ + b_hn, the term r multiplies
+    mask: seq.Mask | None
+    drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs, tau and a_hn return to the pool with the cache
+
+
 def supports(opts: CellOptions, dtype) -> bool:
     """The GRU with reset_after=True and no layer norm, in float32."""
-    return gru.supports(opts, dtype) and np.dtype(dtype) == np.float32
+    return opts.reset_after and not opts.layer_norm and np.dtype(dtype) == np.float32
 
 
 @compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, "
@@ -123,7 +135,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     dt = np.float32
     ids = seq.token_ids(xs)
     xs = ids if xs.ndim == 2 else xs
-    gates, P, W_hhT, b_hn, hs, a_hn = gru._start(p, xs, state0)  # r, z rows halved
+    tau, P, W_hhT, b_hn, hs, a_hn = prelude.gru(p, xs, state0)  # r, z rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
@@ -131,20 +143,19 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     for t in range(T):
         h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
         np.matmul(h_in, W_hhT, out=q)  # q = h_rec W_hhᵀ  (r, z rows halved)
-        _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m)
+        _forward_step(tau, P, ids, q, b_hn, t, hs, a_hn, outs, m)
     outs = hs[1:].copy() if mk is None else outs
-    cache = gru.Cache(xs, hs, gates, a_hn, mk, drop, leased(hs, gates, a_hn))
+    cache = Cache(xs, hs, tau, a_hn, mk, drop, leased(hs, tau, a_hn))
     return outs, (hs[T].copy(),), cache
 
 
-def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
+def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
              opts: CellOptions, need_dx: bool = True):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
 
-    ``cache.gates`` holds τ_r, τ_z, n; ``need_dx=False`` skips the input gradient (for token
-    ids, ∂L/∂ of their one-hot rows).
+    ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).
     """
-    hs, gates, a_hn, mk, drop = cache[1:6]
+    hs, tau, a_hn, mk, drop = cache.hs, cache.tau, cache.a_hn, cache.mask, cache.drop
     T, B, H = a_hn.shape
     dt = np.float32
     W_hh = p["weight_hh"]
@@ -158,7 +169,7 @@ def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     mm = np.empty((B, H), dt)
     for t in reversed(range(T)):
-        _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m, ids,
+        _backward_step(tau, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m, ids,
                        dW_ihT, db_hh, db_n, need_dx or not tokens)
         np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
         if drop is not None:
@@ -170,4 +181,7 @@ def backward(cell, p: dict, cache: gru.Cache, douts: np.ndarray, dstate: tuple,
     db_hh, db_n = (s.sum(axis=0, dtype=np.float64).astype(dt) for s in (db_hh, db_n))
     db_ih = np.concatenate([db_hh[: 2 * H], db_n])
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
-    return gru._results(p, cache, d_ih, d_hh, dh_next, need_dx, (db_ih, db_hh, dW_ih))
+    dxs, grads = seq.split_gate_grads(p, cache.xs, hs, drop, d_ih, d_hh, need_dx, db_ih, db_hh,
+                                      dW_ih)
+    POOL.give(d_ih, d_hh)
+    return dxs, (dh_next,), grads

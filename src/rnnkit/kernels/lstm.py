@@ -36,12 +36,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
+from . import prelude
+from . import sequence as seq
 from ._workspace import POOL, Lease, leased
 
 
 class Cache(NamedTuple):
-    xs: np.ndarray  # [T, B, I], or [T, B] token ids (the fused kernel)
+    xs: np.ndarray  # [T, B, I]
     hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
     cs: np.ndarray  # [T + 1, B, H] c_0 … c_T
     gates: np.ndarray  # [T, B, 4H] i, f, g, o after their nonlinearities
@@ -57,42 +58,14 @@ def supports(opts: CellOptions, dtype) -> bool:
         np.float32, np.float64)
 
 
-def _affine(H: int, dt) -> tuple[np.ndarray, np.ndarray]:
-    """(α, β) of [4H]: ½ and ½ on the sigmoid gates i, f, o; 1 and 0 on g."""
-    alpha, beta = np.full(4 * H, 0.5, dt), np.full(4 * H, 0.5, dt)
-    alpha[2 * H : 3 * H], beta[2 * H : 3 * H] = 1, 0
-    return alpha, beta
-
-
-def _start(p: dict, xs: np.ndarray, state0: tuple):
-    """The pre-loop work of both LSTM kernels, the sigmoid rows halved by α: (gates [T, B, 4H],
-    P, W_hhᵀ [H, 4H], hs and cs [T + 1, B, H] with the initial state in row 0, tanh_c
-    [T, B, H]); gates, hs, cs and tanh_c are pool buffers.
-
-    For vectors ``xs: [T, B, I]``, gates = x W_ihᵀ + b for all t and P is empty; for token
-    ids ``xs: [T, B]`` (the fused kernel), gates is left for the steps to fill from the table
-    P = W_ihᵀ + b ``[V, 4H]``.
-    """
-    T, B = xs.shape[:2]
-    H = state0[0].shape[1]
-    dt = p["weight_hh"].dtype
-    alpha, _ = _affine(H, dt)
-    W_hhT = seq.scaled_transpose(p["weight_hh"], alpha)
-    W_ih, b = p["weight_ih"] * alpha[:, None], (p["bias_ih"] + p["bias_hh"]) * alpha
-    gates, P = seq.input_side(xs, W_ih, b)
-    hs, cs = POOL.take((T + 1, B, H), dt), POOL.take((T + 1, B, H), dt)
-    hs[0], cs[0] = state0
-    return gates, P, W_hhT, hs, cs, POOL.take((T, B, H), dt)
-
-
 def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
             mask: np.ndarray | None = None, drop: np.ndarray | None = None):
     """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
     dt = xs.dtype
-    alpha, beta = _affine(H, dt)
-    gates, _, W_hhT, hs, cs, tanh_c = _start(p, xs, state0)
+    alpha, beta = prelude.lstm_affine(H, dt)
+    gates, _, W_hhT, hs, cs, tanh_c = prelude.lstm(p, xs, state0)  # sigmoid rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     outs = np.empty((T, B, H), dt) if mk is not None else None
     q, ig = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
@@ -182,16 +155,6 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         dh_next, dh_prev = dh_prev, dh_next
         dc_next, dc_prev = dc_prev, dc_next
     POOL.give(P, P_c, G)
-    results = _results(p, cache, dA, (dh_next, dc_next), need_dx)
+    dxs, grads = seq.gate_grads(p, cache.xs, hs, drop, dA, need_dx)
     POOL.give(dA)
-    return results
-
-
-def _results(p: dict, cache: Cache, dA: np.ndarray, dstate0: tuple, need_dx: bool,
-             db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
-    """dxs (or None), dstate0 and every parameter's gradient (fresh arrays); ``db`` and
-    ``dW_ih`` as ``seq.gate_grads``."""
-    T = dA.shape[0]
-    h_rec = cache.hs[:T] if cache.drop is None else cache.hs[:T] * cache.drop
-    dxs, grads = seq.gate_grads(p, cache.xs, h_rec, dA, need_dx, db, dW_ih)
-    return dxs, dstate0, grads
+    return dxs, (dh_next, dc_next), grads

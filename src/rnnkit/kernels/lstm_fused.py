@@ -21,22 +21,35 @@ Backward step t (m = the mask, 1 without one)::
     dc_{t−1} = dc f  (padding: dc_next)      dh_{t−1} = da W_hh ⊙ drop  (padding: dh_next)
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..cells import CellOptions
-from . import _sequence as seq
-from . import lstm
+from . import prelude
+from . import sequence as seq
 from ._jit import (ARRAY2, ARRAY3, HALF, IDS, ONE, add_token_rows, compiled, copy_token_rows,
                    tanh32)
-from ._workspace import POOL, leased
+from ._workspace import POOL, Lease, leased
 
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 
+class Cache(NamedTuple):
+    xs: np.ndarray  # [T, B, I] vectors, or [T, B] int64 token ids
+    hs: np.ndarray  # [T + 1, B, H] h_0 … h_T (the carried state, after the mask)
+    cs: np.ndarray  # [T + 1, B, H] c_0 … c_T
+    tau: np.ndarray  # [T, B, 4H] τ = tanh of the pre-activations, sigmoid rows halved
+    tanh_c: np.ndarray  # [T, B, H] tanh(c_t) (of the step's own c_t, before the mask)
+    mask: seq.Mask | None
+    drop: np.ndarray | None  # [B, H] recurrent dropout mask
+    lease: Lease  # hs, cs, tau and tanh_c return to the pool with the cache
+
+
 def supports(opts: CellOptions, dtype) -> bool:
     """The plain LSTM (no peepholes, no layer norm) in float32."""
-    return lstm.supports(opts, dtype) and np.dtype(dtype) == np.float32
+    return not opts.peepholes and not opts.layer_norm and np.dtype(dtype) == np.float32
 
 
 @compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
@@ -124,7 +137,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     dt = np.float32
     ids = seq.token_ids(xs)
     xs = ids if xs.ndim == 2 else xs
-    tau, P, W_hhT, hs, cs, tanh_c = lstm._start(p, xs, state0)  # sigmoid rows halved
+    tau, P, W_hhT, hs, cs, tanh_c = prelude.lstm(p, xs, state0)  # sigmoid rows halved
     mk = seq.prepare_mask(mask, T, B, dt)
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
@@ -134,16 +147,15 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         np.matmul(h_prev, W_hhT, out=q)  # h_{t−1} W_hhᵀ
         _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m)
     outs = hs[1:].copy() if mk is None else outs
-    cache = lstm.Cache(xs, hs, cs, tau, tanh_c, mk, drop, leased(hs, cs, tau, tanh_c))
+    cache = Cache(xs, hs, cs, tau, tanh_c, mk, drop, leased(hs, cs, tau, tanh_c))
     return outs, (hs[T].copy(), cs[T].copy()), cache
 
 
-def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
+def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
              opts: CellOptions, need_dx: bool = True):
     """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
 
-    ``cache.gates`` holds τ = tanh of the (halved) pre-activations; ``need_dx=False`` skips
-    the input gradient (for token ids, ∂L/∂ of their one-hot rows).
+    ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).
     """
     T, B, H = cache.tanh_c.shape
     dt = np.float32
@@ -157,7 +169,7 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
     for t in reversed(range(T)):
-        _backward_step(cache.gates, cache.cs, cache.tanh_c, douts, t, dh_next, dc_next, dA,
+        _backward_step(cache.tau, cache.cs, cache.tanh_c, douts, t, dh_next, dc_next, dA,
                        dc_prev, m, ids, dW_ihT, db)
         np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
         if cache.drop is not None:
@@ -168,6 +180,6 @@ def backward(cell, p: dict, cache: lstm.Cache, douts: np.ndarray, dstate: tuple,
         dc_next, dc_prev = dc_prev, dc_next
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
     db = db.sum(axis=0, dtype=np.float64).astype(dt)
-    results = lstm._results(p, cache, dA, (dh_next, dc_next), need_dx, db, dW_ih)
+    dxs, grads = seq.gate_grads(p, cache.xs, cache.hs, cache.drop, dA, need_dx, db, dW_ih)
     POOL.give(dA)
-    return results
+    return dxs, (dh_next, dc_next), grads

@@ -1,13 +1,15 @@
-"""What the three kernels share around their time loops: masks, the input-side products.
+"""What the kernels share around their time loops: masks, the input side, the weight gradients.
 
 The kernels keep the reference's semantics (``rnnkit.cells.unroll``) for masks::
 
     forward:   s_t = m_t ? s_t : s_{t−1}        out_t = m_t ? out_t : 0
     backward:  cellᵀ runs on (m_t · dout_t, m_t · ds_t);   ds_{t−1} += (1 − m_t) · ds_t
 
-and do the input side of every step in one matrix product each, before and after the loop::
+and do the input side of every step in one matrix product each, before and after the loop,
+as they do the recurrent weight's gradient (h_rec = h_{t−1} ⊙ drop)::
 
     ax = xs W_ihᵀ + b                  dW_ih = daᵀ xs       dxs = da W_ih       db = Σ da
+                                       dW_hh = daᵀ h_rec
 
 The input gradient dxs is skipped when the caller has no use for it (``need_dx=False``: a
 one-hot first layer).  A kernel that takes token ids (``xs: [T, B]`` integers standing for
@@ -113,23 +115,54 @@ def input_delta(da: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (da.reshape(T * B, G) @ W).reshape(T, B, -1)
 
 
-def gate_grads(p: dict, xs: np.ndarray, h_rec: np.ndarray, da: np.ndarray, need_dx: bool,
-               db: np.ndarray | None = None, dW_ih: np.ndarray | None = None):
+def recurrent_inputs(hs: np.ndarray, drop: np.ndarray | None, T: int) -> np.ndarray:
+    """h_rec = h_{t−1} ⊙ drop for t = 1 … T: ``[T, B, H]`` from the saved states
+    ``hs: [T + 1, B, H]`` and the recurrent dropout mask ``drop: [B, H]`` (or None)."""
+    return hs[:T] if drop is None else hs[:T] * drop
+
+
+def gate_grads(p: dict, xs: np.ndarray, hs: np.ndarray, drop: np.ndarray | None,
+               da: np.ndarray, need_dx: bool, db: np.ndarray | None = None,
+               dW_ih: np.ndarray | None = None):
     """(dxs or None, grads) of a cell whose every pre-activation a = x W_ihᵀ + b_ih + h_rec
     W_hhᵀ + b_hh (Elman, LSTM): dW_ih = Σ daᵀ x, dW_hh = Σ daᵀ h_rec, db_ih = db_hh = Σ da,
     dxs = da W_ih.  ``db`` and ``dW_ih`` are given when the time loop summed them already
-    (dW_ih for token ids ``xs: [T, B]``); ``h_rec: [T, B, H]``."""
+    (dW_ih for token ids ``xs: [T, B]``); ``hs`` and ``drop`` as ``recurrent_inputs``."""
     T, B, G = da.shape
     if dW_ih is None:
         dW_ih, dxs = input_grads(da, xs, p["weight_ih"], need_dx)
     else:
         dxs = input_delta(da, p["weight_ih"]) if need_dx else None
     db = bias_grad(da) if db is None else db
+    h_rec = recurrent_inputs(hs, drop, T)
     grads = {
         "weight_ih": dW_ih,
         "weight_hh": da.reshape(T * B, G).T @ h_rec.reshape(T * B, -1),
         "bias_ih": db,
         "bias_hh": db.copy(),
+    }
+    return dxs, grads
+
+
+def split_gate_grads(p: dict, xs: np.ndarray, hs: np.ndarray, drop: np.ndarray | None,
+                     d_ih: np.ndarray, d_hh: np.ndarray, need_dx: bool,
+                     db_ih: np.ndarray, db_hh: np.ndarray, dW_ih: np.ndarray | None = None):
+    """(dxs or None, grads) of a cell whose input side and recurrent side differ in some
+    gradient (the GRU: da_n enters x W_inᵀ, da_hn = r ⊙ da_n enters h W_hnᵀ), from
+    ``d_ih = ∂L/∂(x W_ihᵀ + b_ih)`` and ``d_hh = ∂L/∂(h_rec W_hhᵀ + b_hh)`` ``[T, B, G]``:
+    dW_ih = Σ d_ihᵀ x, dW_hh = Σ d_hhᵀ h_rec, dxs = d_ih W_ih, and the bias gradients the
+    caller summed.  ``dW_ih`` is given when the time loop summed it (token ids)."""
+    T, B, G = d_hh.shape
+    if dW_ih is None:
+        dW_ih, dxs = input_grads(d_ih, xs, p["weight_ih"], need_dx)
+    else:
+        dxs = input_delta(d_ih, p["weight_ih"]) if need_dx else None
+    h_rec = recurrent_inputs(hs, drop, T)
+    grads = {
+        "weight_ih": dW_ih,  # Σ_t da_ihᵀ x_t
+        "weight_hh": d_hh.reshape(T * B, G).T @ h_rec.reshape(T * B, -1),  # Σ_t da_hhᵀ h_rec
+        "bias_ih": db_ih,
+        "bias_hh": db_hh,
     }
     return dxs, grads
 
