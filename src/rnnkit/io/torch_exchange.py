@@ -1,5 +1,7 @@
 """Exchange of recurrent layers with PyTorch: ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` ↔ ``Recurrent``.
 
+``to_torch`` also takes a whole ``Model`` and gives the module ``rnnkit.export_torch`` writes.
+
 Parameter names, shapes and gate orders are PyTorch's on both sides (LSTM i, f, g, o; GRU
 r, z, n with reset applied after the recurrent product), so the exchange is a copy.  PyTorch
 is imported only when these functions are called (install the ``torch`` extra).
@@ -51,8 +53,23 @@ def from_torch(module: Any) -> Recurrent:
     return Recurrent(config, params=weights, dtype=dtype)
 
 
-def to_torch(layer: Recurrent) -> Any:
-    """A torch RNN/LSTM/GRU holding the same weights as ``layer`` (same dtype)."""
+def to_torch(layer: Any) -> Any:
+    """A torch module holding the same weights as ``layer`` (same dtype).
+
+    * a ``Recurrent`` layer (e.g. ``model.rnn``) → ``torch.nn.RNN`` / ``LSTM`` / ``GRU``, for
+      the cells PyTorch has (Elman, LSTM without peepholes, GRU with reset after, no layer
+      norm or recurrent dropout);
+    * a whole ``Model`` → the ``RnnkitModel`` that ``rnnkit.export_torch`` writes out (any
+      cell; input, recurrent layer and readout; batch-first, ``y, state = module(x,
+      lengths=...)``), in evaluation mode and in memory: nothing is written.
+    """
+    from ..model import Model
+
+    if isinstance(layer, Model):
+        return _model_to_torch(layer)
+    if not isinstance(layer, Recurrent):
+        raise ConfigError(f"to_torch takes an rnnkit Model or its recurrent layer (model.rnn), "
+                          f"got {type(layer).__name__}")
     torch = _torch()
     c = layer.config
     if c.cell not in ("elman", "lstm", "gru"):
@@ -79,3 +96,18 @@ def to_torch(layer: Recurrent) -> Any:
     state = {n: torch.from_numpy(np.ascontiguousarray(w)) for n, w in layer.params.items()}
     module.load_state_dict(state)
     return module
+
+
+def _model_to_torch(model: Any) -> Any:
+    """``RnnkitModel`` (``io.torch_model.MODULE_SOURCE``) with ``model``'s config and weights."""
+    import types
+
+    from .torch_model import MODULE_FILE, MODULE_SOURCE
+
+    torch = _torch()
+    source = types.ModuleType("rnnkit_model")  # a fresh module, not added to sys.modules
+    exec(compile(MODULE_SOURCE, MODULE_FILE, "exec"), source.__dict__)  # noqa: S102 - our own
+    module = source.RnnkitModel(model.config.to_dict(), dict(model.meta))
+    module.load_state_dict({n: torch.from_numpy(np.ascontiguousarray(w))
+                            for n, w in model.state_dict().items()})
+    return module.eval()
