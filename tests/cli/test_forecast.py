@@ -38,6 +38,20 @@ def test_a_csv_column_is_forecast_and_reported_beside_the_baselines(series_csv, 
     assert "forecast: gru recursive: epoch 1" in err  # progress goes to stderr
 
 
+def test_missing_held_out_values_are_counted_in_the_table_and_the_json(tmp_path, capsys):
+    t = np.arange(70)
+    path = tmp_path / "tail_gaps.csv"
+    rows = [f"{k},{'' if k in (60, 61, 66) else np.sin(k)}" for k in t]  # tail: steps 58…69
+    path.write_text("day,level\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    argv = ["--csv", str(path), "--column", "level", *FAST, "--quiet", "--no-baseline",
+            "--strategy", "direct"]
+    assert command.run(_parse(argv)) == 0
+    assert "test: 12 steps, 3 missing skipped" in capsys.readouterr().out
+    assert command.run(_parse([*argv, "--json"])) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_missing_skipped"] == 3 and report["missing_filled"] == {}
+
+
 def test_json_output_parses_and_holds_every_model(series_csv, capsys):
     argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--json", "--quiet",
             "--strategy", "direct", "--no-baseline"]

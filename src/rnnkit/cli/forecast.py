@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         check_available()  # before training, not after, when matplotlib is missing
     log = None if args.quiet else stderr_log(sys.stderr, "forecast")
     if log and series.missing:
-        log(f"filled {sum(series.missing.values())} missing values by linear interpolation "
-            f"({series.missing})")
+        log(f"{sum(series.missing.values())} missing values ({series.missing}): interpolated "
+            "in the training part, not scored in the held-out tail")
     report = run_forecast(series, setup, nets, fit, seed=args.seed, log=log)
     arrays = report.pop("_arrays")
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
@@ -115,6 +115,9 @@ def format_report(report: dict) -> str:
              f"{report['horizon']}, lookback {report['lookback']}, season {report['season']})"]
     if report["missing_filled"]:
         lines.append(f"missing values filled by interpolation: {report['missing_filled']}")
+    if report.get("test_missing_skipped"):
+        lines.append(f"test: {report['test_steps']} steps, {report['test_missing_skipped']} "
+                     "missing skipped (not scored; inputs carry the last value forward)")
     lines.append(f"{'model':<24} {'MAE':>10} {'RMSE':>10} {'MASE':>7} {'params':>8} "
                  f"{'seconds':>8}")
     for r in report["results"]:
