@@ -1,0 +1,247 @@
+"""The one training loop: batches → engine updates → validation, early stopping, checkpoints.
+
+``fit`` runs until the budget is spent (updates, epochs, or the wall-clock cap), the
+validation metric has not improved for ``patience`` evaluations, or ``stop()`` names a
+reason (a signal: see ``signals``).  Every job trains through it and gets, without writing
+them again:
+
+* validation on the job's validation data only (``validate(model) -> {name: value}``),
+  early stopping on ``monitor``, and the best parameters restored at the end;
+* with a run directory: ``RUN/last`` (model + everything an exact resume needs) every
+  ``checkpoint_every`` updates or epoch, at the end, on a stop request and before a
+  ``TrainingDiverged`` propagates (if the parameters are finite); ``RUN/best`` whenever
+  validation improves; ``RUN/metrics.jsonl``, a record per update;
+* progress on stderr; data parallelism through the engine's communicator (rank 0 writes).
+
+A resumed run passes the state saved in ``last`` (``resume``) and continues exactly.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .batches import Source
+from .engine import Engine, TrainingDiverged
+from .metrics import MetricsLog
+from .options import Budget
+
+
+@dataclass
+class Tracker:
+    """The loop's own state, saved with ``last``: the best validation figure and the wait."""
+
+    best: float = math.nan  # best value of the monitored metric so far (NaN: none yet)
+    best_step: int = 0  # the update it was reached at
+    since_best: int = 0  # evaluations since then
+    evaluations: int = 0
+    seconds: float = 0.0  # training time of earlier processes of this run
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": None if math.isnan(self.best) else self.best, "best_step": self.best_step,
+                "since_best": self.since_best, "evaluations": self.evaluations,
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "Tracker":
+        best = math.nan if d.get("best") is None else float(d["best"])
+        return cls(best, int(d["best_step"]), int(d["since_best"]), int(d["evaluations"]),
+                   float(d.get("seconds", 0.0)))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What to evaluate and how to compare: ``fn(model) -> {name: value}``, ``monitor`` in it."""
+
+    fn: Callable[[Any], dict[str, float]]
+    monitor: str = "val_loss"
+    higher_is_better: bool = False
+
+    def better(self, value: float, best: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if math.isnan(best):
+            return True
+        return value > best if self.higher_is_better else value < best
+
+
+@dataclass
+class Summary:
+    """How a run ended."""
+
+    steps: int  # updates applied in all
+    epochs: int  # the epoch of the last batch (0 for sources without epochs)
+    train_loss: float  # mean loss over the last epoch's (or last 100) updates
+    stopped_by: str  # steps | epochs | minutes | patience | a signal's name
+    seconds: float  # training time of this run, across resumes
+    skipped: int  # updates not applied (non-finite)
+    best: float = math.nan  # the best validation value (NaN without validation)
+    best_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per evaluation
+
+    @property
+    def finished(self) -> bool:
+        """The run spent its update/epoch budget or stopped early on validation, not on the
+        wall clock or a signal."""
+        return self.stopped_by in ("steps", "epochs", "patience")
+
+
+class Checkpoints:
+    """Writes ``RUN/last`` and ``RUN/best`` (rank 0; no directory: only keeps the best in memory).
+
+    ``save_model(model, run_dir, name, step, extra)`` is the job's writer (by default
+    ``io.model_files.save_in_run``); ``extra`` is merged into every ``last``.
+    """
+
+    def __init__(self, run_dir: str | Path | None, *, extra: dict[str, Any] | None = None,
+                 save_model: Callable[..., Any] | None = None) -> None:
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.extra = dict(extra or {})
+        if save_model is None:
+            from ..io.model_files import save_in_run as save_model
+        self.save_model = save_model
+        self.best_params: dict[str, np.ndarray] | None = None
+
+    def last(self, engine: Engine, source: Source, tracker: Tracker, log: MetricsLog) -> None:
+        state = {"engine": engine.state_dict(), "source": source.state_dict(),
+                 "loop": tracker.state_dict(), **self.extra}
+        if self.run_dir is None or engine.comm.rank != 0:
+            return
+        log.sync()
+        self.save_model(engine.model, self.run_dir, "last", engine.step, extra=state)
+
+    def restore_best(self, model: Any) -> None:
+        """Put the best evaluated parameters back into ``model`` (from memory, or from
+        ``RUN/best`` when this process resumed the run after the best was written)."""
+        params = self.best_params
+        if params is None and self.run_dir is not None and (self.run_dir / "best").exists():
+            from ..io.model_files import load
+
+            params = load(self.run_dir / "best").params
+        for n, w in (params or {}).items():
+            model.params[n][...] = w
+
+    def best(self, engine: Engine, metrics: dict[str, float]) -> None:
+        self.best_params = {n: w.copy() for n, w in engine.model.params.items()}
+        if self.run_dir is not None and engine.comm.rank == 0:
+            self.save_model(engine.model, self.run_dir, "best", engine.step,
+                            extra={"step": engine.step, "metrics": metrics})
+
+
+def fit(engine: Engine, source: Source, budget: Budget, *,
+        validation: Validation | None = None, checkpoints: Checkpoints | None = None,
+        log: MetricsLog | None = None, progress: Any = None,
+        stop: Callable[[], str | None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        resume: dict[str, Any] | None = None,
+        on_evaluate: Callable[[Engine, dict[str, Any]], None] | None = None) -> Summary:
+    """Train ``engine.model`` on ``source`` within ``budget``; see the module docstring.
+
+    ``resume`` is the state a ``last`` checkpoint holds (engine, source, loop).
+    ``on_evaluate(engine, record)`` is called after each evaluation (samples, logs).
+    """
+    checkpoints = checkpoints or Checkpoints(None)
+    log = log or MetricsLog(None)
+    tracker = Tracker()
+    if resume is not None:
+        engine.load_state_dict(resume["engine"])
+        source.load_state_dict(resume["source"])
+        tracker = Tracker.from_state(resume["loop"])
+    comm, start = engine.comm, clock()
+    elapsed = lambda: tracker.seconds + clock() - start  # noqa: E731
+    losses: list[float] = []  # the updates' losses since the last epoch's end
+    epoch_losses: list[float] = []  # those of the last complete epoch
+    history: list[dict[str, Any]] = []
+    epoch, saved_at, stopped_by = 0, engine.step, None
+
+    def reason_to_stop(epoch_end: bool) -> str | None:
+        if budget.steps and engine.step >= budget.steps:
+            return "steps"
+        if budget.epochs and epoch_end and epoch >= budget.epochs:
+            return "epochs"
+        if budget.patience and tracker.since_best >= budget.patience:
+            return "patience"
+        if budget.minutes and comm.any(clock() - start >= 60 * budget.minutes):
+            return "minutes"
+        return None
+
+    def save_last() -> None:
+        nonlocal saved_at
+        tracker_now = Tracker(**{**tracker.__dict__, "seconds": elapsed()})
+        checkpoints.last(engine, source, tracker_now, log)
+        saved_at = engine.step
+
+    stopped_by = reason_to_stop(False)
+    try:
+        while stopped_by is None:
+            signal_name = stop()
+            if signal_name:
+                stopped_by = signal_name
+                break
+            batch = source.next_batch(engine.rng)
+            epoch = batch.epoch
+            before = engine.step
+            t0 = clock()
+            loss, norm, count = engine.update(batch)
+            record = {"step": engine.step, "epoch": epoch, "time": round(elapsed(), 6),
+                      "loss": loss, "lr": engine.lr(), "grad_norm": norm,
+                      "positions_per_s": count / max(clock() - t0, 1e-9),
+                      "nonfinite": engine.step == before}
+            if progress is not None:
+                progress.update(engine.step, loss, count)
+            if engine.step == before:
+                log.write(record)
+                continue
+            losses.append(loss)
+            if batch.epoch_end:
+                epoch_losses, losses = losses, []
+            stopped_by = reason_to_stop(batch.epoch_end)
+            due = (budget.eval_every and engine.step % budget.eval_every == 0) or (
+                not budget.eval_every and batch.epoch_end)
+            if validation is not None and (due or stopped_by is not None):
+                record.update(_evaluate(engine, validation, tracker, checkpoints, progress))
+                history.append(record)
+                if on_evaluate is not None:
+                    on_evaluate(engine, record)
+                stopped_by = stopped_by or reason_to_stop(batch.epoch_end)
+            log.write(record)
+            every = budget.checkpoint_every
+            if (every and engine.step % every == 0) or (not every and batch.epoch_end) or (
+                    stopped_by is not None):
+                save_last()
+    except TrainingDiverged:
+        if saved_at != engine.step and not engine.nonfinite_params():
+            save_last()
+        log.close()
+        raise
+    if saved_at != engine.step:
+        save_last()
+    if progress is not None:
+        progress.close()
+    log.close()
+    if validation is not None and budget.restore_best:
+        checkpoints.restore_best(engine.model)
+    tail = epoch_losses or losses[-100:]
+    return Summary(engine.step, epoch, float(np.mean(tail)) if tail else math.nan,
+                   stopped_by or "steps", elapsed(), engine.skipped, tracker.best,
+                   tracker.best_step, history)
+
+
+def _evaluate(engine: Engine, validation: Validation, tracker: Tracker,
+              checkpoints: Checkpoints, progress: Any) -> dict[str, float]:
+    metrics = {k: float(v) for k, v in validation.fn(engine.model).items()}
+    value = metrics[validation.monitor]
+    tracker.evaluations += 1
+    if validation.better(value, tracker.best):
+        tracker.best, tracker.best_step, tracker.since_best = value, engine.step, 0
+        checkpoints.best(engine, metrics)
+    else:
+        tracker.since_best += 1
+    if progress is not None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        progress.write(f"step {engine.step}: {shown}")
+    return metrics
