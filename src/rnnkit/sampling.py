@@ -3,6 +3,8 @@
     p(v | history) = softmax(logits / temperature)
 
 Temperature < 1 sharpens the distribution (safer text), > 1 flattens it (more surprising).
+The logits come from the streaming stepper (``rnnkit.streaming``, the one ``rnnkit bench``
+times) where it runs the model, else from the model's forward, one token per call.
 """
 
 import math
@@ -12,6 +14,7 @@ import numpy as np
 from .errors import ConfigError
 from .losses import softmax
 from .model import Model
+from .streaming import Stepper, unsupported
 
 
 def generate(
@@ -35,15 +38,33 @@ def generate(
     prime = np.asarray(prime, dtype=np.int64)
     if prime.ndim != 1 or prime.size == 0:
         raise ConfigError("generation needs at least one priming token")
-    logits, state, _ = model.forward(prime[None, :])
+    last, step = _steps(model, prime)
     out = np.empty(length, dtype=np.int64)
-    last = logits[0, -1]
     for k in range(length):
         last = last.astype(np.float64)
         # shifted before dividing, so a tiny temperature gives 0/−inf, never inf − inf = NaN
-        p = softmax((last - last.max()) / temperature)
+        with np.errstate(over="ignore"):
+            p = softmax((last - last.max()) / temperature)
         # inverse-CDF draw: one uniform number per token, reproducible from the seed
         out[k] = min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), p.size - 1)
-        logits, state, _ = model.forward(out[None, k : k + 1], state)
-        last = logits[0, -1]
+        last = step(out[k])
     return out
+
+
+def _steps(model: Model, prime: np.ndarray):
+    """(logits after the ``prime`` ids [V], step: id → the logits after it, the state carried):
+    the streaming stepper where it runs the model, else the model's forward (the prime in one
+    call, then one token per call).  A step's logits are valid until the next step."""
+    if unsupported(model) is None:
+        stepper = Stepper(model)
+        for i in prime:
+            last = stepper.step(int(i))
+        return last, stepper.step
+    logits, state, _ = model.forward(prime[None, :])
+
+    def step(i: np.int64) -> np.ndarray:
+        nonlocal state
+        logits, state, _ = model.forward(np.array([[i]]), state)
+        return logits[0, -1]
+
+    return logits[0, -1], step
