@@ -1,33 +1,57 @@
-"""Streaming inference: one step at a time with carried state, batch of one, readout each step.
+"""Streaming: a model run one step at a time with carried state, batch of one, readout each step.
 
-For a single-layer, one-directional Elman / LSTM / GRU model, a ``Stepper`` holds the weights
-in the layout its step wants (transposed, gate rows reordered and halved as in the kernels,
-the input projection of every token id precomputed with both biases) and buffers for the
-state, so that a step is two matrix–vector products and a few in-place ufuncs::
+For a single-layer, one-directional Elman / LSTM / GRU model (the LSTM without peepholes or
+layer norm, the GRU with ``reset_after``), a ``Stepper`` holds the weights in the layout its
+step wants (transposed, gate rows reordered and halved as in the kernels, the input
+projection of every token id precomputed with both biases) and buffers for the state, so
+that a step is two matrix–vector products and a few in-place ufuncs::
 
-    a = P[id] + h_{t−1} W_hhᵀ        (P = W_ihᵀ + b: row id of the input projection)
+    a = P[id] + h_{t−1} W_hhᵀ        (P = X W_ihᵀ + b: row id is the input projection of token
+                                       id, X = the identity (one-hot input) or the embedding)
     h_t, c_t = cell(a, c_{t−1})       (the kernels' equations)
     y_t = h_t W_outᵀ + b_out          ([O] logits or predictions)
 
-It returns a view of its own buffer for y_t (overwritten by the next step).
+It returns a view of its own buffer for y_t (overwritten by the next step).  Its outputs
+equal ``Model.predict`` over the whole sequence to rounding (``tests/test_streaming.py``).
+``rnnkit.sampling.generate`` draws text through it, and ``rnnkit bench`` times it.
+
+>>> import numpy as np, rnnkit
+>>> model = rnnkit.Model(rnnkit.ModelConfig.for_tokens(5, cell="gru", hidden_size=4),
+...                      rng=np.random.default_rng(0))
+>>> stepper = Stepper(model)
+>>> [stepper.step(i).shape for i in (0, 3)]
+[(5,), (5,)]
 """
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..model import Model
-from . import sequence as seq
+from .errors import ConfigError
+from .kernels import sequence as seq
+from .model import Model
 
 ORDER = (0, 1, 3, 2)  # LSTM gate blocks i, f, g, o taken as i, f, o, g: one sigmoid block
+
+
+def unsupported(model: Model) -> str | None:
+    """Why a ``Stepper`` cannot run ``model``, or None when it can."""
+    rnn = model.config.rnn
+    if rnn.num_layers != 1 or rnn.bidirectional or rnn.cell not in ("elman", "lstm", "gru"):
+        return "Stepper runs one-layer, one-directional Elman, LSTM or GRU models"
+    if rnn.cell == "lstm" and (rnn.peepholes or rnn.layer_norm):
+        return "Stepper runs the LSTM without peepholes or layer norm"
+    if rnn.cell == "gru" and (not rnn.reset_after or rnn.layer_norm):
+        return "Stepper runs the GRU with reset_after and without layer norm"
+    return None
 
 
 class Stepper:
     """Step a model one token (or vector) at a time; the state carries between calls."""
 
     def __init__(self, model: Model) -> None:
+        why = unsupported(model)
+        if why:
+            raise ConfigError(why)
         rnn = model.rnn.config
-        if rnn.num_layers != 1 or rnn.bidirectional or rnn.cell not in ("elman", "lstm", "gru"):
-            raise ConfigError("Stepper runs one-layer, one-directional Elman, LSTM or GRU models")
         p, H, dt = model.rnn.params, rnn.hidden_size, model.dtype
         self.cell, self.H, self.tokens = rnn.cell, H, bool(model.config.vocab_size)
         self.relu = rnn.nonlinearity == "relu"
@@ -46,7 +70,11 @@ class Stepper:
             b = b + b_hh
         self.W_ihT = np.ascontiguousarray((W_ih * scale[:, None]).T)  # [I, G]
         self.b = b * scale
-        self.P = self.W_ihT + self.b if self.tokens else None  # [V, G]: one-hot rows
+        self.P = None  # [V, G]: the input projection of each token
+        if self.tokens and model.config.embedding_dim:
+            self.P = model.params["embedding.weight"] @ self.W_ihT + self.b
+        elif self.tokens:
+            self.P = self.W_ihT + self.b  # one-hot rows
         self.W_hhT = np.ascontiguousarray((W_hh * scale[:, None]).T)  # [H, G]
         self.W_outT = np.ascontiguousarray(model.params["head.weight"].T)  # [H, O]
         self.b_out = model.params["head.bias"].copy()

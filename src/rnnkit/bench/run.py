@@ -78,7 +78,7 @@ def training(o: Options, notes: list[str]) -> list[dict]:
 
 def streaming(o: Options, notes: list[str]) -> list[dict]:
     from ..config import ModelConfig
-    from ..kernels._stream import Stepper
+    from ..streaming import Stepper
     from ..model import Model
 
     H, O = (8, 5) if o.quick else (cf.STREAM_H, cf.STREAM_O)
