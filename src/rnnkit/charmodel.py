@@ -194,10 +194,10 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
     saved.update(changes)
     train = TrainConfig.from_dict(saved)
     done = state.get("step")
-    if isinstance(done, int) and train.steps and train.steps <= done:
-        raise ConfigError(f"{out_dir}: the run is already at step {done:,}, and a budget of "
-                          f"{train.steps:,} steps (counted from its start) leaves nothing to "
-                          f"train; give --steps greater than {done:,}")
+    if isinstance(done, int) and 0 < train.steps < done:  # == done: finished, nothing to do
+        raise ConfigError(f"{out_dir}: the run is already at step {done:,}, past a budget of "
+                          f"{train.steps:,} steps (counted from its start); give --steps "
+                          f"greater than {done:,} to continue it")
     vocab = CharVocab.from_dict(model.meta["vocab"])
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):

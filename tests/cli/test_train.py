@@ -159,17 +159,31 @@ def test_max_chars_that_leave_one_distinct_character_are_refused(tmp_path, capsy
     assert "the first 2,000 characters (--max-chars)" in _one_error_line(capsys)
 
 
-def test_a_resume_to_no_more_steps_than_done_is_refused_naming_both(text_file, tmp_path,
-                                                                    capsys):
+def test_a_resume_to_fewer_steps_than_done_is_refused_naming_both(text_file, tmp_path,
+                                                                  capsys):
     out = tmp_path / "run"
     assert main(["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL]) == 0
     capsys.readouterr()
-    for extra in (["--steps", "4"], ["--steps", "6"], []):  # [] : the saved budget, spent
-        assert main(["train", "--resume", *extra, "--out", str(out)]) == 2
-        line = _one_error_line(capsys)
-        assert "already at step 6" in line and "greater than 6" in line
-        budget = extra[1] if extra else "6"
-        assert f"a budget of {budget} steps" in line
+    assert main(["train", "--resume", "--steps", "4", "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert "already at step 6, past a budget of 4 steps" in line and "greater than 6" in line
+
+
+@pytest.mark.parametrize("extra", [["--steps", "6"], []], ids=["same_steps", "saved_budget"])
+def test_resuming_a_finished_run_says_so_and_trains_nothing(text_file, tmp_path, capsys,
+                                                            extra):
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    before = load_with_state(out / "last")
+    assert main(["train", "--resume", *extra, "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == (f"{out}: the run is already at step 6 of its 6; nothing to train "
+                           "(give --steps greater than 6 to continue it)\n")
+    assert "nan" not in printed.out + printed.err
+    after = load_with_state(out / "last")
+    assert after[1]["step"] == 6
+    assert all(np.array_equal(w, after[0].params[n]) for n, w in before[0].params.items())
     assert main(["train", "--resume", "--steps", "7", "--out", str(out)]) == 0
     assert "steps 7  validation" in capsys.readouterr().out
 

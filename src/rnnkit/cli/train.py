@@ -191,6 +191,12 @@ def _what(error: BaseException) -> str:
 
 def _run(args: argparse.Namespace, comm) -> int:
     run, out, baseline = _prepare_on_every_rank(args, comm)
+    c = run.trainer.config
+    if args.resume and c.steps and run.trainer.step >= c.steps:  # re-running a finished resume
+        if comm.rank == 0:
+            print(f"{out}: the run is already at step {run.trainer.step:,} of its {c.steps:,}; "
+                  f"nothing to train (give --steps greater than {c.steps:,} to continue it)")
+        return 0
     code, result = _fit(run, out)
     if code:
         return code
