@@ -22,7 +22,8 @@ from rnnkit.distributed import (LOCAL, INSTALL_HINT, RowRandom, connect, fingerp
 from rnnkit.errors import CheckpointError, ConfigError, RnnkitError
 from rnnkit.io.model_files import load_with_state
 from rnnkit.model import Model
-from rnnkit.train import Trainer
+from rnnkit.training import Engine, Optimization, Truncated
+from rnnkit.training.batches import Batch
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 needs_mpi = pytest.mark.skipif(
@@ -119,30 +120,36 @@ def _trained_state(batch_size: int):
     config = TrainConfig(steps=3, seq_len=4, batch_size=batch_size, bptt_steps=6)
     model = Model(ModelConfig.for_tokens(5, cell="lstm", hidden_size=3),
                   rng=np.random.default_rng(0))
-    trainer = Trainer(model, config, np.random.default_rng(0))
+    engine = _engine(model, config)
     stream = CharStream(np.random.default_rng(1).integers(0, 5, 400), batch_size, 4)
     for _ in range(2):
         x, y, _, _ = next(stream)
-        trainer.update(x, y)
-    return model, config, trainer.state_dict()
+        engine.update(Batch(x, y))
+    return model, config, engine.state_dict()
+
+
+def _engine(model, config, comm=LOCAL):
+    return Engine(model, Truncated(config.seq_len, config.bptt_steps), Optimization.of(config),
+                  np.random.default_rng(0), comm=comm, batch_size=config.batch_size)
 
 
 def test_a_rank_resumes_with_its_own_rows_of_the_carried_state():
     model, config, state = _trained_state(5)
-    trainer = Trainer(model, config, np.random.default_rng(0), _Rank(1, 2))
-    trainer.load_state_dict(state)
-    assert trainer.rows == (3, 5)
+    engine = _engine(model, config, _Rank(1, 2))
+    engine.load_state_dict(state)
+    tbptt, carried = engine.gradients.tbptt, state["carried"]
     for k in (0, 1):  # LSTM: (h, c), each [L·D, B, H]
-        np.testing.assert_array_equal(trainer.tbptt.state[k], state["tbptt"][f"state_{k}"][:, 3:5])
-    np.testing.assert_array_equal(trainer.tbptt.buffer, state["tbptt"]["buffer"][3:5])
+        np.testing.assert_array_equal(tbptt.state[k], carried[f"state_{k}"][:, 3:5])
+    np.testing.assert_array_equal(tbptt.buffer, carried["buffer"][3:5])
 
 
-def test_a_carried_state_for_another_batch_size_is_refused():
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_carried_state_for_another_batch_size_is_refused(size):
     model, _, state = _trained_state(5)
-    trainer = Trainer(model, TrainConfig(steps=3, seq_len=4, batch_size=4, bptt_steps=6),
-                      np.random.default_rng(0), _Rank(0, 2))
+    engine = _engine(model, TrainConfig(steps=3, seq_len=4, batch_size=4, bptt_steps=6),
+                     _Rank(0, size))
     with pytest.raises(CheckpointError, match="not for 4 rows"):
-        trainer.load_state_dict(state)
+        engine.load_state_dict(state)
 
 
 # ----------------------------------------------------------------------------- under mpiexec
@@ -170,16 +177,16 @@ open(f"fingerprint-{comm.rank}", "w").write(str(fingerprint(run.model.params)))
 
 FAIL_ON_RANK_1 = """
 import sys
-from rnnkit import train
 from rnnkit.cli import main
 from rnnkit.distributed import connect
+from rnnkit.training import engine
 if connect().rank == 1:
-    update = train.Trainer.update
-    def failing(self, x, y):
+    update = engine.Engine.update
+    def failing(self, batch):
         if self.step == 3:
             raise RuntimeError("injected failure")
-        return update(self, x, y)
-    train.Trainer.update = failing
+        return update(self, batch)
+    engine.Engine.update = failing
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -7,7 +7,7 @@ from rnnkit.bptt import TruncatedBPTT, full_bptt
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.ffnn import FFNN, FFNNConfig
-from rnnkit.train import fit
+from rnnkit.training.arrays import fit
 from tests.conftest import FD_RTOL
 
 B, T, I, O = 3, 6, 2, 4

@@ -28,7 +28,8 @@ from rnnkit.errors import RnnkitError
 from rnnkit.io import checkpoint
 from rnnkit.io.model_files import load_with_state, save
 from rnnkit.model import Model
-from rnnkit.train import Trainer
+from rnnkit.training import Engine, Optimization, Truncated
+from rnnkit.training.batches import Batch
 
 MEMORY_LIMIT = 64 << 20  # bytes a single malformed input may make a loader allocate
 FAST = settings(max_examples=200, deadline=timedelta(seconds=10),
@@ -87,16 +88,15 @@ def _huge_safetensors_header(data: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def checkpoint_files(tmp_path_factory) -> dict[str, bytes]:
-    """The files of a valid checkpoint with training state (a trainer's, as ``save_run``)."""
+    """The files of a valid checkpoint with training state (an engine's, as ``last`` holds)."""
     model = Model(ModelConfig.for_tokens(5, cell="lstm", hidden_size=3),
                   rng=np.random.default_rng(0), meta={"vocab": CharVocab("abcde").to_dict()})
-    trainer = Trainer(model, TrainConfig(steps=3, seq_len=4, batch_size=2, bptt_steps=6),
-                      np.random.default_rng(0))
+    engine = _engine(model)
     ids = np.random.default_rng(1).integers(0, 5, 200)
     for x, y, _, _ in [next(iter(CharStream(ids, 2, 4))) for _ in range(2)]:
-        trainer.update(x, y)
+        engine.update(Batch(x, y))
     directory = tmp_path_factory.mktemp("ckpt") / "last"
-    save(model, directory, extra=trainer.state_dict())
+    save(model, directory, extra={"step": engine.step, "engine": engine.state_dict()})
     return {p.name: p.read_bytes() for p in directory.iterdir()}
 
 
@@ -123,8 +123,13 @@ def _write(directory: Path, files: dict[str, bytes], rehash: bool) -> None:
 def _load_and_resume_state(directory: Path) -> None:
     model, state = load_with_state(directory)
     if state is not None:  # the training state too must be refused cleanly, not later
-        config = TrainConfig(steps=3, seq_len=4, batch_size=2, bptt_steps=6)
-        Trainer(model, config, np.random.default_rng(0)).load_state_dict(state)
+        _engine(model).load_state_dict(state["engine"])
+
+
+def _engine(model: Model) -> Engine:
+    config = TrainConfig(steps=3, seq_len=4, batch_size=2, bptt_steps=6)
+    return Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0),
+                  batch_size=2)
 
 
 @st.composite

@@ -1,5 +1,6 @@
-"""The training loops: they learn, the same seed gives the same run bit for bit, a resumed
-run continues exactly, and NaN, signals and stale records are handled as configured."""
+"""Training on arrays and the character model's run through the engine: they learn, the same
+seed gives the same run bit for bit, a resumed run continues exactly, and NaN, signals and
+stale records are handled as configured."""
 
 import io
 import math
@@ -11,14 +12,15 @@ import pytest
 
 import rnnkit
 from rnnkit import bptt
-from rnnkit import train as train_module
 from rnnkit.charmodel import resume_run, start_run
 from rnnkit.config import ModelConfig, TrainConfig
 from rnnkit.errors import ConfigError
 from rnnkit.io.model_files import load_with_state
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.model import Model
-from rnnkit.train import TrainingDiverged, save_run
+from rnnkit.training import Engine, Optimization, Truncated, TrainingDiverged
+from rnnkit.training import loop as loop_module
+from rnnkit.training.batches import Batch
 
 
 def _sign_task(rng, n=256, T=12):
@@ -123,10 +125,10 @@ def test_reduce_lr_halves_the_rate_at_each_nan(corpus, tmp_path, nan_loss_at):
     run = _run(corpus, tmp_path / "run", on_nonfinite="reduce-lr", nonfinite_lr_factor=0.5)
     nan_loss_at(2, 6)
     result = _fit(run)
-    assert result["skipped"] == 2 and run.trainer.lr_scale == 0.25
-    assert run.trainer.lr() == pytest.approx(0.25 * run.trainer.config.lr)
+    assert result["skipped"] == 2 and run.engine.lr_scale == 0.25
+    assert run.engine.lr() == pytest.approx(0.25 * run.config.lr)
     _, state = load_with_state(tmp_path / "run" / "last")
-    assert state["lr_scale"] == 0.25  # a resumed run keeps the reduced rate
+    assert state["engine"]["lr_scale"] == 0.25  # a resumed run keeps the reduced rate
 
 
 def test_stop_names_the_step_and_saves_the_finite_parameters(corpus, tmp_path, nan_loss_at):
@@ -147,14 +149,14 @@ def test_too_many_nans_in_a_row_stop_the_run(corpus, tmp_path, nan_loss_at):
 
 def test_a_nan_parameter_is_never_saved(corpus, tmp_path, monkeypatch):
     run = _run(corpus, tmp_path / "run", checkpoint_every=1)
-    real_step = run.trainer.optimizer.step
+    real_step = run.engine.optimizer.step
 
     def poisoned(params, grads, lr=None):
         real_step(params, grads, lr)
-        if run.trainer.step == 6:  # the 7th update leaves a NaN in the parameters
+        if run.engine.step == 6:  # the 7th update leaves a NaN in the parameters
             params["head.bias"][0] = np.nan
 
-    monkeypatch.setattr(run.trainer.optimizer, "step", poisoned)
+    monkeypatch.setattr(run.engine.optimizer, "step", poisoned)
     with pytest.raises(TrainingDiverged, match="head.bias became NaN/Inf at step 7"):
         _fit(run)
     _, state = load_with_state(tmp_path / "run" / "last")
@@ -164,15 +166,15 @@ def test_a_nan_parameter_is_never_saved(corpus, tmp_path, monkeypatch):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_between_updates_and_saves_last(corpus, tmp_path, monkeypatch, signum):
     run = _run(corpus, tmp_path / "run", checkpoint_every=100)
-    real_update = run.trainer.update
+    real_update = run.engine.update
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def update(x, y):
-        if run.trainer.step == 7:
+    def update(batch):
+        if run.engine.step == 7:
             os.kill(os.getpid(), signum)  # arrives during the update; acted on after it
-        return real_update(x, y)
+        return real_update(batch)
 
-    monkeypatch.setattr(run.trainer, "update", update)
+    monkeypatch.setattr(run.engine, "update", update)
     result = _fit(run)
     assert result["stopped_by"] == signal.Signals(signum).name and result["steps"] == 8
     _, state = load_with_state(tmp_path / "run" / "last")
@@ -182,28 +184,39 @@ def test_a_signal_stops_between_updates_and_saves_last(corpus, tmp_path, monkeyp
 
 def test_best_is_only_replaced_by_a_better_model(corpus, tmp_path, monkeypatch):
     written = []
-    real = train_module.save_in_run
+    real = loop_module.Checkpoints.best
 
-    def record(model, run_dir, name, step, extra=None):
-        if name == "best":
-            written.append(extra["best_val"])
-        return real(model, run_dir, name, step, extra)
+    def record(self, engine, metrics):
+        written.append(metrics["val_loss"])
+        return real(self, engine, metrics)
 
-    monkeypatch.setattr(train_module, "save_in_run", record)
+    monkeypatch.setattr(loop_module.Checkpoints, "best", record)
     run = _run(corpus, tmp_path / "run", steps=30, eval_every=1, lr=0.05)
     _fit(run)
     assert len(written) >= 2 and all(b < a for a, b in zip(written, written[1:]))
-    assert load_with_state(tmp_path / "run" / "best")[1]["best_val"] == min(written)
+    best = load_with_state(tmp_path / "run" / "best")[1]["metrics"]["val_loss"]
+    assert best == min(written)
 
 
 def test_a_resumed_run_compares_with_the_saved_best_not_a_stale_record(corpus, tmp_path):
     out = tmp_path / "run"
-    run = _run(corpus, out, steps=6, checkpoint_every=100)
+    run = _run(corpus, out, steps=6, checkpoint_every=100, eval_every=1)
     _fit(run)
-    best_loss = load_with_state(out / "best")[1]["best_val"]
-    run.trainer.best_val = math.inf  # as if the run stopped after writing best, before last
-    save_run(run.trainer, run.stream, out)
-    assert resume_run(out, steps=9).trainer.best_val == best_loss
+    best_loss = load_with_state(out / "best")[1]["metrics"]["val_loss"]
+    model, state = load_with_state(out / "last")
+    stale = {**state, "loop": {**state["loop"], "best": None}}  # as if last predated best
+    rnnkit.io.model_files.save_in_run(model, out, "last", 6, extra=stale)
+    written = []
+    real = loop_module.Checkpoints.best
+    resumed = resume_run(out, steps=9)
+    resumed.model.params["head.bias"][0] += 50.0  # one class always: every later model is worse
+    try:
+        loop_module.Checkpoints.best = lambda self, e, m: written.append(m)
+        _fit(resumed)
+    finally:
+        loop_module.Checkpoints.best = real
+    assert written == []  # compared with the saved best, none of them replaced it
+    assert load_with_state(out / "best")[1]["metrics"]["val_loss"] == best_loss
 
 
 def test_a_resumed_run_continues_bit_identically_through_the_library(corpus, tmp_path):
@@ -228,7 +241,7 @@ def test_a_resumed_run_with_recurrent_dropout_keeps_the_streams_masks(corpus, tm
 
     _fit(run(straight, 12))
     _fit(run(split, 5))
-    held = load_with_state(split / "last")[1]["tbptt"]
+    held = load_with_state(split / "last")[1]["engine"]["carried"]
     assert {"recurrent_draw_0", "recurrent_draw_1"} <= set(held)  # one per layer, [B, H]
     assert np.shape(held["recurrent_draw_0"]) == (2, 8)
     _fit(resume_run(split, steps=12))
@@ -245,22 +258,24 @@ def test_a_rank_resumes_with_its_own_rows_of_the_held_recurrent_masks():
     config = TrainConfig(steps=3, seq_len=4, batch_size=5, bptt_steps=6)
     model = Model(ModelConfig.for_tokens(5, cell="gru", hidden_size=3, recurrent_dropout=0.5),
                   rng=np.random.default_rng(0))
-    trainer = train_module.Trainer(model, config, np.random.default_rng(0))
+    engine = Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0))
     ids = np.random.default_rng(1).integers(0, 5, (5, 5))
-    trainer.update(ids[:, :4], ids[:, 1:])
-    state = trainer.state_dict()
-    rank = train_module.Trainer(model, config, np.random.default_rng(0), _SecondOfTwoRanks())
+    engine.update(Batch(ids[:, :4], ids[:, 1:]))
+    state = engine.state_dict()
+    rank = Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0),
+                  comm=_SecondOfTwoRanks())
     rank.load_state_dict(state)
-    assert rank.rows == (3, 5)
-    np.testing.assert_array_equal(rank.tbptt.recurrent_draws[0],
-                                  state["tbptt"]["recurrent_draw_0"][3:5])
+    np.testing.assert_array_equal(rank.gradients.tbptt.recurrent_draws[0],
+                                  state["carried"]["recurrent_draw_0"][3:5])
 
 
 def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
     out = tmp_path / "run"
     _fit(_run(corpus, out, bptt_steps=12, steps=5))
     _, state = load_with_state(out / "last")
-    assert {"step", "best_val", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer",
-            "tbptt", "stream", "train_config"} <= set(state)
-    assert {"buffer", "state_0"} <= set(state["tbptt"])  # truncated BPTT's carried state
-    assert state["stream"]["cursor"] == 5 and state["optimizer"]["state"]
+    assert {"step", "engine", "source", "loop", "train_config"} <= set(state)
+    assert {"step", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer",
+            "carried"} <= set(state["engine"])
+    assert {"buffer", "state_0"} <= set(state["engine"]["carried"])  # truncated BPTT's state
+    assert state["source"]["cursor"] == 5 and state["engine"]["optimizer"]["state"]
+    assert {"best", "best_step", "since_best"} <= set(state["loop"])

@@ -23,7 +23,7 @@ _LAZY = {
     "Recurrent": "rnnkit.layers.recurrent",
     "RecurrentConfig": "rnnkit.layers.recurrent",
     "CellOptions": "rnnkit.cells",
-    "fit": "rnnkit.train",
+    "fit": "rnnkit.training.arrays",
     "resume_run": "rnnkit.charmodel",
     "generate": "rnnkit.sampling",
     "save": "rnnkit.io.model_files",

@@ -33,18 +33,23 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .bptt import objective
 from .config import ModelConfig, TrainConfig
 from .data.corpus import check_distinct, default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
-from .distributed import LOCAL, Comm
-from .errors import CheckpointError, ConfigError, DataError
+from .distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
+from .errors import CheckpointError, ConfigError, DataError, RnnkitError
 from .ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
-from .sampling import generate
-from .io.checkpoint import read_checkpoint
 from .io.model_files import check_output_dir, load_with_state
 from .model import Model
 from .progress import Progress
-from .train import Trainer, fit_text, stop_on_signals
+from .sampling import generate
+from .training import (Budget, Checkpoints, Engine, MetricsLog, Optimization, Truncated,
+                       Validation, fit)
+from .training.batches import Chunks
+from .training.signals import stop_on_signals
+
+LN2 = math.log(2)
 
 DEFAULT_WINDOW = 16
 """Characters the feed-forward baseline reads by default (≈ an LSTM-256's parameters at V ≈ 96)."""
@@ -71,11 +76,13 @@ class CharRun:
     """Everything one character-model run needs, ready to ``fit``."""
 
     model: Model | FFNN
-    trainer: Trainer
+    engine: Engine
+    config: TrainConfig
     stream: CharStream
     val_ids: np.ndarray
     vocab: CharVocab
     out_dir: Path | None
+    resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
     @property
     def log2_vocab(self) -> float:
@@ -83,25 +90,54 @@ class CharRun:
 
     def fit(self, progress_stream: TextIO, samples: TextIO, clock: Callable[[], float],
             *, handle_signals: bool = True) -> dict[str, Any]:
-        """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``)."""
-        c, rank = self.trainer.config, self.trainer.comm.rank
-        if rank != 0:  # one voice: rank 0's
+        """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``).
+
+        Returns the final figures; ``"stopped_by"`` is a signal's name or None.
+        """
+        c, comm = self.config, self.engine.comm
+        if comm.rank != 0:  # one voice: rank 0's
             progress_stream, samples = _Quiet(), _Quiet()
         progress = Progress(c.steps, 60 * c.minutes, stream=progress_stream, clock=clock)
-        if self.out_dir is not None and rank == 0:
+        if self.out_dir is not None and comm.rank == 0:
             check_output_dir(self.out_dir, self.checkpoint_bytes())
+        _check_same_start(self.engine, self.stream)
+        budget = Budget(steps=c.steps, minutes=c.minutes, eval_every=c.eval_every,
+                        checkpoint_every=c.checkpoint_every, restore_best=False)
+        validation = Validation(self._validate, "val_loss",
+                                show=lambda m: f"validation {m['val_loss'] / LN2:.3f} bits/char")
+        resume_step = self.engine.step if self.resumed is not None else None
+        log = MetricsLog(self.out_dir if comm.rank == 0 else None, resume_step=resume_step)
+
+        def sample(engine: Engine) -> None:
+            if c.sample_every and engine.step % c.sample_every == 0 and comm.rank == 0:
+                _print_sample(self.model, self.vocab, c.seed, c.sample_length, samples,
+                              engine.step)
+
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         with stop_on_signals(signals) as stop:
-            return fit_text(self.trainer, self.stream, self.val_ids, self.vocab, self.out_dir,
-                            progress=progress, samples=samples, clock=clock, stop=stop)
+            summary = fit(self.engine, Chunks(self.stream), budget, validation=validation,
+                          checkpoints=Checkpoints(self.out_dir,
+                                                  extra={"train_config": c.to_dict()}),
+                          log=log, progress=progress, stop=stop, clock=clock,
+                          resume=self.resumed, after_update=sample)
+        val_loss = summary.history[-1]["val_loss"] if summary.history else math.nan
+        signalled = summary.stopped_by if summary.stopped_by.startswith("SIG") else None
+        return {"steps": summary.steps, "train_loss": summary.train_loss, "val_loss": val_loss,
+                "val_bits_per_char": val_loss / LN2, "skipped": summary.skipped,
+                "stopped_by": signalled}
+
+    def _validate(self, model: Model | FFNN) -> dict[str, float]:
+        c = self.config
+        return {"val_loss": evaluate(model, self.val_ids, c.batch_size, c.seq_len, c.eval_chars,
+                                     self.engine.comm)}
 
     def checkpoint_bytes(self) -> int:
         """Room the run's checkpoints need: the last, the best, and a new last being written."""
         params = sum(w.nbytes for w in self.model.params.values())
-        return 2 * _last_checkpoint_bytes(self.trainer) + params + (1 << 20)
+        return 2 * _last_checkpoint_bytes(self.engine, self.config) + params + (1 << 20)
 
     def final_sample(self, length: int, temperature: float = 0.8) -> str:
-        rng = np.random.default_rng([self.trainer.config.seed, 1 << 30])
+        rng = np.random.default_rng([self.config.seed, 1 << 30])
         prime = self.vocab.encode("\n" if "\n" in self.vocab.chars else self.vocab.chars[0])
         return self.vocab.decode(generate(self.model, prime, length, temperature=temperature,
                                           rng=rng))
@@ -114,15 +150,66 @@ class _Quiet(io.TextIOBase):
         return len(text)
 
 
-def _last_checkpoint_bytes(trainer: Trainer) -> int:
+def _last_checkpoint_bytes(engine: Engine, c: TrainConfig) -> int:
     """An upper estimate of one ``last`` checkpoint: parameters, moments, carried state, JSON."""
-    model = trainer.model
-    if not isinstance(model, FFNN):
-        return trainer.checkpoint_bytes()
+    model = engine.model
     params = sum(w.nbytes for w in model.params.values())
-    c, f = trainer.config, model.config
-    carried = c.batch_size * (f.window + (c.bptt_steps or c.seq_len)) * f.input_size * 8
-    return params * (1 + len(trainer.optimizer.slots)) + carried + (1 << 20)
+    if isinstance(model, FFNN):
+        f = model.config
+        carried = c.batch_size * (f.window + (c.bptt_steps or c.seq_len)) * f.input_size * 8
+    else:
+        rnn = model.config.rnn
+        state = 3 * rnn.num_layers * (2 if rnn.bidirectional else 1) * rnn.hidden_size
+        carried = c.batch_size * (state + (c.bptt_steps or c.seq_len)) * 8  # + held masks
+    return params * (1 + len(engine.optimizer.slots)) + carried + (1 << 20)
+
+
+def evaluate(model: Model | FFNN, ids: np.ndarray, batch_size: int, seq_len: int,
+             max_tokens: int = 0, comm: Comm = LOCAL) -> float:
+    """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams, state carried.
+
+    With K ranks each reads its own rows of the streams and the sums are added up, so every
+    rank returns the same figure.
+    """
+    ids = ids[:max_tokens + 1] if max_tokens else ids
+    B = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
+    n = (len(ids) - 1) // B
+    if n < 1:
+        raise RnnkitError(f"validation text too short: {len(ids)} tokens")
+    xs = ids[: B * n].reshape(B, n)
+    ys = ids[1 : B * n + 1].reshape(B, n)
+    lo, hi = row_range(B, comm.rank, comm.size) if B >= comm.size else (
+        min(comm.rank, B), min(comm.rank + 1, B))
+    state, total = None, 0.0
+    for a in range(0, n if hi > lo else 0, seq_len):
+        logits, state, _ = model.forward(xs[lo:hi, a : a + seq_len], state)
+        loss, _ = objective(model, logits, ys[lo:hi, a : a + seq_len])
+        total += loss * ys[lo:hi, a : a + seq_len].size
+    if comm.size > 1:
+        total = float(comm.allreduce_sum(np.array([total]))[0])
+    return total / ys.size
+
+
+def _check_same_start(engine: Engine, stream: CharStream) -> None:
+    """``Disagreement`` on every rank unless all start from the same parameters and text."""
+    comm = engine.comm
+    if comm.size == 1:
+        return
+    where = np.array([stream.checksum, stream.cursor, stream.epoch, engine.step], np.int64)
+    if not same_on_all(comm, fingerprint({**engine.model.params, "stream": where})):
+        raise Disagreement(
+            f"the {comm.size} processes do not start from the same parameters, text and "
+            "position; every host must read the same text files and the same run directory")
+
+
+def _print_sample(model: Model | FFNN, vocab: CharVocab, seed: int, length: int,
+                  out: TextIO, step: int) -> None:
+    # a generator of its own, so that sampling never shifts the training run's random stream
+    sample_rng = np.random.default_rng([seed, step])
+    prime = vocab.encode("\n")[:1] if "\n" in vocab.chars else np.array([0])
+    ids = generate(model, prime, length, temperature=0.8, rng=sample_rng)
+    out.write(f"--- sample at step {step} ---\n{vocab.decode(ids)}\n")
+    out.flush()
 
 
 def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: TrainConfig,
@@ -193,6 +280,9 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
         saved.update(steps=steps, minutes=minutes)
     saved.update(changes)
     train = TrainConfig.from_dict(saved)
+    if not all(isinstance(state.get(k), dict) for k in ("engine", "source", "loop")):
+        raise CheckpointError(f"{last} holds the training state of an older rnnkit, which this "
+                              "version cannot continue; start a new run")
     done = state.get("step")
     if isinstance(done, int) and 0 < train.steps < done:  # == done: finished, nothing to do
         raise ConfigError(f"{out_dir}: the run is already at step {done:,}, past a budget of "
@@ -204,25 +294,10 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
         raise CheckpointError(f"{last}: the saved corpus description is damaged")
     text = load_text(corpus.get("files", []), corpus.get("max_chars", 0))
     run = _assemble(model, vocab, text, train, np.random.default_rng(train.seed), out_dir, comm)
-    run.trainer.load_state_dict(state)
-    run.stream.load_state_dict(state.get("stream"))
-    run.trainer.best_val = min(run.trainer.best_val, saved_best_loss(Path(out_dir)))
+    run.engine.load_state_dict(state["engine"])
+    run.stream.load_state_dict(state["source"])
+    run.resumed = {"loop": state["loop"]}
     return run
-
-
-def saved_best_loss(out_dir: Path) -> float:
-    """The validation loss of ``out_dir/best`` (inf if there is none or it is unreadable).
-
-    ``best`` may be newer than ``last`` (a run can stop between writing the two), so a
-    resumed run compares new models with this, never replacing ``best`` by a worse one.
-    """
-    try:
-        extra = read_checkpoint(out_dir / "best").extra or {}
-    except CheckpointError:
-        return math.inf
-    loss = extra.get("best_val")
-    ok = isinstance(loss, (int, float)) and not isinstance(loss, bool) and not math.isnan(loss)
-    return float(loss) if ok else math.inf
 
 
 def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConfig,
@@ -241,4 +316,6 @@ def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConf
         raise ConfigError(f"the validation split ({len(val_ids)} characters) is shorter than "
                           f"seq_len + 1 = {train.seq_len + 1}; use a longer text")
     stream = CharStream(train_ids, train.batch_size, train.seq_len, name="training text")
-    return CharRun(model, Trainer(model, train, rng, comm), stream, val_ids, vocab, out_dir)
+    engine = Engine(model, Truncated(train.seq_len, train.bptt_steps), Optimization.of(train),
+                    rng, total_steps=train.steps, comm=comm, batch_size=train.batch_size)
+    return CharRun(model, engine, train, stream, val_ids, vocab, out_dir)

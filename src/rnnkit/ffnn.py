@@ -16,7 +16,7 @@ and backward, from the saved activations (as the recurrent cells do)::
     dx_s = Σ_{t, j : t − k + 1 + j = s} dw_t[j]   (each input sits in k windows)
 
 ``FFNN`` has the interface of ``rnnkit.Model`` — ``forward(x, state, mask, lengths=, train=,
-rng=)``, ``backward(cache, dy, dstate)``, ``predict``, ``params`` — so ``rnnkit.train.fit``,
+rng=)``, ``backward(cache, dy, dstate)``, ``predict``, ``params`` — so ``rnnkit.fit``,
 ``rnnkit.bptt.full_bptt`` and truncated BPTT drive it unchanged.  The state is the last
 ``k − 1`` inputs ``[k − 1, B, I]``, so a stream read in chunks sees the same windows as the
 whole stream.  Readout ``every_step`` gives ``[B, T, O]``; ``last_step`` the window ending at

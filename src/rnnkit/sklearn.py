@@ -2,7 +2,7 @@
 
 Each sequence is read by a recurrent layer (any rnnkit cell, stacked, bidirectional) whose
 state at the sequence's last real step feeds a linear readout (``readout="last_step"``),
-trained with full BPTT by ``rnnkit.train.fit``.  ``X`` may be
+trained with full BPTT by ``rnnkit.fit``.  ``X`` may be
 
 * a 3-D array ``[N, T, C]``: N sequences of T steps with C channels;
 * a list of N 2-D arrays ``[T_i, C]`` (or 1-D ``[T_i]``) of different lengths: padded to the
@@ -39,7 +39,7 @@ from .config import ModelConfig
 from .errors import ShapeError
 from .layers.recurrent import RecurrentConfig
 from .model import Model
-from .train import fit as fit_arrays
+from .training.arrays import fit as fit_arrays
 
 PREDICT_BATCH = 1024  # sequences per forward pass in predict
 

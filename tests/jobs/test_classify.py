@@ -5,7 +5,7 @@ import pytest
 
 from rnnkit.data.sequences import DATASETS, Sequences, pad_sequences
 from rnnkit.errors import ConfigError, DataError, ShapeError
-from rnnkit.train import evaluate_arrays
+from rnnkit.training.arrays import evaluate_arrays
 from rnnkit.jobs import Fit, Net, build_model, train
 from rnnkit.jobs.classify import (PRESETS, confusion_matrix, defaults_for, run_classification,
                                   stratified_split, with_overrides)

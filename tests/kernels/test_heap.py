@@ -42,7 +42,7 @@ IMPORT_ONLY = "import rnnkit, rnnkit.kernels, rnnkit.optim, rnnkit.losses"
 TRAINING = """
 from rnnkit.config import ModelConfig
 from rnnkit.model import Model
-from rnnkit.train import fit
+from rnnkit.training.arrays import fit
 x = np.random.default_rng(0).integers(0, 5, size=(4, 8))
 model = Model(ModelConfig.for_tokens(5, hidden_size=8), rng=np.random.default_rng(0))
 fit(model, x, np.roll(x, -1, axis=1), rng=np.random.default_rng(1), epochs=1, batch_size=2)

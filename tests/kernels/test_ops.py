@@ -14,7 +14,7 @@ from .test_jit import in_new_process
 TRAINING_STEP = (
     "import os, sys, numpy as np; "
     "from rnnkit.config import ModelConfig; from rnnkit.model import Model; "
-    "from rnnkit.train import fit; "
+    "from rnnkit.training.arrays import fit; "
     "x = np.random.default_rng(0).integers(0, 5, size=(4, 8)); "
     "model = Model(ModelConfig.for_tokens(5, hidden_size=8), rng=np.random.default_rng(0)); "
     "fit(model, x, np.roll(x, -1, axis=1), rng=np.random.default_rng(1), epochs=1, "

@@ -139,7 +139,7 @@ def test_a_nonfinite_gradient_is_skipped_or_stops_as_configured(tmp_path):
     out = tmp_path / "run"
     engine = Engine(_model(), Custom(sometimes_nan), Optimization(lr=1e-2, on_nonfinite="stop"),
                     np.random.default_rng(0))
-    with pytest.raises(TrainingDiverged, match="loss is nan at update 1"):
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 1"):
         fit(engine, Shuffled(x, y, lengths=lengths, batch_size=16), Budget(steps=4),
             checkpoints=Checkpoints(out))
     assert load_with_state(out / "last")[1]["engine"]["step"] == 1  # saved before it stopped

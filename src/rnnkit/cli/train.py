@@ -166,7 +166,7 @@ class _OnEveryRank(Exception):
 def _run_as_rank(args: argparse.Namespace, comm) -> int:
     """One of K processes: shared errors are reported once, any other ends all of them."""
     from ..distributed import Disagreement
-    from ..train import TrainingDiverged
+    from ..training import TrainingDiverged
 
     try:
         return _one_line(_run, args, comm)
@@ -191,10 +191,10 @@ def _what(error: BaseException) -> str:
 
 def _run(args: argparse.Namespace, comm) -> int:
     run, out, baseline = _prepare_on_every_rank(args, comm)
-    c = run.trainer.config
-    if args.resume and c.steps and run.trainer.step >= c.steps:  # re-running a finished resume
+    c = run.config
+    if args.resume and c.steps and run.engine.step >= c.steps:  # re-running a finished resume
         if comm.rank == 0:
-            print(f"{out}: the run is already at step {run.trainer.step:,} of its {c.steps:,}; "
+            print(f"{out}: the run is already at step {run.engine.step:,} of its {c.steps:,}; "
                   f"nothing to train (give --steps greater than {c.steps:,} to continue it)")
         return 0
     code, result = _fit(run, out)
@@ -248,9 +248,9 @@ def _fit(run, out) -> tuple[int, dict[str, Any]]:
     import time
 
     from ..jobs import describe
-    from ..train import TrainingDiverged
+    from ..training import TrainingDiverged
 
-    comm = run.trainer.comm
+    comm = run.engine.comm
     if comm.rank == 0:
         K = f", {comm.size} processes" if comm.size > 1 else ""
         print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "

@@ -24,7 +24,7 @@ from ..layers.recurrent import RecurrentConfig
 from ..model import Model
 from ..optim import clip_grad_norm, make_optimizer
 from ..schedules import make_schedule
-from ..train import evaluate_arrays
+from ..training.arrays import evaluate_arrays
 
 
 @dataclass(frozen=True, kw_only=True)

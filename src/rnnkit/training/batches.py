@@ -137,3 +137,24 @@ class Generated:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+class Chunks:
+    """The chunks of a token stream (``data.text.CharStream``) as batches for truncated BPTT.
+
+    A chunk that starts an epoch restarts the streams: no state is carried into it.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def next_batch(self, rng: np.random.Generator) -> Batch:
+        x, y, epoch, chunk = next(self.stream)
+        last = chunk == self.stream.batches_per_epoch - 1
+        return Batch(x, y, restart=chunk == 0, epoch=epoch + 1, epoch_end=last)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.stream.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state)

@@ -48,8 +48,12 @@ class Engine:
     """One run's model, optimizer, schedule, generator and update count."""
 
     def __init__(self, model: Any, gradients: Any, optimization: Optimization,
-                 rng: np.random.Generator, *, total_steps: int = 0, comm: Comm = LOCAL) -> None:
+                 rng: np.random.Generator, *, total_steps: int = 0, comm: Comm = LOCAL,
+                 batch_size: int = 0) -> None:
         o = optimization
+        self.batch_size = batch_size  # B of every batch, when fixed: carried state is checked
+        if batch_size and comm.size > 1:
+            row_range(batch_size, comm.rank, comm.size)  # refused now if B < K, not mid-run
         self.model, self.gradients, self.options, self.rng, self.comm = (
             model, gradients, o, rng, comm)
         self.optimizer = make_optimizer(o.optimizer, o.lr, momentum=o.momentum,
@@ -86,7 +90,7 @@ class Engine:
         bad = self.nonfinite_params()
         if bad:
             raise TrainingDiverged(
-                f"parameter(s) {', '.join(bad[:3])} became NaN/Inf at update {self.step} "
+                f"parameter(s) {', '.join(bad[:3])} became NaN/Inf at step {self.step} "
                 "although the gradients were finite; nothing was saved from this point on; "
                 "resume from the last checkpoint with a lower --lr or with --clip")
         return loss, norm, count
@@ -116,13 +120,13 @@ class Engine:
         self.gradients.reset()  # a non-finite state must not be carried on
         if o.on_nonfinite == "stop":
             raise TrainingDiverged(
-                f"the {what} at update {self.step} (--on-nonfinite stop); the update was not "
+                f"the {what} at step {self.step} (--on-nonfinite stop); the update was not "
                 "applied; lower --lr or set --clip, or use --on-nonfinite skip|reduce-lr")
         if o.on_nonfinite == "reduce-lr":
             self.lr_scale *= o.nonfinite_lr_factor
         if self.nonfinite_run > o.max_nonfinite:
             raise TrainingDiverged(
-                f"the {what} at update {self.step}, the {self.nonfinite_run}th non-finite "
+                f"the {what} at step {self.step}, the {self.nonfinite_run}th non-finite "
                 f"update in a row (--on-nonfinite {o.on_nonfinite}); lower --lr or set --clip")
 
     def nonfinite_params(self) -> list[str]:
@@ -175,14 +179,16 @@ class Engine:
         return out
 
     def _own_carried_state(self, saved: dict[str, Any]) -> dict[str, Any]:
-        if self.comm.size == 1:
-            return saved
+        """This rank's rows of a saved carried state of all B rows."""
         out = {}
         for k, v in saved.items():
             axis = self.gradients.row_axis(k)
             if axis is not None:
                 v = np.asarray(v)
-                lo, hi = row_range(v.shape[axis], self.comm.rank, self.comm.size)
+                B = self.batch_size or v.shape[axis]
+                if v.ndim <= axis or v.shape[axis] != B:
+                    raise ValueError(f"carried {k} of shape {v.shape} is not for {B} rows")
+                lo, hi = row_range(B, self.comm.rank, self.comm.size)
                 v = v[(slice(None),) * axis + (slice(lo, hi),)]
             out[k] = v
         return out

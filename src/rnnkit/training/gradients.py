@@ -9,6 +9,7 @@ axis, so data-parallel training can gather and split it by rows).  A job with it
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,16 @@ class FullBPTT:
     """Forward over every step of the batch, then back through all of them.
 
     ``segment`` > 0 keeps only every segment's starting state and recomputes the rest in the
-    backward (``memory_bptt.checkpointed_bptt``: O(T/k + k) memory, same gradients).
+    backward (``memory_bptt.checkpointed_bptt``: O(T/k + k) memory, same gradients).  A batch
+    with ``lengths`` is cut after its longest sequence: steps that are padding in every row
+    score nothing and get no gradient, so leaving them out changes no figure.
     """
 
     def __init__(self, segment: int = 0) -> None:
         self.segment = segment
 
     def __call__(self, model: Any, batch: Batch, rng: np.random.Generator) -> Step:
+        batch = _without_padding_steps(model, batch)
         if self.segment:
             from ..memory_bptt import checkpointed_bptt
 
@@ -47,6 +51,18 @@ class FullBPTT:
 
     def row_axis(self, key: str) -> int | None:
         return None
+
+
+def _without_padding_steps(model: Any, batch: Batch) -> Batch:
+    """``batch`` cut after its longest sequence (x ``[B, T, …]``; y too when every step has
+    a target)."""
+    if batch.lengths is None or isinstance(batch.x, tuple) or batch.mask is not None:
+        return batch
+    T = int(np.max(batch.lengths))
+    if T >= np.shape(batch.x)[1]:
+        return batch
+    every_step = getattr(model.config, "readout", "") == "every_step"
+    return replace(batch, x=batch.x[:, :T], y=batch.y[:, :T] if every_step else batch.y)
 
 
 class Truncated:

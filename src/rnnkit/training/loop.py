@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from ..distributed import Disagreement, fingerprint, same_on_all
 from .batches import Source
 from .engine import Engine, TrainingDiverged
 from .metrics import MetricsLog
 from .options import Budget
+from .signals import agreed
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Validation:
     fn: Callable[[Any], dict[str, float]]
     monitor: str = "val_loss"
     higher_is_better: bool = False
+    show: Callable[[dict[str, float]], str] | None = None  # the progress line's text
 
     def better(self, value: float, best: float) -> bool:
         if not math.isfinite(value):
@@ -107,9 +110,15 @@ class Checkpoints:
         self.best_params: dict[str, np.ndarray] | None = None
 
     def last(self, engine: Engine, source: Source, tracker: Tracker, log: MetricsLog) -> None:
-        state = {"engine": engine.state_dict(), "source": source.state_dict(),
-                 "loop": tracker.state_dict(), **self.extra}
-        if self.run_dir is None or engine.comm.rank != 0:
+        state = {"step": engine.step, "engine": engine.state_dict(),
+                 "source": source.state_dict(), "loop": tracker.state_dict(), **self.extra}
+        comm = engine.comm
+        if comm.size > 1 and not same_on_all(comm, fingerprint(engine.model.params)):
+            raise Disagreement(
+                f"the {comm.size} processes hold different parameters at update {engine.step}; "
+                "nothing was saved; resume from the last checkpoint (are the hosts' NumPy "
+                "builds the same?)")
+        if self.run_dir is None or comm.rank != 0:
             return
         log.sync()
         self.save_model(engine.model, self.run_dir, "last", engine.step, extra=state)
@@ -125,6 +134,23 @@ class Checkpoints:
         for n, w in (params or {}).items():
             model.params[n][...] = w
 
+    def saved_best(self, monitor: str) -> float:
+        """The monitored value of ``RUN/best`` (NaN if none): ``best`` may be newer than
+        ``last`` (a run can stop between writing the two), so a resumed run never replaces
+        it by a worse model."""
+        if self.run_dir is None or not (self.run_dir / "best").exists():
+            return math.nan
+        from ..errors import CheckpointError
+        from ..io.checkpoint import read_checkpoint
+
+        try:
+            value = ((read_checkpoint(self.run_dir / "best").extra or {}).get("metrics") or {}
+                     ).get(monitor)
+        except CheckpointError:
+            return math.nan
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok else math.nan
+
     def best(self, engine: Engine, metrics: dict[str, float]) -> None:
         self.best_params = {n: w.copy() for n, w in engine.model.params.items()}
         if self.run_dir is not None and engine.comm.rank == 0:
@@ -138,20 +164,30 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
         stop: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         resume: dict[str, Any] | None = None,
-        on_evaluate: Callable[[Engine, dict[str, Any]], None] | None = None) -> Summary:
+        on_evaluate: Callable[[Engine, dict[str, Any]], None] | None = None,
+        after_update: Callable[[Engine], None] | None = None) -> Summary:
     """Train ``engine.model`` on ``source`` within ``budget``; see the module docstring.
 
-    ``resume`` is the state a ``last`` checkpoint holds (engine, source, loop).
-    ``on_evaluate(engine, record)`` is called after each evaluation (samples, logs).
+    ``resume`` is the state a ``last`` checkpoint holds (engine, source, loop; a job that
+    restored the engine and source itself passes only ``{"loop": …}``).
+    ``on_evaluate(engine, record)`` is called after each evaluation, ``after_update(engine)``
+    after each applied update (a job's samples, say).
     """
     checkpoints = checkpoints or Checkpoints(None)
     log = log or MetricsLog(None)
     tracker = Tracker()
-    if resume is not None:
-        engine.load_state_dict(resume["engine"])
-        source.load_state_dict(resume["source"])
+    if resume is not None:  # engine and source may have been restored by the job already
+        if "engine" in resume:
+            engine.load_state_dict(resume["engine"])
+        if "source" in resume:
+            source.load_state_dict(resume["source"])
         tracker = Tracker.from_state(resume["loop"])
+        if validation is not None:
+            on_disk = checkpoints.saved_best(validation.monitor)
+            if validation.better(on_disk, tracker.best):
+                tracker.best = on_disk
     comm, start = engine.comm, clock()
+    stop = agreed(stop, comm)
     elapsed = lambda: tracker.seconds + clock() - start  # noqa: E731
     losses: list[float] = []  # the updates' losses since the last epoch's end
     epoch_losses: list[float] = []  # those of the last complete epoch
@@ -188,7 +224,7 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             t0 = clock()
             loss, norm, count = engine.update(batch)
             record = {"step": engine.step, "epoch": epoch, "time": round(elapsed(), 6),
-                      "loss": loss, "lr": engine.lr(), "grad_norm": norm,
+                      "loss": loss, "lr": engine.lr(), "grad_norm": norm, "positions": count,
                       "positions_per_s": count / max(clock() - t0, 1e-9),
                       "nonfinite": engine.step == before}
             if progress is not None:
@@ -196,6 +232,8 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             if engine.step == before:
                 log.write(record)
                 continue
+            if after_update is not None:
+                after_update(engine)
             losses.append(loss)
             if batch.epoch_end:
                 epoch_losses, losses = losses, []
@@ -242,6 +280,7 @@ def _evaluate(engine: Engine, validation: Validation, tracker: Tracker,
     else:
         tracker.since_best += 1
     if progress is not None:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        shown = validation.show(metrics) if validation.show else ", ".join(
+            f"{k} {v:.4g}" for k, v in metrics.items())
         progress.write(f"step {engine.step}: {shown}")
     return metrics

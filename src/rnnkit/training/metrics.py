@@ -4,7 +4,8 @@ JSON Lines, not CSV: records differ (validation figures appear only where the ru
 evaluated, a job adds its own), every reader has a JSON parser, and a line cut short by a
 kill is recognisable (it does not parse) and dropped.  Each record holds ``step``,
 ``epoch``, ``time`` (seconds since the run's first start, across resumes), ``loss``,
-``lr``, ``grad_norm`` (before clipping), ``positions_per_s`` and ``nonfinite``; an
+``lr``, ``grad_norm`` (before clipping), ``positions`` (the targets the loss counted),
+``positions_per_s`` and ``nonfinite``; an
 evaluated update adds the validation metrics (``val_loss``, …).
 
 Durable like the checkpoints: records are flushed as written and fsynced before each
@@ -23,11 +24,14 @@ LOG_NAME = "metrics.jsonl"
 
 
 class MetricsLog:
-    """Appends records to ``run_dir/metrics.jsonl`` (nothing when ``run_dir`` is None)."""
+    """Appends records to ``run_dir/metrics.jsonl`` (nothing when ``run_dir`` is None); with
+    ``keep``, also holds this process's records in ``records``."""
 
-    def __init__(self, run_dir: str | Path | None, *, resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: str | Path | None, *, resume_step: int | None = None,
+                 keep: bool = False) -> None:
         self.path = None if run_dir is None else Path(run_dir) / LOG_NAME
         self.file = None
+        self.records: list[dict[str, Any]] | None = [] if keep else None
         if self.path is None:
             return
         if resume_step is not None and self.path.exists():
@@ -38,6 +42,8 @@ class MetricsLog:
         self.file = open(self.path, "a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
+        if self.records is not None:
+            self.records.append(record)
         if self.file is None:
             return
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
