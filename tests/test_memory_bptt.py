@@ -49,8 +49,12 @@ def _assert_same_step(full, ck):
         assert_equal_to_rounding(b, a, operations=FORWARD_OPERATIONS, err_msg="final state")
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("cell", CELL_NAMES)
+# a Jordan model feeds back its one output, so it has no bidirectional form (a ConfigError)
+MODELS = [(cell, layout) for cell in CELL_NAMES for layout in LAYOUTS
+          if not (cell == "jordan" and LAYOUTS[layout][1])]
+
+
+@pytest.mark.parametrize(("cell", "layout"), MODELS)
 @pytest.mark.parametrize("readout", ["every_step", "last_step"])
 def test_checkpointed_bptt_equals_full_bptt_with_variable_lengths(cell, layout, readout):
     model = _model(cell, *LAYOUTS[layout], readout=readout)
