@@ -16,7 +16,8 @@ BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
 
 def machine() -> dict:
     """CPU, Python, NumPy and the BLAS kernel threadpoolctl reports, with the BLAS env vars
-    and whether malloc keeps freed memory (``rnnkit.kernels._heap``)."""
+    and whether malloc keeps freed memory (``kernels.keep_freed_memory``: set here for every
+    section, as a training run sets it when it makes its optimizer)."""
     import numpy as np
 
     from ..kernels import _heap
