@@ -21,7 +21,7 @@ def _run(argv: list[str]) -> int:
 def test_a_tiny_adding_run_prints_a_table_with_progress_on_stderr(capsys):
     assert _run(["adding", "--cells", "elman", "lstm", *TINY]) == 0
     out, err = capsys.readouterr()
-    assert "adding problem" in out and "criterion on the test set:" in out
+    assert "adding problem" in out and "the test set (16 sequences) is scored once" in out
     assert [line.split()[0] for line in out.splitlines() if line.startswith(("elman", "lstm"))] \
         == ["elman", "lstm"]
     assert "validation" in err
@@ -32,7 +32,12 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert data["experiment"] == "temporal-order" and data["settings"]["T"] == 22
-    assert data["rows"][0]["cell"] == "gru" and data["rows"][0]["steps"] == 2
+    row = data["rows"][0]
+    assert row["cell"] == "gru" and row["steps"] == 2
+    assert row["stopped"] in ("criterion", "steps") and row["finished"] is True
+    assert row["result"] in ("pass", "fail") and data["claims"] in ("hold", "do not hold")
+    assert isinstance(row["val_metric"], float) and isinstance(row["test_metric"], float)
+    assert data["settings"]["minutes"] is None  # no time cap unless asked for
     assert err == ""
 
 
@@ -40,6 +45,8 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
     (["--steps", "0"], "--steps"),
     (["--cells", "cnn"], "unknown cells"),
     (["--curriculum", "-1"], "--curriculum"),
+    (["--minutes", "0"], "--minutes"),
+    (["--lr", "-1"], "--lr"),
 ])
 def test_bad_options_raise_a_known_error(flags, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,9 +1,12 @@
 """``rnnkit experiment adding|irnn|copy|temporal-order``: the long-time-lag experiments.
 
 Trains each cell (elman tanh, irnn, lstm, gru) at a matched parameter count on fresh
-generated sequences, scores it on a fixed test set, and prints a table — cell, hidden size,
-parameters, steps, wall time, metric, pass/fail against the criterion — to stdout (``--json``
-for JSON).  Progress goes to stderr.
+generated sequences for at most ``--steps`` updates, stopping early at the first validation
+where the criterion holds; then scores it once on a fixed test set, and prints a table — cell,
+hidden size, parameters, steps, wall time, why training stopped, the validation metric there,
+the test metric, and pass / fail / not finished — to stdout (``--json`` for JSON).  A run
+stopped by the ``--minutes`` safety cap is "not finished": no verdict.  Progress goes to
+stderr.
 """
 
 import argparse
@@ -18,9 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment to run")
     p.add_argument("--cells", nargs="+", default=list(CELLS), metavar="CELL",
                    help=f"cells to compare (default: all of {' '.join(CELLS)})")
-    p.add_argument("--steps", type=int, help="most updates per cell (default: the experiment's)")
+    p.add_argument("--steps", type=int,
+                   help="the budget: most updates per cell (default: the experiment's)")
     p.add_argument("--minutes", type=float,
-                   help="most minutes of training per cell (default: the experiment's)")
+                   help="safety cap on minutes of training per cell (default: none); a cell "
+                        "it stops is reported as not finished, neither pass nor fail")
     p.add_argument("--T", type=int, dest="T", help="sequence length (default: the experiment's)")
     p.add_argument("--batch-size", type=int, help="sequences per update")
     p.add_argument("--lr", type=float, help="the optimizer's learning rate")
@@ -58,8 +63,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag} must be > 0, got {getattr(settings, name)}")
     if settings.curriculum < 0:
         raise ConfigError(f"--curriculum must be >= 0, got {settings.curriculum}")
-    if settings.minutes <= 0 or settings.lr <= 0 or settings.clip < 0:
-        raise ConfigError("--minutes and --lr must be > 0 and --clip >= 0")
+    if settings.minutes is not None and not settings.minutes > 0:
+        raise ConfigError(f"--minutes must be > 0, got {settings.minutes}")
+    if not settings.lr > 0 or not settings.clip >= 0:
+        raise ConfigError(f"--lr must be > 0 and --clip >= 0, got {settings.lr} and "
+                          f"{settings.clip}")
     table = run_experiment(task, args.cells, settings, seed=args.seed,
                            log=None if args.quiet else sys.stderr)
     print(format_json(table) if args.json else format_table(table))

@@ -33,6 +33,5 @@ TASK = Task(
     threshold=lambda T: REQUIRED, lower_is_better=False,
     expect={"lstm": True, "elman": False},
     sample=sample, score=score,
-    settings=Settings(T=100, batch_size=64, lr=1e-3, clip=1.0, parameters=4641, steps=8000,
-                      minutes=5.0, eval_every=100),
+    settings=Settings(T=100, batch_size=64, lr=1e-3, clip=1.0, parameters=4641, steps=8000, eval_every=100),
 )

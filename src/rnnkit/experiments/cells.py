@@ -1,7 +1,9 @@
 """The cells an experiment compares, and hidden sizes that match a parameter budget.
 
     elman  tanh RNN, PyTorch's uniform initialisation
-    irnn   ReLU RNN with identity recurrent weights and zero recurrent bias (Le et al. 2015)
+    irnn   ReLU RNN as Le et al. 2015 initialise it: identity recurrent weights, zero biases,
+           and the non-recurrent weights — input weights and the linear readout — drawn from
+           N(0, 0.001²), with a zero readout bias (the others' readout: PyTorch's nn.Linear)
     lstm   LSTM, forget-gate bias 3 at initialisation: σ(3) ≈ 0.95 keeps the cell close to
            Hochreiter & Schmidhuber's LSTM, which had no forget gate, until learning lowers it
            (with bias 1, σ(1)¹⁰⁰ ≈ 1e-14: a 100-step lag is forgotten at the start)
@@ -15,10 +17,14 @@ count is closest to the budget.
 import math
 from typing import Any
 
+import numpy as np
+
 from ..cells import CellOptions, get_cell
+from ..cells._init import IRNN_STD, gaussian
 from ..config import ModelConfig
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
+from ..model import Model
 
 CELLS: dict[str, dict[str, Any]] = {
     "elman": {"cell": "elman", "nonlinearity": "tanh"},
@@ -27,6 +33,10 @@ CELLS: dict[str, dict[str, Any]] = {
     "gru": {"cell": "gru"},
 }
 """Experiment cell name → the recurrent layer's options."""
+
+READOUT_STD = {"irnn": IRNN_STD}
+"""Experiment cell name → std σ of its N(0, σ²) readout weight, zero readout bias
+(the other cells: PyTorch's nn.Linear)."""
 
 
 def check_cells(names: list[str]) -> list[str]:
@@ -66,3 +76,12 @@ def model_config(name: str, *, input_size: int, vocab_size: int, output_size: in
     return ModelConfig(rnn=rnn, output_size=output_size, vocab_size=vocab_size,
                        readout=readout, loss=loss, dtype=dtype)
 
+
+def make_model(name: str, config: ModelConfig, rng: np.random.Generator) -> Model:
+    """A new model of ``config`` for cell ``name``, its readout as ``READOUT_STD`` says."""
+    model = Model(config, rng=rng)
+    if name in READOUT_STD:
+        W = model.params["head.weight"]
+        W[...] = gaussian(rng, W.shape, READOUT_STD[name], W.dtype)
+        model.params["head.bias"][...] = 0
+    return model

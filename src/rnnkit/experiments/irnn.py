@@ -32,6 +32,5 @@ TASK = Task(
     threshold=lambda T: REQUIRED, lower_is_better=True,
     expect={"irnn": True, "elman": False},
     sample=sample, score=score,
-    settings=Settings(T=150, batch_size=32, lr=1e-3, clip=1.0, parameters=10501, steps=8000,
-                      minutes=3.0, eval_every=100),
+    settings=Settings(T=150, batch_size=32, lr=1e-3, clip=1.0, parameters=10501, steps=8000, eval_every=100),
 )

@@ -30,11 +30,12 @@ class Settings:
     lr: float  # the optimizer's learning rate
     clip: float  # clip the global gradient norm to this (0: off)
     parameters: int  # the parameter count every cell is matched to
-    steps: int  # most updates per cell
-    minutes: float  # most wall-clock minutes of training per cell
+    steps: int  # the budget: most updates per cell (the verdict never depends on speed)
     eval_every: int  # score on the validation set every this many updates
-    n_val: int = 512  # validation sequences (early stop once the criterion holds on them)
-    n_test: int = 2560  # test sequences of the final score
+    minutes: float | None = None  # safety cap on wall-clock minutes of training per cell; a
+    #   run it stops is "not finished" and has no verdict (None: no cap)
+    n_val: int = 512  # validation sequences (the early stop: once the criterion holds on them)
+    n_test: int = 2560  # test sequences, scored once after training (the verdict)
     optimizer: str = "adam"  # adam | rmsprop | sgd | adagrad | adamw
     curriculum: int = 0  # > 0: train first at this length and lengthen by it whenever the
     #   criterion holds there on a validation set of that length (0: at T throughout)
