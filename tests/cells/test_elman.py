@@ -73,6 +73,17 @@ def test_identity_init_gives_identity_recurrent_weight_and_zero_biases():
     assert np.abs(p["weight_ih"]).max() > 0  # the input weights stay random
 
 
+def test_identity_init_draws_input_weights_from_a_gaussian_of_std_0_001():
+    I50, H200 = 50, 200  # 10 000 draws: the sample std is within 0.7 % of σ (one s.e.)
+    p = elman.init_params(I50, H200, CellOptions(init="identity", nonlinearity="relu"),
+                          np.random.default_rng(0), np.float64)
+    w = p["weight_ih"].ravel()
+    sigma, n = 1e-3, w.size  # Le et al. 2015: mean 0, standard deviation 0.001
+    assert abs(w.mean()) < 5 * sigma / np.sqrt(n)
+    assert abs(w.std() / sigma - 1) < 5 / np.sqrt(2 * n)
+    assert abs(np.mean(np.abs(w) < sigma) - 0.6827) < 0.03  # Gaussian, not uniform, in shape
+
+
 @pytest.mark.parametrize("init", ["uniform", "orthogonal", "identity"])
 def test_same_seed_gives_identical_params(init):
     opts = CellOptions(init=init)

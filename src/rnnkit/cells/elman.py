@@ -15,8 +15,10 @@ Backward (d· = ∂L/∂·; ``dh`` arrives from the output at t and from step t+
 
 Weights (PyTorch's names and shapes): ``weight_ih [H, I]``, ``weight_hh [H, H]``,
 ``bias_ih [H]``, ``bias_hh [H]``.  With recurrent dropout, h_{t−1} is multiplied by the
-fixed mask before W_hh (Gal & Ghahramani 2016).  Initialisation: ``opts.init`` (PyTorch's
-uniform, orthogonal, or identity with zero recurrent bias for the IRNN of Le et al. 2015).
+fixed mask before W_hh (Gal & Ghahramani 2016).  Initialisation: ``opts.init`` — PyTorch's
+uniform, orthogonal, or identity for the IRNN of Le et al. 2015: W_hh = I, both biases 0 and
+W_ih ~ N(0, 0.001²), the paper's "Gaussian with mean of zero and standard deviation of 0.001"
+for the non-recurrent weights.
 """
 
 from typing import NamedTuple
@@ -25,7 +27,7 @@ import numpy as np
 
 from . import CellOptions
 from ._activations import ACTIVATIONS
-from ._init import recurrent, uniform
+from ._init import IRNN_STD, gaussian, recurrent, uniform
 
 
 class Cache(NamedTuple):
@@ -46,7 +48,8 @@ def init_params(I: int, H: int, opts: CellOptions, rng: np.random.Generator, dty
     p = {name: uniform(rng, shape, H, dtype) for name, shape in param_shapes(I, H, opts).items()}
     if opts.init != "uniform":
         p["weight_hh"] = recurrent(rng, (H, H), H, opts.init, dtype)
-    if opts.init == "identity":
+    if opts.init == "identity":  # IRNN: W_ih ~ N(0, 0.001²), biases 0 (Le et al. 2015)
+        p["weight_ih"] = gaussian(rng, (H, I), IRNN_STD, dtype)
         p["bias_ih"][:] = 0
         p["bias_hh"][:] = 0
     return p
