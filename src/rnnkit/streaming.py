@@ -34,6 +34,8 @@ ORDER = (0, 1, 3, 2)  # LSTM gate blocks i, f, g, o taken as i, f, o, g: one sig
 
 def unsupported(model: Model) -> str | None:
     """Why a ``Stepper`` cannot run ``model``, or None when it can."""
+    if not isinstance(model, Model):
+        return f"Stepper runs recurrent Models, not {type(model).__name__}"
     rnn = model.config.rnn
     if rnn.num_layers != 1 or rnn.bidirectional or rnn.cell not in ("elman", "lstm", "gru"):
         return "Stepper runs one-layer, one-directional Elman, LSTM or GRU models"
