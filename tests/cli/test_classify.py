@@ -30,6 +30,12 @@ def _npz(path, n, seed, channels=3):
     return path
 
 
+@pytest.fixture(autouse=True)
+def in_a_fresh_directory(tmp_path, monkeypatch):
+    """Runs without --out go to runs/ under the current directory: a temporary one."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def files(tmp_path):
     return _npz(tmp_path / "train.npz", 40, 0), _npz(tmp_path / "test.npz", 30, 1)

@@ -19,6 +19,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@pytest.fixture(autouse=True)
+def in_a_fresh_directory(tmp_path, monkeypatch):
+    """Runs without --out go to runs/ under the current directory: a temporary one."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def series_csv(tmp_path):
     t = np.arange(70)

@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
+import rnnkit
 from rnnkit.data.sequences import DATASETS, Sequences, pad_sequences
 from rnnkit.errors import ConfigError, DataError, ShapeError
-from rnnkit.training.arrays import evaluate_arrays
-from rnnkit.jobs import Fit, Net, build_model, train
+from rnnkit.jobs import Fit, Net, build_model, train_network
 from rnnkit.jobs.classify import (PRESETS, confusion_matrix, defaults_for, run_classification,
                                   stratified_split, with_overrides)
+from rnnkit.training import Budget, Optimization, TrainingDiverged, gradients, read_log
+from rnnkit.training.arrays import evaluate_arrays
 
 
 def _toy(n: int, seed: int) -> Sequences:
@@ -37,10 +39,90 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_the_patience():
     model = build_model(Net(cell="gru", hidden_size=4), input_size=2, output_size=2, steps=9,
                         readout="last_step", loss="cross_entropy", rng=rng)
     flipped = (data.x, 1 - data.y, data.lengths)  # learning the task makes this loss worse
-    summary = train(model, data.x, data.y, Fit(epochs=30, lr=5e-2, patience=3), rng=rng,
-                    lengths=data.lengths, validation=flipped)
-    assert summary["best_epoch"] == 1 and summary["epochs"] == 4
-    assert evaluate_arrays(model, *flipped) == pytest.approx(summary["val_loss"], rel=1e-6)
+    trained = train_network(model, data.x, data.y, Fit(epochs=30, lr=5e-2, patience=3),
+                            rng=rng, lengths=data.lengths, validation=flipped)
+    assert trained.best_epoch == 1 and trained.epochs == 4 and trained.stopped_by == "patience"
+    assert evaluate_arrays(model, *flipped) == pytest.approx(trained.val_loss, rel=1e-6)
+
+
+def test_the_job_s_fit_names_the_engine_s_options_so_they_are_taken_by_name():
+    fit = Fit(epochs=7, batch_size=3, optimizer="sgd", lr=0.25, clip=2.0, patience=4,
+              schedule="cosine", on_nonfinite="stop")
+    o, b = Optimization.of(fit), Budget.of(fit)
+    assert (o.optimizer, o.lr, o.clip, o.schedule, o.on_nonfinite) == ("sgd", 0.25, 2.0,
+                                                                        "cosine", "stop")
+    assert (b.epochs, b.patience, b.steps) == (7, 4, 0)
+    with pytest.raises(ConfigError, match="on_nonfinite"):
+        Fit(on_nonfinite="ignore")
+
+
+def _trained_parameters(run_dir, cell="gru"):
+    return rnnkit.load(run_dir / cell / "last").params
+
+
+def _stop_after(calls: int):
+    """A stop request that names SIGINT from its ``calls``-th call (one call per batch)."""
+    count = iter(range(10**9))
+    return lambda: "SIGINT" if next(count) >= calls else None
+
+
+def test_a_job_stopped_mid_epoch_resumes_to_the_parameters_of_an_uninterrupted_one(tmp_path):
+    data, test, fit = _toy(30, 0), _toy(10, 1), Fit(epochs=6, batch_size=4, lr=2e-2, patience=2)
+    nets = [Net(cell="gru", hidden_size=4), Net(cell="ffnn", hidden_size=4)]
+    run = lambda d, **kw: run_classification(data, test, nets, fit, val_fraction=0.25,
+                                             run_dir=tmp_path / d, **kw)
+    straight = run("straight")
+    stopped = run("stopped", stop=_stop_after(11))  # in the second epoch of the gru
+    assert stopped["stopped_by"] == "SIGINT" and stopped["results"] == []
+    assert read_log(tmp_path / "stopped" / "gru" / "metrics.jsonl")[-1]["step"] == 11
+    resumed = run("stopped")
+    timeless = lambda report: [{k: v for k, v in r.items() if k != "seconds"}
+                               for r in report["results"]]
+    assert timeless(resumed) == timeless(straight) and len(timeless(straight)) == 2
+    for cell in ("gru", "ffnn"):
+        a, b = _trained_parameters(tmp_path / "straight", cell), _trained_parameters(
+            tmp_path / "stopped", cell)
+        for n in a:
+            np.testing.assert_array_equal(a[n], b[n], err_msg=f"{cell} {n}")
+    steps = [r["step"] for r in read_log(tmp_path / "stopped" / "gru" / "metrics.jsonl")]
+    assert steps == [r["step"] for r in read_log(tmp_path / "straight" / "gru" / "metrics.jsonl")]
+
+
+def _nan_at(monkeypatch, call: int) -> None:
+    """Make the ``call``-th gradient computation return a NaN loss and gradients."""
+    real, calls = gradients.full_bptt, iter(range(1, 10**9))
+
+    def poisoned(*args, **kwargs):
+        step = real(*args, **kwargs)
+        if next(calls) == call:
+            step.grads[next(iter(step.grads))][...] = np.nan
+            return step._replace(loss=float("nan"))
+        return step
+
+    monkeypatch.setattr(gradients, "full_bptt", poisoned)
+
+
+@pytest.mark.parametrize("action", ["skip", "reduce-lr"])
+def test_a_nan_update_is_skipped_and_counted_and_training_goes_on(monkeypatch, action):
+    _nan_at(monkeypatch, 3)
+    report = run_classification(_toy(24, 0), _toy(10, 1), [Net(cell="gru", hidden_size=4)],
+                                Fit(epochs=3, batch_size=8, lr=2e-2, on_nonfinite=action))
+    (row,) = report["results"]
+    assert row["skipped"] == 1 and row["epochs"] == 3 and np.isfinite(row["train_loss"])
+
+
+def test_a_nan_update_stops_the_job_when_told_to_and_keeps_the_last_good_checkpoint(
+        monkeypatch, tmp_path):
+    _nan_at(monkeypatch, 5)  # the second batch of the second epoch
+    with pytest.raises(TrainingDiverged, match="on-nonfinite stop"):
+        run_classification(_toy(24, 0), _toy(10, 1), [Net(cell="gru", hidden_size=4)],
+                           Fit(epochs=3, batch_size=8, on_nonfinite="stop"),
+                           run_dir=tmp_path)
+    from rnnkit.io.model_files import load_with_state
+
+    model, state = load_with_state(tmp_path / "gru" / "last")
+    assert all(np.isfinite(w).all() for w in model.params.values())
+    assert state["step"] == 4  # 3 updates of the first epoch, 1 of the second
 
 
 def test_frames_shorten_the_sequences_the_net_reads():

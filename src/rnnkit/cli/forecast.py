@@ -8,6 +8,12 @@ every ``--stride``-th origin, recursively and directly, by the recurrent net and
 ``--no-baseline``) the feed-forward baseline, and compared with seasonal naive and ARIMA/ETS
 fitted on the same training part.  Results go to stdout (a table, or ``--json``), progress to
 stderr; ``--plot FILE`` saves a PNG of history, truth and forecasts.
+
+The run lives in ``--out DIR`` (default: a new ``runs/forecast-<date>-<time>``): the options
+(``job.json``) and, per network and strategy, ``DIR/<cell>-<strategy>/`` with ``last``/``best``
+checkpoints and ``metrics.jsonl``.  SIGINT/SIGTERM save ``last`` and exit 128+signum;
+``--resume --out DIR`` continues exactly.  ``mpiexec -n K rnnkit forecast …`` splits each
+batch's rows over K processes (the pipeline is ``rnnkit.jobs.forecast``).
 """
 
 import argparse
@@ -29,67 +35,90 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--season", type=int, help="seasonal period m (naive forecast, MASE; default 1)")
     s.add_argument("--relative", action=argparse.BooleanOptionalAction, default=None,
                    help="measure windows from their last value (for trending series)")
-    s.add_argument("--strategy", choices=("both", "recursive", "direct"), default="both",
+    s.add_argument("--strategy", choices=("both", "recursive", "direct"),
                    help="multi-step strategy (default both)")
     s.add_argument("--stat", choices=("arima", "ets", "none"),
                    help="statistical baseline (default arima; co2: ets)")
     s.add_argument("--arima-order", metavar="P,D,Q",
                    help="ARIMA order (default 2,1,1; sunspots 9,0,0)")
     m = p.add_argument_group("network")
-    m.add_argument("--cell", default="gru",
+    m.add_argument("--cell",
                    help="elman | jordan | fully_recurrent | lstm | gru | ffnn (default gru)")
-    m.add_argument("--hidden-size", type=int, default=32, help="units (default 32)")
-    m.add_argument("--num-layers", type=int, default=1, help="stacked layers (default 1)")
-    m.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+    m.add_argument("--hidden-size", type=int, help="units (default 32)")
+    m.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
+    m.add_argument("--baseline", action=argparse.BooleanOptionalAction,
                    help="also train the feed-forward baseline (default on)")
-    m.add_argument("--ffnn-hidden", type=int, default=64,
-                   help="baseline's hidden units (default 64)")
-    m.add_argument("--window", type=int, default=0, help="baseline's window (default: --lookback)")
+    m.add_argument("--ffnn-hidden", type=int, help="baseline's hidden units (default 64)")
+    m.add_argument("--window", type=int, help="baseline's window (default: --lookback)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=200, help="most epochs (default 200)")
-    t.add_argument("--patience", type=int, default=25,
+    t.add_argument("--epochs", type=int, help="most epochs (default 200)")
+    t.add_argument("--patience", type=int,
                    help="stop after this many epochs without validation gain (default 25)")
-    t.add_argument("--val-fraction", type=float, default=0.2,
+    t.add_argument("--val-fraction", type=float,
                    help="last share of training windows used for validation (default 0.2)")
-    t.add_argument("--batch-size", type=int, default=32, help="windows per update (default 32)")
-    t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (default 1)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    t.add_argument("--batch-size", type=int, help="windows per update (default 32)")
+    t.add_argument("--optimizer", help="sgd | rmsprop | adagrad | adam | adamw (default adam)")
+    t.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
+    t.add_argument("--clip", type=float, help="global gradient-norm clip (default 1)")
+    t.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
+                        "halve the learning rate, or stop")
+    t.add_argument("--seed", type=int, help="seed of the run (default 0)")
+    r = p.add_argument_group("run directory")
+    r.add_argument("--out", metavar="DIR",
+                   help="run directory (default: a new runs/forecast-<date>-<time>)")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --out DIR with its own options")
+    r.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out even though it holds one (which is lost)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the results as JSON")
     o.add_argument("--plot", metavar="FILE", help="save a PNG of history, truth and forecasts")
     o.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+OUTPUT = ("json", "plot", "quiet", "out", "resume", "overwrite")
+"""Flags that say where and how to report, not what to train (a resumed run may give them)."""
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import connect
+    from ..jobs import on_every_rank
+
+    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
+    return on_every_rank(lambda: _run(args, comm), comm)
+
+
+def _run(args: argparse.Namespace, comm) -> int:
     import json
+    import signal
     import sys
 
-    from ..jobs import Fit, Net, stderr_log
-    from ..jobs.forecast import load_series, run_forecast, setup_for
+    from ..jobs import run_directory, stderr_log
+    from ..jobs.forecast import JOB, run_job
+    from ..training import TrainingDiverged
 
-    series = load_series(args.dataset, args.csv, args.column)
-    strategies = ("recursive", "direct") if args.strategy == "both" else (args.strategy,)
-    setup = setup_for(args.dataset, lookback=args.lookback, horizon=args.horizon,
-                      test_size=args.test_size, stride=args.stride, season=args.season,
-                      relative=args.relative, stat=args.stat, val_fraction=args.val_fraction,
-                      arima_order=_order(args.arima_order), strategies=strategies)
-    nets = [Net(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                window=args.window or setup.lookback)]
-    if args.baseline and args.cell != "ffnn":
-        nets.append(Net(cell="ffnn", hidden_size=args.ffnn_hidden,
-                        window=args.window or setup.lookback))
-    fit = Fit(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip=args.clip,
-              patience=args.patience)
     if args.plot:
         from ..plots import check_available
 
         check_available()  # before training, not after, when matplotlib is missing
-    log = None if args.quiet else stderr_log(sys.stderr, "forecast")
-    if log and series.missing:
-        log(f"{sum(series.missing.values())} missing values ({series.missing}): interpolated "
-            "in the training part, not scored in the held-out tail")
-    report = run_forecast(series, setup, nets, fit, seed=args.seed, log=log)
+    out = run_directory(JOB, args.out, args.resume, args.overwrite, comm)
+    given = _given(args)
+    log = None if args.quiet or comm.rank != 0 else stderr_log(sys.stderr, JOB)
+    try:
+        series, setup, report = run_job(given, out, resume=args.resume,
+                                        overwrite=args.overwrite, comm=comm, log=log)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit {JOB} "
+                               f"--resume --out {out}") from None
+    if "stopped_by" in report:
+        if comm.rank == 0:
+            print(f"rnnkit: {report['stopped_by']} received: saved each network's last "
+                  f"checkpoint in {out}; continue with: rnnkit {JOB} --resume --out {out}",
+                  file=sys.stderr)
+        return 128 + int(signal.Signals[report["stopped_by"]])
+    if comm.rank != 0:
+        return 0
     arrays = report.pop("_arrays")
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
     if args.plot:  # the results are out first: a plot that cannot be saved only warns
@@ -106,6 +135,19 @@ def run(args: argparse.Namespace) -> int:
         if saved and not args.json:
             print(f"plot saved to {args.plot}")
     return 0
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """The job's options the command line gives (by the job's field names)."""
+    given = {k: v for k, v in vars(args).items() if k not in OUTPUT and v is not None}
+    if "column" in given:
+        given["columns"] = given.pop("column")
+    strategy = given.pop("strategy", None)
+    if strategy is not None:
+        given["strategies"] = ("recursive", "direct") if strategy == "both" else (strategy,)
+    if "arima_order" in given:
+        given["arima_order"] = _order(given["arima_order"])
+    return given
 
 
 def format_report(report: dict) -> str:

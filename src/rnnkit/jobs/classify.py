@@ -19,17 +19,21 @@ decay from 3e-3), test accuracy of the GRU and of the feed-forward baseline:
     BasicMotions       H=32                    100      0.975   0.800
 """
 
-import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..data.sequences import DISPLAY_NAMES, Sequences, dataset_key, load_dataset, read_sequences
 from ..data.sequences import stack_frames, standardise
-from ..errors import ConfigError, DataError, ShapeError
-from . import Fit, Net, build_model, describe, train
+from ..distributed import LOCAL, Comm
+from ..errors import CheckpointError, ConfigError, DataError, ShapeError
+from ..training.signals import stop_on_signals
+from . import Fit, Net, build_model, describe, new_run, saved_options, train_network
+
+JOB = "classify"
 
 class Preset(NamedTuple):
     net: Net
@@ -127,12 +131,16 @@ def predict_classes(model, data: Sequences, batch_size: int = 256) -> np.ndarray
 
 def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net], fit: Fit, *,
                        seed: int = 0, val_fraction: float = 0.0, frame: int = 1,
-                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                       log: Callable[[str], None] | None = None, run_dir: Path | None = None,
+                       comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None
+                       ) -> dict[str, Any]:
     """Train each net (standardised inputs) and score it on the test split; a JSON-able report.
 
     ``val_fraction > 0`` holds a stratified part of the training split out to pick the best
     epoch (and stop early after ``fit.patience`` epochs without improvement).  ``frame > 1``
-    reads that many consecutive steps as one input.
+    reads that many consecutive steps as one input.  ``run_dir`` keeps each net's run in
+    ``run_dir/<cell>`` (resumed from there if it holds one); a signal (``stop``) ends the
+    job after saving, with ``"stopped_by"`` in the report and the finished nets' results.
     """
     if train_set.num_classes < 2:
         raise DataError(f"classification needs at least two classes; the training split has "
@@ -142,33 +150,115 @@ def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net
                int(max(train_set.lengths.max(), test_set.lengths.max()))]
     train_set, test_set = standardise(train_set, test_set)
     train_set, test_set = stack_frames(train_set, frame), stack_frames(test_set, frame)
-    rows = []
+    report = {"train_sequences": len(train_set.y), "test_sequences": len(test_set.y),
+              "classes": list(train_set.classes), "channels": train_set.channels // frame,
+              "lengths": lengths, "frame": frame, "seed": seed, "results": []}
     for k, net in enumerate(nets):
         rng = np.random.default_rng([seed, k])
         part, validation = train_set, None
-        if val_fraction:
+        if val_fraction:  # carved from the training split only; the test split is never seen
             part, held = stratified_split(train_set, val_fraction, rng)
             validation = (held.x, held.y, held.lengths)
         model = build_model(net, input_size=train_set.channels,
                             output_size=train_set.num_classes, steps=train_set.x.shape[1],
                             readout="last_step", loss="cross_entropy", rng=rng)
-        start = time.perf_counter()
-        summary = train(model, part.x, part.y, fit, rng=rng, lengths=part.lengths,
-                        validation=validation,
-                        log=None if log is None else (lambda m, c=net.cell: log(f"{c}: {m}")))
+        trained = train_network(
+            model, part.x, part.y, fit, rng=rng, lengths=part.lengths, validation=validation,
+            run_dir=None if run_dir is None else Path(run_dir) / net.cell, comm=comm, stop=stop,
+            say=None if log is None else (lambda m, c=net.cell: log(f"{c}: {m}")))
+        if trained.interrupted:
+            return {**report, "stopped_by": trained.stopped_by}
         predicted = predict_classes(model, test_set)
-        rows.append({
+        report["results"].append({
             "model": net.cell, "description": describe(model), "params": model.num_parameters(),
             "accuracy": float(np.mean(predicted == test_set.y)),
             "confusion": confusion_matrix(test_set.y, predicted, test_set.num_classes).tolist(),
-            "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
-            "train_loss": summary["train_loss"], "seconds": round(time.perf_counter() - start, 2),
+            "epochs": trained.epochs, "best_epoch": trained.best_epoch,
+            "train_loss": trained.train_loss, "skipped": trained.skipped,
+            "seconds": round(trained.seconds, 2),
         })
-    return {
-        "train_sequences": len(train_set.y), "test_sequences": len(test_set.y),
-        "classes": list(train_set.classes), "channels": train_set.channels // frame,
-        "lengths": lengths, "frame": frame, "seed": seed, "results": rows,
-    }
+    return report
+
+
+# -- the job as the command line runs it ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """One ``rnnkit classify`` run: its data, nets and training, saved in ``DIR/job.json``."""
+
+    dataset: str | None = None  # a bundled set, or
+    train: str | None = None  # a training file (.npz or .csv)
+    test: str | None = None  # a test file (None: hold out test_fraction of train)
+    test_fraction: float = 0.3
+    net: Net = field(default_factory=Net)
+    fit: Fit = field(default_factory=Fit)
+    baseline: bool = True  # also train the feed-forward baseline
+    ffnn_hidden: int = 64  # the baseline's hidden units
+    frame: int = 1  # consecutive steps read as one input
+    val_fraction: float = 0.0  # share of the training split that picks the best epoch
+    seed: int = 0
+
+    def nets(self) -> list[Net]:
+        if not self.baseline or self.net.cell == "ffnn":
+            return [self.net]
+        return [self.net, replace(self.net, cell="ffnn", hidden_size=self.ffnn_hidden,
+                                  num_layers=1)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Options":
+        try:
+            return cls(**{**d, "net": Net(**d["net"]), "fit": Fit(**d["fit"])})
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"the saved classify options are damaged ({e}); start "
+                                  "afresh with --overwrite") from None
+
+
+def configure(given: dict[str, Any]) -> Options:
+    """Options from the given ones (by field name; the rest from the dataset's preset or the
+    defaults): ``Net``'s and ``Fit``'s fields, and ``Options``' own."""
+    given = {k: v for k, v in given.items() if v is not None}
+    own = {f.name for f in fields(Options)} - {"net", "fit"}
+    preset = defaults_for(given.get("dataset"))
+    net, fit = with_overrides(preset.net, preset.fit,
+                              **{k: v for k, v in given.items() if k not in own})
+    return Options(**{"frame": preset.frame, **{k: v for k, v in given.items() if k in own},
+                      "net": net, "fit": fit})
+
+
+def run_job(given: dict[str, Any], out: Path, *, resume: bool = False, overwrite: bool = False,
+            comm: Comm = LOCAL, log: Callable[[str], None] | None = None,
+            handle_signals: bool = True) -> dict[str, Any]:
+    """A new run in ``out`` from the ``given`` options, or (``resume``) the run saved there.
+
+    SIGINT/SIGTERM save each net's ``last`` and end the job (``"stopped_by"`` in the report).
+    """
+    if resume:
+        if given:
+            raise ConfigError(f"a resumed run takes its options from {out}; leave out "
+                              f"{', '.join('--' + k.replace('_', '-') for k in sorted(given))}")
+        options = Options.from_dict(saved_options(out, JOB))
+    else:
+        options = configure(given)
+    name, train_set, test_set = load(options.dataset, options.train, options.test,
+                                     test_fraction=options.test_fraction, seed=options.seed)
+    if not resume:
+        new_run(out, JOB, options.to_dict(), overwrite=overwrite, comm=comm)
+    if log:
+        log(f"{name}: {len(train_set.y)} training and {len(test_set.y)} test sequences, "
+            f"{train_set.num_classes} classes, {train_set.channels} channels"
+            + (f", {comm.size} processes" if comm.size > 1 else "") + f"; run in {out}")
+    import signal
+
+    with stop_on_signals((signal.SIGINT, signal.SIGTERM) if handle_signals else ()) as stop:
+        report = run_classification(train_set, test_set, options.nets(), options.fit,
+                                    seed=options.seed, val_fraction=options.val_fraction,
+                                    frame=options.frame, log=log, run_dir=out, comm=comm,
+                                    stop=stop)
+    return {"dataset": name, **report}
 
 
 def with_overrides(net: Net, fit: Fit, **options: Any) -> tuple[Net, Fit]:

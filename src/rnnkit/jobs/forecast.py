@@ -28,15 +28,20 @@ hidden units; MASE, lower is better):
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data import timeseries as ts
 from ..data.tables import count_missing, read_csv
-from ..errors import ConfigError, DataError
-from . import Fit, Net, build_model, describe, train
+from ..distributed import LOCAL, Comm
+from ..errors import CheckpointError, ConfigError, DataError
+from ..training.signals import stop_on_signals
+from . import Fit, Net, build_model, describe, new_run, saved_options, train_network
+
+JOB = "forecast"
 
 STRATEGIES = ("recursive", "direct")
 
@@ -70,6 +75,10 @@ class Setup:
     def tail(self, n: int) -> int:
         return self.test_size or max(self.horizon, n // 5)
 
+
+FIT = Fit(epochs=200, patience=25)
+"""How a forecaster trains unless told otherwise: at most 200 epochs, early stopping after 25
+without a better validation loss (the last ``Setup.val_fraction`` of the windows)."""
 
 PRESETS = {
     # yearly sunspot numbers 1700–2008; the ≈ 11-year solar cycle is the season
@@ -165,15 +174,18 @@ def forecast_with(model, scaler: ts.Scaler, history: np.ndarray, horizon: int,
 
 
 def fit_network(net: Net, fit: Fit, train_part: np.ndarray, setup: Setup, strategy: str, *,
-                rng: np.random.Generator, log: Callable[[str], None] | None = None):
-    """(trained model, scaler, training summary) for the ``recursive`` or ``direct`` strategy."""
+                rng: np.random.Generator, log: Callable[[str], None] | None = None,
+                run_dir: Path | None = None, comm: Comm = LOCAL,
+                stop: Callable[[], str | None] = lambda: None):
+    """(trained model, scaler, ``Trained``) for the ``recursive`` or ``direct`` strategy."""
     ahead = setup.horizon if strategy == "direct" else 1
     w = windows_for(train_part, setup, ahead)
     C = train_part.shape[1]
     model = build_model(net, input_size=C, output_size=w.y.shape[1], steps=setup.lookback,
                         readout="last_step", loss="mse", rng=rng)
-    summary = train(model, w.x, w.y, fit, rng=rng, validation=w.val, log=log)
-    return model, w.scaler, summary
+    trained = train_network(model, w.x, w.y, fit, rng=rng, validation=w.val, run_dir=run_dir,
+                            comm=comm, stop=stop, say=log)
+    return model, w.scaler, trained
 
 
 # -- statistical baselines -----------------------------------------------------------------------
@@ -218,10 +230,15 @@ def stat_name(setup: Setup) -> str:
 
 
 def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, seed: int = 0,
-                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 log: Callable[[str], None] | None = None, run_dir: Path | None = None,
+                 comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None
+                 ) -> dict[str, Any]:
     """Train every net with every strategy, forecast the tail, score all against the baselines.
 
     Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
+    ``run_dir`` keeps each network's run in ``run_dir/<cell>-<strategy>`` (resumed from there
+    if it holds one); a signal (``stop``) ends the job after saving, with ``"stopped_by"`` in
+    the report.
     """
     observed = np.asarray(series.values, dtype=np.float64)  # [N, C], NaN where missing
     N, reach = len(observed), max(setup.lookback, setup.season)
@@ -246,14 +263,19 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
         for strategy in setup.strategies:
             rng = np.random.default_rng([seed, k, STRATEGIES.index(strategy)])
             prefix = f"{net.cell} {strategy}"
-            model, scaler, summary = fit_network(
+            model, scaler, trained = fit_network(
                 net, fit, values[:n_train], setup, strategy, rng=rng,
-                log=None if log is None else (lambda m, p=prefix: log(f"{p}: {m}")))
+                log=None if log is None else (lambda m, p=prefix: log(f"{p}: {m}")),
+                run_dir=None if run_dir is None else Path(run_dir) / f"{net.cell}-{strategy}",
+                comm=comm, stop=stop)
+            if trained.interrupted:
+                return {"series": series.name, "stopped_by": trained.stopped_by}
             forecast = forecast_with(model, scaler, history[:, -setup.lookback:], setup.horizon,
                                      strategy == "direct", setup.relative)
             add(f"{net.cell} ({strategy})", forecast, params=model.num_parameters(),
-                description=describe(model), epochs=summary["epochs"],
-                best_epoch=summary["best_epoch"], seconds=round(summary["seconds"], 2))
+                description=describe(model), epochs=trained.epochs,
+                best_epoch=trained.best_epoch, skipped=trained.skipped,
+                seconds=round(trained.seconds, 2))
     add(f"seasonal naive m={setup.season}",
         ts.seasonal_naive(history, setup.horizon, setup.season))
     if setup.stat != "none":
@@ -279,3 +301,92 @@ def setup_for(dataset: str | None, **overrides: Any) -> Setup:
     """A dataset's preset (if any) with the given options (None: keep the preset) applied."""
     base = Setup(**PRESETS.get(dataset or "", {}))
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# -- the job as the command line runs it ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """One ``rnnkit forecast`` run: its series, setup, nets and training (``DIR/job.json``)."""
+
+    dataset: str | None = None  # a bundled series, or
+    csv: str | None = None  # a CSV file
+    columns: tuple[str, ...] | None = None  # its columns (None: all)
+    setup: Setup = field(default_factory=Setup)
+    net: Net = field(default_factory=Net)
+    fit: Fit = FIT
+    baseline: bool = True  # also train the feed-forward baseline
+    ffnn_hidden: int = 64  # the baseline's hidden units
+    seed: int = 0
+
+    def nets(self) -> list[Net]:
+        window = self.net.window or self.setup.lookback
+        nets = [replace(self.net, window=window)]
+        if self.baseline and self.net.cell != "ffnn":
+            nets.append(Net(cell="ffnn", hidden_size=self.ffnn_hidden, window=window))
+        return nets
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Options":
+        try:
+            setup = {**d["setup"], "strategies": tuple(d["setup"]["strategies"]),
+                     "arima_order": tuple(d["setup"]["arima_order"])}
+            columns = None if d.get("columns") is None else tuple(d["columns"])
+            return cls(**{**d, "columns": columns, "setup": Setup(**setup),
+                          "net": Net(**d["net"]), "fit": Fit(**d["fit"])})
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"the saved forecast options are damaged ({e}); start "
+                                  "afresh with --overwrite") from None
+
+
+def configure(given: dict[str, Any]) -> Options:
+    """Options from the given ones (by field name of ``Setup``, ``Net``, ``Fit`` or
+    ``Options``; the rest from the dataset's preset or the defaults)."""
+    given = {k: v for k, v in given.items() if v is not None}
+    groups = {"setup": {f.name for f in fields(Setup)}, "net": {f.name for f in fields(Net)},
+              "fit": {f.name for f in fields(Fit)},
+              "own": {f.name for f in fields(Options)} - {"setup", "net", "fit"}}
+    unknown = set(given) - set().union(*groups.values())
+    if unknown:
+        raise ConfigError(f"unknown options {sorted(unknown)}")
+    pick = lambda group: {k: v for k, v in given.items() if k in groups[group]}
+    own = pick("own")
+    if own.get("columns") is not None:
+        own["columns"] = tuple(own["columns"])
+    return Options(**own, setup=setup_for(given.get("dataset"), **pick("setup")),
+                   net=Net(**pick("net")), fit=replace(FIT, **pick("fit")))
+
+
+def run_job(given: dict[str, Any], out: Path, *, resume: bool = False, overwrite: bool = False,
+            comm: Comm = LOCAL, log: Callable[[str], None] | None = None,
+            handle_signals: bool = True) -> tuple[Series, Setup, dict[str, Any]]:
+    """(series, setup, report) of a new run in ``out`` from the ``given`` options, or
+    (``resume``) of the run saved there.  SIGINT/SIGTERM save each net's ``last`` and end the
+    job (``"stopped_by"`` in the report)."""
+    if resume:
+        if given:
+            raise ConfigError(f"a resumed run takes its options from {out}; leave out "
+                              f"{', '.join('--' + k.replace('_', '-') for k in sorted(given))}")
+        options = Options.from_dict(saved_options(out, JOB))
+    else:
+        options = configure(given)
+    series = load_series(options.dataset, options.csv,
+                         None if options.columns is None else list(options.columns))
+    if not resume:
+        new_run(out, JOB, options.to_dict(), overwrite=overwrite, comm=comm)
+    if log:
+        log(f"{series.name}: {len(series.values)} steps"
+            + (f", {comm.size} processes" if comm.size > 1 else "") + f"; run in {out}")
+        if series.missing:
+            log(f"{sum(series.missing.values())} missing values ({series.missing}): "
+                "interpolated in the training part, not scored in the held-out tail")
+    import signal
+
+    with stop_on_signals((signal.SIGINT, signal.SIGTERM) if handle_signals else ()) as stop:
+        report = run_forecast(series, options.setup, options.nets(), options.fit,
+                              seed=options.seed, log=log, run_dir=out, comm=comm, stop=stop)
+    return series, options.setup, report

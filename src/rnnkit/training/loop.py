@@ -42,17 +42,18 @@ class Tracker:
     since_best: int = 0  # evaluations since then
     evaluations: int = 0
     seconds: float = 0.0  # training time of earlier processes of this run
+    epochs_done: int = 0  # complete passes over the data (a resumed run spent on epochs stops)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": None if math.isnan(self.best) else self.best, "best_step": self.best_step,
                 "since_best": self.since_best, "evaluations": self.evaluations,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "epochs_done": self.epochs_done}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> "Tracker":
         best = math.nan if d.get("best") is None else float(d["best"])
         return cls(best, int(d["best_step"]), int(d["since_best"]), int(d["evaluations"]),
-                   float(d.get("seconds", 0.0)))
+                   float(d.get("seconds", 0.0)), int(d.get("epochs_done", 0)))
 
 
 @dataclass(frozen=True)
@@ -134,22 +135,22 @@ class Checkpoints:
         for n, w in (params or {}).items():
             model.params[n][...] = w
 
-    def saved_best(self, monitor: str) -> float:
-        """The monitored value of ``RUN/best`` (NaN if none): ``best`` may be newer than
-        ``last`` (a run can stop between writing the two), so a resumed run never replaces
-        it by a worse model."""
+    def saved_best(self, monitor: str) -> tuple[float, int]:
+        """(monitored value, update) of ``RUN/best`` ((NaN, 0) if none): ``best`` may be newer
+        than ``last`` (a run can stop between writing the two), so a resumed run never
+        replaces it by a worse model."""
         if self.run_dir is None or not (self.run_dir / "best").exists():
-            return math.nan
+            return math.nan, 0
         from ..errors import CheckpointError
         from ..io.checkpoint import read_checkpoint
 
         try:
-            value = ((read_checkpoint(self.run_dir / "best").extra or {}).get("metrics") or {}
-                     ).get(monitor)
+            extra = read_checkpoint(self.run_dir / "best").extra or {}
         except CheckpointError:
-            return math.nan
+            return math.nan, 0
+        value, step = (extra.get("metrics") or {}).get(monitor), extra.get("step")
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return float(value) if ok else math.nan
+        return (float(value) if ok else math.nan), (step if isinstance(step, int) else 0)
 
     def best(self, engine: Engine, metrics: dict[str, float]) -> None:
         self.best_params = {n: w.copy() for n, w in engine.model.params.items()}
@@ -183,21 +184,21 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             source.load_state_dict(resume["source"])
         tracker = Tracker.from_state(resume["loop"])
         if validation is not None:
-            on_disk = checkpoints.saved_best(validation.monitor)
+            on_disk, step = checkpoints.saved_best(validation.monitor)
             if validation.better(on_disk, tracker.best):
-                tracker.best = on_disk
+                tracker.best, tracker.best_step = on_disk, step
     comm, start = engine.comm, clock()
     stop = agreed(stop, comm)
     elapsed = lambda: tracker.seconds + clock() - start  # noqa: E731
     losses: list[float] = []  # the updates' losses since the last epoch's end
     epoch_losses: list[float] = []  # those of the last complete epoch
     history: list[dict[str, Any]] = []
-    epoch, saved_at, stopped_by = 0, engine.step, None
+    epoch, saved_at, stopped_by = tracker.epochs_done, engine.step, None
 
-    def reason_to_stop(epoch_end: bool) -> str | None:
+    def reason_to_stop() -> str | None:
         if budget.steps and engine.step >= budget.steps:
             return "steps"
-        if budget.epochs and epoch_end and epoch >= budget.epochs:
+        if budget.epochs and tracker.epochs_done >= budget.epochs:
             return "epochs"
         if budget.patience and tracker.since_best >= budget.patience:
             return "patience"
@@ -211,7 +212,7 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
         checkpoints.last(engine, source, tracker_now, log)
         saved_at = engine.step
 
-    stopped_by = reason_to_stop(False)
+    stopped_by = reason_to_stop()
     try:
         while stopped_by is None:
             signal_name = stop()
@@ -237,7 +238,8 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             losses.append(loss)
             if batch.epoch_end:
                 epoch_losses, losses = losses, []
-            stopped_by = reason_to_stop(batch.epoch_end)
+                tracker.epochs_done = epoch
+            stopped_by = reason_to_stop()
             due = (budget.eval_every and engine.step % budget.eval_every == 0) or (
                 not budget.eval_every and batch.epoch_end)
             if validation is not None and (due or stopped_by is not None):
@@ -245,7 +247,7 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
                 history.append(record)
                 if on_evaluate is not None:
                     on_evaluate(engine, record)
-                stopped_by = stopped_by or reason_to_stop(batch.epoch_end)
+                stopped_by = stopped_by or reason_to_stop()
             log.write(record)
             every = budget.checkpoint_every
             if (every and engine.step % every == 0) or (not every and batch.epoch_end) or (
@@ -277,6 +279,8 @@ def _evaluate(engine: Engine, validation: Validation, tracker: Tracker,
     if validation.better(value, tracker.best):
         tracker.best, tracker.best_step, tracker.since_best = value, engine.step, 0
         checkpoints.best(engine, metrics)
+    elif value == tracker.best and engine.step == tracker.best_step:
+        tracker.since_best = 0  # a resumed run reached again the best it saved before `last`
     else:
         tracker.since_best += 1
     if progress is not None:

@@ -1,0 +1,198 @@
+"""``rnnkit classify`` and ``rnnkit forecast`` runs: a run directory per job, killed (SIGKILL)
+and interrupted (SIGINT) runs that resume to the parameters of an uninterrupted one, bit for
+bit, and ``mpiexec -n 2`` held equal to one process."""
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.cli import _run, classify, forecast, main
+from rnnkit.training import read_log
+
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+needs_mpi = pytest.mark.skipif(
+    not MPIEXEC.exists() or importlib.util.find_spec("mpi4py") is None,
+    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')")
+
+
+def _npz(path: Path, n: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(n) % 2, "down", "up")
+    x = rng.standard_normal((n, 11, 2))
+    x[:, :, 0] += np.where(y == "up", 1.0, -1.0)[:, None]
+    np.savez(path, x=x, lengths=rng.integers(4, 12, n), y=y)
+    return str(path)
+
+
+def _csv(path: Path) -> str:
+    t = np.arange(90)
+    rows = [f"{np.sin(2 * np.pi * k / 8) + 0.01 * k + 0.1 * np.sin(k):.6f}" for k in t]
+    path.write_text("level\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def jobs(tmp_path) -> dict[str, list[str]]:
+    """Each job's command line (without --out): short, with validation and early stopping."""
+    train, test = _npz(tmp_path / "train.npz", 40, 0), _npz(tmp_path / "test.npz", 20, 1)
+    return {
+        "classify": ["classify", "--train", train, "--test", test, "--hidden-size", "6",
+                     "--ffnn-hidden", "6", "--epochs", "30", "--batch-size", "5", "--lr", "0.02",
+                     "--val-fraction", "0.25", "--patience", "8"],
+        "forecast": ["forecast", "--csv", _csv(tmp_path / "series.csv"), "--lookback", "6",
+                     "--horizon", "3", "--season", "8", "--test-size", "12", "--stat", "none",
+                     "--hidden-size", "4", "--ffnn-hidden", "4", "--epochs", "25",
+                     "--batch-size", "5", "--patience", "8"],
+    }
+
+
+def _networks(out: Path) -> list[Path]:
+    return sorted(d for d in out.iterdir() if d.is_dir())
+
+
+def _assert_same_runs(a: Path, b: Path) -> None:
+    """Every network's last parameters and metrics log steps are the same in both runs."""
+    assert [d.name for d in _networks(a)] == [d.name for d in _networks(b)]
+    for da, db in zip(_networks(a), _networks(b)):
+        pa, pb = rnnkit.load(da / "last").params, rnnkit.load(db / "last").params
+        for n in pa:
+            np.testing.assert_array_equal(pa[n], pb[n], err_msg=f"{da.name} {n}")
+        steps = [[r["step"] for r in read_log(d / "metrics.jsonl")] for d in (da, db)]
+        assert steps[0] == steps[1], da.name
+
+
+def _timeless(report: dict) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in report["results"]]
+
+
+def _saved_step(network: Path) -> int:
+    link = network / "last"
+    return int(Path(os.readlink(link)).name.split("-")[1]) if link.is_symlink() else 0
+
+
+def _saved_steps(out: Path) -> int:
+    return sum(_saved_step(d) for d in _networks(out)) if out.exists() else 0
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rnnkit", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator) -> None:
+    """Wait until the process has saved a new checkpoint, then a random moment more."""
+    before, deadline = _saved_steps(out), time.monotonic() + 120
+    while _saved_steps(out) <= before and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.05))
+    assert proc.poll() is None, "the run finished before it could be stopped"
+
+
+@pytest.mark.parametrize("job", ["classify", "forecast"])
+def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
+        jobs, job, tmp_path, capsys):
+    argv = jobs[job]
+    assert main([*argv, "--json", "--quiet", "--out", str(tmp_path / "straight")]) == 0
+    straight = json.loads(capsys.readouterr().out)
+    out, rng = tmp_path / "stopped", np.random.default_rng(0)
+
+    killed = _start([*argv, "--quiet", "--out", str(out)])
+    _after_progress(killed, out, rng)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL
+
+    interrupted = _start([job, "--resume", "--out", str(out)])
+    _after_progress(interrupted, out, rng)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=60)
+    assert interrupted.returncode == 128 + signal.SIGINT, err
+    assert err.strip().splitlines()[-1] == (
+        f"rnnkit: SIGINT received: saved each network's last checkpoint in {out}; "
+        f"continue with: rnnkit {job} --resume --out {out}")
+
+    assert main([job, "--resume", "--json", "--out", str(out)]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert _timeless(resumed) == _timeless(straight)
+    _assert_same_runs(tmp_path / "straight", out)
+
+
+@pytest.mark.parametrize("job", ["classify", "forecast"])
+def test_a_run_directory_holds_the_options_and_each_network_s_checkpoints(jobs, job, tmp_path,
+                                                                         monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [*jobs[job], "--epochs", "2"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    (out,) = (tmp_path / "runs").iterdir()
+    assert out.name.startswith(f"{job}-") and f"; run in runs/{out.name}\n" in err
+    assert json.loads((out / "job.json").read_text())["job"] == job
+    names = {"classify": ["ffnn", "gru"], "forecast": ["ffnn-direct", "ffnn-recursive",
+                                                       "gru-direct", "gru-recursive"]}[job]
+    assert [d.name for d in _networks(out)] == names
+    for d in _networks(out):
+        assert (d / "last").exists() and (d / "best").exists() and (d / "metrics.jsonl").exists()
+    assert f"{job}: gru" in err and "epoch 1/2 loss" in err and "val_loss" in err
+
+
+@pytest.mark.parametrize("job", ["classify", "forecast"])
+def test_an_existing_run_is_refused_without_resume_or_overwrite(jobs, job, tmp_path, capsys):
+    module = {"classify": classify, "forecast": forecast}[job]
+    out = str(tmp_path / "r")
+    argv = [*jobs[job][1:], "--epochs", "1", "--quiet", "--out", out]
+    assert main([job, *argv]) == 0
+    capsys.readouterr()
+    for extra, message in [([], "already holds a run; continue it with --resume"),
+                           (["--resume"], "a resumed run takes its options from"),
+                           (["--resume", "--overwrite"], "give one of them")]:
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        assert _run(module, parser.parse_args([*argv, *extra]), debug=False) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert main([job, *argv, "--overwrite"]) == 0
+    assert main([job, "--resume", "--out", out, "--quiet"]) == 0  # finished: nothing to train
+
+
+RUN_ALL = """
+import json, sys
+from rnnkit.cli import main
+for argv in json.loads(sys.argv[1]):
+    code = main(argv)
+    if code:
+        sys.exit(code)
+"""
+
+
+@needs_mpi
+def test_two_ranks_end_equal_to_one_process_and_only_rank_0_reports(jobs, tmp_path, capsys):
+    runs = {job: [*argv, "--epochs", "4", "--batch-size", "6", "--json", "--quiet"]
+            for job, argv in jobs.items()}
+    for job, argv in runs.items():
+        assert main([*argv, "--out", str(tmp_path / f"{job}-1")]) == 0
+    capsys.readouterr()
+    env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")}
+    ranked = [[*[a for a in argv if a != "--quiet"], "--out", str(tmp_path / f"{job}-2")]
+              for job, argv in runs.items()]
+    done = subprocess.run([str(MPIEXEC), "-genv", "OPENBLAS_NUM_THREADS", "1", "-n", "2",
+                           sys.executable, "-c", RUN_ALL, json.dumps(ranked)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('"results"') == 2  # one report per job: rank 0's
+    assert done.stderr.count(", 2 processes; run in") == 2
+    assert done.stderr.count("classify: gru: epoch 1/4") == 1
+    for job in runs:
+        one, two = tmp_path / f"{job}-1", tmp_path / f"{job}-2"
+        for d1, d2 in zip(_networks(one), _networks(two)):
+            p1, p2 = rnnkit.load(d1 / "last").params, rnnkit.load(d2 / "last").params
+            worst = max(float(np.abs(p1[n].astype(np.float64) - p2[n]).max()) for n in p1)
+            assert worst < 1e-6, (d1.name, worst)
