@@ -163,6 +163,48 @@ def test_the_wall_clock_cap_stops_a_run_that_is_then_not_finished():
     assert summary.stopped_by == "minutes" and not summary.finished and summary.steps < 10
 
 
+def _counting_validation(reach_at):
+    """A validation whose target holds from the ``reach_at``-th evaluation on."""
+    seen = []
+
+    def validate(model):
+        seen.append(1)
+        return {"val_loss": 1.0 / len(seen), "evaluation": float(len(seen))}
+
+    return Validation(validate, target=lambda m: m["evaluation"] >= reach_at), seen
+
+
+@pytest.mark.parametrize("reach_at, steps, stopped_by", [(2, 4, "target"), (3, 6, "target"),
+                                                         (9, 10, "steps")])
+def test_a_target_met_at_a_scheduled_evaluation_ends_the_run_finished(reach_at, steps,
+                                                                      stopped_by):
+    x, y, lengths = _sign_task()
+    validation, _ = _counting_validation(reach_at)
+    summary = fit(_engine(_model()), Shuffled(x, y, lengths=lengths, batch_size=16),
+                  Budget(steps=10, eval_every=2), validation=validation)
+    assert (summary.stopped_by, summary.steps, summary.finished) == (stopped_by, steps, True)
+
+
+def test_the_evaluation_after_an_off_schedule_stop_does_not_check_the_target():
+    x, y, lengths = _sign_task()
+    validation, seen = _counting_validation(2)
+    summary = fit(_engine(_model()), Shuffled(x, y, lengths=lengths, batch_size=16),
+                  Budget(steps=5, eval_every=3), validation=validation)
+    assert len(seen) == 2 and summary.stopped_by == "steps"  # the 2nd was at update 5
+
+
+def test_a_resumed_run_that_had_met_its_target_stops_at_once(tmp_path):
+    x, y, lengths = _sign_task()
+    validation, _ = _counting_validation(1)
+    source = Shuffled(x, y, lengths=lengths, batch_size=16)
+    first = fit(_engine(_model()), source, Budget(steps=10, eval_every=2),
+                validation=validation, checkpoints=Checkpoints(tmp_path))
+    resumed = fit(_engine(_model()), source, Budget(steps=10, eval_every=2),
+                  validation=validation, resume=load_with_state(tmp_path / "last")[1])
+    assert (first.stopped_by, first.steps) == ("target", 2)
+    assert (resumed.stopped_by, resumed.steps) == ("target", 2)
+
+
 def test_a_budget_and_options_are_checked():
     with pytest.raises(ConfigError, match="give a budget"):
         Budget()

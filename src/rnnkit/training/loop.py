@@ -1,8 +1,8 @@
 """The one training loop: batches → engine updates → validation, early stopping, checkpoints.
 
 ``fit`` runs until the budget is spent (updates, epochs, or the wall-clock cap), the
-validation metric has not improved for ``patience`` evaluations, or ``stop()`` names a
-reason (a signal: see ``signals``).  Every job trains through it and gets, without writing
+validation metric has not improved for ``patience`` evaluations, a scheduled evaluation
+meets the validation's ``target``, or ``stop()`` names a reason (a signal: see ``signals``).  Every job trains through it and gets, without writing
 them again:
 
 * validation on the job's validation data only (``validate(model) -> {name: value}``),
@@ -43,27 +43,38 @@ class Tracker:
     evaluations: int = 0
     seconds: float = 0.0  # training time of earlier processes of this run
     epochs_done: int = 0  # complete passes over the data (a resumed run spent on epochs stops)
+    reached: bool = False  # a scheduled evaluation met the target (a resumed run stops at once)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": None if math.isnan(self.best) else self.best, "best_step": self.best_step,
                 "since_best": self.since_best, "evaluations": self.evaluations,
-                "seconds": self.seconds, "epochs_done": self.epochs_done}
+                "seconds": self.seconds, "epochs_done": self.epochs_done,
+                "reached": self.reached}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> "Tracker":
         best = math.nan if d.get("best") is None else float(d["best"])
         return cls(best, int(d["best_step"]), int(d["since_best"]), int(d["evaluations"]),
-                   float(d.get("seconds", 0.0)), int(d.get("epochs_done", 0)))
+                   float(d.get("seconds", 0.0)), int(d.get("epochs_done", 0)),
+                   bool(d.get("reached", False)))
 
 
 @dataclass(frozen=True)
 class Validation:
-    """What to evaluate and how to compare: ``fn(model) -> {name: value}``, ``monitor`` in it."""
+    """What to evaluate and how to compare: ``fn(model) -> {name: value}``, ``monitor`` in it.
+
+    ``target(metrics) -> bool`` ends the run (``stopped_by == "target"``, finished) at the
+    first *scheduled* evaluation (every ``eval_every`` updates, or at an epoch's end) where
+    it holds, whatever else would have stopped the run at that update; the evaluation the
+    loop adds when the run stops off schedule is not checked, so whether a run reached its
+    target does not depend on where its budget happened to end.
+    """
 
     fn: Callable[[Any], dict[str, float]]
     monitor: str = "val_loss"
     higher_is_better: bool = False
     show: Callable[[dict[str, float]], str] | None = None  # the progress line's text
+    target: Callable[[dict[str, float]], bool] | None = None  # a goal that ends the run
 
     def better(self, value: float, best: float) -> bool:
         if not math.isfinite(value):
@@ -80,7 +91,7 @@ class Summary:
     steps: int  # updates applied in all
     epochs: int  # the epoch of the last batch (0 for sources without epochs)
     train_loss: float  # mean loss over the last epoch's (or last 100) updates
-    stopped_by: str  # steps | epochs | minutes | patience | a signal's name
+    stopped_by: str  # steps | epochs | minutes | patience | target | a signal's name
     seconds: float  # training time of this run, across resumes
     skipped: int  # updates not applied (non-finite)
     best: float = math.nan  # the best validation value (NaN without validation)
@@ -89,9 +100,9 @@ class Summary:
 
     @property
     def finished(self) -> bool:
-        """The run spent its update/epoch budget or stopped early on validation, not on the
-        wall clock or a signal."""
-        return self.stopped_by in ("steps", "epochs", "patience")
+        """The run spent its update/epoch budget or stopped early on validation (patience or
+        target), not on the wall clock or a signal."""
+        return self.stopped_by in ("steps", "epochs", "patience", "target")
 
 
 class Checkpoints:
@@ -196,6 +207,8 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
     epoch, saved_at, stopped_by = tracker.epochs_done, engine.step, None
 
     def reason_to_stop() -> str | None:
+        if tracker.reached:
+            return "target"
         if budget.steps and engine.step >= budget.steps:
             return "steps"
         if budget.epochs and tracker.epochs_done >= budget.epochs:
@@ -243,10 +256,13 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             due = (budget.eval_every and engine.step % budget.eval_every == 0) or (
                 not budget.eval_every and batch.epoch_end)
             if validation is not None and (due or stopped_by is not None):
-                record.update(_evaluate(engine, validation, tracker, checkpoints, progress))
+                metrics = _evaluate(engine, validation, tracker, checkpoints, progress)
+                record.update(metrics)
                 history.append(record)
                 if on_evaluate is not None:
                     on_evaluate(engine, record)
+                if due and validation.target is not None and validation.target(metrics):
+                    tracker.reached, stopped_by = True, "target"
                 stopped_by = stopped_by or reason_to_stop()
             log.write(record)
             every = budget.checkpoint_every
