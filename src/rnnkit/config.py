@@ -15,13 +15,117 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import ConfigError
-from .layers.recurrent import RecurrentConfig
 
 NONFINITE_ACTIONS = ("skip", "reduce-lr", "stop")
 """What training does when a loss or gradient is NaN/Inf (``TrainConfig.on_nonfinite``)."""
+
+
+# ----------------------------------------------------------------------------- cells and layers
+
+CELL_NAMES = ("elman", "jordan", "fully_recurrent", "lstm", "gru")
+"""Every cell rnnkit implements; also the accepted values of ``--cell``."""
+
+JORDAN_FEEDBACK = ("output", "softmax")
+"""What a Jordan cell feeds back: its output y_{t−1} itself, or softmax(y_{t−1})."""
+
+ALIASES = {"rnn": "elman", "frnn": "fully_recurrent", "fully-recurrent": "fully_recurrent"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellOptions:
+    """Options of one recurrent cell; each cell reads the fields that concern it."""
+
+    nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent: "tanh" | "relu"
+    init: str = "uniform"  # recurrent weights: "uniform" (PyTorch) | "orthogonal" | "identity" (IRNN)
+    peepholes: bool = False  # lstm: diagonal peepholes (i, f see c_{t-1}; o sees c_t)
+    forget_bias: float = 0.0  # lstm: added to the forget gate's bias_ih at initialisation
+    chrono_init: int = 0  # lstm / gru: > 0 sets the gate biases for lags up to this (Tallec 2018)
+    reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch, default) or W_hn (r ⊙ h) (Cho v3)
+    layer_norm: bool = False  # lstm / gru: layer normalisation of each gate (Ba et al. 2016)
+    output_size: int = 0  # jordan / fully_recurrent: number of output units (0: same as hidden)
+    jordan_feedback: str = "output"  # jordan: y_{t-1} fed back as is ("output") | "softmax"
+    linear_outputs: bool = False  # fully_recurrent: output units y = a (hidden units act(a))
+
+    def __post_init__(self) -> None:
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
+        if self.init not in ("uniform", "orthogonal", "identity"):
+            raise ConfigError(
+                f"init must be 'uniform', 'orthogonal' or 'identity', got {self.init!r}"
+            )
+        if self.chrono_init < 0 or 0 < self.chrono_init < 3:
+            raise ConfigError(f"chrono_init must be 0 (off) or >= 3, got {self.chrono_init}")
+        if self.chrono_init and self.forget_bias:
+            raise ConfigError("chrono_init sets the forget-gate bias itself; leave forget_bias 0")
+        if self.jordan_feedback not in JORDAN_FEEDBACK:
+            raise ConfigError(f"jordan_feedback must be 'output' or 'softmax', "
+                              f"got {self.jordan_feedback!r}")
+        if self.output_size < 0:
+            raise ConfigError(f"output_size must be >= 0, got {self.output_size}")
+
+
+def canonical_name(name: str) -> str:
+    """The registry name of a cell, accepting aliases such as ``rnn`` and ``frnn``."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in CELL_NAMES:
+        choices = ", ".join(CELL_NAMES)
+        raise ConfigError(f"unknown cell {name!r}; choose one of: {choices}")
+    return key
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerOptions(CellOptions):
+    """A recurrent layer's options besides its sizes: the cell, the stack and dropout."""
+
+    cell: str = "lstm"  # elman | jordan | fully_recurrent | lstm | gru
+    num_layers: int = 1  # L: stacked layers
+    bidirectional: bool = False  # D = 2: a second pass reads the sequence backwards
+    dropout: float = 0.0  # dropout on the outputs of every layer but the last (training only)
+    recurrent_dropout: float = 0.0  # variational: one mask on the recurrent input for all steps
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell", canonical_name(self.cell))
+        if self.num_layers <= 0:
+            raise ConfigError(f"num_layers must be > 0, got {self.num_layers}")
+        for name in ("dropout", "recurrent_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        CellOptions.__post_init__(self)
+
+    def cell_options(self) -> CellOptions:
+        """The options the cell itself reads."""
+        return CellOptions(**{f.name: getattr(self, f.name) for f in fields(CellOptions)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecurrentConfig(LayerOptions):
+    """Configuration of a recurrent layer (JSON-serialisable): its sizes and its options."""
+
+    input_size: int  # I: features per step
+    hidden_size: int  # H: units per layer and direction
+    batch_first: bool = False  # public arrays are [B, T, ·] instead of [T, B, ·]
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "hidden_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        LayerOptions.__post_init__(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RecurrentConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown recurrent config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------- models
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,7 +308,7 @@ def option_types(cls: type) -> dict[str, type]:
 
 def check_option(name: str, value: Any, kind: type, where: str) -> None:
     """ConfigError unless ``value`` is a ``kind`` (an int counts as a float; a float is finite)."""
-    boolean = isinstance(value, (bool, np.bool_))
+    boolean = isinstance(value, bool) or type(value).__name__ == "bool_"  # NumPy's too
     if kind is float:
         ok = isinstance(value, numbers.Real) and not boolean
         if ok and not math.isfinite(value):

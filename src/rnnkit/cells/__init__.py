@@ -27,62 +27,11 @@ where the output *is* part of the state.  Nothing is mutated in place.
 The time loop, masks, reversal and state carry live once, in ``unroll``.
 """
 
-from dataclasses import dataclass
 from importlib import import_module
 from types import ModuleType
 
-from ..errors import ConfigError
-
-CELL_NAMES = ("elman", "jordan", "fully_recurrent", "lstm", "gru")
-"""Every cell rnnkit implements; also the accepted values of ``--cell``."""
-
-JORDAN_FEEDBACK = ("output", "softmax")
-"""What a Jordan cell feeds back: its output y_{t−1} itself, or softmax(y_{t−1})."""
-
-ALIASES = {"rnn": "elman", "frnn": "fully_recurrent", "fully-recurrent": "fully_recurrent"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class CellOptions:
-    """Options of one recurrent cell; each cell reads the fields that concern it."""
-
-    nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent: "tanh" | "relu"
-    init: str = "uniform"  # recurrent weights: "uniform" (PyTorch) | "orthogonal" | "identity" (IRNN)
-    peepholes: bool = False  # lstm: diagonal peepholes (i, f see c_{t-1}; o sees c_t)
-    forget_bias: float = 0.0  # lstm: added to the forget gate's bias_ih at initialisation
-    chrono_init: int = 0  # lstm / gru: > 0 sets the gate biases for lags up to this (Tallec 2018)
-    reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch, default) or W_hn (r ⊙ h) (Cho v3)
-    layer_norm: bool = False  # lstm / gru: layer normalisation of each gate (Ba et al. 2016)
-    output_size: int = 0  # jordan / fully_recurrent: number of output units (0: same as hidden)
-    jordan_feedback: str = "output"  # jordan: y_{t-1} fed back as is ("output") | "softmax"
-    linear_outputs: bool = False  # fully_recurrent: output units y = a (hidden units act(a))
-
-    def __post_init__(self) -> None:
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
-        if self.init not in ("uniform", "orthogonal", "identity"):
-            raise ConfigError(
-                f"init must be 'uniform', 'orthogonal' or 'identity', got {self.init!r}"
-            )
-        if self.chrono_init < 0 or 0 < self.chrono_init < 3:
-            raise ConfigError(f"chrono_init must be 0 (off) or >= 3, got {self.chrono_init}")
-        if self.chrono_init and self.forget_bias:
-            raise ConfigError("chrono_init sets the forget-gate bias itself; leave forget_bias 0")
-        if self.jordan_feedback not in JORDAN_FEEDBACK:
-            raise ConfigError(f"jordan_feedback must be 'output' or 'softmax', "
-                              f"got {self.jordan_feedback!r}")
-        if self.output_size < 0:
-            raise ConfigError(f"output_size must be >= 0, got {self.output_size}")
-
-
-def canonical_name(name: str) -> str:
-    """The registry name of a cell, accepting aliases such as ``rnn`` and ``frnn``."""
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in CELL_NAMES:
-        choices = ", ".join(CELL_NAMES)
-        raise ConfigError(f"unknown cell {name!r}; choose one of: {choices}")
-    return key
-
+from ..config import (  # noqa: F401  (the cells' options live with the other configuration)
+    ALIASES, CELL_NAMES, JORDAN_FEEDBACK, CellOptions, canonical_name)
 
 def get_cell(name: str) -> ModuleType:
     """The module implementing cell ``name`` (imported on first use)."""

@@ -28,58 +28,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import kernels
-from ..cells import CellOptions, canonical_name, get_cell, unroll
+from ..cells import get_cell, unroll
+from ..config import RecurrentConfig  # noqa: F401  (re-exported: the layer's configuration)
 from ..errors import ConfigError, ShapeError
 from .embedding import check_ids, one_hot
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecurrentConfig:
-    """Configuration of a recurrent layer (JSON-serialisable)."""
-
-    cell: str = "lstm"  # elman | jordan | fully_recurrent | lstm | gru
-    input_size: int  # I: features per step
-    hidden_size: int  # H: units per layer and direction
-    num_layers: int = 1  # L: stacked layers
-    bidirectional: bool = False  # D = 2: a second pass reads the sequence backwards
-    dropout: float = 0.0  # dropout on the outputs of every layer but the last (training only)
-    recurrent_dropout: float = 0.0  # variational: one mask on h_{t-1} for all steps (Gal 2016)
-    batch_first: bool = False  # public arrays are [B, T, ·] instead of [T, B, ·]
-    nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent
-    init: str = "uniform"  # uniform | orthogonal | identity (recurrent weights)
-    peepholes: bool = False  # lstm
-    forget_bias: float = 0.0  # lstm
-    chrono_init: int = 0  # lstm / gru: chrono initialisation for lags up to this (0: off)
-    reset_after: bool = True  # gru: PyTorch form (True) or Cho et al. v3 (False)
-    layer_norm: bool = False  # lstm / gru
-    output_size: int = 0  # jordan / fully_recurrent output units (0: hidden_size)
-    jordan_feedback: str = "output"  # jordan: feed back y_{t-1} ("output") or its "softmax"
-    linear_outputs: bool = False  # fully_recurrent: linear output units (y = a)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cell", canonical_name(self.cell))
-        for name in ("input_size", "hidden_size", "num_layers"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("dropout", "recurrent_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        self.cell_options()  # validates the cell's own options
-
-    def cell_options(self) -> CellOptions:
-        names = {f.name for f in fields(CellOptions)}
-        return CellOptions(**{k: v for k, v in asdict(self).items() if k in names})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RecurrentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown recurrent config keys: {', '.join(unknown)}")
-        return cls(**d)
 
 
 class LayerCache(NamedTuple):
