@@ -335,7 +335,7 @@ def _clear(out: Path) -> None:
 
 
 def stderr_log(stream: TextIO, prefix: str) -> Callable[[str], None]:
-    """A ``log`` for ``train`` that writes ``prefix: message`` lines to ``stream``."""
+    """A job's ``log``: writes ``prefix: message`` lines to ``stream`` (progress, on stderr)."""
     def log(message: str) -> None:
         stream.write(f"{prefix}: {message}\n")
         stream.flush()
