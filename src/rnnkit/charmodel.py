@@ -34,7 +34,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .bptt import objective
-from .config import ModelConfig, TrainConfig
+from .config import CharModelOptions, ModelConfig, TrainConfig
 from .data.corpus import check_distinct, default_corpus, read_texts
 from .data.text import CharStream, CharVocab, split
 from .distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
@@ -51,7 +51,7 @@ from .training.signals import stop_on_signals
 
 LN2 = math.log(2)
 
-DEFAULT_WINDOW = 16
+DEFAULT_WINDOW = CharModelOptions.window
 """Characters the feed-forward baseline reads by default (≈ an LSTM-256's parameters at V ≈ 96)."""
 
 RESUME_OVERRIDES = frozenset({
@@ -241,7 +241,8 @@ def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: Trai
 def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
                 dtype: str = "float32", window: int = DEFAULT_WINDOW) -> FFNNConfig:
     """The baseline's config from the recurrent options it shares (sizes, activation)."""
-    hidden, layers = rnn.get("hidden_size", 256), rnn.get("num_layers", 1)
+    hidden = rnn.get("hidden_size", CharModelOptions.hidden_size)
+    layers = rnn.get("num_layers", CharModelOptions.num_layers)
     if not isinstance(window, int) or window < 1:
         raise ConfigError(f"window must be an integer >= 1, got {window!r}")
     if not isinstance(layers, int) or layers < 1:

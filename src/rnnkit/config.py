@@ -7,9 +7,11 @@ config read from a JSON file or a checkpoint is as safe as one written in code.
 """
 
 import difflib
+import inspect
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -123,6 +125,23 @@ class RecurrentConfig(LayerOptions):
         if unknown:
             raise ConfigError(f"unknown recurrent config keys: {', '.join(unknown)}")
         return cls(**d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CharModelOptions(LayerOptions):
+    """The character model's options besides training: its layer, input and text.
+
+    ``cell`` may also be ``ffnn``, the feed-forward baseline (``rnnkit.ffnn``), which reads
+    ``hidden_size``, ``num_layers`` and ``nonlinearity`` and has no use for the recurrent
+    options.  The model is one-directional: a next-character model cannot read ahead.
+    """
+
+    cell: str = "lstm"  # elman | jordan | fully_recurrent | lstm | gru | ffnn (the baseline)
+    hidden_size: int = 256  # H: units per layer (ffnn: per hidden layer)
+    embedding_dim: int = 0  # learned character embedding width (0: one-hot input)
+    dtype: str = "float32"  # float32 | float64
+    max_chars: int = 0  # use only the first N characters of the text (0: all)
+    window: int = 16  # ffnn: the last characters it reads
 
 
 # ----------------------------------------------------------------------------- models
@@ -296,6 +315,35 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------- checking
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """{field name: the comment written after it} for a config dataclass and its bases.
+
+    The comment is the field's documentation and the help text the command line shows for
+    it, so it is written once; a comment continued on the next lines (``#   …``) is joined.
+    """
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not hasattr(klass, "__dataclass_fields__") or klass is object:
+            continue
+        lines = inspect.getsource(klass).splitlines()
+        for k, line in enumerate(lines):
+            m = _FIELD_LINE.match(line)
+            if not m:
+                continue
+            text = [m.group(2).strip()]
+            for more in lines[k + 1:]:
+                cont = _CONTINUED.match(more)
+                if not cont:
+                    break
+                text.append(cont.group(1).strip())
+            out[m.group(1)] = " ".join(text)
+    return out
+
+
+_FIELD_LINE = re.compile(r"^    (\w+): [^#=]+(?:=[^#]*)?#\s?(.*)$")
+_CONTINUED = re.compile(r"^\s+#\s+(.*)$")
 
 
 def option_types(cls: type) -> dict[str, type]:

@@ -360,8 +360,22 @@ def test_a_resume_refuses_baseline(text_file, tmp_path, capsys):
     assert "--baseline trains a new baseline" in _one_error_line(capsys)
 
 
-def test_the_command_line_window_default_is_the_library_one():
-    from rnnkit.charmodel import DEFAULT_WINDOW
-    from rnnkit.cli.train import MODEL_DEFAULTS
+def test_every_flag_default_and_help_comes_from_the_configuration_dataclasses(capsys):
+    from dataclasses import fields
 
-    assert MODEL_DEFAULTS["window"] == DEFAULT_WINDOW
+    from rnnkit.charmodel import DEFAULT_WINDOW
+    from rnnkit.cli.train import model_defaults
+    from rnnkit.config import CharModelOptions, TrainConfig, field_help
+
+    assert model_defaults()["window"] == DEFAULT_WINDOW == CharModelOptions().window
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    helps = {**field_help(TrainConfig), **field_help(CharModelOptions)}
+    for cls in (TrainConfig, CharModelOptions):
+        for f in fields(cls):
+            assert helps[f.name], f"{cls.__name__}.{f.name} has no comment"
+    for name in ("hidden_size", "lr", "on_nonfinite", "peepholes", "window"):
+        flag = "--" + name.replace("_", "-")
+        assert flag in text and " ".join(helps[name].split()) in text, name
+    assert "(default: 256)" in text and "(default: 0.002)" in text

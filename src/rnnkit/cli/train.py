@@ -32,104 +32,59 @@ from typing import Any
 
 SUMMARY = "train a character-level model"
 
-MODEL_DEFAULTS: dict[str, Any] = {
-    "cell": "lstm", "hidden_size": 256, "num_layers": 1, "embedding_dim": 0, "dropout": 0.0,
-    "recurrent_dropout": 0.0, "nonlinearity": "tanh", "init": "uniform", "peepholes": False,
-    "forget_bias": 0.0, "chrono_init": 0, "layer_norm": False, "reset_after": True,
-    "output_size": 0, "jordan_feedback": "output", "dtype": "float32", "max_chars": 0,
-    "window": 16,
-}
-"""Model and data options (the names ``--config`` accepts besides TrainConfig's); the window
-is ``charmodel.DEFAULT_WINDOW``, written out so that ``--help`` imports no NumPy."""
+MODEL_OPTIONS = ["cell", "hidden_size", "num_layers", "embedding_dim", "dropout",
+                 "recurrent_dropout", "nonlinearity", "init", "peepholes", "forget_bias",
+                 "chrono_init", "layer_norm", "reset_after", "output_size", "jordan_feedback",
+                 "linear_outputs", "dtype", "window"]
+"""The model's flags, in the order ``--help`` shows them (``config.CharModelOptions``)."""
 
-MODEL_KINDS = {name: type(value) for name, value in MODEL_DEFAULTS.items()}
+TRAIN_OPTIONS = ["steps", "minutes", "seq_len", "bptt_steps", "batch_size", "optimizer", "lr",
+                 "momentum", "weight_decay", "clip", "clip_value", "schedule", "warmup_steps",
+                 "min_lr", "step_size", "gamma", "eval_every", "eval_chars", "val_fraction",
+                 "sample_length", "sample_every", "checkpoint_every", "on_nonfinite",
+                 "nonfinite_lr_factor", "max_nonfinite", "seed"]
+"""The training flags, in the order ``--help`` shows them (``config.TrainConfig``)."""
 
-RECURRENT_ONLY = ("dropout", "recurrent_dropout", "init", "peepholes", "forget_bias",
-                  "chrono_init", "layer_norm", "reset_after", "output_size", "jordan_feedback")
-"""Options the feed-forward baseline has no use for (an error with ``--cell ffnn``)."""
+DATA_OPTIONS = ["max_chars"]
 
 NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window")
 """Model options that are not the recurrent layer's."""
 
 
+def model_defaults() -> dict[str, Any]:
+    """The model and data options with their defaults (``config.CharModelOptions``)."""
+    from ..config import CharModelOptions
+    from .options import defaults_of
+
+    return defaults_of(CharModelOptions, MODEL_OPTIONS + DATA_OPTIONS)
+
+
+def recurrent_only() -> tuple[str, ...]:
+    """Options the feed-forward baseline has no use for (an error with ``--cell ffnn``)."""
+    from ..config import CellOptions
+
+    cell = [f.name for f in fields(CellOptions) if f.name != "nonlinearity"]
+    return ("dropout", "recurrent_dropout", *cell)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # every default is None, so that a flag the user gave can be told from one they did not;
-    # the real defaults are MODEL_DEFAULTS and TrainConfig's (shown in the help texts)
-    p.set_defaults(**{name: None for name in MODEL_DEFAULTS})
+    # the real defaults are config.CharModelOptions' and TrainConfig's (shown in the help)
+    from ..config import CharModelOptions, TrainConfig
+    from .options import add_options
+
     p.add_argument("files", nargs="*", help="UTF-8 text files (default: the Python stdlib source)")
     p.add_argument("--config", metavar="FILE.json",
                    help="JSON object of option names (hidden_size, lr, ...); flags override it")
     m = p.add_argument_group("model")
-    m.add_argument("--cell", help="elman | jordan | fully_recurrent | lstm | gru | ffnn "
-                                  "(default lstm; ffnn: the feed-forward baseline)")
-    m.add_argument("--hidden-size", type=int, help="units per layer (default 256)")
-    m.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
-    m.add_argument("--embedding-dim", type=int,
-                   help="learned character embedding width (default 0: one-hot input)")
-    m.add_argument("--dropout", type=float, help="dropout between layers (default 0)")
-    m.add_argument("--recurrent-dropout", type=float,
-                   help="variational dropout on the recurrent input (one mask per chunk)")
-    m.add_argument("--nonlinearity", help="elman/jordan/frnn: tanh | relu")
-    m.add_argument("--init", help="uniform | orthogonal | identity (recurrent weights)")
-    m.add_argument("--peepholes", action="store_true", default=None,
-                   help="lstm: diagonal peephole connections")
-    m.add_argument("--forget-bias", type=float, help="lstm: initial forget-gate bias")
-    m.add_argument("--chrono-init", type=int, metavar="T_MAX",
-                   help="lstm/gru: chrono initialisation of the gate biases for dependencies "
-                        "up to T_MAX steps long (Tallec & Ollivier 2018; 0: off)")
-    m.add_argument("--layer-norm", action="store_true", default=None,
-                   help="lstm/gru: layer normalisation")
-    m.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
-                   help="gru: apply the reset gate before the recurrent product (Cho et al. v3)")
-    m.add_argument("--output-size", type=int,
-                   help="frnn: output units (default H); jordan: its outputs, the vocabulary")
-    m.add_argument("--jordan-feedback",
-                   help="jordan: feed back the output logits (output, the default) or the "
-                        "predicted distribution (softmax)")
-    m.add_argument("--dtype", help="float32 | float64")
-    m.add_argument("--window", type=int,
-                   help="ffnn: the last characters it reads (default 16)")
+    add_options(m, CharModelOptions, MODEL_OPTIONS, metavars={"chrono_init": "T_MAX"})
     m.add_argument("--baseline", action="store_true",
                    help="also train the ffnn baseline for the same budget (in DIR/baseline) "
                         "and print both validation figures")
     t = p.add_argument_group("training")
-    t.add_argument("--steps", type=int, help="number of updates (0: use --minutes)")
-    t.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
-    t.add_argument("--seq-len", type=int, help="k1: characters per chunk and update (default 100)")
-    t.add_argument("--bptt-steps", type=int, help="k2 >= k1: steps back-propagated")
-    t.add_argument("--batch-size", type=int, help="parallel streams per batch (default 32)")
-    t.add_argument("--optimizer", help="sgd | rmsprop | adagrad | adam | adamw (default adam)")
-    t.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
-    t.add_argument("--momentum", type=float, help="sgd / rmsprop momentum")
-    t.add_argument("--weight-decay", type=float, help="weight decay")
-    t.add_argument("--clip", type=float, help="clip the global gradient norm (default 5; 0: off)")
-    t.add_argument("--clip-value", type=float, help="clip each gradient to ±value")
-    t.add_argument("--schedule", help="constant | step | cosine")
-    t.add_argument("--warmup-steps", type=int, help="cosine: linear warm-up steps")
-    t.add_argument("--min-lr", type=float, help="cosine: final learning rate")
-    t.add_argument("--step-size", type=int,
-                   help="step: decay every N steps (default: a third of --steps)")
-    t.add_argument("--gamma", type=float, help="step: decay factor (default 0.1)")
-    t.add_argument("--eval-every", type=int, help="validate every N steps (default 100)")
-    t.add_argument("--eval-chars", type=int,
-                   help="validation characters read per evaluation (default 20000; 0: all)")
-    t.add_argument("--val-fraction", type=float,
-                   help="tail of the text held out for validation (default 0.05)")
-    t.add_argument("--sample-length", type=int, help="characters per sample (default 200)")
-    t.add_argument("--sample-every", type=int,
-                   help="print a sample every N steps (default 500; 0: never)")
-    t.add_argument("--checkpoint-every", type=int,
-                   help="save DIR/last every N steps (default 500)")
-    t.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
-                        "multiply the learning rate by --nonfinite-lr-factor, or stop")
-    t.add_argument("--nonfinite-lr-factor", type=float,
-                   help="reduce-lr: factor applied to the rate each time (default 0.5)")
-    t.add_argument("--max-nonfinite", type=int,
-                   help="stop after this many non-finite updates in a row (default 10)")
-    t.add_argument("--max-chars", type=int, help="use only the first N characters")
-    t.add_argument("--seed", type=int, help="seed of the run's random generator")
-    t.add_argument("--out", default="runs/char", help="run directory (default runs/char)")
+    add_options(t, TrainConfig, TRAIN_OPTIONS)
+    add_options(t, CharModelOptions, DATA_OPTIONS)
+    t.add_argument("--out", default="runs/char", help="run directory (default: runs/char)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run saved in --out (it may change the budget, --lr, "
                         "--clip and the reporting and non-finite options)")
@@ -300,8 +255,11 @@ def _prepare(args: argparse.Namespace, comm):
     from ..config import TrainConfig, option_types, read_config_file
     from ..errors import ConfigError
 
-    train_kinds = option_types(TrainConfig)
-    kinds = {**MODEL_KINDS, **train_kinds}
+    from ..config import CharModelOptions
+
+    defaults = model_defaults()
+    model_kinds = {k: v for k, v in option_types(CharModelOptions).items() if k in defaults}
+    kinds = {**model_kinds, **option_types(TrainConfig)}
     given = read_config_file(args.config, kinds) if args.config else {}
     given.update({k: v for k, v in vars(args).items() if k in kinds and v is not None})
     out = Path(args.out)
@@ -315,7 +273,7 @@ def _prepare(args: argparse.Namespace, comm):
             raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
                               f"resume the baseline itself: --resume --out {out / 'baseline'})")
         return resume_run(out, comm=comm, **given), out, None
-    options = {**MODEL_DEFAULTS, **{k: v for k, v in given.items() if k in MODEL_KINDS}}
+    options = {**defaults, **{k: v for k, v in given.items() if k in model_kinds}}
     _check_cell_options(options, given, args.baseline)
     dirs = [out] + ([out / "baseline"] if args.baseline else [])
     for d in dirs:
@@ -350,7 +308,7 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
     if options["max_chars"] < 0:
         raise ConfigError(f"max_chars must be >= 0, got {options['max_chars']}")
     if options["cell"] == "ffnn":
-        wrong = [k for k in RECURRENT_ONLY if k in given]
+        wrong = [k for k in recurrent_only() if k in given]
         if wrong:
             flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
             raise ConfigError(f"{flags}: recurrent options, not for --cell ffnn")
@@ -365,7 +323,7 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
 def _start(files: list[str], options: dict[str, Any], train, out, comm):
     from ..charmodel import start_run
 
-    rnn = {k: options[k] for k in MODEL_DEFAULTS if k not in NOT_LAYER_OPTIONS}
+    rnn = {k: options[k] for k in model_defaults() if k not in NOT_LAYER_OPTIONS}
     if rnn["cell"] == "ffnn":
         rnn = {k: rnn[k] for k in ("cell", "hidden_size", "num_layers", "nonlinearity")}
     return start_run(files, options["max_chars"], rnn, train, out,

@@ -1,0 +1,43 @@
+"""Command-line flags made from configuration dataclasses, so a default is written once.
+
+``add_options(group, cls, names)`` adds ``--field-name`` for each named field of ``cls``:
+its type from the annotation (a bool field becomes ``--flag`` / ``--no-flag``), its help the
+comment written after the field (``config.field_help``) and the field's default.  Every flag's
+parsed default is None, so a job can tell a flag the user gave from one left alone and fill
+the rest from the dataclass (or a ``--config`` file) itself.
+"""
+
+import argparse
+from dataclasses import MISSING, fields
+from typing import Any
+
+
+def add_options(group: Any, cls: type, names: list[str],
+                metavars: dict[str, str] | None = None) -> None:
+    """``--name`` flags for ``names`` (fields of the config dataclass ``cls``), in that order."""
+    from ..config import field_help, option_types
+
+    helps, kinds = field_help(cls), option_types(cls)
+    defaults = {f.name: f.default for f in fields(cls)}
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        default = defaults[name]
+        text = helps[name] + ("" if default is MISSING else f" (default: {_shown(default)})")
+        if kinds[name] is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=text)
+        else:
+            group.add_argument(flag, type=kinds[name], default=None, help=text,
+                               metavar=(metavars or {}).get(name))
+
+
+def defaults_of(cls: type, names: list[str] | None = None) -> dict[str, Any]:
+    """{field: default} of a config dataclass (the fields in ``names``, or all with one)."""
+    out = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    return out if names is None else {n: out[n] for n in names}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
