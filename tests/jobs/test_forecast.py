@@ -194,3 +194,26 @@ def test_a_series_too_short_for_its_windows_is_a_data_error():
     series = Series("short", ["v"], np.arange(12.0)[:, None])
     with pytest.raises(DataError, match="too short"):
         run_forecast(series, Setup(lookback=8, horizon=2, test_size=4), TINY_NETS[:1], TINY_FIT)
+
+
+@pytest.mark.parametrize("action", ["skip", "stop"])
+def test_a_nan_update_is_skipped_and_counted_or_stops_the_job(monkeypatch, action):
+    from rnnkit.training import TrainingDiverged, gradients
+
+    real, calls = gradients.full_bptt, iter(range(1, 10**9))
+
+    def poisoned(*args, **kwargs):  # the second update of the first network is NaN
+        step = real(*args, **kwargs)
+        return step._replace(loss=float("nan")) if next(calls) == 2 else step
+
+    monkeypatch.setattr(gradients, "full_bptt", poisoned)
+    series = Series("sine", ["v"], _seasonal_series(n=60))
+    setup = Setup(lookback=6, horizon=2, season=8, test_size=10, stat="none")
+    fit = Fit(epochs=2, batch_size=8, on_nonfinite=action)
+    if action == "stop":
+        with pytest.raises(TrainingDiverged, match="loss is nan at step 1"):
+            run_forecast(series, setup, TINY_NETS[:1], fit)
+        return
+    rows = run_forecast(series, setup, TINY_NETS[:1], fit)["results"]
+    assert [r["skipped"] for r in rows if "skipped" in r] == [1, 0]  # recursive, direct
+    assert all(np.isfinite(r["mase"]) for r in rows)
