@@ -47,6 +47,7 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
     (["--curriculum", "-1"], "--curriculum"),
     (["--minutes", "0"], "--minutes"),
     (["--lr", "-1"], "--lr"),
+    (["--resume"], "give --out"),
 ])
 def test_bad_options_raise_a_known_error(flags, message):
     with pytest.raises(ConfigError, match=message):
@@ -64,3 +65,35 @@ def test_the_curriculum_can_be_switched_off(capsys):
     out = capsys.readouterr().out
     assert "curriculum" not in out
     assert next(line for line in out.splitlines() if line.startswith("lstm")).split()[4] == "22"
+
+
+def test_out_writes_a_run_directory_per_cell_and_resume_reprints_the_same_table(tmp_path, capsys):
+    argv = ["adding", "--cells", "elman", "gru", "--json", "--quiet", *TINY,
+            "--out", str(tmp_path)]
+    assert _run(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    for cell in ("elman", "gru"):
+        assert {"last", "best", "metrics.jsonl", "row.json"} <= {
+            p.name for p in (tmp_path / cell).iterdir()}
+    assert _run([*argv, "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out) == first  # scored rows are read back
+
+
+def test_a_signal_saves_the_running_cell_and_exits_128_plus_its_number(tmp_path, capsys,
+                                                                      monkeypatch):
+    import signal
+
+    from rnnkit.training import signals
+
+    class Requested(signals.StopRequest):
+        calls = 0
+
+        def __call__(self):  # SIGTERM arrives during the first update
+            Requested.calls += 1
+            return "SIGTERM" if Requested.calls == 2 else None
+
+    monkeypatch.setattr(signals, "StopRequest", Requested)
+    status = _run(["adding", "--cells", "elman", "--quiet", *TINY, "--out", str(tmp_path)])
+    assert status == 128 + signal.SIGTERM
+    assert "elman saved at update 1" in capsys.readouterr().err
+    assert (tmp_path / "elman" / "last").exists()

@@ -261,3 +261,74 @@ def test_other_cells_keep_pytorchs_readout():
                           readout="last_step", loss="mse")
     w = make_model("elman", config, np.random.default_rng(0)).params["head.weight"]
     assert abs(w.std() - 1 / np.sqrt(3 * 200)) < 0.05 / np.sqrt(3 * 200)
+
+
+# -- run directories: an interrupted table resumes to the uninterrupted one's ---------------
+
+def _stop_after(n_calls):
+    """A stop request that names SIGINT on its ``n_calls``-th reading (once per update)."""
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return "SIGINT" if len(calls) == n_calls else None
+
+    return stop
+
+
+@pytest.mark.parametrize("cut", [2, 5, 7])
+def test_a_table_interrupted_and_resumed_equals_an_uninterrupted_one(tmp_path, cut):
+    from rnnkit.experiments.runner import Interrupted, RunOptions
+
+    task = get_task("copy")
+    task = replace(task, threshold=lambda T: math.inf)  # every stage passes: lengthens each time
+    settings = _tiny(task.settings, T=22, curriculum=5, steps=8, eval_every=2)
+    straight = run_experiment(task, ["lstm", "gru"], settings, seed=4)
+    options = RunOptions(out=tmp_path / "run")
+    with pytest.raises(Interrupted) as stopped:
+        run_experiment(task, ["lstm", "gru"], settings, seed=4, options=options,
+                       stop=_stop_after(cut))
+    assert (tmp_path / "run" / "lstm" / "last").exists() and stopped.value.step == cut - 1
+    resumed = run_experiment(task, ["lstm", "gru"], settings, seed=4,
+                             options=replace(options, resume=True))
+    strip = lambda rows: [replace(r, seconds=0.0) for r in rows]  # noqa: E731
+    assert strip(resumed.rows) == strip(straight.rows)
+    assert [r.length for r in straight.rows] == [settings.T] * 2  # the curriculum was resumed
+
+
+def test_a_run_directory_is_not_overwritten_without_resume(tmp_path):
+    from rnnkit.experiments.runner import RunOptions
+
+    settings = _tiny(get_task("adding").settings)
+    run_experiment(get_task("adding"), ["elman"], settings, options=RunOptions(out=tmp_path))
+    assert (tmp_path / "elman" / "metrics.jsonl").exists()
+    with pytest.raises(ConfigError, match="holds a run already"):
+        run_experiment(get_task("adding"), ["elman"], settings, options=RunOptions(out=tmp_path))
+
+
+def test_a_scored_cell_is_not_trained_again_on_resume(tmp_path):
+    from rnnkit.experiments.runner import RunOptions
+
+    task, seen = _recording(get_task("adding"), False)
+    settings = _tiny(task.settings)
+    first = run_experiment(task, ["elman"], settings, options=RunOptions(out=tmp_path))
+    seen.clear()
+    again = run_experiment(task, ["elman"], settings,
+                           options=RunOptions(out=tmp_path, resume=True))
+    assert again.rows == first.rows and seen == []
+
+
+def test_a_cell_whose_loss_stays_nonfinite_ends_diverged_with_a_verdict():
+    from rnnkit.experiments.runner import RunOptions
+
+    task = get_task("adding")
+
+    def sample(rng, B, T):
+        batch = task.sample(rng, B, T)
+        return batch._replace(x=np.full_like(batch.x, np.nan))
+
+    poisoned = replace(task, sample=sample)
+    settings = _tiny(task.settings, steps=50)
+    row = train_cell(poisoned, "elman", settings, seed=0,
+                     options=RunOptions(on_nonfinite="stop"))
+    assert (row.stopped, row.steps, row.finished, row.passed) == ("diverged", 0, True, False)

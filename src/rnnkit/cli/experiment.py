@@ -6,7 +6,10 @@ where the criterion holds; then scores it once on a fixed test set, and prints a
 hidden size, parameters, steps, wall time, why training stopped, the validation metric there,
 the test metric, and pass / fail / not finished — to stdout (``--json`` for JSON).  A run
 stopped by the ``--minutes`` safety cap is "not finished": no verdict.  Progress goes to
-stderr.
+stderr.  Training runs through the engine (``rnnkit.training``); with ``--out DIR`` each cell
+trains in ``DIR/<cell>`` (``last``, ``best``, ``metrics.jsonl``, ``row.json``), SIGINT/SIGTERM
+save ``last`` and exit 128+signum, and ``--resume --out DIR`` continues exactly where the
+table stopped (the same table as an uninterrupted run, wall times apart).
 """
 
 import argparse
@@ -41,14 +44,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    p.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient: skip the update, skip it and lower the "
+                        "rate, or stop the cell (diverged); default skip")
+    p.add_argument("--out", metavar="DIR",
+                   help="a run directory per cell, DIR/<cell>: last, best, metrics.jsonl, "
+                        "row.json (Ctrl-C saves; continue with --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the table saved in --out (scored cells are not retrained)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
     import sys
+    from pathlib import Path
 
     from ..errors import ConfigError
     from ..experiments import get_task
-    from ..experiments.runner import format_json, format_table, run_experiment, with_overrides
+    from ..experiments.runner import (Interrupted, RunOptions, format_json, format_table,
+                                      run_table, with_overrides)
 
     task = get_task(args.experiment)
     settings = with_overrides(
@@ -68,7 +82,16 @@ def run(args: argparse.Namespace) -> int:
     if not settings.lr > 0 or not settings.clip >= 0:
         raise ConfigError(f"--lr must be > 0 and --clip >= 0, got {settings.lr} and "
                           f"{settings.clip}")
-    table = run_experiment(task, args.cells, settings, seed=args.seed,
-                           log=None if args.quiet else sys.stderr)
+    if args.resume and not args.out:
+        raise ConfigError("--resume continues the table saved in --out DIR: give --out")
+    options = RunOptions(out=None if args.out is None else Path(args.out), resume=args.resume,
+                         on_nonfinite=args.on_nonfinite)
+    try:
+        table = run_table(task, args.cells, settings, seed=args.seed, options=options,
+                          log=None if args.quiet else sys.stderr)
+    except Interrupted as e:
+        print(f"rnnkit: {e}; continue with: rnnkit experiment {args.experiment} ... "
+              f"--out {args.out} --resume", file=sys.stderr)
+        return 128 + int(signal.Signals[e.signal])
     print(format_json(table) if args.json else format_table(table))
     return 0

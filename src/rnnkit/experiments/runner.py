@@ -1,37 +1,48 @@
 """Train each cell on an experiment's task at a matched parameter count, score it, tabulate.
 
 For every cell: a model of the hidden size whose parameter count is closest to the budget,
-Adam (or ``Settings.optimizer``) on fresh batches of the task every update (full BPTT,
-global-norm clipping), and a score on a fixed validation set every ``eval_every`` updates.
-The validation set alone decides when to stop: training ends at the first validation (at
-the full length T) where the criterion holds, or when ``Settings.steps`` updates are spent.
-Then, and only then, the model is scored once on a fixed test set, and that single score
-decides pass or fail.  The validation and test sets come from their own generators, seeded
-apart from the training data and from each other.
+trained through the engine (``rnnkit.training``: full BPTT, global-norm clipping, Adam or
+``Settings.optimizer``) on fresh batches of the task every update, and scored on a fixed
+validation set every ``eval_every`` updates.  The validation set alone decides when to stop:
+training ends at the first validation (at the full length T) where the criterion holds — the
+validation's target — or when ``Settings.steps`` updates are spent.  Then, and only then,
+the model is scored once on a fixed test set, and that single score decides pass or fail.
+The validation and test sets come from their own generators, seeded apart from the training
+data and from each other; the parameters and the training batches both come from the
+engine's one generator, ``default_rng([seed, 0])``.
 
 The budget is the update count, so a verdict does not depend on the machine's speed.
 ``Settings.minutes`` (off by default) is only a safety cap: a run it stops before the
 criterion held on validation and before the step budget was spent is *not finished* — its
 row has no verdict (neither pass nor fail, though its test score is still shown), and
-``Table.claims_hold`` counts it neither way.
+``Table.claims_hold`` counts it neither way.  A run whose loss or gradients stay NaN/Inf
+(``RunOptions.on_nonfinite``) ends "diverged" and is scored as it stands.
 
 With ``Settings.curriculum = c > 0`` training starts at length c and lengthens by c (up to
 T) at each validation where the criterion holds on a validation set of the current length;
 from then on as above.  The stop and the test score are always at length T.
+
+With ``RunOptions.out`` every cell trains in its own run directory ``OUT/<cell>`` (``last``,
+``best``, ``metrics.jsonl`` and, once scored, ``row.json``); ``RunOptions.resume`` continues
+each run exactly where it was saved (a cell with ``row.json`` is not trained again), and
+SIGINT/SIGTERM save ``last`` and end the table (``Interrupted``).
 """
 
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from ..bptt import full_bptt
-from ..optim import clip_grad_norm, global_norm, make_optimizer
+from ..errors import ConfigError
 from ..progress import format_duration
+from ..training import (Budget, Checkpoints, Engine, FullBPTT, MetricsLog, Optimization,
+                        TrainingDiverged, Validation, fit)
+from ..training import Batch as TrainingBatch
 from .cells import check_cells, hidden_for, make_model, model_config
 from .task import Batch, Settings, Task
 
@@ -39,8 +50,29 @@ STOPS = {
     "criterion": "the criterion held on the validation set",
     "steps": "the step budget was spent",
     "time": "the time cap stopped it first: not finished",
+    "diverged": "the loss or gradients were NaN/Inf and --on-nonfinite stopped it",
 }
 """Why training stopped → the words for it."""
+
+ROW_FILE = "row.json"
+"""A cell's scored row in its run directory: a resumed table does not train it again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How a table's cells are run: nothing here changes a result, so none is in the table."""
+
+    out: Path | None = None  # a run directory per cell, OUT/<cell> (None: nothing written)
+    resume: bool = False  # continue the runs saved in ``out`` (else ``out`` must hold none)
+    on_nonfinite: str | None = None  # skip | reduce-lr | stop (None: the engine's default)
+
+
+class Interrupted(Exception):
+    """A signal ended the table after the running cell saved ``last`` (``out`` only)."""
+
+    def __init__(self, signal: str, cell: str, step: int) -> None:
+        super().__init__(f"{signal} received: {cell} saved at update {step}")
+        self.signal, self.cell, self.step = signal, cell, step
 
 
 @dataclass(frozen=True)
@@ -102,56 +134,117 @@ class Table:
                 "claims_hold": self.claims_hold(), "claims": self.claims()}
 
 
+class Lengthening:
+    """Fresh task batches every update, at the curriculum's current length (its state)."""
+
+    def __init__(self, task: Task, batch_size: int, length: int) -> None:
+        self.task, self.batch_size, self.length = task, batch_size, length
+
+    def next_batch(self, rng: np.random.Generator) -> TrainingBatch:
+        x, y, lengths = self.task.sample(rng, self.batch_size, self.length)
+        return TrainingBatch(x, y, lengths)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"length": self.length}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.length = int(state["length"])
+
+
 def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
-               log: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> Row:
-    """Train one cell on ``task`` within ``settings``' budgets; the row of its result."""
+               log: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+               options: RunOptions = RunOptions(),
+               stop: Callable[[], str | None] = lambda: None) -> Row:
+    """Train one cell on ``task`` within ``settings``' budgets; the row of its result.
+
+    ``Interrupted`` when ``stop()`` names a signal (``last`` saved under ``options.out``).
+    """
     s = settings
+    run_dir = None if options.out is None else Path(options.out) / cell
+    if run_dir is not None and options.resume and (run_dir / ROW_FILE).exists():
+        return _read_row(run_dir / ROW_FILE)
+    rng = np.random.default_rng([seed, 0])  # the parameters, then the training batches
+    model, state = _model(task, cell, s, rng, run_dir, options.resume)
+    H = model.config.rnn.hidden_size
+    val = task.sample(np.random.default_rng([seed, 1]), s.n_val, s.T)
+    source = Lengthening(task, s.batch_size, min(s.curriculum, s.T) if s.curriculum else s.T)
+    engine = Engine(model, FullBPTT(), _optimization(s, options), rng)
+    budget = Budget.of(s, minutes=s.minutes or 0.0, restore_best=False,
+                       checkpoint_every=s.eval_every)
+    stages: dict[int, Batch] = {}
+
+    def validate(model: Any) -> dict[str, float]:
+        L = source.length
+        at = val if L == s.T else stages.setdefault(L, _stage_set(task, s, L, seed))
+        score = task.score(model, at)
+        return {"val_length": L, "val_score": score, "val_metric": score if L == s.T else math.nan}
+
+    def on_evaluate(engine: Engine, record: dict[str, Any]) -> None:
+        L = int(record["val_length"])
+        at = "" if L == s.T else f" at T = {L}"
+        _log(log, f"{task.name} {cell} step {engine.step} ({format_duration(record['time'])}): "
+                  f"loss {record['loss']:.4f}, validation {task.metric} "
+                  f"{record['val_score']:.4f}{at}")
+        due = engine.step % s.eval_every == 0  # not the evaluation added at an off-schedule stop
+        if due and L < s.T and task.passes(record["val_score"], L):
+            source.length = min(s.T, L + s.curriculum)
+
+    validation = Validation(validate, "val_metric", higher_is_better=not task.lower_is_better,
+                            target=lambda m: m["val_length"] == s.T and task.passes(
+                                m["val_metric"], s.T))
+    start = clock()
+    logged = MetricsLog(run_dir, resume_step=None if state is None else state["step"])
+    try:
+        summary = fit(engine, source, budget, validation=validation,
+                      checkpoints=Checkpoints(run_dir), log=logged, stop=stop, clock=clock,
+                      resume=state, on_evaluate=on_evaluate)
+        steps, seconds, stopped, last = (summary.steps, summary.seconds, summary.stopped_by,
+                                         summary.history[-1] if summary.history else None)
+    except TrainingDiverged as e:
+        _log(log, f"{task.name} {cell}: {e}")
+        steps, seconds, stopped, last = engine.step, clock() - start, "diverged", None
+    if stopped in ("SIGINT", "SIGTERM"):
+        raise Interrupted(stopped, cell, steps)
+    stopped = {"target": "criterion", "minutes": "time"}.get(stopped, stopped)
+    if last is not None and last["step"] == steps and last["val_length"] == s.T:
+        value = last["val_metric"]  # the validation of the final parameters
+    else:
+        value = task.score(model, val)
+    test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
+    metric = task.score(model, test)  # the only time the test set is scored
+    passed = None if stopped == "time" else task.passes(metric, s.T)
+    _log(log, f"{task.name} {cell} stopped after {steps} updates ({STOPS[stopped]}): "
+              f"validation {task.metric} {value:.4f}, test {metric:.4f}")
+    row = Row(cell, H, model.num_parameters(), steps, source.length, seconds, stopped, value,
+              metric, passed, task.expect.get(cell))
+    if run_dir is not None:
+        _write_row(row, run_dir / ROW_FILE)
+    return row
+
+
+def _model(task: Task, cell: str, s: Settings, rng: np.random.Generator,
+           run_dir: Path | None, resume: bool) -> tuple[Any, dict[str, Any] | None]:
+    """A new model of the cell's matched size drawn from ``rng``, or the one saved in
+    ``run_dir/last`` (with the training state, ``rng``'s included) when resuming."""
+    last = None if run_dir is None else run_dir / "last"
+    if last is not None and last.exists():
+        if not resume:
+            raise ConfigError(f"{run_dir} holds a run already: add --resume to continue it, "
+                              "or give another --out")
+        from ..io.model_files import load_with_state
+
+        return load_with_state(last)
     I = task.input_size or task.vocab_size
     H = hidden_for(cell, I, task.output_size, s.parameters)
     config = model_config(cell, input_size=task.input_size, vocab_size=task.vocab_size,
                           output_size=task.output_size, hidden_size=H, readout=task.readout,
                           loss=task.loss)
-    rng = np.random.default_rng([seed, 0])  # parameters and training batches
-    val = task.sample(np.random.default_rng([seed, 1]), s.n_val, s.T)
-    model = make_model(cell, config, rng)
-    optimizer = make_optimizer(s.optimizer, s.lr)
-    length = min(s.curriculum, s.T) if s.curriculum else s.T
-    cap = math.inf if s.minutes is None else 60 * s.minutes
-    start, step, stopped, value = clock(), 0, "steps", None  # value: validation at T, now
-    while step < s.steps:
-        if clock() - start >= cap:
-            stopped = "time"
-            break
-        batch = task.sample(rng, s.batch_size, length)
-        result = full_bptt(model, batch.x, batch.y, lengths=batch.lengths, rng=rng)
-        norm = clip_grad_norm(result.grads, s.clip) if s.clip else global_norm(result.grads)
-        if math.isfinite(result.loss) and math.isfinite(norm):
-            optimizer.step(model.params, result.grads)
-        step += 1
-        value = None
-        if step % s.eval_every:
-            continue
-        at = "" if length == s.T else f" at T = {length}"
-        score = task.score(model, val if length == s.T else _stage_set(task, s, length, seed))
-        _log(log, f"{task.name} {cell} step {step} ({format_duration(clock() - start)}): "
-                  f"loss {result.loss:.4f}, validation {task.metric} {score:.4f}{at}")
-        if length < s.T:
-            length = min(s.T, length + s.curriculum) if task.passes(score, length) else length
-            continue
-        value = score
-        if task.passes(value, s.T):
-            stopped = "criterion"
-            break
-    seconds = clock() - start
-    if value is None:  # the model changed since the last validation at T
-        value = task.score(model, val)
-    test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
-    metric = task.score(model, test)  # the only time the test set is scored
-    passed = None if stopped == "time" else task.passes(metric, s.T)
-    _log(log, f"{task.name} {cell} stopped after {step} updates ({STOPS[stopped]}): "
-              f"validation {task.metric} {value:.4f}, test {metric:.4f}")
-    return Row(cell, H, model.num_parameters(), step, length, seconds, stopped, value, metric,
-               passed, task.expect.get(cell))
+    return make_model(cell, config, rng), None
+
+
+def _optimization(s: Settings, options: RunOptions) -> Optimization:
+    more = {} if options.on_nonfinite is None else {"on_nonfinite": options.on_nonfinite}
+    return Optimization.of(s, **more)
 
 
 def _stage_set(task: Task, s: Settings, length: int, seed: int) -> Batch:
@@ -159,13 +252,40 @@ def _stage_set(task: Task, s: Settings, length: int, seed: int) -> Batch:
     return task.sample(np.random.default_rng([seed, 3, length]), s.n_val, length)
 
 
+def _write_row(row: Row, path: Path) -> None:
+    from ..io.atomic import write_atomic
+
+    write_atomic(path, json.dumps(asdict(row)).encode("utf-8"))
+
+
+def _read_row(path: Path) -> Row:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Row(**{f.name: data[f.name] for f in fields(Row)})
+
+
 def run_experiment(task: Task, cells: list[str], settings: Settings | None = None, *,
                    seed: int = 0, log: TextIO | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> Table:
+                   clock: Callable[[], float] = time.monotonic,
+                   options: RunOptions = RunOptions(),
+                   stop: Callable[[], str | None] = lambda: None) -> Table:
     """Train every cell in ``cells`` on ``task`` (one after the other) and tabulate."""
     s = settings or task.settings
-    rows = [train_cell(task, c, s, seed=seed, log=log, clock=clock) for c in check_cells(cells)]
+    rows = [train_cell(task, c, s, seed=seed, log=log, clock=clock, options=options, stop=stop)
+            for c in check_cells(cells)]
     return Table(task.name, task.title.format(T=s.T), task.criterion(s.T), s, rows)
+
+
+def run_table(task: Task, cells: list[str], settings: Settings, *, seed: int,
+              options: RunOptions, log: TextIO | None = None) -> Table:
+    """``run_experiment``; with ``options.out``, SIGINT/SIGTERM save the running cell's
+    ``last`` and end the table (``Interrupted``)."""
+    if options.out is None:
+        return run_experiment(task, cells, settings, seed=seed, log=log, options=options)
+    from ..training.signals import stop_on_signals
+
+    with stop_on_signals() as stop:
+        return run_experiment(task, cells, settings, seed=seed, log=log, options=options,
+                              stop=stop)
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
