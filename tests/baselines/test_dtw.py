@@ -1,5 +1,7 @@
 """The compiled DTW against a plain-Python one, against sktime, and its 1-NN searches."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -46,13 +48,13 @@ def test_dtw_is_symmetric_and_shrinks_as_the_band_widens(rng):
     a, b = rng.standard_normal((25, 1)), rng.standard_normal((19, 1))
     d = [dtw.dtw_distance(a, b, r, np.inf) for r in range(8)]
     assert d == [dtw.dtw_distance(b, a, r, np.inf) for r in range(8)]
-    assert all(wider <= narrower for narrower, wider in zip(d, d[1:]))
+    assert all(wider <= narrower for narrower, wider in itertools.pairwise(d))
     assert d[-1] < d[0]
 
 
 def test_dtw_aligns_a_shifted_shape_the_euclidean_distance_cannot():
     t = np.arange(60)
-    bump = lambda centre: np.exp(-0.5 * ((t - centre) / 3.0) ** 2)[:, None]  # noqa: E731
+    bump = lambda centre: np.exp(-0.5 * ((t - centre) / 3.0) ** 2)[:, None]
     a, b = bump(25), bump(30)
     assert dtw.dtw_distance(a, b, 0, np.inf) > 1.0
     assert dtw.dtw_distance(a, b, 6, np.inf) < 0.05
@@ -95,9 +97,8 @@ def test_pairwise_and_nearest_read_each_series_to_its_length_only(rng):
     expected = [[reference_dtw(query[q, :query_len[q]], train[j, :train_len[j]], 2)
                  for j in range(9)] for q in range(6)]
     np.testing.assert_array_equal(out, expected)
-    index, distance = np.empty(6, dtype=np.int64), np.empty(6)
     first = rng.integers(-1, 9, size=6).astype(np.int64)  # hints change nothing
-    dtw.nearest(train, train_len, query, query_len, 2, first, False, index, distance)
+    index, distance = dtw.nearest_neighbours(train, train_len, query, query_len, 2, first)
     np.testing.assert_array_equal(index, np.argmin(out, axis=1))
     np.testing.assert_array_equal(distance, np.min(out, axis=1))
 
@@ -107,9 +108,8 @@ def test_leave_one_out_search_never_picks_the_query_itself(rng):
     out = np.empty((10, 10))
     dtw.pairwise(x, lengths, x, lengths, 3, out)
     np.fill_diagonal(out, np.inf)
-    index, distance = np.empty(10, dtype=np.int64), np.empty(10)
     first = np.arange(10, dtype=np.int64)  # a hint pointing at the query itself is skipped
-    dtw.nearest(x, lengths, x, lengths, 3, first, True, index, distance)
+    index, _ = dtw.nearest_neighbours(x, lengths, x, lengths, 3, first, leave_one_out=True)
     np.testing.assert_array_equal(index, np.argmin(out, axis=1))
 
 
@@ -118,9 +118,36 @@ def test_ties_go_to_the_smaller_training_index():
     x[1] = x[3] = 1.0  # series 1 and 3 are equally near the query
     lengths = np.full(4, 5, dtype=np.int64)
     query = np.full((1, 5, 1), 0.9)
-    index, distance = np.empty(1, dtype=np.int64), np.empty(1)
-    dtw.nearest(x, lengths, query, np.array([5]), 1, np.array([3]), False, index, distance)
+    index, _ = dtw.nearest_neighbours(x, lengths, query, np.array([5]), 1, np.array([3]))
     assert index[0] == 1
+
+
+def test_lb_keogh_is_a_lower_bound_and_the_envelopes_are_band_extremes(rng):
+    x, lengths = padded_set(rng, 6, 20, 2)
+    upper, lower = np.empty_like(x), np.empty_like(x)
+    for r in (0, 1, 4):
+        dtw.envelopes(x, lengths, r, upper, lower)
+        for k in range(6):
+            m = lengths[k]
+            for i in range(m):
+                window = x[k, max(0, i - r): min(m, i + r + 1)]
+                np.testing.assert_array_equal(upper[k, i], window.max(axis=0))
+                np.testing.assert_array_equal(lower[k, i], window.min(axis=0))
+        for k in range(6):
+            a = rng.standard_normal((lengths[k], 2))
+            bound = dtw._lb_keogh(a, lengths[k], upper[k], lower[k], np.inf)
+            assert 0.0 <= bound <= reference_dtw(a, x[k, :lengths[k]], r) * (1 + 1e-12)
+
+
+def test_nearest_on_equal_lengths_prunes_by_lb_keogh_without_changing_the_answer(rng):
+    train = np.ascontiguousarray(np.cumsum(rng.standard_normal((40, 30, 1)), axis=1))
+    query = np.ascontiguousarray(train[:15] + 0.3 * rng.standard_normal((15, 30, 1)))
+    lengths = np.full(40, 30, dtype=np.int64)
+    out = np.empty((15, 40))
+    dtw.pairwise(train, lengths, query, lengths[:15], 3, out)
+    index, distance = dtw.nearest_neighbours(train, lengths, query, lengths[:15], 3)
+    np.testing.assert_array_equal(index, np.argmin(out, axis=1))
+    np.testing.assert_array_equal(distance, np.min(out, axis=1))
 
 
 @pytest.mark.parametrize(("fraction", "length", "steps"),

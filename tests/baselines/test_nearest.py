@@ -18,7 +18,7 @@ def shifted_bumps(rng, n: int, T: int = 100, shift: int = 30):
     x = np.empty((n, T, 1))
     for k in range(n):
         c = T / 2 + rng.integers(-shift, shift + 1)
-        bump = lambda centre: np.exp(-0.5 * ((t - centre) / 2.5) ** 2)  # noqa: E731
+        bump = lambda centre: np.exp(-0.5 * ((t - centre) / 2.5) ** 2)
         s = (bump(c - 4) - bump(c + 4)) * (1 if y[k] == 0 else -1)
         x[k, :, 0] = s + 0.05 * rng.standard_normal(T)
     return x, y
@@ -65,7 +65,6 @@ def test_a_tie_in_the_window_search_goes_to_the_narrowest_window():
 
 
 def test_dtw_classifies_series_of_unequal_lengths_and_keeps_label_values(rng):
-    t = np.linspace(0, 1, 50)
     lengths = rng.integers(30, 51, size=12).astype(np.int64)
     labels = np.array(["rise", "fall"] * 6)
     x = np.zeros((12, 50, 1))

@@ -160,10 +160,8 @@ class NearestNeighbour:
         return f"1-NN DTW (window {100 * self.window_:.3g} %, {self.window_steps_} steps{how})"
 
     def _search(self, x, lengths, r, first, *, leave_one_out):
-        index = np.empty(len(x), dtype=np.int64)
-        distance = np.empty(len(x))
-        dtw.nearest(self.x_, self.lengths_, x, lengths, r, first, leave_one_out, index, distance)
-        return index, distance
+        return dtw.nearest_neighbours(self.x_, self.lengths_, x, lengths, r, first,
+                                      leave_one_out)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "x_"):
