@@ -186,15 +186,13 @@ def test_track_records_profiles_before_training_at_checkpoints_and_at_the_end():
     model = _model("gru", dtype="float32")
     probe = _data(9, steps=5)
     before = profile(model, *probe)
-    rng = np.random.default_rng(2)
 
-    def batches():
-        while True:
-            yield rng.standard_normal((B, 5, I)), rng.standard_normal((B, O))
+    def sample(rng):
+        return rng.standard_normal((B, 5, I)), rng.standard_normal((B, O))
 
     seen = []
-    profiles = track(model, batches(), probe, TrainOptions(steps=5, every=2, lr=0.05),
-                     on_profile=seen.append)
+    profiles = track(model, sample, np.random.default_rng(2), probe,
+                     TrainOptions(steps=5, every=2, lr=0.05), on_profile=seen.append)
     assert [p.step for p in profiles] == [0, 2, 4, 5]
     assert seen == profiles
     np.testing.assert_array_equal(profiles[0].norms, before.norms)

@@ -11,7 +11,6 @@ the comparison.  Results go to stdout, progress to stderr.
 
 import argparse
 import math
-import sys
 from typing import Any
 
 SUMMARY = "show how the gradient flows back through time, per cell and during training"
@@ -20,7 +19,7 @@ SUMMARY = "show how the gradient flows back through time, per cell and during tr
 EXPLODING_ONLY_DEFAULTS = {"steps": 60, "lr": 0.05}
 """Where ``--exploding`` has its own defaults (``diagnostics.exploding.ExplodingSetup``)."""
 
-NOT_EXPLODING = ("cells", "every", "forget_bias", "probe_size")
+NOT_EXPLODING = ("cells", "every", "forget_bias", "probe_size", "on_nonfinite")
 """Options of the per-cell comparison that the exploding set-up (a tanh Elman net) has no
 use for; given with ``--exploding`` they are an error."""
 
@@ -52,77 +51,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the exploding-gradient set-up with and without clipping instead "
                         "(a tanh Elman net: --cells, --every, --forget-bias and --probe-size "
                         "do not apply)")
+    p.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
+                        "lower the rate, or stop with an error (not with --exploding, which "
+                        "shows the NaN/Inf updates and always skips them)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.exploding:
         return _run_exploding(args)
     from ..cells import canonical_name
-    from ..errors import ConfigError
+    from ..jobs.gradflow import GradflowSetup, report_to_stderr, track_cells
 
-    cells = [canonical_name(c.strip()) for c in (args.cells or "elman,lstm,gru").split(",")
-             if c.strip()]
-    if not cells:
-        raise ConfigError("--cells must name at least one cell, e.g. --cells elman,lstm")
-    steps = 300 if args.steps is None else args.steps
-    if steps < 0 or args.T < 22:
-        raise ConfigError(f"need --steps >= 0 and --T >= 22, got {steps}, {args.T}")
+    given = {name: getattr(args, name) for name in (
+        "steps", "every", "forget_bias", "probe_size", "lr", "on_nonfinite")
+        if getattr(args, name) is not None}
+    if args.cells is not None:
+        given["cells"] = tuple(canonical_name(c.strip()) for c in args.cells.split(",")
+                               if c.strip())
+    setup = GradflowSetup(T=args.T, hidden_size=args.hidden_size, batch_size=args.batch_size,
+                          clip=args.clip, seed=args.seed, **given)
     if args.png:
         pyplot()  # fail before training, not after, when matplotlib is missing
-    results = {cell: _track_cell(cell, args) for cell in cells}
+    results = track_cells(setup, report_to_stderr)
     if args.json:
         import json
 
-        print(json.dumps({"T": args.T, "steps": steps, "cells": {
+        print(json.dumps({"T": setup.T, "steps": setup.steps, "cells": {
             cell: {"parameters": n, "checkpoints": [
                 {"step": p.step, "loss": p.loss, "rate": _json_float(p.rate),
                  "norms": [_json_float(v) for v in p.norms]} for p in profiles]}
             for cell, (n, profiles) in results.items()}}, indent=2), flush=True)
     else:
-        print(summary_table(results, args.T), flush=True)
+        print(summary_table(results, setup.T), flush=True)
     if args.png:  # the results are out first: a picture that cannot be saved only warns
         from . import write_or_warn
 
-        saved = write_or_warn(lambda: write_heatmap(results, args.png, args.T),
+        saved = write_or_warn(lambda: write_heatmap(results, args.png, setup.T),
                               f"the heat map {args.png}")
         if saved and not args.json:
             print(f"heat map written to {args.png}")
     return 0
-
-
-def _track_cell(cell: str, args: argparse.Namespace) -> tuple[int, list]:
-    """(parameter count, profiles) of one cell trained on the adding problem."""
-    import numpy as np
-
-    from ..config import ModelConfig
-    from ..data.synthetic import adding_problem
-    from ..diagnostics.gradflow import TrainOptions, track
-    from ..layers.recurrent import RecurrentConfig
-    from ..model import Model
-
-    forget_bias = 1.0 if args.forget_bias is None else args.forget_bias
-    rnn = RecurrentConfig(cell=cell, input_size=2, hidden_size=args.hidden_size,
-                          forget_bias=forget_bias if cell == "lstm" else 0.0)
-    config = ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse")
-    model = Model(config, rng=np.random.default_rng([args.seed, 0]))
-    data_rng = np.random.default_rng([args.seed, 1])
-    probe = adding_problem(np.random.default_rng([args.seed, 2]), args.probe_size or 64, args.T,
-                           vary_length=False)
-
-    def batches():
-        while True:
-            b = adding_problem(data_rng, args.batch_size, args.T, vary_length=False)
-            yield b.x, b.y
-
-    def report(p) -> None:
-        print(f"{config.rnn.cell}: step {p.step}: loss {p.loss:.4f}, decay rate "
-              f"{p.rate:+.4f} per step", file=sys.stderr, flush=True)
-
-    steps = 300 if args.steps is None else args.steps
-    every = args.every or max(1, steps // 20)
-    options = TrainOptions(steps=steps, every=every, lr=1e-2 if args.lr is None else args.lr,
-                           clip=args.clip)
-    return model.num_parameters(), track(model, batches(), (probe.x, probe.y), options, report)
 
 
 def summary_table(results: dict, T: int) -> str:

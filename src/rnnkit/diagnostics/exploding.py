@@ -23,13 +23,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..bptt import full_bptt
 from ..config import ModelConfig
 from ..data.synthetic import irnn_adding
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
 from ..model import Model
-from ..optim import clip_grad_norm, global_norm, make_optimizer
+from ..training import (Batch, Budget, Engine, FullBPTT, Generated, MetricsLog, Optimization,
+                        TrainingDiverged, fit)
 from .gradflow import profile
 
 SPIKE_FACTOR = 100.0
@@ -105,28 +105,35 @@ def build(setup: ExplodingSetup) -> Model:
 
 
 def train(setup: ExplodingSetup, clip: float) -> RunSummary:
-    """Train the set-up with SGD, clipping the global norm to ``clip`` (0: not at all).
+    """Train the set-up with SGD through the engine, clipping the global norm to ``clip``
+    (0: not at all).
 
-    Both runs see the same batches.  Updates whose gradient is not finite are skipped (the
-    loss is still recorded), as the training loop does.
+    Both runs see the same batches.  ``setup.steps`` counts the updates tried: one whose loss
+    or gradient is not finite is skipped by the engine (its loss and norm are still
+    recorded) and never ends the run; a parameter that overflows does, and the updates
+    left are recorded as NaN (every loss and gradient from NaN parameters is NaN).
     """
     model = build(setup)
-    data_rng = np.random.default_rng([setup.seed, 1])
     probe = irnn_adding(np.random.default_rng([setup.seed, 2]), setup.batch_size, setup.seq_len)
     rate = profile(model, probe.x, probe.y).rate
     theta0 = {n: w.copy() for n, w in model.params.items()}
-    opt = make_optimizer("sgd", setup.lr)
-    losses, norms = np.empty(setup.steps), np.empty(setup.steps)
+    options = Optimization(optimizer="sgd", lr=setup.lr, clip=clip, max_nonfinite=setup.steps)
+    engine = Engine(model, FullBPTT(), options, np.random.default_rng([setup.seed, 1]))
+    source = Generated(lambda rng: Batch(*irnn_adding(rng, setup.batch_size, setup.seq_len)[:2]))
+    log = MetricsLog(None, keep=True)
+    records: list = log.records  # type: ignore[assignment]  # one per update tried
+    tried = lambda: "tried" if len(records) >= setup.steps else None  # noqa: E731
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is the phenomenon shown
-        for k in range(setup.steps):
-            batch = irnn_adding(data_rng, setup.batch_size, setup.seq_len)
-            result = full_bptt(model, batch.x, batch.y)
-            norm = clip_grad_norm(result.grads, clip) if clip else global_norm(result.grads)
-            losses[k], norms[k] = result.loss, norm
-            if math.isfinite(norm):
-                opt.step(model.params, result.grads)
+        try:
+            fit(engine, source, Budget(steps=setup.steps, restore_best=False), log=log,
+                stop=tried)
+        except TrainingDiverged:
+            pass
         moved = math.sqrt(sum(float(np.sum((model.params[n].astype(np.float64) - w) ** 2))
                               for n, w in theta0.items()))
+    losses, norms = np.full(setup.steps, np.nan), np.full(setup.steps, np.nan)
+    losses[: len(records)] = [r["loss"] for r in records]
+    norms[: len(records)] = [r["grad_norm"] for r in records]
     return RunSummary(clip, losses, norms, rate, moved)
 
 

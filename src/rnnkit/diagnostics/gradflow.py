@@ -27,15 +27,16 @@ Frobenius norms over the batch and the units, with L the batch-mean loss.
 """
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from ..bptt import full_bptt, objective
+from ..bptt import objective
 from ..errors import ConfigError, ShapeError
 from ..model import Model
-from ..optim import clip_grad_norm, global_norm, make_optimizer
+from ..training import (Batch, Budget, Engine, FullBPTT, Generated, Optimization, Validation,
+                        fit)
 
 VERDICT_FACTOR = 1e3
 """A gradient that changes by more than this factor across the sequence vanishes/explodes."""
@@ -141,41 +142,43 @@ class TrainOptions(NamedTuple):
     optimizer: str = "adam"
     lr: float = 1e-2
     clip: float = 1.0  # global-norm clipping (0: off)
+    on_nonfinite: str | None = None  # skip | reduce-lr | stop (None: the engine's default)
 
 
 def track(
     model: Model,
-    batches: Iterator[tuple[np.ndarray, np.ndarray]],
+    sample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
     probe: tuple[np.ndarray, np.ndarray],
     options: TrainOptions = TrainOptions(),
     on_profile: Callable[[Profile], None] | None = None,
 ) -> list[Profile]:
-    """Train ``model`` with full BPTT on ``batches`` and record its gradient flow on ``probe``.
+    """Train ``model`` with full BPTT through the engine and record its gradient flow on ``probe``.
 
-    ``batches`` yields ``(x, targets)`` for the model's readout and loss; ``probe = (x,
-    targets)`` is a fixed batch, so profiles differ only because the weights do.  Profiles
-    are recorded before the first update, every ``options.every`` updates and at the end.
+    ``sample(rng) -> (x, targets)`` draws one training batch for the model's readout and loss
+    (a fresh one every update, from the engine's generator ``rng``); ``probe = (x, targets)``
+    is a fixed batch, so profiles differ only because the weights do.  Profiles are recorded
+    before the first update, every ``options.every`` updates and at the end (the engine's
+    validation).
     """
     if options.steps < 0 or options.every < 1:
         raise ConfigError(f"need steps >= 0 and every >= 1, got {options.steps}, {options.every}")
-    opt = make_optimizer(options.optimizer, options.lr)
-    profiles = []
+    optimization = Optimization.of(
+        options, on_nonfinite=options.on_nonfinite or Optimization.on_nonfinite)
+    engine = Engine(model, FullBPTT(), optimization, rng)
+    profiles: list[Profile] = []
 
-    def record(step: int) -> None:
-        profiles.append(profile(model, *probe, step=step))
+    def record(model: Model) -> dict[str, float]:
+        profiles.append(profile(model, *probe, step=engine.step))
         if on_profile is not None:
             on_profile(profiles[-1])
+        return {"probe_loss": profiles[-1].loss}
 
-    record(0)
-    for step in range(1, options.steps + 1):
-        x, targets = next(batches)
-        result = full_bptt(model, x, targets)
-        norm = clip_grad_norm(result.grads, options.clip) if options.clip else global_norm(
-            result.grads)
-        if math.isfinite(result.loss) and math.isfinite(norm):
-            opt.step(model.params, result.grads)
-        if step % options.every == 0 or step == options.steps:
-            record(step)
+    record(model)
+    if options.steps:
+        source = Generated(lambda rng: Batch(*sample(rng)))
+        fit(engine, source, Budget(steps=options.steps, eval_every=options.every,
+                                   restore_best=False), validation=Validation(record, "probe_loss"))
     return profiles
 
 
