@@ -146,3 +146,11 @@ def test_five_hundred_by_five_hundred_series_of_three_hundred_steps_take_under_a
     start = time.perf_counter()
     model.predict(xt)
     assert time.perf_counter() - start < 60.0
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from rnnkit.baselines import nearest
+
+    assert doctest.testmod(nearest).failed == 0
