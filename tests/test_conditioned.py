@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.conditioned import Conditioned
+from rnnkit.conditioned import Conditioned, ConditionedConfig
 from rnnkit.config import ModelConfig
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError, ShapeError
@@ -27,7 +27,8 @@ def _conditioned(case, rng, H=4, C=3):
                           num_layers=case["layers"], bidirectional=case["bidir"])
     config = ModelConfig(rnn=rnn, output_size=case["vocab"] or 2, vocab_size=case["vocab"],
                          loss="cross_entropy" if case["vocab"] else "mse", dtype="float64")
-    return Conditioned(config, C, condition=case["condition"], rng=rng)
+    return Conditioned(ConditionedConfig(model=config, condition_size=C,
+                                         condition=case["condition"]), rng=rng)
 
 
 def _inputs(case, rng, B=3, T=4, C=3):
@@ -86,20 +87,8 @@ def test_bad_conditions_are_refused(rng):
     with pytest.raises(ShapeError, match="conditions"):
         model.forward(np.array([0, 1]), np.zeros((3, 4), dtype=np.int64))
     with pytest.raises(ConfigError, match="condition"):
-        Conditioned(model.model.config, 3, condition="text", rng=rng)
+        ConditionedConfig(model=model.model.config, condition_size=3, condition="text")
+    with pytest.raises(ConfigError, match="condition_size"):
+        ConditionedConfig(model=model.model.config, condition_size=0)
     with pytest.raises(ConfigError, match="rng"):
         model.generate(np.array([0]), np.array([0]), 2, temperature=1.0)
-
-
-def test_fit_conditioned_lowers_the_loss_and_refuses_nonsense(rng):
-    from rnnkit.conditioned import fit_conditioned
-
-    model = _conditioned(dict(cell="lstm", condition="class", vocab=5, layers=1, bidir=False),
-                         rng, H=8, C=2)
-    c = np.array([0, 1] * 4)
-    y = np.where(c[:, None] == 0, np.array([1, 2, 3]), np.array([3, 2, 1]))
-    x = np.concatenate([np.zeros((8, 1), np.int64), y[:, :-1]], axis=1)
-    losses = fit_conditioned(model, c, x, y, steps=60, batch_size=4, lr=0.05, clip=1.0, rng=rng)
-    assert losses[-1] < 0.2 * losses[0]
-    with pytest.raises(ConfigError, match="steps"):
-        fit_conditioned(model, c, x, y, steps=0, batch_size=4, lr=0.05, clip=1.0, rng=rng)

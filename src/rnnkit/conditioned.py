@@ -13,10 +13,11 @@ then runs from that state, reading its own previous outputs (teacher forcing in 
 
 Parameters: the model's own names plus ``init.weight`` and ``init.bias``.
 Shapes: conditions ``[B]`` ids or ``[B, C]``; inputs and outputs as ``Model`` (batch-first).
-``fit_conditioned`` trains one with teacher forcing; ``rnnkit one-to-many`` shows it on
-generated sine waves and words.
+``rnnkit.jobs.one_to_many`` trains one with teacher forcing through the training engine
+(``rnnkit one-to-many`` on generated sine waves and words).
 """
 
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,9 +25,41 @@ import numpy as np
 from .config import ModelConfig
 from .errors import ConfigError, ShapeError
 from .layers.embedding import check_ids, one_hot
-from .losses import mse, softmax, softmax_cross_entropy
+from .losses import softmax
 from .model import Model
-from .optim import clip_grad_norm, make_optimizer
+from .seq2seq import copy_params
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConditionedConfig:
+    """A ``Model`` and the condition that sets its initial state (JSON-serialisable)."""
+
+    model: ModelConfig  # the recurrent model that runs from the conditioned state
+    condition_size: int  # C: classes, or the length of a condition vector
+    condition: str = "class"  # class (c: [B] ids) | vector (c: [B, C])
+
+    def __post_init__(self) -> None:
+        if self.condition not in ("class", "vector"):
+            raise ConfigError(f"condition must be 'class' or 'vector', got {self.condition!r}")
+        if not isinstance(self.condition_size, int) or self.condition_size <= 0:
+            raise ConfigError(f"condition_size must be > 0, got {self.condition_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "condition_size": self.condition_size,
+                "condition": self.condition}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ConditionedConfig":
+        """The config of ``to_dict``'s object; ConfigError names an unknown key or bad value."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"conditioned config must be a JSON object, got {type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown conditioned config keys: {', '.join(unknown)}")
+        try:
+            return cls(**{**d, "model": ModelConfig.from_dict(d["model"])})
+        except (KeyError, TypeError) as e:
+            raise ConfigError(f"invalid conditioned config: {e}") from None
 
 
 class ConditionedCache(NamedTuple):
@@ -38,17 +71,17 @@ class ConditionedCache(NamedTuple):
 class Conditioned:
     """A ``Model`` whose initial state is ``tanh(W c + b)`` of a condition ``c``.
 
-    ``condition`` is ``"class"`` (``c`` given as ids in [0, C)) or ``"vector"`` (``c: [B, C]``).
+    ``config.condition`` is ``"class"`` (``c`` given as ids in [0, C)) or ``"vector"``
+    (``c: [B, C]``).
     """
 
-    def __init__(self, config: ModelConfig, condition_size: int, *, condition: str = "class",
-                 rng: np.random.Generator) -> None:
-        if condition not in ("class", "vector"):
-            raise ConfigError(f"condition must be 'class' or 'vector', got {condition!r}")
-        if condition_size <= 0:
-            raise ConfigError(f"condition_size must be > 0, got {condition_size}")
-        self.condition, self.condition_size = condition, condition_size
-        self.model = Model(config, rng=rng)
+    def __init__(self, config: ConditionedConfig, *, rng: np.random.Generator,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.meta = dict(meta or {})  # JSON-able extras saved with the model (the task)
+        self.condition, self.condition_size = config.condition, config.condition_size
+        condition_size = config.condition_size
+        self.model = Model(config.model, rng=rng)
         rnn = self.model.rnn
         self.widths = [rnn.config.num_layers * rnn.num_directions * S[-1]
                        for S in _state_shapes(rnn)]
@@ -60,6 +93,14 @@ class Conditioned:
 
     def num_parameters(self) -> int:
         return int(sum(w.size for w in self.params.values()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter as a NumPy array (a copy) under its name."""
+        return {n: w.copy() for n, w in self.params.items()}
+
+    def load_state_dict(self, params: dict[str, np.ndarray]) -> None:
+        """Copy ``params`` into the model's arrays (names and shapes checked)."""
+        copy_params(self.params, params)
 
     def condition_vector(self, c: np.ndarray) -> np.ndarray:
         """``[B, C]``: one-hot rows of class ids, or the vectors themselves (checked)."""
@@ -139,32 +180,6 @@ class Conditioned:
 
     def _size(self, j: int) -> int:
         return _state_shapes(self.model.rnn)[j][-1]
-
-
-def fit_conditioned(net: Conditioned, c: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-                    steps: int, batch_size: int, lr: float, clip: float,
-                    rng: np.random.Generator) -> list[float]:
-    """Adam on ``steps`` random mini-batches of (``c [N] | [N, C]``, ``x``, ``y``); the losses.
-
-    ``x`` holds the teacher-forced inputs (the start, then the targets shifted by one step)
-    and ``y`` the targets, ``[N, T]`` ids or ``[N, T, O]`` values, scored with the model's loss
-    (cross-entropy or MSE).  The global gradient norm is clipped to ``clip`` (0: off).
-    """
-    if steps < 1 or batch_size < 1 or not lr > 0 or clip < 0:
-        raise ConfigError(f"steps and batch_size must be >= 1, lr > 0 and clip >= 0; got "
-                          f"{steps}, {batch_size}, {lr}, {clip}")
-    loss_of = softmax_cross_entropy if net.model.config.loss == "cross_entropy" else mse
-    optimizer, losses = make_optimizer("adam", lr), []
-    for _ in range(steps):
-        idx = rng.integers(0, len(x), min(batch_size, len(x)))
-        out, cache = net.forward(c[idx], x[idx], train=True, rng=rng)
-        loss, dy = loss_of(out, y[idx])
-        grads = net.backward(cache, dy)
-        if clip:
-            clip_grad_norm(grads, clip)
-        optimizer.step(net.params, grads)
-        losses.append(float(loss))
-    return losses
 
 
 def _state_shapes(rnn) -> list[tuple[int, ...]]:

@@ -32,8 +32,10 @@ class Progress:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         interval: float = 1.0,
+        bits_per: str = "char",
     ) -> None:
         self.total_steps, self.total_seconds = total_steps, total_seconds
+        self.bits_per = bits_per  # the loss in bits per this ("": not shown, e.g. for MSE)
         self.stream = stream if stream is not None else sys.stderr
         self.clock, self.interval = clock, interval
         self.start = clock()
@@ -63,7 +65,8 @@ class Progress:
         bar = "#" * int(20 * frac)
         line = (f"[{bar:<20}] step {step}"
                 + (f"/{self.total_steps}" if self.total_steps else "")
-                + f" | loss {loss:.3f} | {loss / math.log(2):.3f} bits/char"
+                + f" | loss {loss:.3f}"
+                + (f" | {loss / math.log(2):.3f} bits/{self.bits_per}" if self.bits_per else "")
                 + f" | {self.tokens / elapsed:,.0f} tok/s | ETA {format_duration(eta)}")
         self.write(line, transient=True)
 

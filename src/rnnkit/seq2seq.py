@@ -19,7 +19,7 @@ so beam 1 is greedy).  Ids: PAD 0, BOS 1, EOS 2 (``rnnkit.data.synthetic``).
 Shapes: source ids ``[B, S]``, target ids ``[B, U]`` (batch-first), logits ``[B, U + 1, V]``.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,6 +59,19 @@ class Seq2SeqConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Seq2SeqConfig":
+        """The config of ``to_dict``'s object; ConfigError names an unknown key or bad value."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"seq2seq config must be a JSON object, got {type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown seq2seq config keys: {', '.join(unknown)}")
+        try:
+            return cls(**d)
+        except TypeError as e:
+            raise ConfigError(f"invalid seq2seq config: {e}") from None
+
 
 class Seq2SeqCache(NamedTuple):
     src: np.ndarray  # [S, B] source ids
@@ -74,8 +87,10 @@ class Seq2Seq:
     arrays the layers compute with, so in-place optimizer updates reach them.
     """
 
-    def __init__(self, config: Seq2SeqConfig, *, rng: np.random.Generator) -> None:
+    def __init__(self, config: Seq2SeqConfig, *, rng: np.random.Generator,
+                 meta: dict[str, Any] | None = None) -> None:
         self.config = config
+        self.meta = dict(meta or {})  # JSON-able extras saved with the model (the task)
         self.dtype = np.dtype(config.dtype)
         rnn = config.rnn()
         self.encoder = Recurrent(rnn, rng=rng, dtype=self.dtype)
@@ -92,17 +107,13 @@ class Seq2Seq:
     def num_parameters(self) -> int:
         return int(sum(w.size for w in self.params.values()))
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter as a NumPy array (a copy) under its name."""
+        return {n: w.copy() for n, w in self.params.items()}
+
     def load_state_dict(self, params: dict[str, np.ndarray]) -> None:
         """Copy ``params`` into the model's arrays (names and shapes checked)."""
-        if set(params) != set(self.params):
-            missing, unexpected = set(self.params) - set(params), set(params) - set(self.params)
-            raise ShapeError(f"parameters do not match: missing {sorted(missing)}, "
-                             f"unexpected {sorted(unexpected)}")
-        for n, w in self.params.items():
-            if np.shape(params[n]) != w.shape:
-                raise ShapeError(
-                    f"parameter {n} must have shape {w.shape}, got {np.shape(params[n])}")
-            w[...] = params[n]
+        copy_params(self.params, params)
 
     # -- teacher-forced training --------------------------------------------------------------
 
@@ -188,6 +199,19 @@ class Seq2Seq:
             if finished.all():
                 break
         return history[:, 0]
+
+
+def copy_params(params: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> None:
+    """Copy ``new`` into the arrays of ``params`` in place (same names and shapes, else
+    ShapeError): the layers keep computing with the very arrays they hold."""
+    if set(new) != set(params):
+        missing, unexpected = set(params) - set(new), set(new) - set(params)
+        raise ShapeError(f"parameters do not match: missing {sorted(missing)}, "
+                         f"unexpected {sorted(unexpected)}")
+    for n, w in params.items():
+        if np.shape(new[n]) != w.shape:
+            raise ShapeError(f"parameter {n} must have shape {w.shape}, got {np.shape(new[n])}")
+        w[...] = new[n]
 
 
 def decoder_inputs(tgt: np.ndarray) -> np.ndarray:

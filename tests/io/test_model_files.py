@@ -54,3 +54,50 @@ def test_not_a_checkpoint_is_refused(tmp_path):
     (tmp_path / "x" / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError):
         rnnkit.load(tmp_path / "x")
+
+
+def _seq2seq(rng):
+    from rnnkit.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    config = Seq2SeqConfig(vocab_size=7, embedding_dim=3, cell="gru", hidden_size=5,
+                           num_layers=2)
+    return Seq2Seq(config, rng=rng, meta={"task": "reverse", "chars": "abcd"})
+
+
+def _conditioned(rng):
+    from rnnkit.conditioned import Conditioned, ConditionedConfig
+
+    model = ModelConfig.for_tokens(6, cell="lstm", hidden_size=4)
+    config = ConditionedConfig(model=model, condition_size=3, condition="class")
+    return Conditioned(config, rng=rng, meta={"task": "words", "vocab": ".abcde"})
+
+
+@pytest.mark.parametrize("make, kind", [(_seq2seq, "seq2seq"), (_conditioned, "conditioned")])
+def test_encoder_decoder_and_conditioned_models_round_trip_exactly(make, kind, rng, tmp_path):
+    original = make(rng)
+    rnnkit.save(original, tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["kind"] == kind
+    again = rnnkit.load(tmp_path / "m")
+    assert type(again) is type(original)
+    assert again.config == original.config and again.meta == original.meta
+    assert again.params.keys() == original.params.keys()
+    for name, w in original.params.items():
+        assert again.params[name].dtype == w.dtype
+        np.testing.assert_array_equal(again.params[name], w, err_msg=name)
+    if kind == "seq2seq":  # the loaded model computes what the saved one did
+        src, lengths = np.array([[3, 4, 5], [6, 3, 0]]), np.array([3, 2])
+        np.testing.assert_array_equal(again.greedy(src, lengths, 4),
+                                      original.greedy(src, lengths, 4))
+    else:
+        np.testing.assert_array_equal(again.generate(np.array([0, 2]), np.array([0, 0]), 5),
+                                      original.generate(np.array([0, 2]), np.array([0, 0]), 5))
+
+
+def test_an_unknown_model_kind_is_refused(rng, tmp_path):
+    from rnnkit.io.checkpoint import write_checkpoint
+
+    model = _seq2seq(rng)
+    config = {"kind": "transformer", "model": model.config.to_dict(), "meta": {}}
+    write_checkpoint(tmp_path / "m", model.state_dict(), config)  # a consistent manifest
+    with pytest.raises(CheckpointError, match="transformer"):
+        rnnkit.load(tmp_path / "m")

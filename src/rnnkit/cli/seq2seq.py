@@ -1,120 +1,154 @@
 """``rnnkit seq2seq reverse|addition``: train an encoder–decoder on a generated task.
 
-Fresh string pairs every update (teacher forcing, Adam, global-norm clipping); a fixed test
-set whose sources never appear in training; exact-match accuracy of greedy and beam decoding
-on it, and a few examples, to stdout (``--json`` for JSON).  Progress goes to stderr.
+The job (``rnnkit.jobs.seq2seq``): fresh string pairs every update (teacher forcing, Adam,
+global-norm clipping), validation on pairs of the training distribution, and a fixed test
+set whose sources are never trained on, scored once at the end: exact-match accuracy of
+greedy and beam decoding and a few examples, to stdout (``--json`` for JSON).  Progress
+and validation go to stderr.
+
+The run lives in ``--out DIR`` (default ``runs/seq2seq-TASK-DATE-TIME``): ``DIR/last``,
+``DIR/best`` and ``DIR/metrics.jsonl``.  ``--resume --out DIR`` continues it exactly;
+SIGINT (Ctrl-C) or SIGTERM saves ``DIR/last`` and exits with 128 + the signal's number.
+Under ``mpiexec -n K`` the K processes split the rows of every batch; process 0 alone
+prints and writes.
 """
 
 import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
 
 SUMMARY = "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", choices=["reverse", "addition"], help="the generated task")
-    p.add_argument("--cell", default="lstm", choices=["elman", "lstm", "gru"],
+    # defaults are None so that a flag the user gave can be told from one they did not; the
+    # real defaults are Seq2SeqJob's (shown in the help texts)
+    p.add_argument("task", nargs="?", choices=["reverse", "addition"],
+                   help="the generated task (not with --resume: the run's own)")
+    p.add_argument("--cell", choices=["elman", "lstm", "gru"],
                    help="cell of the encoder and the decoder (default lstm)")
-    p.add_argument("--hidden-size", type=int, default=128, help="units per layer (default 128)")
-    p.add_argument("--embedding-dim", type=int, default=32, help="embedding width (default 32)")
-    p.add_argument("--num-layers", type=int, default=1, help="stacked layers (default 1)")
-    p.add_argument("--max-len", type=int, default=8, help="reverse: longest string (default 8)")
-    p.add_argument("--digits", type=int, default=3, help="addition: most digits per number (3)")
-    p.add_argument("--steps", type=int, default=3000, help="most updates (default 3000)")
-    p.add_argument("--minutes", type=float, default=0.0,
-                   help="most minutes of training (0: no limit)")
-    p.add_argument("--batch-size", type=int, default=64, help="pairs per update (default 64)")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate (default 3e-3)")
-    p.add_argument("--clip", type=float, default=1.0, help="clip the global gradient norm (1)")
-    p.add_argument("--beam", type=int, default=4, help="beam width (default 4)")
-    p.add_argument("--test-size", type=int, default=1000, help="test pairs (default 1000)")
-    p.add_argument("--eval-every", type=int, default=500, help="report every this many updates")
+    p.add_argument("--hidden-size", type=int, help="units per layer (default 128)")
+    p.add_argument("--embedding-dim", type=int, help="embedding width (default 32)")
+    p.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
+    p.add_argument("--max-len", type=int, help="reverse: longest string (default 8)")
+    p.add_argument("--digits", type=int, help="addition: most digits per number (default 3)")
+    add_training_arguments(p, steps=3000, batch=64, lr=3e-3, eval_every=500)
+    p.add_argument("--val-size", type=int, help="validation pairs (default 200)")
+    p.add_argument("--test-size", type=int, help="test pairs (default 1000)")
+    p.add_argument("--beam", type=int, help="beam width (default 4)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+
+
+def add_training_arguments(p: argparse.ArgumentParser, *, steps: int, batch: int, lr: float,
+                           eval_every: int) -> None:
+    """The training and run-directory flags both generated-data jobs share."""
+    p.add_argument("--steps", type=int,
+                   help=f"most updates, counted from the run's start (default {steps})")
+    p.add_argument("--minutes", type=float, help="most minutes of training (0: no limit)")
+    p.add_argument("--batch-size", type=int, help=f"sequences per update (default {batch})")
+    p.add_argument("--lr", type=float, help=f"Adam's learning rate (default {lr:g})")
+    p.add_argument("--clip", type=float, help="clip the global gradient norm (default 1)")
+    p.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
+                        "halve the learning rate, or stop")
+    p.add_argument("--eval-every", type=int,
+                   help=f"validate every this many updates (default {eval_every})")
+    p.add_argument("--checkpoint-every", type=int, help="save DIR/last every this many updates")
+    p.add_argument("--seed", type=int, help="seed of the run (default 0)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run directory (default: a new one under runs/, named on stderr)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --out (it may change --steps, --minutes, "
+                        "--on-nonfinite, --checkpoint-every and what is only reported)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out even though it holds one (which is lost)")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    from ..distributed import connect
+    from ..jobs.rundir import on_every_rank
 
-    import numpy as np
+    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
+    return on_every_rank(lambda: _run(args, comm), comm)
 
-    from ..data.synthetic import SEQ2SEQ_TASKS, Seq2SeqVocab
-    from ..errors import ConfigError
-    from ..seq2seq import Seq2Seq, Seq2SeqConfig
 
-    for name in ("hidden_size", "embedding_dim", "num_layers", "max_len", "digits", "steps",
-                 "batch_size", "beam", "test_size", "eval_every"):
-        if getattr(args, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
-    chars, make_pairs = SEQ2SEQ_TASKS[args.task]
-    options = {"max_len": args.max_len} if args.task == "reverse" else {"digits": args.digits}
-    vocab = Seq2SeqVocab(chars)
-    test_pairs = make_pairs(np.random.default_rng([args.seed, 1]), args.test_size, **options)
-    rng = np.random.default_rng([args.seed, 0])
-    model = Seq2Seq(Seq2SeqConfig(vocab_size=len(vocab), embedding_dim=args.embedding_dim,
-                                  cell=args.cell, hidden_size=args.hidden_size,
-                                  num_layers=args.num_layers), rng=rng)
+def _run(args: argparse.Namespace, comm) -> int:
+    from dataclasses import fields
 
-    def pairs(n: int) -> list[tuple[str, str]]:
-        return make_pairs(rng, n, **options)
+    from ..jobs import rundir
+    from ..jobs.seq2seq import Seq2SeqJob, resume, start
 
-    steps, seconds = _train(model, vocab, pairs, test_pairs, args)
-    result = _evaluate(model, vocab, test_pairs, args)
-    result = {"task": args.task, "cell": args.cell, "parameters": model.num_parameters(),
-              "steps": steps, "seconds": round(seconds, 1), **result}
-    print(json.dumps(result, indent=2) if args.json else _format(result))
+    given = options_given(args, {f.name for f in fields(Seq2SeqJob)})
+    out = run_directory(args, "seq2seq", comm)
+    if args.resume:
+        run = resume(out, comm, **given)
+    else:
+        run = start(Seq2SeqJob(**given), out, comm)
+        if args.overwrite:
+            rundir.clear(out, comm)
+    job = run.job
+    if comm.rank == 0:
+        K = f", {comm.size} processes" if comm.size > 1 else ""
+        print(f"seq2seq {job.task}: {job.cell} H={job.hidden_size}, "
+              f"{run.model.num_parameters():,} parameters{K}; run directory {out}",
+              file=sys.stderr)
+    summary = fit_or_explain(run, "seq2seq", out)
+    if summary.stopped_by.startswith("SIG"):
+        return interrupted(summary, "seq2seq", out, comm)
+    result = {"task": job.task, "cell": job.cell, "parameters": run.model.num_parameters(),
+              **rundir.figures(summary), **run.test()}
+    if comm.rank == 0:
+        import json
+
+        print(json.dumps(result, indent=2) if args.json else _format(result))
     return 0
 
 
-def _out_len(args: argparse.Namespace) -> int:
-    """Longest target: the string's length, or one digit more than the longest number."""
-    return args.max_len if args.task == "reverse" else args.digits + 1
+def options_given(args: argparse.Namespace, names: set[str]) -> dict[str, Any]:
+    """The job's options the user gave (flags left at None are not given)."""
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
-def _train(model, vocab, pairs, test_pairs, args) -> tuple[int, float]:
-    """Adam on fresh pairs (never a test source) until --steps or --minutes; (steps, seconds)."""
-    import sys
-    import time
+def run_directory(args: argparse.Namespace, command: str, comm) -> Path:
+    """--out, checked against --resume/--overwrite, or a new directory under runs/."""
+    from ..errors import ConfigError
+    from ..jobs import rundir
 
-    from ..optim import clip_grad_norm, make_optimizer
-    from ..seq2seq import exact_match
-
-    held_out = {s for s, _ in test_pairs}
-    probe = vocab.batch(test_pairs[:200])
-    optimizer = make_optimizer("adam", args.lr)
-    start, step = time.monotonic(), 0
-    def time_left() -> bool:
-        return not args.minutes or time.monotonic() - start < 60 * args.minutes
-
-    while step < args.steps and time_left():
-        batch = vocab.batch([p for p in pairs(args.batch_size) if p[0] not in held_out])
-        loss, dlogits, cache = model.loss(batch)
-        grads = model.backward(cache, dlogits)
-        if args.clip:
-            clip_grad_norm(grads, args.clip)
-        optimizer.step(model.params, grads)
-        step += 1
-        if step % args.eval_every == 0:
-            acc = exact_match(model.greedy(probe.src, probe.src_lengths, _out_len(args)), probe)
-            print(f"seq2seq {args.task} step {step} ({time.monotonic() - start:.0f} s): "
-                  f"loss {loss:.4f}, greedy exact match on {len(test_pairs[:200])} test pairs "
-                  f"{acc.mean():.3f}", file=sys.stderr, flush=True)
-    return step, time.monotonic() - start
+    if args.resume:
+        if args.overwrite:
+            raise ConfigError("--resume continues the run in --out and --overwrite starts a "
+                              "new one there, losing it; give one of them")
+        if args.out is None:
+            raise ConfigError("--resume needs --out DIR, the run to continue")
+        return Path(args.out)
+    if args.task is None:
+        raise ConfigError(f"give the task ({command} TASK), or --resume --out DIR")
+    out = Path(args.out) if args.out else rundir.default_dir(f"{command}-{args.task}", comm)
+    rundir.refuse_existing(out, args.overwrite)
+    return out
 
 
-def _evaluate(model, vocab, test_pairs, args) -> dict:
-    """Exact-match accuracy of greedy and beam decoding on the test pairs, and examples."""
-    from ..seq2seq import exact_match
+def fit_or_explain(run, command: str, out: Path):
+    """``run.fit`` with progress on stderr; a divergence says how to continue."""
+    from ..training import TrainingDiverged
 
-    test = vocab.batch(test_pairs)
-    greedy = model.greedy(test.src, test.src_lengths, _out_len(args))
-    beam = model.beam(test.src, test.src_lengths, _out_len(args), args.beam)
-    return {
-        "test_pairs": len(test_pairs),
-        "greedy_exact_match": float(exact_match(greedy, test).mean()),
-        "beam_width": args.beam, "beam_exact_match": float(exact_match(beam, test).mean()),
-        "examples": [{"source": s, "target": t, "greedy": vocab.decode(g), "beam": vocab.decode(b)}
-                     for (s, t), g, b in zip(test_pairs[:5], greedy, beam)],
-    }
+    try:
+        return run.fit(sys.stderr)
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit {command} "
+                               f"--resume --out {out} (with --on-nonfinite skip)") from None
+
+
+def interrupted(summary, command: str, out: Path, comm) -> int:
+    """Say where a signal stopped the run and how to continue; 128 + the signal's number."""
+    if comm.rank == 0:
+        print(f"rnnkit: {summary.stopped_by} received: stopped at step {summary.steps}, saved "
+              f"{out / 'last'}; continue with: rnnkit {command} --resume --out {out}",
+              file=sys.stderr)
+    return 128 + int(signal.Signals[summary.stopped_by])
 
 
 def _format(r: dict) -> str:

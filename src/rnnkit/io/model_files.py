@@ -2,9 +2,11 @@
 
 The directory holds the parameters (safetensors, under their PyTorch-style names, with a
 SHA-256 of the tensors) and ``config.json`` (the model config and its metadata, e.g. the
-vocabulary).  ``config.json`` names the model's kind: ``"kind": "ffnn"`` for the
-feed-forward baseline (``rnnkit.ffnn.FFNN``); a recurrent ``Model`` writes no kind (older
-directories have none either), so ``load`` returns whichever of the two was saved.  Files
+vocabulary).  ``config.json`` names the model's kind (``KINDS``): ``"kind": "ffnn"`` for the
+feed-forward baseline (``rnnkit.ffnn.FFNN``), ``"seq2seq"`` for an encoder–decoder
+(``rnnkit.seq2seq.Seq2Seq``), ``"conditioned"`` for a model started from a condition
+(``rnnkit.conditioned.Conditioned``); a recurrent ``Model`` writes no kind (older
+directories have none either), so ``load`` returns whichever was saved.  Files
 are written atomically; loading validates names, shapes, dtypes and the hash, and never
 executes anything from the files.
 
@@ -31,32 +33,48 @@ from typing import Any
 
 import numpy as np
 
+from ..conditioned import Conditioned, ConditionedConfig
 from ..config import ModelConfig
 from ..errors import CheckpointError, RnnkitError
 from ..ffnn import CELL_NAME as FFNN_KIND, FFNN, FFNNConfig
 from ..model import Model
+from ..seq2seq import Seq2Seq, Seq2SeqConfig
 from .atomic import point_atomic
 from .checkpoint import read_checkpoint, validate_tensors, write_checkpoint
 
 CHECKPOINTS = "checkpoints"
 """The folder of a run directory that holds the checkpoint directories its links point at."""
 
+KINDS: dict[str, tuple[type, Any]] = {
+    "recurrent": (Model, ModelConfig),
+    FFNN_KIND: (FFNN, FFNNConfig),
+    "seq2seq": (Seq2Seq, Seq2SeqConfig),
+    "conditioned": (Conditioned, ConditionedConfig),
+}
+"""``kind`` in config.json → (model class, its config class with ``from_dict``).  Each model
+is built as ``cls(config, rng=, meta=)`` and has ``config.to_dict()``, ``meta``,
+``state_dict()`` and ``load_state_dict()``."""
 
-def save(model: Model | FFNN, directory: str | Path,
-         extra: dict[str, Any] | None = None) -> Path:
+Saved = Model | FFNN | Seq2Seq | Conditioned
+
+
+def save(model: Saved, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (and optional training state ``extra``) to ``directory``."""
     config = {"model": model.config.to_dict(), "meta": model.meta}
-    if isinstance(model, FFNN):
-        config = {"kind": FFNN_KIND, **config}
+    kind = next((k for k, (cls, _) in KINDS.items() if type(model) is cls), None)
+    if kind is None:
+        raise RnnkitError(f"cannot save a {type(model).__name__}: not an rnnkit model")
+    if kind != "recurrent":
+        config = {"kind": kind, **config}
     return write_checkpoint(directory, model.state_dict(), config, extra)
 
 
-def load(directory: str | Path) -> Model | FFNN:
+def load(directory: str | Path) -> Saved:
     """The model saved in ``directory``, checked against its own config."""
     return load_with_state(directory)[0]
 
 
-def load_with_state(directory: str | Path) -> tuple[Model | FFNN, dict[str, Any] | None]:
+def load_with_state(directory: str | Path) -> tuple[Saved, dict[str, Any] | None]:
     """(model, training state saved beside it or None)."""
     ckpt = read_checkpoint(directory)
     _refuse_headed_jordan(ckpt.config, ckpt.tensors, directory)
@@ -92,22 +110,20 @@ def _refuse_headed_jordan(config: Any, tensors: dict[str, np.ndarray], directory
             "output, which these weights do not define: train the model again")
 
 
-def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Model | FFNN:
+def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Saved:
     """An initialised model of the saved kind and config, to receive the saved tensors."""
-    rng = np.random.default_rng(0)
-    if kind == FFNN_KIND:
-        if not isinstance(config, dict):
-            raise TypeError("the ffnn config is not an object")
-        return FFNN(FFNNConfig.from_dict(config), rng=rng, meta=meta)
-    if kind != "recurrent":
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}")
-    return Model(ModelConfig.from_dict(config), rng=rng, meta=meta)
+    if not isinstance(config, dict):
+        raise TypeError(f"the {kind} config is not an object")
+    cls, config_cls = KINDS[kind]
+    return cls(config_cls.from_dict(config), rng=np.random.default_rng(0), meta=meta)
 
 
 # ----------------------------------------------------------------------------- run directories
 
 
-def save_in_run(model: Model, run_dir: str | Path, name: str, step: int,
+def save_in_run(model: Saved, run_dir: str | Path, name: str, step: int,
                 extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (+ ``extra``) as a new checkpoint and point ``run_dir/name`` at it.
 
