@@ -14,7 +14,6 @@ The connectivity of Madsen's "Visualizing memorization in RNNs" (Distill 2019):
 """
 
 import argparse
-import sys
 
 SUMMARY = "show which earlier inputs a prediction depends on (gradient connectivity)"
 
@@ -39,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     a.add_argument("--test-size", type=int, default=256, help="test sequences (default 256)")
     a.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
+    a.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
+                   help="a NaN/Inf loss or gradient in training: skip the update (default), "
+                        "skip it and lower the rate, or stop with an error")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,41 +62,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_text(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..data.text import CharVocab
-    from ..diagnostics.influence import influence, top_positions
-    from ..errors import CheckpointError, ConfigError
-    from ..io.model_files import load
-    from ..model import Model
+    from ..diagnostics.influence import top_positions
+    from ..jobs.influence import text_influence
     from .info import model_dir
 
-    path = model_dir(args.dir)
-    model = load(path)
-    if not isinstance(model, Model):
-        raise ConfigError(f"{path} holds the ffnn baseline; influence needs a recurrent model")
-    if "vocab" not in model.meta:
-        raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
-    vocab = CharVocab.from_dict(model.meta["vocab"])
-    if not args.text:
-        raise ConfigError("--text must hold at least one character")
-    ids = vocab.encode(args.text)
-    T = len(ids)
-    t = args.position + T if args.position < 0 else args.position
-    if not 0 <= t < T:
-        raise ConfigError(f"--position {args.position} is outside the text ({T} characters)")
-    if args.target is not None:
-        if len(args.target) != 1:
-            raise ConfigError(f"--target must be one character, got {args.target!r}")
-        unit = int(vocab.encode(args.target)[0])
-    else:
-        unit = int(ids[t + 1]) if t + 1 < T else None
-    values = influence(model, ids[None, : t + 1], -1, unit)[0]  # [t + 1]
-    if unit is None:
-        logits = model.predict(ids[None, : t + 1])
-        unit = int(np.argmax(logits[0, -1] if logits.ndim == 3 else logits[0]))
-    text = args.text[: t + 1]
-    target = vocab.decode([unit])
+    found = text_influence(model_dir(args.dir), args.text, args.position, args.target)
+    text, values, target, t = found.text, found.values, found.target, found.position
     if args.html:
         _write_html(text, values, target, args.html)
     if args.png:
@@ -185,74 +158,33 @@ def _write_text_png(text: str, values, target: str, path: str, width: int = 64) 
 
 
 def _run_adding(args: argparse.Namespace) -> int:
-    import numpy as np
+    from ..data.synthetic import ADDING_TOLERANCE
+    from ..jobs.influence import AddingSetup, adding_influence
 
-    from ..data.synthetic import ADDING_TOLERANCE, adding_problem
-    from ..diagnostics.influence import influence, top_positions
-    from ..errors import ConfigError
-
-    if args.T < 22 or args.steps < 0 or args.test_size < 1:
-        raise ConfigError(f"need --T >= 22, --steps >= 0, --test-size >= 1; got {args.T}, "
-                          f"{args.steps}, {args.test_size}")
-    model = _train_adding(args)
-    test = adding_problem(np.random.default_rng([args.seed, 3]), args.test_size, args.T,
-                          vary_length=False)
-    pred = model.predict(test.x)
-    accuracy = float(np.mean(np.abs(pred - test.y) < ADDING_TOLERANCE))
-    values = influence(model, test.x)  # [N, T]
-    top2 = np.sort(top_positions(values, 2), axis=1)
-    hit = float(np.mean(np.all(top2 == np.sort(test.marks, axis=1), axis=1)))
-    marked = np.zeros(values.shape, dtype=bool)
-    marked[np.arange(len(values))[:, None], test.marks] = True
-    ratio = float(values[marked].mean() / values[~marked].mean())
-    example = {"marks": [int(m) for m in sorted(test.marks[0])],
-               "top": [int(s) for s in top_positions(values[0], 5)],
-               "influence": [float(v) for v in values[0]]}
+    given = {} if args.on_nonfinite is None else {"on_nonfinite": args.on_nonfinite}
+    setup = AddingSetup(T=args.T, steps=args.steps, hidden_size=args.hidden_size, lr=args.lr,
+                        test_size=args.test_size, seed=args.seed, **given)
+    result, values, marks = adding_influence(setup)
     if args.png:
-        _write_adding_png(values[0], test.marks[0], args.png)
-    result = {"T": args.T, "steps": args.steps, "test_accuracy": accuracy,
-              "top2_at_marks": hit, "marked_to_unmarked_ratio": ratio, "example": example}
+        _write_adding_png(values, marks, args.png)
     if args.json:
         import json
 
         print(json.dumps(result, indent=2))
         return 0
+    example = result["example"]
     print(f"LSTM({args.hidden_size}) on the adding problem, T={args.T}, {args.steps} updates: "
-          f"{100 * accuracy:.1f}% of {args.test_size} test sequences within {ADDING_TOLERANCE}")
+          f"{100 * result['test_accuracy']:.1f}% of {args.test_size} test sequences within "
+          f"{ADDING_TOLERANCE}")
     print(f"the two largest influences on the prediction sit at the two marked positions in "
-          f"{100 * hit:.1f}% of test sequences")
-    print(f"mean influence at a marked position / at an unmarked one: {ratio:.1f}")
-    top = ", ".join(f"{s} ({values[0][s]:.3g})" for s in example["top"])
+          f"{100 * result['top2_at_marks']:.1f}% of test sequences")
+    print(f"mean influence at a marked position / at an unmarked one: "
+          f"{result['marked_to_unmarked_ratio']:.1f}")
+    top = ", ".join(f"{s} ({values[s]:.3g})" for s in example["top"])
     print(f"example: marks at {example['marks']}; largest influences at {top}")
     if args.png:
         print(f"written to {args.png}")
     return 0
-
-
-def _train_adding(args: argparse.Namespace):
-    """A small LSTM (forget bias 1) trained with Adam on the adding problem."""
-    import numpy as np
-
-    from ..bptt import full_bptt
-    from ..config import ModelConfig
-    from ..data.synthetic import adding_problem
-    from ..layers.recurrent import RecurrentConfig
-    from ..model import Model
-    from ..optim import clip_grad_norm, make_optimizer
-
-    rnn = RecurrentConfig(cell="lstm", input_size=2, hidden_size=args.hidden_size, forget_bias=1.0)
-    model = Model(ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse"),
-                  rng=np.random.default_rng([args.seed, 0]))
-    rng = np.random.default_rng([args.seed, 1])
-    opt = make_optimizer("adam", args.lr)
-    for step in range(1, args.steps + 1):
-        batch = adding_problem(rng, 32, args.T, vary_length=False)
-        result = full_bptt(model, batch.x, batch.y)
-        clip_grad_norm(result.grads, 1.0)
-        opt.step(model.params, result.grads)
-        if step % 100 == 0 or step == args.steps:
-            print(f"step {step}: loss {result.loss:.5f}", file=sys.stderr, flush=True)
-    return model
 
 
 def _write_adding_png(values, marks, path: str) -> None:
