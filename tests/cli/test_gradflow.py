@@ -84,6 +84,7 @@ def test_exploding_draws_loss_and_gradient_norm_per_update(tmp_path, capsys):
     (["--cells", "gru"], "--cells"),
     (["--every", "2", "--probe-size", "8"], "--every, --probe-size"),
     (["--forget-bias", "2"], "--forget-bias"),
+    (["--on-nonfinite", "stop"], "--on-nonfinite"),
 ])
 def test_exploding_refuses_the_options_it_has_no_use_for(argv, named):
     with pytest.raises(ConfigError, match=f"^{named}: not used by --exploding"):
