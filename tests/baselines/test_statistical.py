@@ -88,13 +88,21 @@ def test_forecasts_use_the_training_part_only(method):
     assert not np.allclose(after.forecasts[~early], before.forecasts[~early])
 
 
-def test_a_rolling_forecast_is_the_model_run_on_the_history_before_its_origin(series, ets):
+@pytest.mark.parametrize("method", ["ets", "sarima"])
+def test_a_rolling_forecast_is_the_model_run_on_the_history_before_its_origin(
+        method, series, request):
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    model, o = ets.models[0], N_TRAIN + 7
+    model, o = request.getfixturevalue(method).models[0], N_TRAIN + 7
     rolled = model.forecasts(series, np.array([o]), H)[0]
-    fresh = ETSModel(series[:o], **model.options).smooth(model.params).forecast(H)
-    np.testing.assert_allclose(rolled, fresh, rtol=1e-10)
+    if method == "ets":
+        fresh = ETSModel(series[:o], **model.options).smooth(model.params).forecast(H)
+    else:  # the full state space (no simple differencing): forecasts in the series' units
+        options = dict(model.options, simple_differencing=False)
+        fresh = SARIMAX(series[:o], **options).filter(model.params).forecast(H)
+    np.testing.assert_allclose(rolled, fresh, rtol=1e-9)
+    assert np.max(np.abs(rolled / series[o : o + H] - 1)) < 0.2  # in units, not differences
 
 
 def test_ets_forms_are_the_admissible_set():
