@@ -1,14 +1,30 @@
-"""``rnnkit one-to-many``: sequences generated from a class or a value, end to end."""
+"""``rnnkit one-to-many``: sequences generated from a class or a value, end to end, trained
+through the engine in a run directory (resume, signals, NaN guard, SIGKILL, 2 MPI ranks)."""
 
 import argparse
+import io
 import re
+import signal
 
 import numpy as np
 import pytest
 
-from rnnkit.cli import _run
-from rnnkit.cli import one_to_many
-from rnnkit.errors import ConfigError
+import rnnkit
+from rnnkit.cli import _run, main, one_to_many
+from rnnkit.conditioned import Conditioned
+from rnnkit.io.model_files import load_with_state
+from rnnkit.jobs import one_to_many as job
+from tests.cli.test_seq2seq import (assert_same_parameters, kill_and_resume, max_difference,
+                                    mpi_runs, send_signal_at)
+from tests.test_distributed import needs_mpi
+
+TINY = ["--classes", "2", "--steps", "6", "--length", "12", "--hidden-size", "8",
+        "--eval-every", "2", "--checkpoint-every", "3"]
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs without --out go to tmp_path/runs
 
 
 def _main(argv: list[str]) -> int:
@@ -20,9 +36,10 @@ def _main(argv: list[str]) -> int:
 def test_each_word_is_generated_from_its_class_alone(capsys):
     assert _main(["words", "--words", "cat,cart,dog", "--steps", "300", "--hidden-size",
                   "16"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "exact: 3/3" in out
     assert re.search(r"class 1: 'cart' +target 'cart' +exact", out)
+    assert "validation: generated characters wrong" in err and "run directory runs/" in err
 
 
 @pytest.mark.parametrize("condition", ["class", "value"])
@@ -41,26 +58,99 @@ def test_sine_prints_truth_and_generated_waves_per_condition(capsys, condition):
 def test_the_sine_plot_is_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "waves.png"
-    assert _main(["sine", "--classes", "2", "--steps", "5", "--length", "12",
-                  "--plot", str(path)]) == 0
+    assert _main(["sine", *TINY, "--plot", str(path)]) == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sine_waves_start_one_step_after_zero_phase():
-    waves = one_to_many.sine_waves([8.0, 16.0], 8)
+    waves = job.sine_waves([8.0, 16.0], 8)
     assert waves.shape == (2, 8, 1)
     np.testing.assert_allclose(waves[0, :, 0], np.sin(2 * np.pi * np.arange(1, 9) / 8))
+
+
+def test_validation_is_held_out_of_the_training_sequences():
+    run = job.start(job.OneToManyJob(condition="value"), None)
+    c_val = run.val[0]
+    assert len(c_val) == job.VALUE_SEQUENCES // 8 and run.source.n == len(c_val) * 7
+    assert not set(c_val[:, 0].tolist()) & set(run.source.extra["c"][:, 0].tolist())
 
 
 @pytest.mark.parametrize("argv, message", [
     (["words", "--words", "cat,cat"], "distinct"),
     (["words", "--words", "a.b"], "without '.'"),
     (["words", "--condition", "value"], "conditioned on their class"),
-    (["sine", "--length", "0"], "--length"),
-    (["sine", "--steps", "0"], "--steps and --batch-size must be >= 1"),
-    (["sine", "--lr", "nan"], "--lr > 0"),
+    (["words", "--plot", "w.png"], "--plot draws sine waves"),
+    (["sine", "--length", "0"], "length must be >= 1"),
+    (["sine", "--steps", "0"], "steps must be >= 1"),
+    (["sine", "--lr", "nan"], "lr must be > 0"),
+    (["--resume"], "--resume needs --out"),
+    ([], "give the task"),
 ])
 def test_nonsense_is_one_line_and_exit_2(capsys, argv, message):
     assert _main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_best_loads_as_the_conditioned_model(tmp_path):
+    assert main(["one-to-many", "words", "--words", "ab,ba", "--steps", "4", "--eval-every",
+                 "2", "--out", str(tmp_path / "r")]) == 0
+    best = rnnkit.load(tmp_path / "r" / "best")
+    assert isinstance(best, Conditioned) and best.meta == {"task": "words", "vocab": ".ab"}
+    assert best.generate(np.array([0, 1]), np.array([0, 0]), 3).shape == (2, 3)
+
+
+def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tmp_path):
+    straight, split = tmp_path / "a", tmp_path / "b"
+    assert main(["one-to-many", "sine", *TINY, "--steps", "10", "--out", str(straight)]) == 0
+    assert main(["one-to-many", "sine", *TINY, "--steps", "4", "--out", str(split)]) == 0
+    assert main(["one-to-many", "--resume", "--steps", "10", "--out", str(split)]) == 0
+    assert_same_parameters(straight, split)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_last_and_exits_128_plus_its_number(tmp_path, monkeypatch, capsys,
+                                                           signum):
+    send_signal_at(monkeypatch, step=2, signum=signum)
+    out = tmp_path / "r"
+    assert main(["one-to-many", "words", "--steps", "50", "--out", str(out)]) == 128 + signum
+    assert f"continue with: rnnkit one-to-many --resume --out {out}" in capsys.readouterr().err
+    assert load_with_state(out / "last")[1]["step"] == 3
+
+
+@pytest.mark.parametrize("action", ["skip", "reduce-lr", "stop"])
+def test_a_nan_loss_is_guarded_as_told(tmp_path, monkeypatch, action):
+    real, calls = job.gradients, [0]
+
+    def gradients(net, batch, rng):
+        calls[0] += 1
+        step = real(net, batch, rng)
+        return step._replace(loss=np.nan) if calls[0] == 3 else step
+
+    monkeypatch.setattr(job, "gradients", gradients)
+    run = job.start(job.OneToManyJob(task="words", steps=6, checkpoint_every=1,
+                                     on_nonfinite=action), tmp_path / "r")
+    if action == "stop":
+        with pytest.raises(rnnkit.errors.RnnkitError, match="loss is nan at step 2"):
+            run.fit(io.StringIO(), handle_signals=False)
+        assert load_with_state(tmp_path / "r" / "last")[1]["step"] == 2
+        return
+    summary = run.fit(io.StringIO(), handle_signals=False)
+    assert summary.skipped == 1 and summary.steps == 6
+    assert run.engine.lr_scale == (0.5 if action == "reduce-lr" else 1.0)
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_parameters(tmp_path):
+    argv = ["one-to-many", "sine", *TINY, "--steps", "40", "--checkpoint-every", "1"]
+    assert main([*argv, "--out", str(tmp_path / "straight")]) == 0
+    assert kill_and_resume(argv, tmp_path / "killed", kills=1) == 1
+    assert_same_parameters(tmp_path / "straight", tmp_path / "killed")
+
+
+@needs_mpi
+def test_two_ranks_train_as_one_process(tmp_path):
+    # float64: in float32 an LSTM bias whose gradient is ≈ 0 up to rounding gets Adam's
+    # first update ±lr·g/(|g| + ε) from rounding noise, which the split changes (≈ 1e-5)
+    mpi_runs({"otm": ["one-to-many", "sine", *TINY, "--batch-size", "7", "--dtype",
+                      "float64"]}, tmp_path)
+    assert max_difference(tmp_path / "otm-1", tmp_path / "otm-2") < 1e-12

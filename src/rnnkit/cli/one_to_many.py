@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sine: std of the noise added to the teacher-forced inputs (default 0.2)")
     p.add_argument("--cell", help="elman | jordan | lstm | gru (default lstm)")
     p.add_argument("--hidden-size", type=int, help="units (default 32)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     add_training_arguments(p, steps=800, batch=32, lr=5e-3, eval_every=50)
     p.add_argument("--plot", metavar="FILE.png", help="sine: draw truth and generated waves")
 

@@ -66,6 +66,7 @@ class OneToManyJob:
     input_noise: float = 0.2  # sine: std of the noise added to the teacher-forced inputs
     cell: str = "lstm"  # elman | jordan | lstm | gru
     hidden_size: int = 32  # H
+    dtype: str = "float32"  # float32 | float64
     steps: int = 800  # most updates
     minutes: float = 0.0  # most minutes of training (0: no limit)
     batch_size: int = 32  # sequences per update
@@ -91,7 +92,9 @@ class OneToManyJob:
         if self.seed < 0 or not self.input_noise >= 0:
             raise ConfigError(f"seed and input_noise must be >= 0, got {self.seed}, "
                               f"{self.input_noise}")
-        Optimization.of(self)  # refuses a bad rate, clip or on_nonfinite now
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        Optimization.of(self)  # refuses a bad clip or on_nonfinite now
         Budget.of(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,10 +187,10 @@ def make_task(job: OneToManyJob) -> Task:
 def model_config(job: OneToManyJob, task: Task) -> ConditionedConfig:
     if task.vocab:
         model = ModelConfig.for_tokens(len(task.vocab), cell=job.cell,
-                                       hidden_size=job.hidden_size)
+                                       hidden_size=job.hidden_size).replace(dtype=job.dtype)
     else:
         rnn = RecurrentConfig(cell=job.cell, input_size=1, hidden_size=job.hidden_size)
-        model = ModelConfig(rnn=rnn, output_size=1, loss="mse")
+        model = ModelConfig(rnn=rnn, output_size=1, loss="mse", dtype=job.dtype)
     return ConditionedConfig(model=model, condition_size=task.condition_size,
                              condition="vector" if job.condition == "value" else "class")
 

@@ -82,7 +82,9 @@ class Seq2SeqJob:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        Optimization.of(self)  # refuses a bad rate, clip or on_nonfinite now
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        Optimization.of(self)  # refuses a bad clip or on_nonfinite now
         Budget.of(self)
 
     def to_dict(self) -> dict[str, Any]:
