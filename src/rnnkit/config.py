@@ -241,7 +241,50 @@ class ModelConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class Optimization:
+    """How one update is made from a batch's gradients."""
+
+    optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
+    lr: float = 2e-3  # base learning rate
+    momentum: float = 0.0  # sgd / rmsprop momentum
+    weight_decay: float = 0.0  # L2 (sgd, rmsprop, adagrad, adam) or decoupled (adamw)
+    clip: float = 5.0  # clip the global gradient norm to this (0: off)
+    clip_value: float = 0.0  # clip each gradient element to ±this (0: off)
+    schedule: str = "constant"  # constant | step | cosine (over the budget's updates)
+    warmup_steps: int = 0  # cosine: linear warm-up updates
+    min_lr: float = 0.0  # cosine: the rate it decays to at the last update
+    step_size: int = 0  # step: multiply the rate by gamma every this many updates (0: 1/3)
+    gamma: float = 0.1  # step: the decay factor
+    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
+    nonfinite_lr_factor: float = 0.5  # reduce-lr: multiply the rate by this each time
+    max_nonfinite: int = 10  # skip / reduce-lr: stop after this many in a row
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name in ("clip", "clip_value", "momentum", "weight_decay", "warmup_steps",
+                     "min_lr", "step_size", "gamma"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.on_nonfinite not in NONFINITE_ACTIONS:
+            raise ConfigError(f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
+                              f"got {self.on_nonfinite!r}")
+        if not 0.0 < self.nonfinite_lr_factor < 1.0:
+            raise ConfigError(f"nonfinite_lr_factor must be in (0, 1), got "
+                              f"{self.nonfinite_lr_factor}")
+        if self.max_nonfinite < 1:
+            raise ConfigError(f"max_nonfinite must be >= 1, got {self.max_nonfinite}")
+
+    @classmethod
+    def of(cls, config: Any, **overrides: Any) -> "Optimization":
+        """The fields of this class that ``config`` has (by name), with ``overrides``."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{**{n: getattr(config, n) for n in names if hasattr(config, n)},
+                      **overrides})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(Optimization):
     """How to train: data chunks, truncated BPTT, optimizer, clipping, schedule, reporting."""
 
     steps: int = 0  # updates to make, counted from the run's start (0: until `minutes` run out)
@@ -249,17 +292,6 @@ class TrainConfig:
     batch_size: int = 32  # B: parallel streams
     seq_len: int = 100  # k1: steps per chunk (one update per chunk)
     bptt_steps: int = 0  # k2: steps back-propagated per update (0: seq_len)
-    optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
-    lr: float = 2e-3  # base learning rate
-    momentum: float = 0.0  # sgd / rmsprop momentum
-    weight_decay: float = 0.0  # L2 (sgd, rmsprop, adagrad, adam) or decoupled (adamw)
-    clip: float = 5.0  # clip the global gradient norm to this (0: off)
-    clip_value: float = 0.0  # clip each gradient element to ±this (0: off)
-    schedule: str = "constant"  # constant | step | cosine
-    warmup_steps: int = 0  # cosine: linear warm-up steps
-    min_lr: float = 0.0  # cosine: the rate it decays to at the last step
-    step_size: int = 0  # step: multiply the rate by gamma every this many steps (0: steps/3)
-    gamma: float = 0.1  # step: the decay factor
     eval_every: int = 100  # evaluate on the validation split every this many steps
     eval_chars: int = 20_000  # validation tokens read per evaluation (0: all)
     sample_every: int = 500  # print a sample every this many steps (0: never)
@@ -267,26 +299,20 @@ class TrainConfig:
     checkpoint_every: int = 500  # write the last checkpoint every this many steps
     val_fraction: float = 0.05  # tail of the corpus held out for validation
     seed: int = 0  # seeds the one numpy.random.Generator of the run
-    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
-    nonfinite_lr_factor: float = 0.5  # reduce-lr: multiply the learning rate by this each time
-    max_nonfinite: int = 10  # skip / reduce-lr: stop after this many in a row
 
     def __post_init__(self) -> None:
         _check_types(TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)},
                      "training config")
-        positive = ("batch_size", "seq_len", "eval_every", "sample_length", "max_nonfinite")
+        Optimization.__post_init__(self)
+        positive = ("batch_size", "seq_len", "eval_every", "sample_length")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        nonneg = ("steps", "minutes", "bptt_steps", "clip", "clip_value", "warmup_steps",
-                  "min_lr", "step_size", "gamma",
-                  "eval_chars", "sample_every", "checkpoint_every", "momentum", "weight_decay",
-                  "seed")
+        nonneg = ("steps", "minutes", "bptt_steps", "eval_chars", "sample_every",
+                  "checkpoint_every", "seed")
         for name in nonneg:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not self.steps and not self.minutes:
             raise ConfigError("give a budget: steps > 0 or minutes > 0")
         if self.schedule in ("cosine", "step") and not self.steps:
@@ -296,12 +322,6 @@ class TrainConfig:
                               f"got {self.bptt_steps}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
-        if self.on_nonfinite not in NONFINITE_ACTIONS:
-            raise ConfigError(f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
-                              f"got {self.on_nonfinite!r}")
-        if not 0.0 < self.nonfinite_lr_factor < 1.0:
-            raise ConfigError("nonfinite_lr_factor must be in (0, 1), got "
-                              f"{self.nonfinite_lr_factor}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

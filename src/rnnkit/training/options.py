@@ -1,57 +1,16 @@
-"""What the training engine is told: how to update, and when to stop, evaluate and save.
+"""What the training engine is told: how to update (``config.Optimization``, which a job's
+configuration such as ``TrainConfig`` extends) and when to stop, evaluate and save (``Budget``).
 
-Frozen dataclasses with a comment per field, NumPy-free.  A job's own configuration (the
-character model's ``TrainConfig``, a job's ``Fit``) names these fields alike, so
-``Optimization.of(config)`` and ``Budget.of(config)`` take them by name: a default is
-written once, here or in the job's configuration, never in between.
+Frozen dataclasses with a comment per field, NumPy-free.  ``Budget.of(config)`` and
+``Optimization.of(config)`` take the fields a job's configuration names alike.
 """
 
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..config import Optimization  # noqa: F401  (re-exported beside Budget)
 from ..errors import ConfigError
 
-NONFINITE_ACTIONS = ("skip", "reduce-lr", "stop")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Optimization:
-    """How one update is made from a batch's gradients."""
-
-    optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
-    lr: float = 2e-3  # base learning rate
-    momentum: float = 0.0  # sgd / rmsprop momentum
-    weight_decay: float = 0.0  # L2 (sgd, rmsprop, adagrad, adam) or decoupled (adamw)
-    clip: float = 5.0  # clip the global gradient norm to this (0: off)
-    clip_value: float = 0.0  # clip each gradient element to ±this (0: off)
-    schedule: str = "constant"  # constant | step | cosine (over the budget's updates)
-    warmup_steps: int = 0  # cosine: linear warm-up updates
-    min_lr: float = 0.0  # cosine: the rate it decays to at the last update
-    step_size: int = 0  # step: multiply the rate by gamma every this many updates (0: 1/3)
-    gamma: float = 0.1  # step: the decay factor
-    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
-    nonfinite_lr_factor: float = 0.5  # reduce-lr: multiply the rate by this each time
-    max_nonfinite: int = 10  # skip / reduce-lr: stop after this many in a row
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        for name in ("clip", "clip_value", "momentum", "weight_decay", "warmup_steps"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.on_nonfinite not in NONFINITE_ACTIONS:
-            raise ConfigError(f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
-                              f"got {self.on_nonfinite!r}")
-        if not 0.0 < self.nonfinite_lr_factor < 1.0:
-            raise ConfigError(f"nonfinite_lr_factor must be in (0, 1), got "
-                              f"{self.nonfinite_lr_factor}")
-        if self.max_nonfinite < 1:
-            raise ConfigError(f"max_nonfinite must be >= 1, got {self.max_nonfinite}")
-
-    @classmethod
-    def of(cls, config: Any, **overrides: Any) -> "Optimization":
-        """The fields of this class that ``config`` has (by name), with ``overrides``."""
-        return cls(**{**_shared(cls, config), **overrides})
 
 
 @dataclass(frozen=True, kw_only=True)
