@@ -53,7 +53,7 @@ Clipping, applied to the gradients in place before the update (as
 import inspect
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,7 +89,7 @@ class Optimizer:
         """True if ``name`` is never updated (listed as frozen, or a fixed structural array)."""
         return name in self.frozen or name.rsplit(".", 1)[-1].startswith(FIXED_PREFIXES)
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray | None],
+    def step(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray | None],
              lr: float | None = None) -> None:
         """Update every trainable ``params[name]`` in place from ``grads[name]`` (same shapes)."""
         lr = self.lr if lr is None else float(lr)
@@ -329,14 +329,14 @@ def make_optimizer(name: str, lr: float, **options: Any) -> Optimizer:
     return cls(lr, **{n: v for n, v in options.items() if n in accepted})
 
 
-def global_norm(grads: dict[str, np.ndarray | None]) -> float:
+def global_norm(grads: Mapping[str, np.ndarray | None]) -> float:
     """‖g‖ = √(Σ_a ‖g_a‖²) over every gradient array, computed in float64."""
     norms = [np.linalg.norm(g.astype(np.float64, copy=False).ravel())
              for g in grads.values() if g is not None]
     return float(np.linalg.norm(norms)) if norms else 0.0
 
 
-def clip_grad_norm(grads: dict[str, np.ndarray | None], max_norm: float) -> float:
+def clip_grad_norm(grads: Mapping[str, np.ndarray | None], max_norm: float) -> float:
     """Scale every gradient in place so the global L2 norm is at most ``max_norm``.
 
     Returns the norm before clipping, computed in float64.  A non-finite norm leaves the
@@ -352,7 +352,7 @@ def clip_grad_norm(grads: dict[str, np.ndarray | None], max_norm: float) -> floa
     return total
 
 
-def clip_grad_value(grads: dict[str, np.ndarray | None], clip_value: float) -> None:
+def clip_grad_value(grads: Mapping[str, np.ndarray | None], clip_value: float) -> None:
     """Clamp every gradient element in place to [−clip_value, clip_value]."""
     _require(clip_value > 0, f"clip_value must be > 0, got {clip_value}")
     for g in grads.values():
