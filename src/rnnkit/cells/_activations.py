@@ -1,6 +1,10 @@
 """Activations and their derivatives, written from the saved *outputs* (σ(1−σ), 1−y²)."""
 
+from collections.abc import Callable
+
 import numpy as np
+
+Activation = Callable[[np.ndarray], np.ndarray]
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -41,5 +45,8 @@ def softmax_backward(ds: np.ndarray, s: np.ndarray) -> np.ndarray:
     return s * (ds - (ds * s).sum(axis=-1, keepdims=True))
 
 
-ACTIVATIONS = {"tanh": (np.tanh, dtanh), "relu": (relu, drelu)}
+ACTIVATIONS: dict[str, tuple[Activation, Activation]] = {
+    "tanh": (np.tanh, dtanh),
+    "relu": (relu, drelu),
+}
 """Nonlinearity name → (function of the pre-activation, derivative from the output)."""

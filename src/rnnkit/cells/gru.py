@@ -158,16 +158,19 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
     da_n = dh * (1 - z) * dtanh(n)  # h_t = (1 − z) ⊙ n + …;  n = tanh(·)
     da_z = dh * (cache.h_prev - n) * dsigmoid(z)  # … z = σ(a_z)
     if opts.reset_after:
+        assert cache.a_hn is not None
         da_hn = da_n * r  # n = tanh(a_ih,n + r ⊙ a_hn)
         da_r = da_n * cache.a_hn * dsigmoid(r)  # … r = σ(a_r)
         da_hh = np.concatenate([da_r, da_z, da_hn], axis=1)
         dq = da_hh  # a_hh = q + b_hh
         if opts.layer_norm:  # a_hh = LN_hh(q) + b_hh
+            assert cache.xhat_hh is not None and cache.rstd_hh is not None
             dq = ln.backward(da_hh, cache.xhat_hh, cache.rstd_hh, p["ln_hh_weight"])
         dh_rec = dq @ W_hh  # q = h_rec W_hhᵀ
     else:
         dq_n = da_n  # n = tanh(a_ih,n + a_hn);  a_hn = q_n + b_hn
         if opts.layer_norm:  # a_hn = LN_hh(q_n) + b_hn
+            assert cache.xhat_hh is not None and cache.rstd_hh is not None
             g_n = p["ln_hh_weight"][2 * H :]
             dq_n = ln.backward(da_n, cache.xhat_hh[:, 2 * H :], cache.rstd_hh[:, 2:], g_n)
         drh = dq_n @ W_hh[2 * H :]  # q_n = (r ⊙ h_rec) W_hnᵀ
@@ -175,6 +178,7 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
         da_hh = np.concatenate([da_r, da_z, da_n], axis=1)
         dq_rz = da_hh[:, : 2 * H]  # a_rz = q_rz + b_rz
         if opts.layer_norm:  # a_rz = LN_hh(q_rz) + b_rz
+            assert cache.xhat_hh is not None and cache.rstd_hh is not None
             g_rz = p["ln_hh_weight"][: 2 * H]
             dq_rz = ln.backward(dq_rz, cache.xhat_hh[:, : 2 * H], cache.rstd_hh[:, :2], g_rz)
         dh_rec = dq_rz @ W_hh[: 2 * H] + drh * r  # q_rz = h_rec W_h(rz)ᵀ;  rh = r ⊙ h_rec
@@ -185,6 +189,7 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
     da_ih = np.concatenate([da_r, da_z, da_n], axis=1)
     dax = da_ih  # a_ih = x W_ihᵀ + b_ih
     if opts.layer_norm:  # a_ih = LN_ih(x W_ihᵀ) + b_ih
+        assert cache.xhat_ih is not None and cache.rstd_ih is not None
         dax = ln.backward(da_ih, cache.xhat_ih, cache.rstd_ih, p["ln_ih_weight"])
     return dax, (dh_prev,), Step(da_ih, da_hh, dq)
 
@@ -197,6 +202,7 @@ def param_grads(p: dict, caches: Cache, dsteps: Step, opts: CellOptions) -> dict
     if opts.reset_after:  # q = h_rec W_hhᵀ
         dW_hh = dq.T @ h_rec
     else:  # q_rz = h_rec W_h(rz)ᵀ;  q_n = (r ⊙ h_rec) W_hnᵀ
+        assert caches.rh is not None
         rh = caches.rh.reshape(T * B, H)
         dW_hh = np.concatenate([dq[:, : 2 * H].T @ h_rec, dq[:, 2 * H :].T @ rh], axis=0)
     grads = {
@@ -205,6 +211,7 @@ def param_grads(p: dict, caches: Cache, dsteps: Step, opts: CellOptions) -> dict
         "bias_hh": dsteps.da_hh.reshape(T * B, G).sum(axis=0),
     }
     if opts.layer_norm:
+        assert caches.xhat_ih is not None and caches.xhat_hh is not None
         grads["ln_ih_weight"], grads["ln_ih_bias"] = ln.param_grads(dsteps.da_ih, caches.xhat_ih)
         grads["ln_hh_weight"], grads["ln_hh_bias"] = ln.param_grads(dsteps.da_hh, caches.xhat_hh)
     return grads

@@ -118,11 +118,13 @@ def step_forward(p: dict, ax: np.ndarray, state: tuple, opts: CellOptions, drop=
     H = h_prev.shape[1]
     h_rec = h_prev if drop is None else h_prev * drop
     q = h_rec @ p["weight_hh"].T  # q = h_{t−1} W_hhᵀ
-    lns = (None,) * 4
+    xhat_ih: np.ndarray | None = None
+    rstd_ih: np.ndarray | None = None
+    xhat_hh: np.ndarray | None = None
+    rstd_hh: np.ndarray | None = None
     if opts.layer_norm:  # a = LN_ih(x W_ihᵀ) + b_ih + LN_hh(q) + b_hh
         ax, xhat_ih, rstd_ih = ln.forward(ax, p["ln_ih_weight"], p["ln_ih_bias"], 4)
         q, xhat_hh, rstd_hh = ln.forward(q, p["ln_hh_weight"], p["ln_hh_bias"], 4)
-        lns = (xhat_ih, rstd_ih, xhat_hh, rstd_hh)
     a = ax + p["bias_ih"] + q + p["bias_hh"]  # a = x W_ihᵀ + b_ih + q + b_hh
     if opts.peepholes:  # a_i += p_i ⊙ c_{t−1};  a_f += p_f ⊙ c_{t−1}
         a[:, : 2 * H] += (p["weight_peep"][:2] * c_prev[:, None, :]).reshape(-1, 2 * H)
@@ -140,7 +142,8 @@ def step_forward(p: dict, ax: np.ndarray, state: tuple, opts: CellOptions, drop=
         c_out, xhat_c, rstd_c = ln.forward(c, p["ln_c_weight"], p["ln_c_bias"], 1)
     tanh_c = np.tanh(c_out)
     h = o * tanh_c  # h_t = o ⊙ tanh(c_t)   (or of LN_c(c_t))
-    cache = Cache(h_rec, c_prev, c, gates, tanh_c, drop, *lns, xhat_c, rstd_c)
+    cache = Cache(h_rec, c_prev, c, gates, tanh_c, drop, xhat_ih, rstd_ih, xhat_hh, rstd_hh,
+                  xhat_c, rstd_c)
     return h, (h, c), cache
 
 
@@ -152,6 +155,7 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
     dtau_in = dh * o * dtanh(cache.tanh_c)  # h_t = o ⊙ τ;  τ = tanh(c_t or LN_c(c_t))
     dln_c, dc = None, dstate[1] + dtau_in
     if opts.layer_norm:  # τ = tanh(LN_c(c_t))
+        assert cache.xhat_c is not None and cache.rstd_c is not None
         dln_c = dtau_in
         dc = dstate[1] + ln.backward(dln_c, cache.xhat_c, cache.rstd_c, p["ln_c_weight"])
     if opts.peepholes:
@@ -165,6 +169,8 @@ def step_backward(p: dict, dout: np.ndarray, dstate: tuple, cache: Cache, opts: 
     da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)
     dax, dq = da, da  # a = x W_ihᵀ + b_ih + q + b_hh
     if opts.layer_norm:  # a = LN_ih(x W_ihᵀ) + … + LN_hh(q) + …
+        assert cache.xhat_ih is not None and cache.rstd_ih is not None
+        assert cache.xhat_hh is not None and cache.rstd_hh is not None
         dax = ln.backward(da, cache.xhat_ih, cache.rstd_ih, p["ln_ih_weight"])
         dq = ln.backward(da, cache.xhat_hh, cache.rstd_hh, p["ln_hh_weight"])
     dh_prev = dq @ p["weight_hh"]  # q = h_{t−1} W_hhᵀ
@@ -193,6 +199,8 @@ def param_grads(p: dict, caches: Cache, dsteps: Step, opts: CellOptions) -> dict
             ]
         )
     if opts.layer_norm:
+        assert caches.xhat_ih is not None and caches.xhat_hh is not None
+        assert caches.xhat_c is not None and dsteps.dln_c is not None
         grads["ln_ih_weight"], grads["ln_ih_bias"] = ln.param_grads(dsteps.da, caches.xhat_ih)
         grads["ln_hh_weight"], grads["ln_hh_bias"] = ln.param_grads(dsteps.da, caches.xhat_hh)
         grads["ln_c_weight"], grads["ln_c_bias"] = ln.param_grads(dsteps.dln_c, caches.xhat_c)

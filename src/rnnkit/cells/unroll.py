@@ -15,6 +15,7 @@ Shapes: ``xs: [T, B, I]``, ``mask: [T, B]`` (1 = step is real, 0 = padding) or `
 outputs ``[T, B, O]``; state a tuple of ``[B, ·]`` arrays.
 """
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -89,7 +90,7 @@ def backward(
     return dxs, dstate, grads
 
 
-def _stack(steps: list[Any]) -> Any:
+def _stack(steps: Sequence[Any]) -> Any:
     """Stack a list of per-step NamedTuples field by field into one NamedTuple of [T, ...]."""
     first = steps[0]
     return type(first)(
