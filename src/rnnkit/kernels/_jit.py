@@ -28,6 +28,7 @@ Under ``NUMBA_DISABLE_JIT=1`` everything here runs as plain Python (for coverage
 """
 
 import math
+from typing import Literal, NotRequired, TypedDict
 
 import numba
 import numpy as np
@@ -35,7 +36,18 @@ from numba import types
 from numba.extending import intrinsic
 
 FLAGS = {"contract", "arcp", "afn", "reassoc", "nsz"}  # fast math without nnan / ninf
-OPTIONS = {"fastmath": FLAGS, "error_model": "numpy", "cache": True, "nogil": True}
+
+
+class JitOptions(TypedDict):
+    """Keyword options of ``numba.njit`` used by the kernels."""
+
+    fastmath: NotRequired[set[str]]
+    error_model: Literal["python", "numpy"]
+    cache: bool
+    nogil: bool
+
+
+OPTIONS: JitOptions = {"fastmath": FLAGS, "error_model": "numpy", "cache": True, "nogil": True}
 
 
 ARRAY1, ARRAY2, ARRAY3 = "float32[::1]", "float32[:, ::1]", "float32[:, :, ::1]"  # C order
@@ -72,7 +84,7 @@ EXP_LOWEST = f32(-87.33654)  # exp(EXP_LOWEST) = 2⁻¹²⁶, the smallest norma
 E0, E1, E2, E3, E4, E5, E6, E7 = (f32(1 / math.factorial(k)) for k in range(8))
 
 
-if numba.config.DISABLE_JIT:
+if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set from the environment at import
     def _pow2(n):
         """2ⁿ as float32 for an integer-valued n in [−126, 127]."""
         return f32(math.ldexp(1.0, int(n)))

@@ -18,7 +18,8 @@ import numpy as np
 
 from ._jit import OPTIONS
 
-_EXACT = {k: v for k, v in OPTIONS.items() if k != "fastmath"}  # IEEE rounding, op by op
+_EXACT = OPTIONS.copy()
+_EXACT.pop("fastmath")  # IEEE rounding, op by op
 _SIGNATURES = [
     f"void({t}[::1], {t}[::1], {t}[::1], {t}[::1], {t}, {t}, {t}, {t}, {t}, {t}, {t})"
     for t in ("float32", "float64")

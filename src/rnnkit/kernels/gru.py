@@ -80,6 +80,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         h *= a[:, H : 2 * H]
         h += n  # h_t = n + z ⊙ (h_{t−1} − n)
         if mk is not None:  # out_t = m ? h_t : 0;  state_t = m ? h_t : h_{t−1}
+            assert outs is not None  # allocated with the mask
             np.multiply(h, mk.m[t], out=outs[t])
             np.copyto(h, h_prev, where=mk.off[t])
     outs = hs[1:].copy() if outs is None else outs

@@ -84,6 +84,7 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
         c += np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)  # c_t = f ⊙ c_{t−1} + i ⊙ g
         h = np.multiply(a[:, 3 * H :], np.tanh(c, out=tanh_c[t]), out=hs[t + 1])
         if mk is not None:  # out_t = m ? h_t : 0;  state_t = m ? state_t : state_{t−1}
+            assert outs is not None  # allocated with the mask
             np.multiply(h, mk.m[t], out=outs[t])
             np.copyto(h, hs[t], where=mk.off[t])
             np.copyto(c, cs[t], where=mk.off[t])
