@@ -58,11 +58,11 @@ def stdlib_source_files() -> list[Path]:
 
 def read_texts(paths: Iterable[str | os.PathLike]) -> str:
     """The text of UTF-8 files, joined in order; ``DataError`` on any file that can't be used."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise DataError("no text files given; name at least one UTF-8 text file")
     texts = []
-    for path in paths:
+    for path in files:
         data = _read_bytes(path)
         try:
             texts.append(_normalise(data.decode("utf-8")))
@@ -71,7 +71,7 @@ def read_texts(paths: Iterable[str | os.PathLike]) -> str:
         if b"\0" in data:  # valid UTF-8, but text files hold no NUL: binary data or UTF-16
             raise DataError(_binary_message(path, data, data.index(b"\0")))
     text = _join(texts)
-    names = ", ".join(map(str, paths[:3])) + (", ..." if len(paths) > 3 else "")
+    names = ", ".join(map(str, files[:3])) + (", ..." if len(files) > 3 else "")
     if not text:
         raise DataError(f"the text files hold no text ({names}); give a non-empty text file")
     check_distinct(text, names)

@@ -31,7 +31,7 @@ JSON-able ints), so a resumed run draws exactly the batches the interrupted one 
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 import numpy as np
 
@@ -283,7 +283,7 @@ class CharStream:
         self.cursor, self.epoch = state["cursor"], state["epoch"]
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

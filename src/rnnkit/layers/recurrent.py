@@ -189,6 +189,7 @@ class Recurrent:
             layer_out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
             drop_mask = None
             if train and self.config.dropout and layer < self.config.num_layers - 1:
+                assert rng is not None  # checked above: dropout in training needs rng
                 drop_mask = _dropout_mask(rng, layer_out.shape, self.config.dropout, self.dtype)
                 layer_out = layer_out * drop_mask
             caches.append(layer_caches)
@@ -229,7 +230,7 @@ class Recurrent:
         for layer in reversed(range(self.config.num_layers)):
             if cache.drop_masks[layer] is not None:
                 d_out = d_out * cache.drop_masks[layer]
-            d_in = None
+            d_in: np.ndarray | None = None
             skip_dx = layer == 0 and not need_dx
             kw = {"need_dx": False} if skip_dx and self.impl is not unroll else {}
             for d in range(self.num_directions):
@@ -251,8 +252,9 @@ class Recurrent:
                 for j, ds in enumerate(ds0):
                     d_states0[j][k] = ds
                 grads.update({name + suffix: w for name, w in g.items()})
-            d_out = d_in
-        d_x = d_out.swapaxes(0, 1) if self.config.batch_first and d_out is not None else d_out
+            if d_in is not None:  # None only below layer 0, when ∂L/∂x is not needed
+                d_out = d_in
+        d_x = d_in.swapaxes(0, 1) if self.config.batch_first and d_in is not None else d_in
         grads = {name: grads[name] for name in self.params}  # PyTorch's order
         return d_x, _join_state(tuple(d_states0), cache.single_state), grads
 
