@@ -43,37 +43,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..distributed import connect
-    from ..jobs.rundir import on_every_rank
+    from ..jobs.runs import on_every_rank
 
     comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
     return on_every_rank(lambda: _run(args, comm), comm)
 
 
 def _run(args: argparse.Namespace, comm) -> int:
-    from dataclasses import fields
-
     from ..errors import ConfigError
-    from ..jobs import rundir
     from ..jobs.one_to_many import OneToManyJob, resume, start
-    from .seq2seq import fit_or_explain, interrupted, options_given, run_directory
+    from .seq2seq import interrupted, train_job
 
-    given = options_given(args, {f.name for f in fields(OneToManyJob)})
-    out = run_directory(args, "one-to-many", comm)
-    if args.resume:
-        run = resume(out, comm, **given)
-    else:
-        run = start(OneToManyJob(**given), out, comm)
-        if args.overwrite:
-            rundir.clear(out, comm)
-    job = run.job
-    if args.plot and job.task != "sine":
+    if args.plot and args.task not in (None, "sine"):
         raise ConfigError("--plot draws sine waves; leave it out for words")
-    if comm.rank == 0:
-        K = f", {comm.size} processes" if comm.size > 1 else ""
-        print(f"one-to-many {job.task}: {job.cell} H={job.hidden_size}, "
-              f"{run.net.num_parameters():,} parameters, conditioned on a {job.condition}{K}; "
-              f"run directory {out}", file=sys.stderr)
-    summary = fit_or_explain(run, "one-to-many", out)
+    run, summary, out = train_job(
+        args, comm, "one-to-many", OneToManyJob, start, resume,
+        lambda r: f"one-to-many {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
+                  f"{r.net.num_parameters():,} parameters, conditioned on a {r.job.condition}")
     if summary.stopped_by.startswith("SIG"):
         return interrupted(summary, "one-to-many", out, comm)
     results = run.generate()

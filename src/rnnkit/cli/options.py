@@ -31,6 +31,34 @@ def add_options(group: Any, cls: type, names: list[str],
                                metavar=(metavars or {}).get(name))
 
 
+def add_run_options(group: Any, job: str, *, resume_may_change: str) -> None:
+    """The run flags every training job shares: ``--out``, ``--resume``, ``--overwrite``,
+    ``--on-nonfinite`` (``config.Optimization``'s) and ``--quiet`` (see ``jobs.runs``)."""
+    from ..config import Optimization
+
+    add_options(group, Optimization, ["on_nonfinite"])
+    group.add_argument("--out", metavar="DIR",
+                       help=f"run directory (default: a new runs/{job}-<date>-<time>, named on "
+                            "stderr)")
+    group.add_argument("--resume", action="store_true",
+                       help=f"continue the run saved in --out ({resume_may_change})")
+    group.add_argument("--overwrite", action="store_true",
+                       help="start a new run in --out even though it holds one (which is lost)")
+    group.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+RUN_FLAGS = ("out", "resume", "overwrite", "quiet")
+"""The run flags that are not the job's options (``add_run_options``)."""
+
+
+def given_options(args: argparse.Namespace, names: set[str] | None = None,
+                  leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The job's options the user gave: the flags not left at None, among ``names`` (None:
+    all but the run flags and ``leave_out``)."""
+    return {k: v for k, v in vars(args).items() if v is not None and (
+        k in names if names is not None else k not in RUN_FLAGS + leave_out)}
+
+
 def defaults_of(cls: type, names: list[str] | None = None) -> dict[str, Any]:
     """{field: default} of a config dataclass (the fields in ``names``, or all with one)."""
     out = {f.name: f.default for f in fields(cls) if f.default is not MISSING}

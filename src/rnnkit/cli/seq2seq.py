@@ -14,8 +14,8 @@ prints and writes.
 """
 
 import argparse
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,62 +44,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_training_arguments(p: argparse.ArgumentParser, *, steps: int, batch: int, lr: float,
                            eval_every: int) -> None:
-    """The training and run-directory flags both generated-data jobs share."""
+    """The training and run flags both generated-data jobs share."""
+    from .options import add_run_options
+
     p.add_argument("--steps", type=int,
                    help=f"most updates, counted from the run's start (default {steps})")
     p.add_argument("--minutes", type=float, help="most minutes of training (0: no limit)")
     p.add_argument("--batch-size", type=int, help=f"sequences per update (default {batch})")
     p.add_argument("--lr", type=float, help=f"Adam's learning rate (default {lr:g})")
     p.add_argument("--clip", type=float, help="clip the global gradient norm (default 1)")
-    p.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
-                        "halve the learning rate, or stop")
     p.add_argument("--eval-every", type=int,
                    help=f"validate every this many updates (default {eval_every})")
     p.add_argument("--checkpoint-every", type=int, help="save DIR/last every this many updates")
     p.add_argument("--seed", type=int, help="seed of the run (default 0)")
-    p.add_argument("--out", metavar="DIR",
-                   help="run directory (default: a new one under runs/, named on stderr)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --out (it may change --steps, --minutes, "
-                        "--on-nonfinite, --checkpoint-every and what is only reported)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (which is lost)")
+    add_run_options(p.add_argument_group("run"), p.prog.split()[-1],
+                    resume_may_change="it may change --steps, --minutes, --on-nonfinite, "
+                                      "--checkpoint-every and what is only reported")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..distributed import connect
-    from ..jobs.rundir import on_every_rank
+    from ..jobs.runs import on_every_rank
 
     comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
     return on_every_rank(lambda: _run(args, comm), comm)
 
 
 def _run(args: argparse.Namespace, comm) -> int:
-    from dataclasses import fields
-
-    from ..jobs import rundir
+    from ..jobs import runs
     from ..jobs.seq2seq import Seq2SeqJob, resume, start
 
-    given = options_given(args, {f.name for f in fields(Seq2SeqJob)})
-    out = run_directory(args, "seq2seq", comm)
-    if args.resume:
-        run = resume(out, comm, **given)
-    else:
-        run = start(Seq2SeqJob(**given), out, comm)
-        if args.overwrite:
-            rundir.clear(out, comm)
-    job = run.job
-    if comm.rank == 0:
-        K = f", {comm.size} processes" if comm.size > 1 else ""
-        print(f"seq2seq {job.task}: {job.cell} H={job.hidden_size}, "
-              f"{run.model.num_parameters():,} parameters{K}; run directory {out}",
-              file=sys.stderr)
-    summary = fit_or_explain(run, "seq2seq", out)
+    run, summary, out = train_job(
+        args, comm, "seq2seq", Seq2SeqJob, start, resume,
+        lambda r: f"seq2seq {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
+                  f"{r.model.num_parameters():,} parameters")
     if summary.stopped_by.startswith("SIG"):
         return interrupted(summary, "seq2seq", out, comm)
+    job = run.job
     result = {"task": job.task, "cell": job.cell, "parameters": run.model.num_parameters(),
-              **rundir.figures(summary), **run.test()}
+              **runs.figures(summary), **run.test()}
     if comm.rank == 0:
         import json
 
@@ -107,48 +90,41 @@ def _run(args: argparse.Namespace, comm) -> int:
     return 0
 
 
-def options_given(args: argparse.Namespace, names: set[str]) -> dict[str, Any]:
-    """The job's options the user gave (flags left at None are not given)."""
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+def train_job(args: argparse.Namespace, comm, command: str, options: type,
+              start: Callable[..., Any], resume: Callable[..., Any],
+              describe: Callable[[Any], str]) -> tuple[Any, Any, Path]:
+    """(run, its ``Summary``, its directory): the generated-data job ``command`` started with
+    ``options`` of the flags given, or resumed with them, and trained (progress on stderr)."""
+    from dataclasses import fields
 
-
-def run_directory(args: argparse.Namespace, command: str, comm) -> Path:
-    """--out, checked against --resume/--overwrite, or a new directory under runs/."""
     from ..errors import ConfigError
-    from ..jobs import rundir
-
-    if args.resume:
-        if args.overwrite:
-            raise ConfigError("--resume continues the run in --out and --overwrite starts a "
-                              "new one there, losing it; give one of them")
-        if args.out is None:
-            raise ConfigError("--resume needs --out DIR, the run to continue")
-        return Path(args.out)
-    if args.task is None:
-        raise ConfigError(f"give the task ({command} TASK), or --resume --out DIR")
-    out = Path(args.out) if args.out else rundir.default_dir(f"{command}-{args.task}", comm)
-    rundir.refuse_existing(out, args.overwrite)
-    return out
-
-
-def fit_or_explain(run, command: str, out: Path):
-    """``run.fit`` with progress on stderr; a divergence says how to continue."""
+    from ..jobs import runs
     from ..training import TrainingDiverged
+    from .options import given_options
 
+    given = given_options(args, {f.name for f in fields(options)})
+    if args.task is None and not args.resume:
+        raise ConfigError(f"give the task ({command} TASK), or --resume --out DIR")
+    out = runs.run_directory(f"{command}-{args.task}", args.out, resume=args.resume,
+                             overwrite=args.overwrite, comm=comm)
+    run = runs.prepare(out, resume=args.resume, overwrite=args.overwrite,
+                       new=lambda: start(options(**given), out, comm),
+                       again=lambda: resume(out, comm, **given), comm=comm)
+    if comm.rank == 0:
+        K = f", {comm.size} processes" if comm.size > 1 else ""
+        print(f"{describe(run)}{K}; run directory {out}", file=sys.stderr)
     try:
-        return run.fit(sys.stderr)
+        return run, run.fit(None if args.quiet else sys.stderr), out
     except TrainingDiverged as e:
-        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit {command} "
-                               f"--resume --out {out} (with --on-nonfinite skip)") from None
+        raise runs.diverged(e, command, out, " (with --on-nonfinite skip)") from None
 
 
 def interrupted(summary, command: str, out: Path, comm) -> int:
     """Say where a signal stopped the run and how to continue; 128 + the signal's number."""
-    if comm.rank == 0:
-        print(f"rnnkit: {summary.stopped_by} received: stopped at step {summary.steps}, saved "
-              f"{out / 'last'}; continue with: rnnkit {command} --resume --out {out}",
-              file=sys.stderr)
-    return 128 + int(signal.Signals[summary.stopped_by])
+    from ..jobs import runs
+
+    return runs.stopped(summary.stopped_by, command, out,
+                        f"stopped at step {summary.steps}, saved {out / 'last'}", comm)
 
 
 def _format(r: dict) -> str:

@@ -25,7 +25,7 @@ map; ``count`` is the number of positions, so K data-parallel ranks combine into
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,7 +39,7 @@ from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
 from ..training import (Batch, Budget, Custom, Engine, Optimization, Shuffled, Summary,
                         Validation)
-from . import rundir
+from . import runs
 
 PERIODS = (8.0, 24.0)
 """Shortest and longest period of the sine task, in steps."""
@@ -55,7 +55,7 @@ RESUME_OVERRIDES = frozenset({"steps", "minutes", "on_nonfinite", "checkpoint_ev
 
 
 @dataclass(frozen=True, kw_only=True)
-class OneToManyJob:
+class OneToManyJob(runs.SavedOptions):
     """One run's options: task, model, training (JSON-serialisable)."""
 
     task: str = "sine"  # sine | words
@@ -92,20 +92,7 @@ class OneToManyJob:
         if self.seed < 0 or not self.input_noise >= 0:
             raise ConfigError(f"seed and input_noise must be >= 0, got {self.seed}, "
                               f"{self.input_noise}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        Optimization.of(self)  # refuses a bad clip or on_nonfinite now
-        Budget.of(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OneToManyJob":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown one-to-many options: {', '.join(unknown)}")
-        return cls(**d)
+        self.check_training()
 
 
 @dataclass(frozen=True)
@@ -247,18 +234,18 @@ class OneToManyRun:
     out: Path | None
     resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
-    def fit(self, stream: TextIO, clock: Callable[[], float] = time.monotonic, *,
+    def fit(self, stream: TextIO | None, clock: Callable[[], float] = time.monotonic, *,
             handle_signals: bool = True) -> Summary:
         """Train to the budget (progress and validation lines on ``stream``)."""
         what = "characters wrong" if self.task.vocab else "rmse"
         validation = Validation(self.validate, "val_generation_error", show=lambda m: (
             f"validation: generated {what} {m['val_generation_error']:.4f}, teacher-forced "
             f"loss {m['val_loss']:.4f}"))
-        return rundir.train(self.engine, self.source, Budget.of(self.job), out=self.out,
-                            job=self.job.to_dict(), validation=validation,
-                            resumed=self.resumed, stream=stream, clock=clock,
-                            bits_per="char" if self.task.vocab else "",
-                            handle_signals=handle_signals)
+        return runs.train(self.engine, self.source, Budget.of(self.job), out=self.out,
+                          options=self.job.to_dict(), validation=validation,
+                          resumed=self.resumed, stream=stream, clock=clock,
+                          bits_per="char" if self.task.vocab else "",
+                          signals=runs.SIGNALS if handle_signals else ())
 
     def validate(self, net: Conditioned) -> dict[str, float]:
         c, x, y = self.val
@@ -289,7 +276,8 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> OneToManyRun:
     ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
     run's start).
     """
-    net, state, options = rundir.load_saved(out, Conditioned, changes, RESUME_OVERRIDES)
+    options = runs.saved_options(out, changes, RESUME_OVERRIDES)
+    net, state = runs.load_last(out, Conditioned)
     job = OneToManyJob.from_dict(options)
     run = _assemble(job, net, make_task(job), np.random.default_rng([job.seed, 0]), out, comm)
     run.engine.load_state_dict(state["engine"])

@@ -18,12 +18,12 @@ combine into one process's.
 
 Runs.  ``start`` and ``resume`` build a ``Seq2SeqRun``; ``RUN/last`` holds the job's options
 (``Seq2SeqJob.to_dict``), from which a resume rebuilds the same data and model
-(``jobs.rundir``).  ``rnnkit.load(RUN/best)`` returns the ``Seq2Seq`` model.
+(``jobs.runs``).  ``rnnkit.load(RUN/best)`` returns the ``Seq2Seq`` model.
 """
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,7 +36,7 @@ from ..errors import ConfigError
 from ..seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
 from ..training import (Batch, Budget, Custom, Engine, Generated, Optimization, Summary,
                         Validation)
-from . import rundir
+from . import runs
 
 Pairs = list[tuple[str, str]]
 
@@ -48,7 +48,7 @@ MAX_DRAWS = 100
 
 
 @dataclass(frozen=True, kw_only=True)
-class Seq2SeqJob:
+class Seq2SeqJob(runs.SavedOptions):
     """One run's options: task, model, training, evaluation (JSON-serialisable)."""
 
     task: str = "reverse"  # reverse | addition
@@ -82,20 +82,7 @@ class Seq2SeqJob:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        Optimization.of(self)  # refuses a bad clip or on_nonfinite now
-        Budget.of(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Seq2SeqJob":
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown seq2seq options: {', '.join(unknown)}")
-        return cls(**d)
+        self.check_training()
 
 
 @dataclass(frozen=True)
@@ -163,17 +150,17 @@ class Seq2SeqRun:
     out: Path | None
     resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
-    def fit(self, stream: TextIO, clock: Callable[[], float] = time.monotonic, *,
+    def fit(self, stream: TextIO | None, clock: Callable[[], float] = time.monotonic, *,
             handle_signals: bool = True) -> Summary:
         """Train to the budget (progress and validation lines on ``stream``)."""
         source = Generated(lambda rng: self.data.batch(rng, self.job.batch_size))
         validation = Validation(self.validate, "val_loss", show=lambda m: (
             f"validation loss {m['val_loss']:.4f}, greedy exact match "
             f"{m['val_exact_match']:.3f} on {len(self.data.val)} pairs"))
-        return rundir.train(self.engine, source, Budget.of(self.job), out=self.out,
-                            job=self.job.to_dict(), validation=validation,
-                            resumed=self.resumed, stream=stream, clock=clock, bits_per="char",
-                            handle_signals=handle_signals)
+        return runs.train(self.engine, source, Budget.of(self.job), out=self.out,
+                          options=self.job.to_dict(), validation=validation,
+                          resumed=self.resumed, stream=stream, clock=clock, bits_per="char",
+                          signals=runs.SIGNALS if handle_signals else ())
 
     def validate(self, model: Seq2Seq) -> dict[str, float]:
         """Teacher-forced loss and greedy exact match on the validation pairs."""
@@ -215,7 +202,8 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> Seq2SeqRun:
     ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
     run's start).
     """
-    model, state, options = rundir.load_saved(out, Seq2Seq, changes, RESUME_OVERRIDES)
+    options = runs.saved_options(out, changes, RESUME_OVERRIDES)
+    model, state = runs.load_last(out, Seq2Seq)
     job = Seq2SeqJob.from_dict(options)
     engine = _engine(model, job, np.random.default_rng([job.seed, 0]), comm)
     engine.load_state_dict(state["engine"])

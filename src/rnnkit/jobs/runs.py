@@ -1,0 +1,376 @@
+"""A job's run: its directory, its saved options, how it resumes, trains and fails under MPI.
+
+Every job (``train``, ``classify``, ``forecast``, ``seq2seq``, ``one-to-many``) keeps its run
+in one directory, by default a new ``runs/<job>-<date>-<time>``::
+
+    RUN/last            a network, the job's options (``"job"``) and the engine, source and
+                        loop state: enough to rebuild the same data and model and continue
+    RUN/best            the network with the best validation figure
+    RUN/metrics.jsonl   one record per update
+
+A job that trains several networks keeps one such directory per network below ``RUN``
+(``RUN/gru/``, ``RUN/ffnn-direct/``, ``RUN/baseline/``), each ``last`` with the same options.
+
+The options live inside ``last``, not in a file of their own: they are written in the same
+atomic checkpoint as the state they describe, so a resume that changes the budget or the
+rate records the change with the state it applies to and a kill can never leave the two
+disagreeing; and a library caller (``charmodel.start_run`` → ``fit`` → ``resume_run``) has
+a resumable run without writing anything else.  A directory holds a run when it or one of
+its networks has a ``last`` or a ``best``.
+
+    run_directory      --out, or the default name; --resume/--overwrite checked
+    refuse_existing    a new run refuses a directory that holds one, unless --overwrite
+    clear              --overwrite: the old run goes only once the new one is ready
+    saved_options      the options of the run in a directory, with the changes a resume may make
+    load_last          a network's ``last`` and its state, to continue from
+    train              ``training.loop.fit`` with checkpoints, the metrics log, progress and
+                       SIGINT/SIGTERM; under K ranks rank 0 alone prints and writes
+    on_every_rank      the error policy of K ranks; ``agree`` makes a step's errors shared
+"""
+
+import io
+import math
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..distributed import LOCAL, Comm
+from ..errors import CheckpointError, ConfigError, RnnkitError
+from ..training import Budget, Checkpoints, Engine, MetricsLog, Source, Summary, Validation, fit
+from ..training.metrics import LOG_NAME
+from ..training.signals import stop_on_signals
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that save ``last`` and stop a run between updates."""
+
+
+# -- the directory -------------------------------------------------------------------------------
+
+
+def run_directory(job: str, out: str | Path | None, *, resume: bool, overwrite: bool,
+                  comm: Comm = LOCAL) -> Path:
+    """``out``, or a new ``runs/<job>-<date>-<time>[.<k>]`` (rank 0's clock: every rank names
+    the same one)."""
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite starts a new one "
+                          "there, losing it; give one of them")
+    if out is not None:
+        return Path(out)
+    if resume:
+        raise ConfigError("--resume needs --out DIR, the run to continue")
+    path = None
+    if comm.rank == 0:
+        path = Path("runs") / f"{job}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for k in range(2, 1000):  # two runs started in the same second get their own
+            if not path.exists():
+                break
+            path = path.with_name(f"{path.name.rsplit('.', 1)[0]}.{k}")
+    return Path(comm.bcast(None if path is None else str(path)))
+
+
+def networks(out: Path) -> list[Path]:
+    """The directories of ``out`` that hold a network's run: ``out`` itself and those below it."""
+    out = Path(out)
+    below = sorted(d for d in out.iterdir() if d.is_dir()) if out.is_dir() else []
+    return [d for d in [out, *below] if (d / "last").exists() or (d / "best").exists()]
+
+
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """ConfigError if ``out`` holds a run and ``overwrite`` is not given."""
+    if networks(out) and not overwrite:
+        raise ConfigError(f"{out} already holds a run; continue it with --resume, pass "
+                          "--overwrite to start afresh (losing it), or choose another --out")
+
+
+def clear(out: Path, comm: Comm = LOCAL) -> None:
+    """Remove the run in ``out`` (rank 0): every network's checkpoints and metrics log.
+
+    Called once the new run is ready to start, so that a bad option keeps the old one.
+    """
+    if comm.rank != 0:
+        return
+    from ..io.model_files import clear_run
+
+    for d in networks(out):
+        clear_run(d)
+        (d / LOG_NAME).unlink(missing_ok=True)
+
+
+def prepare(out: Path, *, resume: bool, overwrite: bool, new: Callable[[], Any],
+            again: Callable[[], Any], comm: Comm = LOCAL) -> Any:
+    """The run to train in ``out``: ``again()`` continues the saved one (``resume``), else
+    ``new()`` starts one where no run is (or ``overwrite``).
+
+    Every rank prepares, and they agree on how it went (``agree``); only then does
+    ``overwrite`` clear the old run, so that a bad option or file keeps it.
+    """
+    def step() -> Any:
+        if resume:
+            return again()
+        refuse_existing(out, overwrite)
+        return new()
+
+    run = agree(step, comm)
+    if overwrite and not resume:
+        clear(out, comm)
+    return run
+
+
+# -- the saved options ---------------------------------------------------------------------------
+
+
+class SavedOptions:
+    """What a job's options dataclass (frozen, JSON-serialisable fields) shares: the round
+    trip through ``last`` and the training checks of the engine."""
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        from dataclasses import fields
+
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
+        if unknown:
+            raise CheckpointError(f"the saved options name unknown ones: {', '.join(unknown)}; "
+                                  "start afresh with --overwrite")
+        return cls(**d)
+
+    def check_training(self) -> None:
+        """ConfigError now, not mid-run, for a bad rate, clip, non-finite action or budget."""
+        from ..training import Optimization
+
+        if not self.lr > 0:  # type: ignore[attr-defined]
+            raise ConfigError(f"lr must be > 0, got {self.lr}")  # type: ignore[attr-defined]
+        Optimization.of(self)
+        Budget.of(self)
+
+
+
+def saved_options(out: Path, changes: dict[str, Any] | None = None,
+                  allowed: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The options the run in ``out`` was started with, with ``changes``.
+
+    ``changes`` (options given again; None values are ignored) may only touch ``allowed``;
+    ``steps`` counts from the run's start and may not be below the steps it has made.
+    """
+    from ..io.checkpoint import read_checkpoint
+
+    found = networks(out)
+    last = (found[0] if found else Path(out)) / "last"
+    if not last.exists():
+        raise CheckpointError(f"{out} holds no run to resume (no {last}); start one without "
+                              "--resume")
+    state = read_checkpoint(last).extra
+    if not isinstance(state, dict) or not isinstance(state.get("job"), dict):
+        raise CheckpointError(f"{last} holds no options of a run to resume; start afresh with "
+                              "--overwrite")
+    changes = {k: v for k, v in (changes or {}).items() if v is not None}
+    wrong = sorted(set(changes) - allowed)
+    if wrong:
+        may = ", ".join(sorted(allowed)) or "none of them"
+        raise ConfigError(f"a resumed run cannot change {', '.join(wrong)}; start a new run "
+                          f"for that (a resume may change {may})")
+    done, steps = state.get("step"), changes.get("steps", 0)
+    if isinstance(done, int) and 0 < steps < done:
+        raise ConfigError(f"{out}: the run is already at step {done:,}, past a budget of "
+                          f"{steps:,} steps (counted from its start); give --steps greater "
+                          f"than {done:,} to continue it")
+    return {**state["job"], **changes}
+
+
+def load_last(run_dir: Path, kind: type | tuple[type, ...]) -> tuple[Any, dict[str, Any]]:
+    """(network, saved state) of ``run_dir/last``; CheckpointError unless it is a ``kind``
+    with the engine, source and loop state a resume continues from."""
+    from ..io.model_files import load_with_state
+
+    last = Path(run_dir) / "last"
+    if not last.exists():
+        raise CheckpointError(f"{run_dir} holds no run to resume (no {last}); start one "
+                              "without --resume")
+    model, state = load_with_state(last)
+    if not isinstance(model, kind) or not isinstance(state, dict) or not all(
+            isinstance(state.get(k), dict) for k in ("engine", "source", "loop")):
+        raise CheckpointError(f"{last} holds no training state of this job to continue from; "
+                              "start afresh with --overwrite")
+    return model, state
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def train(engine: Engine, source: Source, budget: Budget, *, out: Path | None,
+          options: dict[str, Any], validation: Validation | None = None,
+          resumed: dict[str, Any] | None = None, stream: TextIO | None = None,
+          bits_per: str = "", clock: Callable[[], float] = time.monotonic,
+          signals: tuple[int, ...] = SIGNALS, stop: Callable[[], str | None] | None = None,
+          log: MetricsLog | None = None, need_bytes: int = 0,
+          after_update: Callable[[Engine], None] | None = None) -> Summary:
+    """``training.loop.fit`` writing the run in ``out`` (``options`` saved in every ``last``).
+
+    Progress goes to ``stream`` (None: none) on rank 0.  ``signals`` save ``last`` and
+    return (``Summary.stopped_by`` names the signal), unless the caller watches them itself
+    and passes ``stop``.  ``log`` replaces the default metrics log of ``out``;
+    ``need_bytes`` the estimate of the room the checkpoints need.
+    """
+    from ..progress import Progress
+
+    comm = engine.comm
+    check_writable(engine, out, need_bytes)
+    progress = None
+    if stream is not None:
+        progress = Progress(budget.steps, 60 * budget.minutes, stream=quiet(stream, comm),
+                            clock=clock, bits_per=bits_per)
+    if log is None:
+        log = metrics_log(engine, out, resumed)
+    checkpoints = Checkpoints(out, extra={"job": options})
+    with stop_on_signals(() if stop is not None else signals) as request:
+        return fit(engine, source, budget, validation=validation, checkpoints=checkpoints,
+                   log=log, progress=progress, stop=stop or request, clock=clock,
+                   resume=resumed, after_update=after_update)
+
+
+def metrics_log(engine: Engine, out: Path | None, resumed: dict[str, Any] | None, *,
+                keep: bool = False) -> MetricsLog:
+    """The run's ``metrics.jsonl`` (written by rank 0), continued after the resumed step."""
+    writer = out if engine.comm.rank == 0 else None
+    return MetricsLog(writer, resume_step=engine.step if resumed is not None else None,
+                      keep=keep)
+
+
+def figures(summary: Summary) -> dict[str, Any]:
+    """What a run's ``Summary`` tells its reader: steps, seconds, how it stopped, the best
+    validation figure and its step."""
+    return {"steps": summary.steps, "seconds": round(summary.seconds, 1),
+            "skipped": summary.skipped, "stopped_by": summary.stopped_by,
+            "best_validation": None if math.isnan(summary.best) else summary.best,
+            "best_step": summary.best_step}
+
+
+def check_writable(engine: Engine, out: Path | None, need_bytes: int = 0) -> None:
+    """CheckpointError on every rank unless rank 0 can write the run's checkpoints in ``out``
+    (``need_bytes``: their size; 0: the last, the best and a new last being written)."""
+    if out is None:
+        return
+    from ..io.model_files import check_output_dir
+
+    comm, error = engine.comm, None
+    if comm.rank == 0:
+        params = sum(w.nbytes for w in engine.model.params.values())
+        need = need_bytes or params * (3 + 2 * len(engine.optimizer.slots)) + (1 << 20)
+        try:
+            check_output_dir(out, need)
+        except CheckpointError as e:
+            error = e
+    if comm.any(error is not None):
+        raise shared(error or CheckpointError(f"process 0 cannot write checkpoints to {out}"))
+
+
+class _Quiet(io.TextIOBase):
+    """A text stream that discards what is written (the ranks other than 0)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def quiet(stream: TextIO, comm: Comm) -> TextIO:
+    """``stream`` on rank 0; a stream that discards everything on the others."""
+    return stream if comm.rank == 0 else _Quiet()
+
+
+def stopped(signal_name: str, job: str, out: Path, what: str, comm: Comm = LOCAL) -> int:
+    """Say (rank 0) that a signal stopped the run, ``what`` was saved and how to continue;
+    128 + the signal's number."""
+    if comm.rank == 0:
+        import sys
+
+        print(f"rnnkit: {signal_name} received: {what}; continue with: rnnkit {job} --resume "
+              f"--out {out}", file=sys.stderr)
+    return 128 + int(signal.Signals[signal_name])
+
+
+def diverged(error: Exception, job: str, out: Path, hint: str = "") -> Exception:
+    """The ``TrainingDiverged`` to raise instead of ``error``: how to continue the run."""
+    from ..training import TrainingDiverged
+
+    return TrainingDiverged(f"{error}; to continue from the last checkpoint: rnnkit {job} "
+                            f"--resume --out {out}{hint}")
+
+
+# -- K data-parallel processes -------------------------------------------------------------------
+
+
+def shared(error: BaseException) -> BaseException:
+    """Mark ``error`` as one that every rank raised at the same point (``on_every_rank``
+    reports it once)."""
+    error.on_every_rank = True  # type: ignore[attr-defined]
+    return error
+
+
+def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
+    """``step()`` in each of K processes, which then agree whether all succeeded.
+
+    If every rank failed, the error is ``shared`` (rank 0 reports it, as one process
+    would).  If some did, the lowest failing rank prints its error naming its process, and
+    every rank exits with status 2, none left waiting in a collective.
+    """
+    if comm.size == 1:
+        return step()
+    error = None
+    try:
+        result = step()
+    except Exception as e:  # noqa: BLE001 — handled once every rank has said how it went
+        error = e
+    # [did any fail, −(the lowest failing rank), did any succeed]
+    failed = comm.allreduce_max(np.array([int(error is not None),
+                                          -comm.rank if error else -comm.size,
+                                          int(error is None)]))
+    if not failed[0]:
+        return result
+    if not failed[2]:
+        raise shared(error)
+    if comm.rank == -int(failed[1]):
+        import sys
+
+        print(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(error)}",
+              file=sys.stderr)
+    raise SystemExit(2)
+
+
+def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
+    """``job()`` in one of K processes.
+
+    An error every rank meets alike — ``shared`` (see ``agree``), a divergence or a
+    disagreement, which the ranks decide together — is raised by rank 0, to be printed
+    once, while the others exit with status 2.  Any other error ends all K processes
+    (MPI_Abort) with one line naming the process, so that none is left waiting.
+    """
+    if comm.size == 1:
+        return job()
+    from ..distributed import Disagreement
+    from ..training import TrainingDiverged
+
+    try:
+        return job()
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 — the other ranks may wait in a collective
+        if getattr(e, "on_every_rank", False) or isinstance(e, (TrainingDiverged,
+                                                                 Disagreement)):
+            if comm.rank != 0:
+                raise SystemExit(2) from None
+            raise
+        comm.abort(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(e)}", 2)
+
+
+def _what(error: BaseException) -> str:
+    """One line for an error: rnnkit's own message, else the exception's type and message."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return str(error) if isinstance(error, RnnkitError) else f"{type(error).__name__}: {error}"
