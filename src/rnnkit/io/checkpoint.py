@@ -328,7 +328,7 @@ def _read_listed(path: Path, digest: str) -> bytes:
 
 
 def _parse_json(data: bytes, path: Path, allow_nan: bool) -> Any:
-    def no_duplicates(pairs: list) -> dict:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [k for k, _ in pairs]
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate key")
@@ -337,11 +337,10 @@ def _parse_json(data: bytes, path: Path, allow_nan: bool) -> Any:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not standard JSON")
 
-    hooks = {"object_pairs_hook": no_duplicates}
-    if not allow_nan:
-        hooks["parse_constant"] = no_constant
+    parse_constant = None if allow_nan else no_constant  # None: NaN and ±Infinity as floats
     try:
-        return json.loads(data.decode("utf-8"), **hooks)
+        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates,
+                          parse_constant=parse_constant)
     except Exception as e:  # UnicodeDecodeError, JSONDecodeError, RecursionError, ...
         raise CheckpointError(f"{path}: not valid JSON ({e}); {_REWRITE}") from e
 

@@ -60,7 +60,7 @@ Saved = Model | FFNN | Seq2Seq | Conditioned
 
 def save(model: Saved, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (and optional training state ``extra``) to ``directory``."""
-    config = {"model": model.config.to_dict(), "meta": model.meta}
+    config: dict[str, Any] = {"model": model.config.to_dict(), "meta": model.meta}
     kind = next((k for k, (cls, _) in KINDS.items() if type(model) is cls), None)
     if kind is None:
         raise RnnkitError(f"cannot save a {type(model).__name__}: not an rnnkit model")

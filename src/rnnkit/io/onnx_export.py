@@ -169,7 +169,7 @@ def to_onnx(model: Model, *, lengths: bool = True, state: bool = False,
         x, layer_finals, last = layer_fn(g, model, layer, x, seq_lens, init)
         for j, f in enumerate(layer_finals):
             finals[j].append(f)
-    results = [("y", _readout(g, model, x, last), ["B", "T", c.output_size]
+    results: list[tuple[str, str, list[str | int]]] = [("y", _readout(g, model, x, last), ["B", "T", c.output_size]
                 if c.readout == "every_step" else ["B", c.output_size])]
     if state:
         for j, name in enumerate(["h_n", "c_n"][:n_states]):
@@ -445,13 +445,13 @@ def max_difference(model: Model, path: str | Path, *, batch: int = 4, steps: int
         lengths = rng.integers(1, steps + 1, batch).astype(np.int32)
         lengths[0] = steps
         feeds["lengths"] = lengths
-    state = None
+    state: np.ndarray | tuple[np.ndarray, ...] | None = None
     if "h0" in names:
         LD = c.rnn.num_layers * model.rnn.num_directions
-        state = tuple(rng.standard_normal((LD, batch, s)).astype(np.float32)
-                      for s in model.rnn.state_sizes)
-        feeds.update(zip(("h0", "c0"), state))
-        state = state if len(state) > 1 else state[0]
+        states = tuple(rng.standard_normal((LD, batch, s)).astype(np.float32)
+                       for s in model.rnn.state_sizes)
+        feeds.update(zip(("h0", "c0"), states))
+        state = states if len(states) > 1 else states[0]
     y, final, _ = model.forward(x, state, lengths=lengths)
     expected = [y] + (list(final) if isinstance(final, tuple) else [final])
     got = session.run(None, feeds)

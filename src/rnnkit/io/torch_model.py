@@ -63,6 +63,8 @@ def load_torch_module(directory: str | Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: no module definition; write it with `rnnkit export torch`")
     spec = importlib.util.spec_from_file_location("rnnkit_model", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.RnnkitModel.from_directory(directory)
