@@ -3,6 +3,8 @@
 built with ``onnx.helper`` and run once per step.
 """
 
+from typing import Any
+
 import numpy as np
 
 from .configs import GATES
@@ -30,7 +32,7 @@ def _graph(cell: str, H: int, O: int, rng: np.random.Generator):
     state_in, state_out = ["h"], ["h_out"]
     if cell == "lstm":
         state_in, state_out = ["h", "c"], ["h_out", "c_out"]
-    attrs = {"hidden_size": H}
+    attrs: dict[str, Any] = {"hidden_size": H}  # ONNX node attributes
     if cell == "gru":
         attrs["linear_before_reset"] = 1  # PyTorch's GRU
     if cell == "elman":

@@ -8,6 +8,7 @@ is missing is skipped with a note.
 
 import dataclasses
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ class Options:
     seed: int = 0
 
 
-def _peer(name: str):
+def _peer(name: str) -> ModuleType:
     """The peer module, or an ImportError naming what to install."""
     from importlib import import_module
 
@@ -43,9 +44,18 @@ def _peer(name: str):
     return module
 
 
-def _collect(builders: dict[str, Callable[[], Callable]], notes: list[str]) -> dict:
+Builder = Callable[[], Callable[[], object]]
+"""Builds one implementation's timed call (may raise ImportError for a missing peer)."""
+
+
+def _peer_builder(name: str, function: str, *args: Any) -> Builder:
+    """Builds with ``function(*args)`` of the peer module ``name``, imported when built."""
+    return lambda: getattr(_peer(name), function)(*args)
+
+
+def _collect(builders: dict[str, Builder], notes: list[str]) -> dict[str, Callable[[], object]]:
     """Build each implementation; a missing package skips it with a note."""
-    fns = {}
+    fns: dict[str, Callable[[], object]] = {}
     for name, build in builders.items():
         try:
             fns[name] = build()
@@ -65,10 +75,10 @@ def training(o: Options, notes: list[str]) -> list[dict]:
         c = _config(o, cname)
         for cell in o.cells:
             rng = np.random.default_rng(o.seed)
-            builders = {"rnnkit": lambda: steps.training_step(cell, c, rng)}
+            builders: dict[str, Builder] = {"rnnkit": lambda: steps.training_step(cell, c, rng)}
             for peer in ("torch", "jax"):
                 if peer in o.peers:
-                    builders[peer] = lambda p=peer: _peer(p).training_step(cell, c, rng)
+                    builders[peer] = _peer_builder(peer, "training_step", cell, c, rng)
             builders["floor"] = lambda: floor_step(cell, c, rng)
             fns = _collect(builders, notes)
             times = interleaved(fns, o.reps, o.gap, warmup=2)
@@ -98,10 +108,10 @@ def streaming(o: Options, notes: list[str]) -> list[dict]:
 
             return run
 
-        builders = {"rnnkit": ours}
+        builders: dict[str, Builder] = {"rnnkit": ours}
         for peer in ("torch", "jax", "onnx"):
             if peer in o.peers:
-                builders[peer] = lambda p=peer: _peer(p).streaming(cell, H, O, n, rng)
+                builders[peer] = _peer_builder(peer, "streaming", cell, H, O, n, rng)
         fns = _collect(builders, notes)
         rows.append({"cell": cell, "times": interleaved(fns, o.reps, o.gap, per=n, warmup=2)})
     return rows
@@ -112,10 +122,10 @@ def inference(o: Options, notes: list[str]) -> list[dict]:
     rows = []
     for cell in o.cells:
         rng = np.random.default_rng(o.seed)
-        builders = {"rnnkit": lambda: steps.inference(cell, c, rng)}
+        builders: dict[str, Builder] = {"rnnkit": lambda: steps.inference(cell, c, rng)}
         for peer in ("torch", "jax"):
             if peer in o.peers:
-                builders[peer] = lambda p=peer: _peer(p).inference(cell, c, rng)
+                builders[peer] = _peer_builder(peer, "inference", cell, c, rng)
         fns = _collect(builders, notes)
         rows.append({"config": "A", "cell": cell, "times": interleaved(fns, o.reps, o.gap)})
     return rows
@@ -130,7 +140,7 @@ def scaling(o: Options, notes: list[str]) -> list[dict]:
     for axis, value in sizes:
         c = base.with_sizes(**{axis: value})
         rng = np.random.default_rng(o.seed)
-        builders = {"rnnkit": lambda: steps.training_step("lstm", c, rng)}
+        builders: dict[str, Builder] = {"rnnkit": lambda: steps.training_step("lstm", c, rng)}
         if "torch" in o.peers:
             builders["torch"] = lambda: _peer("torch").training_step("lstm", c, rng)
         builders["floor"] = lambda: floor_step("lstm", c, rng)

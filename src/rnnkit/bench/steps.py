@@ -47,7 +47,7 @@ def training_step(cell: str, c: Config, rng: np.random.Generator) -> Callable[[]
     return step
 
 
-def inference(cell: str, c: Config, rng: np.random.Generator) -> Callable[[], None]:
+def inference(cell: str, c: Config, rng: np.random.Generator) -> Callable[[], object]:
     """Whole-sequence inference: the model's outputs for a [B, T] batch."""
     model = Model(model_config(cell, c), rng=rng)
     x, _ = batch(c, rng)

@@ -8,6 +8,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
@@ -22,7 +23,7 @@ def machine() -> dict:
 
     from ..kernels import _heap
 
-    info = {
+    info: dict[str, Any] = {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "cpu": _cpu_name(),
