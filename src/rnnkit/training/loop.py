@@ -117,8 +117,10 @@ class Checkpoints:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.extra = dict(extra or {})
         if save_model is None:
-            from ..io.model_files import save_in_run as save_model
-        self.save_model = save_model
+            from ..io.model_files import save_in_run
+
+            save_model = save_in_run
+        self.save_model: Callable[..., Any] = save_model
         self.best_params: dict[str, np.ndarray] | None = None
 
     def last(self, engine: Engine, source: Source, tracker: Tracker, log: MetricsLog) -> None:
@@ -160,8 +162,9 @@ class Checkpoints:
         except CheckpointError:
             return math.nan, 0
         value, step = (extra.get("metrics") or {}).get(monitor), extra.get("step")
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return (float(value) if ok else math.nan), (step if isinstance(step, int) else 0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            value = math.nan
+        return float(value), (step if isinstance(step, int) else 0)
 
     def best(self, engine: Engine, metrics: dict[str, float]) -> None:
         self.best_params = {n: w.copy() for n, w in engine.model.params.items()}
