@@ -57,6 +57,7 @@ def state_gradients(model: Model, x: np.ndarray, targets: np.ndarray) -> tuple[f
     for t in range(T):  # forward in one-step pieces, the state carried between them
         y, state, cache = model.forward(x[:, t : t + 1], state)
         caches.append(cache)
+    assert y is not None  # T ≥ 1 steps ran
     y_last = y if y.ndim == 2 else y[:, 0]  # [B, O]: the output of step T−1
     loss, dy_last = objective(model, y_last, targets)
     top = model.config.rnn.num_layers - 1

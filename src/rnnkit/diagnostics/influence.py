@@ -58,6 +58,7 @@ def input_gradients(
         dhs[T - 1, :, :half] = dh[:, :half]
         dhs[0, :, half:] += dh[:, half:]
     dxs, _, _ = model.rnn.backward(cache.rnn, dhs)  # [T, B, I]
+    assert dxs is not None  # need_dx=True
     return dxs.swapaxes(0, 1)
 
 
