@@ -17,6 +17,7 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import _run, classify, forecast, main
+from rnnkit.io.model_files import load_with_state
 from rnnkit.training import read_log
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -135,7 +136,8 @@ def test_a_run_directory_holds_the_options_and_each_network_s_checkpoints(jobs, 
     err = capsys.readouterr().err
     (out,) = (tmp_path / "runs").iterdir()
     assert out.name.startswith(f"{job}-") and f"; run in runs/{out.name}\n" in err
-    assert json.loads((out / "job.json").read_text())["job"] == job
+    saved = [load_with_state(d / "last")[1]["job"] for d in _networks(out)]
+    assert saved[0]["seed"] == 0 and all(s == saved[0] for s in saved)  # the options
     names = {"classify": ["ffnn", "gru"], "forecast": ["ffnn-direct", "ffnn-recursive",
                                                        "gru-direct", "gru-recursive"]}[job]
     assert [d.name for d in _networks(out)] == names
@@ -152,7 +154,7 @@ def test_an_existing_run_is_refused_without_resume_or_overwrite(jobs, job, tmp_p
     assert main([job, *argv]) == 0
     capsys.readouterr()
     for extra, message in [([], "already holds a run; continue it with --resume"),
-                           (["--resume"], "a resumed run takes its options from"),
+                           (["--resume"], "a resumed run cannot change"),
                            (["--resume", "--overwrite"], "give one of them")]:
         parser = argparse.ArgumentParser()
         module.add_arguments(parser)

@@ -16,11 +16,12 @@ processes (the pipeline is ``rnnkit.jobs.classify``).
 """
 
 import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 SUMMARY = "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"
-
-OUTPUT = ("json", "plot", "quiet", "out", "resume", "overwrite")
-"""Flags that say where and how to report, not what to train (a resumed run may give them)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,53 +32,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--test-fraction", type=float,
                    help="without --test: stratified share of --train held out (default 0.3)")
     m = p.add_argument_group("network (defaults: the dataset's preset, else gru H=32)")
-    m.add_argument("--cell", help="elman | jordan | fully_recurrent | lstm | gru | ffnn")
-    m.add_argument("--hidden-size", type=int, help="units per layer")
-    m.add_argument("--num-layers", type=int, help="stacked layers")
-    m.add_argument("--nonlinearity", help="elman/jordan/frnn (and ffnn): tanh | relu")
-    m.add_argument("--jordan-feedback",
-                   help="jordan: feed back the output logits (output, default) or softmax")
-    m.add_argument("--window", type=int,
-                   help="ffnn: last steps it reads (default: the longest training sequence)")
+    t = p.add_argument_group("training (defaults: the dataset's preset, else 100 epochs)")
+    o = add_networks_and_training(p, m, t, "classify",
+                                  network=["nonlinearity", "jordan_feedback"],
+                                  training=["schedule"])
     m.add_argument("--frame", type=int,
                    help="read this many consecutive steps as one input (default 1; GunPoint 3)")
-    m.add_argument("--baseline", action=argparse.BooleanOptionalAction,
-                   help="also train the feed-forward baseline (default on)")
-    m.add_argument("--ffnn-hidden", type=int, help="baseline's hidden units (default 64)")
-    t = p.add_argument_group("training (defaults: the dataset's preset, else 100 epochs)")
-    t.add_argument("--epochs", type=int, help="epochs")
-    t.add_argument("--batch-size", type=int, help="sequences per update")
-    t.add_argument("--optimizer", help="sgd | rmsprop | adagrad | adam | adamw (default adam)")
-    t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--clip", type=float, help="global gradient-norm clip (0: off)")
-    t.add_argument("--schedule", choices=("constant", "cosine"),
-                   help="learning-rate schedule (default cosine)")
     t.add_argument("--val-fraction", type=float,
                    help="hold out this share of the training split to pick the best epoch "
                         "(default 0: train all epochs on all of it)")
-    t.add_argument("--patience", type=int,
-                   help="with --val-fraction: stop after this many epochs without improvement")
-    t.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
-                        "halve the learning rate, or stop")
-    t.add_argument("--seed", type=int, help="seed of the run (default 0)")
-    r = p.add_argument_group("run directory")
-    r.add_argument("--out", metavar="DIR",
-                   help="run directory (default: a new runs/classify-<date>-<time>)")
-    r.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --out DIR with its own options")
-    r.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (which is lost)")
-    o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="print the results as JSON")
     o.add_argument("--plot", metavar="FILE",
                    help="save the recurrent net's confusion matrix as a PNG")
-    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def add_networks_and_training(p: argparse.ArgumentParser, m: Any, t: Any, job: str, *,
+                              network: list[str], training: list[str]) -> Any:
+    """The flags the epoch jobs (classify, forecast) share: the network and its baseline
+    (``jobs.Net``), its training (``jobs.Fit``), the run and ``--json``; the output group."""
+    from ..jobs import Fit, Net
+    from .options import add_options, add_run_options
+
+    add_options(m, Net, ["cell", "hidden_size", "num_layers", *network, "window"],
+                show_defaults=False)
+    m.add_argument("--baseline", action=argparse.BooleanOptionalAction,
+                   help="also train the feed-forward baseline (default on)")
+    m.add_argument("--ffnn-hidden", type=int, help="baseline's hidden units (default 64)")
+    add_options(t, Fit, ["epochs", "patience", "batch_size", "optimizer", "lr", "clip",
+                         *training], show_defaults=False)
+    t.add_argument("--seed", type=int, help="seed of the run (default 0)")
+    add_run_options(p.add_argument_group("run directory"), job,
+                    resume_may_change="with its own options")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the results as JSON")
+    return o
 
 
 def run(args: argparse.Namespace) -> int:
     from ..distributed import connect
-    from ..jobs import on_every_rank
+    from ..jobs.runs import on_every_rank
 
     comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
     return on_every_rank(lambda: _run(args, comm), comm)
@@ -85,33 +77,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, comm) -> int:
     import json
-    import sys
 
-    from ..jobs import run_directory, stderr_log
     from ..jobs.classify import JOB, run_job
+    from .options import given_options
 
-    if args.plot:
-        from ..plots import check_available
-
-        check_available()  # before training, not after, when matplotlib is missing
-    from ..training import TrainingDiverged
-
-    out = run_directory(JOB, args.out, args.resume, args.overwrite, comm)
-    given = {k: v for k, v in vars(args).items() if k not in OUTPUT and v is not None}
-    log = None if args.quiet or comm.rank != 0 else stderr_log(sys.stderr, JOB)
-    try:
-        report = run_job(given, out, resume=args.resume, overwrite=args.overwrite, comm=comm,
-                         log=log)
-    except TrainingDiverged as e:
-        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit {JOB} "
-                               f"--resume --out {out}") from None
-    if comm.rank != 0:
-        return _status(report)
+    out, report = run_epoch_job(args, comm, JOB, run_job,
+                                given_options(args, leave_out=("json", "plot")))
     if "stopped_by" in report:
-        return _stopped(report["stopped_by"], out)
+        return stopped(report["stopped_by"], JOB, out, comm)
+    if comm.rank != 0:
+        return 0
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
     if args.plot:  # the results are out first: a plot that cannot be saved only warns
-        from ..plots import confusion_png
+        from ..plots.confusion import confusion_png
         from . import write_or_warn
 
         first = report["results"][0]
@@ -124,19 +102,32 @@ def _run(args: argparse.Namespace, comm) -> int:
     return 0
 
 
-def _status(report: dict) -> int:
-    import signal
+def run_epoch_job(args: argparse.Namespace, comm, job: str, run_job: Callable[..., Any],
+                  given: dict[str, Any]) -> tuple[Path, Any]:
+    """(run directory, what ``run_job`` returns) of the epoch job ``job`` (classify, forecast)
+    started from the ``given`` options or resumed; progress on stderr unless --quiet."""
+    from ..jobs import runs, stderr_log
+    from ..training import TrainingDiverged
 
-    return 128 + int(signal.Signals[report["stopped_by"]]) if "stopped_by" in report else 0
+    if args.plot:
+        from ..plots import check_available
+
+        check_available()  # before training, not after, when matplotlib is missing
+    out = runs.run_directory(job, args.out, resume=args.resume, overwrite=args.overwrite,
+                             comm=comm)
+    log = None if args.quiet or comm.rank != 0 else stderr_log(sys.stderr, job)
+    try:
+        return out, run_job(given, out, resume=args.resume, overwrite=args.overwrite,
+                            comm=comm, log=log)
+    except TrainingDiverged as e:
+        raise runs.diverged(e, job, out) from None
 
 
-def _stopped(name: str, out) -> int:
+def stopped(name: str, job: str, out: Path, comm) -> int:
     """Say where a signal stopped the job and how to continue it; 128 + the signal's number."""
-    import sys
+    from ..jobs import runs
 
-    print(f"rnnkit: {name} received: saved each network's last checkpoint in {out}; "
-          f"continue with: rnnkit classify --resume --out {out}", file=sys.stderr)
-    return _status({"stopped_by": name})
+    return runs.stopped(name, job, out, f"saved each network's last checkpoint in {out}", comm)
 
 
 def format_report(report: dict) -> str:

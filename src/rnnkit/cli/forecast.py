@@ -18,6 +18,8 @@ batch's rows over K processes (the pipeline is ``rnnkit.jobs.forecast``).
 
 import argparse
 
+from .classify import add_networks_and_training
+
 SUMMARY = "forecast a time series; compare with seasonal naive and ARIMA/ETS"
 
 
@@ -41,49 +43,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="statistical baseline (default arima; co2: ets)")
     s.add_argument("--arima-order", metavar="P,D,Q",
                    help="ARIMA order (default 2,1,1; sunspots 9,0,0)")
-    m = p.add_argument_group("network")
-    m.add_argument("--cell",
-                   help="elman | jordan | fully_recurrent | lstm | gru | ffnn (default gru)")
-    m.add_argument("--hidden-size", type=int, help="units (default 32)")
-    m.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
-    m.add_argument("--baseline", action=argparse.BooleanOptionalAction,
-                   help="also train the feed-forward baseline (default on)")
-    m.add_argument("--ffnn-hidden", type=int, help="baseline's hidden units (default 64)")
-    m.add_argument("--window", type=int, help="baseline's window (default: --lookback)")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="most epochs (default 200)")
-    t.add_argument("--patience", type=int,
-                   help="stop after this many epochs without validation gain (default 25)")
+    m = p.add_argument_group("network (default gru H=32)")
+    t = p.add_argument_group("training (default: at most 200 epochs, patience 25)")
+    o = add_networks_and_training(p, m, t, "forecast", network=[], training=[])
     t.add_argument("--val-fraction", type=float,
                    help="last share of training windows used for validation (default 0.2)")
-    t.add_argument("--batch-size", type=int, help="windows per update (default 32)")
-    t.add_argument("--optimizer", help="sgd | rmsprop | adagrad | adam | adamw (default adam)")
-    t.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
-    t.add_argument("--clip", type=float, help="global gradient-norm clip (default 1)")
-    t.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient: skip the update (default), skip it and "
-                        "halve the learning rate, or stop")
-    t.add_argument("--seed", type=int, help="seed of the run (default 0)")
-    r = p.add_argument_group("run directory")
-    r.add_argument("--out", metavar="DIR",
-                   help="run directory (default: a new runs/forecast-<date>-<time>)")
-    r.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --out DIR with its own options")
-    r.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (which is lost)")
-    o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="print the results as JSON")
     o.add_argument("--plot", metavar="FILE", help="save a PNG of history, truth and forecasts")
-    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-OUTPUT = ("json", "plot", "quiet", "out", "resume", "overwrite")
-"""Flags that say where and how to report, not what to train (a resumed run may give them)."""
 
 
 def run(args: argparse.Namespace) -> int:
     from ..distributed import connect
-    from ..jobs import on_every_rank
+    from ..jobs.runs import on_every_rank
 
     comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
     return on_every_rank(lambda: _run(args, comm), comm)
@@ -91,38 +61,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, comm) -> int:
     import json
-    import signal
-    import sys
 
-    from ..jobs import run_directory, stderr_log
     from ..jobs.forecast import JOB, run_job
-    from ..training import TrainingDiverged
+    from .classify import run_epoch_job, stopped
 
-    if args.plot:
-        from ..plots import check_available
-
-        check_available()  # before training, not after, when matplotlib is missing
-    out = run_directory(JOB, args.out, args.resume, args.overwrite, comm)
-    given = _given(args)
-    log = None if args.quiet or comm.rank != 0 else stderr_log(sys.stderr, JOB)
-    try:
-        series, setup, report = run_job(given, out, resume=args.resume,
-                                        overwrite=args.overwrite, comm=comm, log=log)
-    except TrainingDiverged as e:
-        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit {JOB} "
-                               f"--resume --out {out}") from None
+    out, (series, setup, report) = run_epoch_job(args, comm, JOB, run_job, _given(args))
     if "stopped_by" in report:
-        if comm.rank == 0:
-            print(f"rnnkit: {report['stopped_by']} received: saved each network's last "
-                  f"checkpoint in {out}; continue with: rnnkit {JOB} --resume --out {out}",
-                  file=sys.stderr)
-        return 128 + int(signal.Signals[report["stopped_by"]])
+        return stopped(report["stopped_by"], JOB, out, comm)
     if comm.rank != 0:
         return 0
     arrays = report.pop("_arrays")
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
     if args.plot:  # the results are out first: a plot that cannot be saved only warns
-        from ..plots import forecast_png
+        from ..plots.forecast import forecast_png
         from . import write_or_warn
 
         names = [r["model"] for r in report["results"]]
@@ -139,7 +90,9 @@ def _run(args: argparse.Namespace, comm) -> int:
 
 def _given(args: argparse.Namespace) -> dict:
     """The job's options the command line gives (by the job's field names)."""
-    given = {k: v for k, v in vars(args).items() if k not in OUTPUT and v is not None}
+    from .options import given_options
+
+    given = given_options(args, leave_out=("json", "plot"))
     if "column" in given:
         given["columns"] = given.pop("column")
     strategy = given.pop("strategy", None)

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", help="elman | jordan | lstm | gru (default lstm)")
     p.add_argument("--hidden-size", type=int, help="units (default 32)")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
-    add_training_arguments(p, steps=800, batch=32, lr=5e-3, eval_every=50)
+    add_training_arguments(p, "one-to-many", steps=800, batch=32, lr=5e-3, eval_every=50)
     p.add_argument("--plot", metavar="FILE.png", help="sine: draw truth and generated waves")
 
 
@@ -113,21 +113,7 @@ def _blocks(values) -> str:
 
 
 def _plot(path: str, r) -> None:
-    from pathlib import Path
+    from ..plots.sequences import waves_png
 
-    from ..plots import _pyplot
-
-    plt = _pyplot()
-    K = len(r.periods)
-    fig, axes = plt.subplots(K, 1, figsize=(9, 1.6 * K), dpi=110, sharex=True, squeeze=False)
-    for k, ax in enumerate(axes[:, 0]):
-        ax.plot(r.truth[k, :, 0], color="black", lw=1.4, label="truth")
-        ax.plot(r.out[k, :, 0], color="tab:red", lw=1.1, ls="--", label="generated")
-        ax.set_ylabel(f"P = {r.periods[k]:.1f}", fontsize=8)
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    axes[0, 0].set_title(f"one-to-many: sine waves generated from a {r.condition} condition")
-    axes[-1, 0].set_xlabel("step")
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    waves_png(path, r.truth, r.out, r.periods,
+              title=f"one-to-many: sine waves generated from a {r.condition} condition")

@@ -13,8 +13,10 @@ from typing import Any
 
 
 def add_options(group: Any, cls: type, names: list[str],
-                metavars: dict[str, str] | None = None) -> None:
-    """``--name`` flags for ``names`` (fields of the config dataclass ``cls``), in that order."""
+                metavars: dict[str, str] | None = None, *, show_defaults: bool = True) -> None:
+    """``--name`` flags for ``names`` (fields of the config dataclass ``cls``), in that order
+    (``show_defaults=False``: the help leaves out the field's default, for a job whose
+    presets choose it)."""
     from ..config import field_help, option_types
 
     helps, kinds = field_help(cls), option_types(cls)
@@ -22,7 +24,8 @@ def add_options(group: Any, cls: type, names: list[str],
     for name in names:
         flag = "--" + name.replace("_", "-")
         default = defaults[name]
-        text = helps[name] + ("" if default is MISSING else f" (default: {_shown(default)})")
+        shown = show_defaults and default is not MISSING
+        text = helps[name] + (f" (default: {_shown(default)})" if shown else "")
         if kinds[name] is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                help=text)

@@ -35,15 +35,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.add_argument("--max-len", type=int, help="reverse: longest string (default 8)")
     p.add_argument("--digits", type=int, help="addition: most digits per number (default 3)")
-    add_training_arguments(p, steps=3000, batch=64, lr=3e-3, eval_every=500)
+    add_training_arguments(p, "seq2seq", steps=3000, batch=64, lr=3e-3, eval_every=500)
     p.add_argument("--val-size", type=int, help="validation pairs (default 200)")
     p.add_argument("--test-size", type=int, help="test pairs (default 1000)")
     p.add_argument("--beam", type=int, help="beam width (default 4)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def add_training_arguments(p: argparse.ArgumentParser, *, steps: int, batch: int, lr: float,
-                           eval_every: int) -> None:
+def add_training_arguments(p: argparse.ArgumentParser, command: str, *, steps: int, batch: int,
+                           lr: float, eval_every: int) -> None:
     """The training and run flags both generated-data jobs share."""
     from .options import add_run_options
 
@@ -57,7 +57,7 @@ def add_training_arguments(p: argparse.ArgumentParser, *, steps: int, batch: int
                    help=f"validate every this many updates (default {eval_every})")
     p.add_argument("--checkpoint-every", type=int, help="save DIR/last every this many updates")
     p.add_argument("--seed", type=int, help="seed of the run (default 0)")
-    add_run_options(p.add_argument_group("run"), p.prog.split()[-1],
+    add_run_options(p.add_argument_group("run"), f"{command}-TASK",
                     resume_may_change="it may change --steps, --minutes, --on-nonfinite, "
                                       "--checkpoint-every and what is only reported")
 

@@ -6,11 +6,11 @@ interface — and trains it through the training engine (``rnnkit.training``): e
 shuffled mini-batches, full BPTT, the job's optimizer, clipping and schedule, and, when a
 validation part is given, early stopping that keeps the best epoch's parameters.
 
-A job's run lives in one directory (``runs``): its options (``job.json``, so ``--resume``
-rebuilds the same data and models) and one sub-directory per trained network with
-``last``/``best`` checkpoints and ``metrics.jsonl``.  A resumed network continues exactly
-where its ``last`` stopped (parameters, optimizer, generator, shuffle position); a finished
-one is not trained again.
+A job's run lives in one directory (``runs``) with one sub-directory per trained network:
+``last``/``best`` checkpoints (every ``last`` holds the job's options, so ``--resume``
+rebuilds the same data and models) and ``metrics.jsonl``.  A resumed network continues
+exactly where its ``last`` stopped (parameters, optimizer, generator, shuffle position); a
+finished one is not trained again.
 """
 
 import math
@@ -28,9 +28,11 @@ from ..errors import CheckpointError, ConfigError
 from ..ffnn import CELL_NAME as FFNN, FFNN as FeedForward, FFNNConfig
 from ..layers.recurrent import RecurrentConfig
 from ..model import Model
-from ..training import (Budget, Checkpoints, Engine, FullBPTT, MetricsLog, Optimization,
-                        Shuffled, Validation, fit as fit_loop, read_log)
+from ..training import (Budget, Engine, FullBPTT, MetricsLog, Optimization, Shuffled,
+                        Validation, read_log)
 from ..training.arrays import epoch_records, evaluate_arrays
+from ..training.metrics import LOG_NAME
+from . import runs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +64,7 @@ class Fit:
     """
 
     epochs: int = 100  # passes over the training sequences (most, with early stopping)
-    batch_size: int = 32
+    batch_size: int = 32  # sequences (windows) per update
     optimizer: str = "adam"  # sgd | rmsprop | adagrad | adam | adamw
     lr: float = 3e-3  # base learning rate
     clip: float = 1.0  # global gradient-norm clip (0: off)
@@ -128,31 +130,36 @@ class Trained:
 def train_network(model: Model | FeedForward, x: np.ndarray, y: np.ndarray, fit: Fit, *,
                   rng: np.random.Generator, lengths: np.ndarray | None = None,
                   validation: tuple | None = None, run_dir: Path | None = None,
-                  comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None,
+                  options: dict[str, Any] | None = None, comm: Comm = LOCAL,
+                  stop: Callable[[], str | None] = lambda: None,
                   say: Callable[[str], None] | None = None) -> Trained:
     """Train ``model`` on ``x: [N, T, I]``, ``y`` (its readout's targets) through the engine.
 
     ``validation = (x_val, y_val, lengths_val or None)`` is scored after every epoch; the
     parameters of the epoch with the lowest validation loss are restored at the end (and the
     run stops after ``fit.patience`` epochs without a better one).  ``run_dir`` keeps
-    ``last``/``best``/``metrics.jsonl``; if it holds a ``last``, training continues from it
-    exactly.  ``comm`` splits each batch's rows over data-parallel ranks.  ``say`` gets an
+    ``last``/``best``/``metrics.jsonl`` (``options``: the job's, saved in ``last``); if it
+    holds a ``last``, training continues from it exactly.  ``comm`` splits each batch's rows over data-parallel ranks.  ``say`` gets an
     epoch line now and then (progress); ``stop()`` names a signal that asks to stop.
     """
     source = Shuffled(x, y, batch_size=fit.batch_size, lengths=lengths)
-    _check_rows(len(x), fit.batch_size, comm)
-    engine = Engine(model, FullBPTT(), Optimization.of(fit), rng,
-                    total_steps=fit.epochs * source.batches_per_epoch, comm=comm)
-    resume = _restore(engine, source, run_dir)
-    writer = run_dir if comm.rank == 0 else None
-    log = _EpochLines(MetricsLog(writer, resume_step=None if resume is None else engine.step,
-                                 keep=True), source, fit.epochs, say)
+
+    def prepare() -> tuple[Engine, dict[str, Any] | None]:
+        _check_rows(len(x), fit.batch_size, comm)
+        engine = Engine(model, FullBPTT(), Optimization.of(fit), rng,
+                        total_steps=fit.epochs * source.batches_per_epoch, comm=comm)
+        return engine, _restore(engine, source, run_dir)
+
+    engine, resume = runs.agree(prepare, comm)
+    log = _EpochLines(runs.metrics_log(engine, run_dir, resume, keep=True), source, fit.epochs,
+                      say)
     check = None
     if validation is not None:
         check = Validation(lambda m: {"val_loss": evaluate_arrays(m, *validation)})
-    summary = fit_loop(engine, source, Budget.of(fit), validation=check,
-                       checkpoints=Checkpoints(run_dir), log=log, stop=stop, resume=resume)
-    records = read_log(writer / "metrics.jsonl") if writer is not None else log.records
+    summary = runs.train(engine, source, Budget.of(fit), out=run_dir, options=options or {},
+                         validation=check, resumed=resume, stop=stop, log=log)
+    writer = run_dir if comm.rank == 0 else None
+    records = read_log(writer / LOG_NAME) if writer is not None else log.records
     epochs = epoch_records(records)
     best = next((r["epoch"] for r in records if r["step"] == summary.best_step), summary.epochs)
     return Trained(summary.epochs, best if check else summary.epochs,
@@ -176,13 +183,9 @@ def _restore(engine: Engine, source: Shuffled, run_dir: Path | None) -> dict[str
     """Load ``run_dir/last`` into the engine, its model and the source (None: nothing saved)."""
     if run_dir is None or not (run_dir / "last").exists():
         return None
-    from ..io.model_files import load_with_state
-
-    saved, state = load_with_state(run_dir / "last")
     model = engine.model
-    if type(saved) is not type(model) or saved.config != model.config or not isinstance(
-            state, dict) or not all(isinstance(state.get(k), dict)
-                                    for k in ("engine", "source", "loop")):
+    saved, state = runs.load_last(run_dir, type(model))
+    if type(saved) is not type(model) or saved.config != model.config:
         raise CheckpointError(f"{run_dir / 'last'} is not a checkpoint of this job's "
                               f"{describe(model)}; start afresh with --overwrite")
     for n, w in saved.params.items():
@@ -225,113 +228,6 @@ class _EpochLines:
 
     def close(self) -> None:
         self.log.close()
-
-
-# -- run directories -----------------------------------------------------------------------------
-
-JOB_FILE = "job.json"
-"""The options of a job's run, in its directory: what ``--resume`` rebuilds it from."""
-
-
-def run_directory(job: str, out: str | Path | None, resume: bool, overwrite: bool,
-                  comm: Comm = LOCAL) -> Path:
-    """The run's directory: ``out``, or a new ``runs/<job>-<date>-<time>[.<k>]`` (rank 0's
-    clock, the same name on every rank)."""
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in --out and --overwrite starts a new one "
-                          "there, losing it; give one of them")
-    if out is not None:
-        return Path(out)
-    if resume:
-        raise ConfigError("--resume continues the run in --out DIR: give --out")
-    import time
-
-    path = None
-    if comm.rank == 0:
-        path = Path("runs") / f"{job}-{time.strftime('%Y%m%d-%H%M%S')}"
-        for k in range(2, 1000):  # two runs started in the same second get their own
-            if not path.exists():
-                break
-            path = path.with_name(f"{path.name.rsplit('.', 1)[0]}.{k}")
-    return Path(comm.bcast(None if path is None else str(path)))
-
-
-def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
-    """``job()`` in one of K data-parallel processes: an error every rank meets alike (bad
-    options or data, a divergence — all ranks decide alike) is reported once, by rank 0;
-    any other ends all K processes with one line."""
-    if comm.size == 1:
-        return job()
-    from ..errors import DataError, ShapeError
-    from ..training import TrainingDiverged
-
-    try:
-        return job()
-    except SystemExit:
-        raise
-    except (ConfigError, DataError, ShapeError, TrainingDiverged):
-        if comm.rank != 0:
-            raise SystemExit(2) from None
-        raise
-    except BaseException as e:  # noqa: BLE001 — the other ranks may wait in a collective
-        comm.abort(f"rnnkit: error in process {comm.rank} of {comm.size}: "
-                   f"{type(e).__name__}: {e}", 2)
-
-
-def saved_options(out: Path, job: str) -> dict[str, Any]:
-    """The options a ``job`` run in ``out`` was started with (what ``--resume`` rebuilds)."""
-    import json
-
-    path = Path(out) / JOB_FILE
-    if not path.exists():
-        raise ConfigError(f"{out} holds no {job} run to resume (no {path}); start one "
-                          "without --resume")
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path} cannot be read ({e}); start afresh with "
-                              "--overwrite") from None
-    if not isinstance(saved, dict) or saved.get("job") != job or not isinstance(
-            saved.get("options"), dict):
-        raise CheckpointError(f"{path} does not describe an rnnkit {job} run")
-    return saved["options"]
-
-
-def new_run(out: Path, job: str, options: dict[str, Any], *, overwrite: bool = False,
-            comm: Comm = LOCAL) -> None:
-    """Save a new run's ``options`` in ``out`` (rank 0).
-
-    A directory that holds a run is refused unless ``overwrite``, which removes the old
-    run's networks (checkpoints, logs) — only now that the new options and data are good.
-    """
-    import json
-
-    path = Path(out) / JOB_FILE
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{out} already holds a run; continue it with --resume, pass "
-                          "--overwrite to start afresh (losing it), or choose another --out")
-    if comm.size > 1:
-        comm.allreduce_max(np.zeros(1))  # every rank has looked before rank 0 writes
-    if comm.rank != 0:
-        return
-    from ..io.atomic import write_atomic
-
-    if overwrite:
-        _clear(Path(out))
-    Path(out).mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"job": job, "options": options}, indent=2) + "\n"
-    write_atomic(path, text.encode("utf-8"))
-
-
-def _clear(out: Path) -> None:
-    """Remove the networks' runs under ``out`` (checkpoints, metrics logs)."""
-    import shutil
-
-    from ..training.metrics import LOG_NAME
-
-    for d in [p for p in out.iterdir() if p.is_dir()] if out.is_dir() else []:
-        if (d / "last").exists() or (d / "best").exists() or (d / LOG_NAME).exists():
-            shutil.rmtree(d)
 
 
 def stderr_log(stream: TextIO, prefix: str) -> Callable[[str], None]:

@@ -31,7 +31,7 @@ from ..data.sequences import stack_frames, standardise
 from ..distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, new_run, saved_options, train_network
+from . import Fit, Net, build_model, describe, runs, train_network
 
 JOB = "classify"
 
@@ -132,14 +132,15 @@ def predict_classes(model, data: Sequences, batch_size: int = 256) -> np.ndarray
 def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net], fit: Fit, *,
                        seed: int = 0, val_fraction: float = 0.0, frame: int = 1,
                        log: Callable[[str], None] | None = None, run_dir: Path | None = None,
-                       comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None
-                       ) -> dict[str, Any]:
+                       options: dict[str, Any] | None = None, comm: Comm = LOCAL,
+                       stop: Callable[[], str | None] = lambda: None) -> dict[str, Any]:
     """Train each net (standardised inputs) and score it on the test split; a JSON-able report.
 
     ``val_fraction > 0`` holds a stratified part of the training split out to pick the best
     epoch (and stop early after ``fit.patience`` epochs without improvement).  ``frame > 1``
     reads that many consecutive steps as one input.  ``run_dir`` keeps each net's run in
-    ``run_dir/<cell>`` (resumed from there if it holds one); a signal (``stop``) ends the
+    ``run_dir/<cell>`` (resumed from there if it holds one; ``options``, the job's, saved in
+    each ``last``); a signal (``stop``) ends the
     job after saving, with ``"stopped_by"`` in the report and the finished nets' results.
     """
     if train_set.num_classes < 2:
@@ -164,7 +165,8 @@ def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net
                             readout="last_step", loss="cross_entropy", rng=rng)
         trained = train_network(
             model, part.x, part.y, fit, rng=rng, lengths=part.lengths, validation=validation,
-            run_dir=None if run_dir is None else Path(run_dir) / net.cell, comm=comm, stop=stop,
+            run_dir=None if run_dir is None else Path(run_dir) / net.cell, options=options,
+            comm=comm, stop=stop,
             say=None if log is None else (lambda m, c=net.cell: log(f"{c}: {m}")))
         if trained.interrupted:
             return {**report, "stopped_by": trained.stopped_by}
@@ -185,7 +187,7 @@ def run_classification(train_set: Sequences, test_set: Sequences, nets: list[Net
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
-    """One ``rnnkit classify`` run: its data, nets and training, saved in ``DIR/job.json``."""
+    """One ``rnnkit classify`` run: its data, nets and training, saved in each ``last``."""
 
     dataset: str | None = None  # a bundled set, or
     train: str | None = None  # a training file (.npz or .csv)
@@ -236,28 +238,23 @@ def run_job(given: dict[str, Any], out: Path, *, resume: bool = False, overwrite
 
     SIGINT/SIGTERM save each net's ``last`` and end the job (``"stopped_by"`` in the report).
     """
-    if resume:
-        if given:
-            raise ConfigError(f"a resumed run takes its options from {out}; leave out "
-                              f"{', '.join('--' + k.replace('_', '-') for k in sorted(given))}")
-        options = Options.from_dict(saved_options(out, JOB))
-    else:
-        options = configure(given)
-    name, train_set, test_set = load(options.dataset, options.train, options.test,
-                                     test_fraction=options.test_fraction, seed=options.seed)
-    if not resume:
-        new_run(out, JOB, options.to_dict(), overwrite=overwrite, comm=comm)
+    def with_data(options: Options) -> tuple[Options, tuple[str, Sequences, Sequences]]:
+        return options, load(options.dataset, options.train, options.test,
+                             test_fraction=options.test_fraction, seed=options.seed)
+
+    options, (name, train_set, test_set) = runs.prepare(
+        out, resume=resume, overwrite=overwrite, comm=comm,
+        new=lambda: with_data(configure(given)),
+        again=lambda: with_data(Options.from_dict(runs.saved_options(out, given))))
     if log:
         log(f"{name}: {len(train_set.y)} training and {len(test_set.y)} test sequences, "
             f"{train_set.num_classes} classes, {train_set.channels} channels"
             + (f", {comm.size} processes" if comm.size > 1 else "") + f"; run in {out}")
-    import signal
-
-    with stop_on_signals((signal.SIGINT, signal.SIGTERM) if handle_signals else ()) as stop:
+    with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
         report = run_classification(train_set, test_set, options.nets(), options.fit,
                                     seed=options.seed, val_fraction=options.val_fraction,
-                                    frame=options.frame, log=log, run_dir=out, comm=comm,
-                                    stop=stop)
+                                    frame=options.frame, log=log, run_dir=out,
+                                    options=options.to_dict(), comm=comm, stop=stop)
     return {"dataset": name, **report}
 
 

@@ -39,7 +39,7 @@ from ..data.tables import count_missing, read_csv
 from ..distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, DataError
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, new_run, saved_options, train_network
+from . import Fit, Net, build_model, describe, runs, train_network
 
 JOB = "forecast"
 
@@ -175,8 +175,8 @@ def forecast_with(model, scaler: ts.Scaler, history: np.ndarray, horizon: int,
 
 def fit_network(net: Net, fit: Fit, train_part: np.ndarray, setup: Setup, strategy: str, *,
                 rng: np.random.Generator, log: Callable[[str], None] | None = None,
-                run_dir: Path | None = None, comm: Comm = LOCAL,
-                stop: Callable[[], str | None] = lambda: None):
+                run_dir: Path | None = None, options: dict[str, Any] | None = None,
+                comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None):
     """(trained model, scaler, ``Trained``) for the ``recursive`` or ``direct`` strategy."""
     ahead = setup.horizon if strategy == "direct" else 1
     w = windows_for(train_part, setup, ahead)
@@ -184,7 +184,7 @@ def fit_network(net: Net, fit: Fit, train_part: np.ndarray, setup: Setup, strate
     model = build_model(net, input_size=C, output_size=w.y.shape[1], steps=setup.lookback,
                         readout="last_step", loss="mse", rng=rng)
     trained = train_network(model, w.x, w.y, fit, rng=rng, validation=w.val, run_dir=run_dir,
-                            comm=comm, stop=stop, say=log)
+                            options=options, comm=comm, stop=stop, say=log)
     return model, w.scaler, trained
 
 
@@ -231,13 +231,13 @@ def stat_name(setup: Setup) -> str:
 
 def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, seed: int = 0,
                  log: Callable[[str], None] | None = None, run_dir: Path | None = None,
-                 comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None
-                 ) -> dict[str, Any]:
+                 options: dict[str, Any] | None = None, comm: Comm = LOCAL,
+                 stop: Callable[[], str | None] = lambda: None) -> dict[str, Any]:
     """Train every net with every strategy, forecast the tail, score all against the baselines.
 
     Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
     ``run_dir`` keeps each network's run in ``run_dir/<cell>-<strategy>`` (resumed from there
-    if it holds one); a signal (``stop``) ends the job after saving, with ``"stopped_by"`` in
+    if it holds one; ``options``, the job's, saved in each ``last``); a signal (``stop``) ends the job after saving, with ``"stopped_by"`` in
     the report.
     """
     observed = np.asarray(series.values, dtype=np.float64)  # [N, C], NaN where missing
@@ -267,7 +267,7 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
                 net, fit, values[:n_train], setup, strategy, rng=rng,
                 log=None if log is None else (lambda m, p=prefix: log(f"{p}: {m}")),
                 run_dir=None if run_dir is None else Path(run_dir) / f"{net.cell}-{strategy}",
-                comm=comm, stop=stop)
+                options=options, comm=comm, stop=stop)
             if trained.interrupted:
                 return {"series": series.name, "stopped_by": trained.stopped_by}
             forecast = forecast_with(model, scaler, history[:, -setup.lookback:], setup.horizon,
@@ -308,7 +308,8 @@ def setup_for(dataset: str | None, **overrides: Any) -> Setup:
 
 @dataclass(frozen=True, kw_only=True)
 class Options:
-    """One ``rnnkit forecast`` run: its series, setup, nets and training (``DIR/job.json``)."""
+    """One ``rnnkit forecast`` run: its series, setup, nets and training (saved in each
+    ``last``)."""
 
     dataset: str | None = None  # a bundled series, or
     csv: str | None = None  # a CSV file
@@ -367,26 +368,22 @@ def run_job(given: dict[str, Any], out: Path, *, resume: bool = False, overwrite
     """(series, setup, report) of a new run in ``out`` from the ``given`` options, or
     (``resume``) of the run saved there.  SIGINT/SIGTERM save each net's ``last`` and end the
     job (``"stopped_by"`` in the report)."""
-    if resume:
-        if given:
-            raise ConfigError(f"a resumed run takes its options from {out}; leave out "
-                              f"{', '.join('--' + k.replace('_', '-') for k in sorted(given))}")
-        options = Options.from_dict(saved_options(out, JOB))
-    else:
-        options = configure(given)
-    series = load_series(options.dataset, options.csv,
-                         None if options.columns is None else list(options.columns))
-    if not resume:
-        new_run(out, JOB, options.to_dict(), overwrite=overwrite, comm=comm)
+    def with_data(options: Options) -> tuple[Options, Series]:
+        return options, load_series(options.dataset, options.csv,
+                                    None if options.columns is None else list(options.columns))
+
+    options, series = runs.prepare(
+        out, resume=resume, overwrite=overwrite, comm=comm,
+        new=lambda: with_data(configure(given)),
+        again=lambda: with_data(Options.from_dict(runs.saved_options(out, given))))
     if log:
         log(f"{series.name}: {len(series.values)} steps"
             + (f", {comm.size} processes" if comm.size > 1 else "") + f"; run in {out}")
         if series.missing:
             log(f"{sum(series.missing.values())} missing values ({series.missing}): "
                 "interpolated in the training part, not scored in the held-out tail")
-    import signal
-
-    with stop_on_signals((signal.SIGINT, signal.SIGTERM) if handle_signals else ()) as stop:
+    with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
         report = run_forecast(series, options.setup, options.nets(), options.fit,
-                              seed=options.seed, log=log, run_dir=out, comm=comm, stop=stop)
+                              seed=options.seed, log=log, run_dir=out,
+                              options=options.to_dict(), comm=comm, stop=stop)
     return series, options.setup, report
