@@ -11,7 +11,6 @@ the comparison.  Results go to stdout, progress to stderr.
 
 import argparse
 import math
-from typing import Any
 
 SUMMARY = "show how the gradient flows back through time, per cell and during training"
 
@@ -72,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     setup = GradflowSetup(T=args.T, hidden_size=args.hidden_size, batch_size=args.batch_size,
                           clip=args.clip, seed=args.seed, **given)
     if args.png:
-        pyplot()  # fail before training, not after, when matplotlib is missing
+        from ..plots import check_available
+
+        check_available()  # before training, not after, when matplotlib is missing
     results = track_cells(setup, report_to_stderr)
     if args.json:
         import json
@@ -85,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary_table(results, setup.T), flush=True)
     if args.png:  # the results are out first: a picture that cannot be saved only warns
+        from ..plots.gradflow import heatmap_png
         from . import write_or_warn
 
-        saved = write_or_warn(lambda: write_heatmap(results, args.png, setup.T),
+        saved = write_or_warn(lambda: heatmap_png(args.png, results, setup.T),
                               f"the heat map {args.png}")
         if saved and not args.json:
             print(f"heat map written to {args.png}")
@@ -114,48 +116,6 @@ def summary_table(results: dict, T: int) -> str:
     return "\n".join(lines) + "\n" + note
 
 
-def write_heatmap(results: dict, path: str, T: int) -> None:
-    """Heat map of log10 ‖∂L/∂h_t‖: time × training step, one panel per cell."""
-    import numpy as np
-
-    plt = pyplot()
-    cells = list(results)
-    logs = {c: np.log10(np.maximum(np.stack([p.norms for p in results[c][1]]), 1e-300))
-            for c in cells}
-    vmax = max(float(v.max()) for v in logs.values())
-    vmin = max(min(float(v.min()) for v in logs.values()), vmax - 30)
-    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 1.0 + 2.0 * len(cells)), squeeze=False,
-                             sharex=True)
-    for ax, cell in zip(axes[:, 0], cells):
-        steps = [p.step for p in results[cell][1]]
-        image = ax.imshow(logs[cell], aspect="auto", origin="lower", cmap="viridis",
-                          vmin=vmin, vmax=vmax, interpolation="nearest",
-                          extent=(-0.5, T - 0.5, -0.5, len(steps) - 0.5))
-        ticks = np.linspace(0, len(steps) - 1, min(len(steps), 5)).round().astype(int)
-        ax.set_yticks(ticks, [str(steps[k]) for k in ticks])
-        ax.set_ylabel("training step")
-        rate = results[cell][1][-1].rate
-        ax.set_title(f"{cell}: final decay rate {rate:+.3f} per step", fontsize=10)
-    axes[-1, 0].set_xlabel("time step t (loss at the last step)")
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label="log10 |dL/dh_t|")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed), or a clear error."""
-    from ..errors import ConfigError
-
-    try:
-        import matplotlib
-    except ImportError:
-        raise ConfigError("PNG output needs matplotlib: pip install 'rnnkit[plots]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _json_float(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
@@ -176,7 +136,9 @@ def _run_exploding(args: argparse.Namespace) -> int:
     setup = ExplodingSetup(seq_len=args.T, hidden_size=args.hidden_size,
                            batch_size=args.batch_size, clip=args.clip, seed=args.seed, **chosen)
     if args.png:
-        pyplot()  # fail before training, not after, when matplotlib is missing
+        from ..plots import check_available
+
+        check_available()  # before training, not after, when matplotlib is missing
     runs = compare(setup)
     if args.json:
         import json
@@ -191,35 +153,11 @@ def _run_exploding(args: argparse.Namespace) -> int:
     else:
         print(table(runs, setup), flush=True)
     if args.png:  # the results are out first: a picture that cannot be saved only warns
+        from ..plots.gradflow import exploding_png
         from . import write_or_warn
 
-        saved = write_or_warn(lambda: write_exploding(runs, setup, args.png),
+        saved = write_or_warn(lambda: exploding_png(args.png, runs, setup),
                               f"the picture {args.png}")
         if saved and not args.json:
             print(f"loss and gradient norm per update written to {args.png}")
     return 0
-
-
-def write_exploding(runs: list, setup, path: str) -> None:
-    """Loss and gradient norm (before clipping) per update of each run, on log scales."""
-    import numpy as np
-
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    steps = np.arange(1, setup.steps + 1)
-    for r in runs:
-        label = f"clipped to norm {r.clip:g}" if r.clip else "not clipped"
-        for ax, values in zip(axes, (r.losses, r.grad_norms)):
-            finite = np.where(np.isfinite(values) & (values > 0), values, np.nan)
-            ax.plot(steps, finite, lw=1.2, label=label)
-    axes[0].set_ylabel("loss")
-    axes[1].set_ylabel("|g| before clipping")
-    for ax in axes:
-        ax.set_yscale("log")
-    axes[0].legend(fontsize=8)
-    axes[1].set_xlabel("SGD update")
-    axes[0].set_title(f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
-                      f"{setup.radius:g}, lr {setup.lr:g} (gaps: not finite)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -45,10 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from .gradflow import pyplot
 
     if args.png:
-        pyplot()  # fail before any work, not after, when matplotlib is missing
+        from ..plots import check_available
+
+        check_available()  # before any work, not after, when matplotlib is missing
     if args.adding:
         if args.html:
             raise ConfigError("--adding draws a PNG (--png), not HTML")
@@ -69,9 +70,13 @@ def _run_text(args: argparse.Namespace) -> int:
     found = text_influence(model_dir(args.dir), args.text, args.position, args.target)
     text, values, target, t = found.text, found.values, found.target, found.position
     if args.html:
-        _write_html(text, values, target, args.html)
+        from ..plots.influence import text_html
+
+        text_html(args.html, text, values, target)
     if args.png:
-        _write_text_png(text, values, target, args.png)
+        from ..plots.influence import text_png
+
+        text_png(args.png, text, values, target)
     if args.json:
         import json
 
@@ -93,65 +98,14 @@ def _render(text: str, values, width: int = 64) -> str:
     """The text in rows of ``width`` characters, each row followed by its digits 0–9."""
     import numpy as np
 
-    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
-    digits = "".join(str(int(d)) for d in np.rint(9 * rel))
-    shown = "".join(_visible(c) for c in text)
+    from ..plots.influence import relative, visible
+
+    digits = "".join(str(int(d)) for d in np.rint(9 * relative(values)))
+    shown = "".join(visible(c) for c in text)
     rows = []
     for a in range(0, len(shown), width):
         rows += [shown[a : a + width], digits[a : a + width]]
     return "\n".join(rows)
-
-
-def _visible(c: str) -> str:
-    """One printable cell for a character (newline ↵, tab →, other controls ·)."""
-    return {"\n": "↵", "\t": "→"}.get(c, c if c.isprintable() else "·")
-
-
-def _write_html(text: str, values, target: str, path: str) -> None:
-    import html
-
-    import numpy as np
-
-    from ..io.atomic import write_atomic
-
-    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
-    spans = []
-    for c, r, v in zip(text, rel, values):
-        shown = "↵<br>" if c == "\n" else html.escape(c)
-        spans.append(f'<span style="background: rgba(220, 40, 30, {r:.3f})" '
-                     f'title="{v:.4g}">{shown}</span>')
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rnnkit influence</title>"
-        "</head>\n<body><p>Influence of each character on the prediction of "
-        f"<b>{html.escape(repr(target))}</b> (red: strongest)</p>\n"
-        f"<pre style=\"font-size: 15px; line-height: 1.6\">{''.join(spans)}"
-        "<span style=\"outline: 2px solid black\">&nbsp;</span></pre></body></html>\n"
-    )
-    write_atomic(path, page.encode("utf-8"))
-
-
-def _write_text_png(text: str, values, target: str, path: str, width: int = 64) -> None:
-    import numpy as np
-
-    from .gradflow import pyplot
-
-    plt = pyplot()
-    rel = np.asarray(values) / max(float(np.max(values)), 1e-300)
-    rows = max(1, -(-len(text) // width))
-    cols = min(len(text), width)
-    fig, ax = plt.subplots(figsize=(0.16 * cols + 1.0, 0.32 * rows + 0.9))
-    cmap = plt.get_cmap("Reds")
-    for k, (c, r) in enumerate(zip(text, rel)):
-        y, x = divmod(k, width)
-        ax.add_patch(plt.Rectangle((x, -y - 1), 1, 1, color=cmap(float(r))))
-        ax.text(x + 0.5, -y - 0.5, _visible(c), ha="center", va="center", family="monospace",
-                fontsize=9)
-    ax.set_xlim(0, cols)
-    ax.set_ylim(-rows, 0)
-    ax.set_axis_off()
-    ax.set_title(f"influence on the prediction of {target!r}", fontsize=10)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 # -- the adding problem -----------------------------------------------------------------------
@@ -166,7 +120,9 @@ def _run_adding(args: argparse.Namespace) -> int:
                         test_size=args.test_size, seed=args.seed, **given)
     result, values, marks = adding_influence(setup)
     if args.png:
-        _write_adding_png(values, marks, args.png)
+        from ..plots.influence import adding_png
+
+        adding_png(args.png, values, marks)
     if args.json:
         import json
 
@@ -185,21 +141,3 @@ def _run_adding(args: argparse.Namespace) -> int:
     if args.png:
         print(f"written to {args.png}")
     return 0
-
-
-def _write_adding_png(values, marks, path: str) -> None:
-    import numpy as np
-
-    from .gradflow import pyplot
-
-    plt = pyplot()
-    T = len(values)
-    fig, ax = plt.subplots(figsize=(8, 3))
-    colors = ["tab:red" if t in set(int(m) for m in marks) else "tab:gray" for t in range(T)]
-    ax.bar(np.arange(T), values, color=colors)
-    ax.set_xlabel("input step s (red: marked)")
-    ax.set_ylabel("|d prediction / d x_s|")
-    ax.set_title("influence of each input on the adding-problem prediction", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

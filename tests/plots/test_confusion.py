@@ -1,4 +1,4 @@
-"""The jobs' pictures: everything drawn lies on the canvas that is saved."""
+"""The confusion matrix: everything drawn lies on the canvas that is saved."""
 
 import pytest
 
@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from rnnkit.plots import confusion_png  # noqa: E402
+from rnnkit.plots.confusion import confusion_png  # noqa: E402
 
 
 @pytest.fixture
