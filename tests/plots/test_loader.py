@@ -22,7 +22,8 @@ def test_matplotlib_is_imported_only_by_the_plots_loader():
 
 def test_without_matplotlib_the_error_names_the_plots_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    with pytest.raises(ConfigError, match=r"^plots need matplotlib: pip install 'rnnkit\[plots\]'$"):
+    with pytest.raises(ConfigError,
+                       match=r"^plots need matplotlib: pip install 'rnnkit\[plots\]'$"):
         check_available()
 
 
