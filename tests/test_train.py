@@ -273,7 +273,7 @@ def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
     out = tmp_path / "run"
     _fit(_run(corpus, out, bptt_steps=12, steps=5))
     _, state = load_with_state(out / "last")
-    assert {"step", "engine", "source", "loop", "train_config"} <= set(state)
+    assert {"step", "engine", "source", "loop", "job"} <= set(state)
     assert {"step", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer",
             "carried"} <= set(state["engine"])
     assert {"buffer", "state_0"} <= set(state["engine"]["carried"])  # truncated BPTT's state

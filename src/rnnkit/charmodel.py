@@ -1,8 +1,8 @@
 """The character model job: corpus → vocabulary → model → truncated-BPTT training → samples.
 
-A run lives in one directory: ``last`` (model + training state for ``--resume``) and
-``best`` (the model with the best validation loss), each a link to a complete checkpoint
-(``io.model_files.save_in_run``).  The corpus is described in the saved state (file list
+A run lives in one directory (``jobs.runs``): ``last`` (model, options and training state for
+``--resume``) and ``best`` (the model with the best validation loss), each a link to a
+complete checkpoint (``io.model_files.save_in_run``).  The corpus is described in the saved state (file list
 and character cap) and re-read on resume; the stream's checksum makes sure it is the same
 text.
 
@@ -23,9 +23,7 @@ the K processes of ``mpiexec -n K`` (``rnnkit.distributed``); every rank reads t
 (and run directory), and only rank 0 prints progress and samples and writes the run.
 """
 
-import io
 import math
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +38,11 @@ from .data.text import CharStream, CharVocab, split
 from .distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
 from .errors import CheckpointError, ConfigError, DataError, RnnkitError
 from .ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
-from .io.model_files import check_output_dir, load_with_state
 from .model import Model
-from .progress import Progress
 from .sampling import generate
-from .training import (Budget, Checkpoints, Engine, MetricsLog, Optimization, Truncated,
-                       Validation, fit)
+from .jobs import runs
+from .training import Budget, Engine, Optimization, Truncated, Validation
 from .training.batches import Chunks
-from .training.signals import stop_on_signals
 
 LN2 = math.log(2)
 
@@ -88,38 +83,31 @@ class CharRun:
     def log2_vocab(self) -> float:
         return math.log2(self.vocab.size)
 
-    def fit(self, progress_stream: TextIO, samples: TextIO, clock: Callable[[], float],
-            *, handle_signals: bool = True) -> dict[str, Any]:
+    def fit(self, progress_stream: TextIO | None, samples: TextIO,
+            clock: Callable[[], float], *, handle_signals: bool = True) -> dict[str, Any]:
         """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``).
 
-        Returns the final figures; ``"stopped_by"`` is a signal's name or None.
+        Progress goes to ``progress_stream`` (None: none), samples to ``samples``.  Returns
+        the final figures; ``"stopped_by"`` is a signal's name or None.
         """
         c, comm = self.config, self.engine.comm
-        if comm.rank != 0:  # one voice: rank 0's
-            progress_stream, samples = _Quiet(), _Quiet()
-        progress = Progress(c.steps, 60 * c.minutes, stream=progress_stream, clock=clock)
-        if self.out_dir is not None and comm.rank == 0:
-            check_output_dir(self.out_dir, self.checkpoint_bytes())
+        samples = runs.quiet(samples, comm)  # one voice: rank 0's
         _check_same_start(self.engine, self.stream)
         budget = Budget(steps=c.steps, minutes=c.minutes, eval_every=c.eval_every,
                         checkpoint_every=c.checkpoint_every, restore_best=False)
         validation = Validation(self._validate, "val_loss",
                                 show=lambda m: f"validation {m['val_loss'] / LN2:.3f} bits/char")
-        resume_step = self.engine.step if self.resumed is not None else None
-        log = MetricsLog(self.out_dir if comm.rank == 0 else None, resume_step=resume_step)
 
         def sample(engine: Engine) -> None:
-            if c.sample_every and engine.step % c.sample_every == 0 and comm.rank == 0:
+            if c.sample_every and engine.step % c.sample_every == 0:
                 _print_sample(self.model, self.vocab, c.seed, c.sample_length, samples,
                               engine.step)
 
-        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-        with stop_on_signals(signals) as stop:
-            summary = fit(self.engine, Chunks(self.stream), budget, validation=validation,
-                          checkpoints=Checkpoints(self.out_dir,
-                                                  extra={"train_config": c.to_dict()}),
-                          log=log, progress=progress, stop=stop, clock=clock,
-                          resume=self.resumed, after_update=sample)
+        summary = runs.train(self.engine, Chunks(self.stream), budget, out=self.out_dir,
+                             options=c.to_dict(), validation=validation, resumed=self.resumed,
+                             stream=progress_stream, clock=clock,
+                             signals=runs.SIGNALS if handle_signals else (),
+                             need_bytes=self.checkpoint_bytes(), after_update=sample)
         val_loss = summary.history[-1]["val_loss"] if summary.history else math.nan
         signalled = summary.stopped_by if summary.stopped_by.startswith("SIG") else None
         return {"steps": summary.steps, "train_loss": summary.train_loss, "val_loss": val_loss,
@@ -141,13 +129,6 @@ class CharRun:
         prime = self.vocab.encode("\n" if "\n" in self.vocab.chars else self.vocab.chars[0])
         return self.vocab.decode(generate(self.model, prime, length, temperature=temperature,
                                           rng=rng))
-
-
-class _Quiet(io.TextIOBase):
-    """A text stream that discards what is written (the ranks other than 0)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
 
 
 def _last_checkpoint_bytes(engine: Engine, c: TrainConfig) -> int:
@@ -263,32 +244,13 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
     after a divergence); the run is then no longer the same as an uninterrupted one.
     ``comm`` resumes as one of K ranks; K need not be the saved run's.
     """
-    last = Path(out_dir) / "last"
-    if not last.exists():
-        raise CheckpointError(f"{out_dir} holds no run to resume (no {last}); "
-                              "start one without --resume")
-    model, state = load_with_state(last)
-    if not isinstance(state, dict) or not isinstance(state.get("train_config"), dict) \
-            or "vocab" not in model.meta:
-        raise CheckpointError(f"{last} holds no training state to resume from")
-    not_allowed = sorted(set(changes) - RESUME_OVERRIDES)
-    if not_allowed:
-        allowed = ", ".join(sorted(RESUME_OVERRIDES))
-        raise ConfigError(f"a resumed run cannot change {', '.join(not_allowed)}; start a new "
-                          f"run for that (a resume may change {allowed})")
-    saved = dict(state["train_config"])
+    model, state = runs.load_last(out_dir, (Model, FFNN))
+    if "vocab" not in model.meta:
+        raise CheckpointError(f"{Path(out_dir) / 'last'} holds no character model to resume")
     if steps or minutes:
-        saved.update(steps=steps, minutes=minutes)
-    saved.update(changes)
-    train = TrainConfig.from_dict(saved)
-    if not all(isinstance(state.get(k), dict) for k in ("engine", "source", "loop")):
-        raise CheckpointError(f"{last} holds the training state of an older rnnkit, which this "
-                              "version cannot continue; start a new run")
-    done = state.get("step")
-    if isinstance(done, int) and 0 < train.steps < done:  # == done: finished, nothing to do
-        raise ConfigError(f"{out_dir}: the run is already at step {done:,}, past a budget of "
-                          f"{train.steps:,} steps (counted from its start); give --steps "
-                          f"greater than {done:,} to continue it")
+        changes = {**changes, "steps": steps, "minutes": minutes}
+    train = TrainConfig.from_dict(runs.saved_options(out_dir, changes, RESUME_OVERRIDES, state))
+    last = Path(out_dir) / "last"
     vocab = CharVocab.from_dict(model.meta["vocab"])
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):

@@ -219,7 +219,7 @@ def test_a_resume_may_lower_the_rate_but_not_change_the_model(text_file, tmp_pat
     assert main(["train", "--resume", "--hidden-size", "8", "--out", str(out)]) == 2
     assert "cannot change hidden_size" in _one_error_line(capsys)
     assert main(["train", "--resume", "--steps", "4", "--lr", "1e-4", "--out", str(out)]) == 0
-    assert load_with_state(out / "last")[1]["train_config"]["lr"] == 1e-4
+    assert load_with_state(out / "last")[1]["job"]["lr"] == 1e-4
 
 
 @pytest.mark.parametrize("damage", ["truncate", "tamper", "other_model", "not_a_checkpoint"])

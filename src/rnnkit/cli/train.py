@@ -4,7 +4,8 @@ With no files, the corpus is the standard library's own ``.py`` source (tests ex
 read at run time from this Python's installation; its few non-ASCII characters are dropped
 so the vocabulary stays the ≈ 96 characters of code.  The tail is held out for validation.
 Progress goes to stderr; samples and the final summary to stdout.  ``--out DIR`` receives
-``DIR/last`` (with everything needed to ``--resume``) and ``DIR/best`` (best validation).
+``DIR/last`` (with everything needed to ``--resume``) and ``DIR/best`` (best validation);
+without it, a new ``runs/train-<date>-<time>`` named on stderr (``rnnkit.jobs.runs``).
 
 Options come from three places, the first that gives one winning: a flag, the JSON object
 of ``--config FILE`` (keys are the option names with underscores: ``{"hidden_size": 128,
@@ -23,7 +24,7 @@ Under ``mpiexec -n K`` (the venv's own; ``pip install 'rnnkit[mpi]'``) the K pro
 one model data-parallel: each takes its rows of every global batch (``rnnkit.distributed``,
 docs/distributed.md).  Process 0 alone prints and writes the run.  An error that every
 process meets is reported once; an error in some of them ends all (MPI_Abort), so none is
-left waiting.
+left waiting (``jobs.runs.on_every_rank``).
 """
 
 import argparse
@@ -41,9 +42,10 @@ MODEL_OPTIONS = ["cell", "hidden_size", "num_layers", "embedding_dim", "dropout"
 TRAIN_OPTIONS = ["steps", "minutes", "seq_len", "bptt_steps", "batch_size", "optimizer", "lr",
                  "momentum", "weight_decay", "clip", "clip_value", "schedule", "warmup_steps",
                  "min_lr", "step_size", "gamma", "eval_every", "eval_chars", "val_fraction",
-                 "sample_length", "sample_every", "checkpoint_every", "on_nonfinite",
-                 "nonfinite_lr_factor", "max_nonfinite", "seed"]
-"""The training flags, in the order ``--help`` shows them (``config.TrainConfig``)."""
+                 "sample_length", "sample_every", "checkpoint_every", "nonfinite_lr_factor",
+                 "max_nonfinite", "seed"]
+"""The training flags, in the order ``--help`` shows them (``config.TrainConfig``; the run
+flags, ``--on-nonfinite`` among them, are ``options.add_run_options``')."""
 
 DATA_OPTIONS = ["max_chars"]
 
@@ -71,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # every default is None, so that a flag the user gave can be told from one they did not;
     # the real defaults are config.CharModelOptions' and TrainConfig's (shown in the help)
     from ..config import CharModelOptions, TrainConfig
-    from .options import add_options
+    from .options import add_options, add_run_options
 
     p.add_argument("files", nargs="*", help="UTF-8 text files (default: the Python stdlib source)")
     p.add_argument("--config", metavar="FILE.json",
@@ -84,82 +86,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("training")
     add_options(t, TrainConfig, TRAIN_OPTIONS)
     add_options(t, CharModelOptions, DATA_OPTIONS)
-    t.add_argument("--out", default="runs/char", help="run directory (default: runs/char)")
-    t.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --out (it may change the budget, --lr, "
-                        "--clip and the reporting and non-finite options)")
-    t.add_argument("--overwrite", action="store_true",
-                   help="start a new run in --out even though it holds one (which is lost)")
+    add_run_options(p.add_argument_group("run"), "train",
+                    resume_may_change="it may change the budget, --lr, --clip and the "
+                                      "reporting and non-finite options")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..distributed import connect
+    from ..jobs.runs import on_every_rank
 
     comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
-    return _one_line(_run, args, comm) if comm.size == 1 else _run_as_rank(args, comm)
-
-
-def _one_line(job, *args) -> Any:
-    """``job(*args)`` with memory and system errors turned into one-line rnnkit errors."""
-    from ..errors import RnnkitError
-
-    try:
-        return job(*args)
-    except BrokenPipeError:
-        raise  # the reader closed stdout: rnnkit.cli.main ends quietly
-    except MemoryError:
-        raise RnnkitError("not enough memory for this model and batch; use a smaller "
-                          "--hidden-size, --batch-size or --seq-len") from None
-    except OSError as e:
-        raise RnnkitError(f"{e.filename or 'input/output'}: {e.strerror or e}") from None
-
-
-class _OnEveryRank(Exception):
-    """Wraps an error that every rank raised at the same point: rank 0 reports it."""
-
-
-def _run_as_rank(args: argparse.Namespace, comm) -> int:
-    """One of K processes: shared errors are reported once, any other ends all of them."""
-    from ..distributed import Disagreement
-    from ..training import TrainingDiverged
-
-    try:
-        return _one_line(_run, args, comm)
-    except SystemExit:
-        raise
-    except (_OnEveryRank, TrainingDiverged, Disagreement) as e:
-        if comm.rank != 0:
-            raise SystemExit(2) from None  # rank 0 says it
-        raise (e.args[0] if isinstance(e, _OnEveryRank) else e) from None
-    except BaseException as e:  # noqa: BLE001 — the other ranks may wait in a collective
-        comm.abort(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(e)}", 2)
-
-
-def _what(error: BaseException) -> str:
-    """One line for an error: rnnkit's own message, else the exception's type and message."""
-    from ..errors import RnnkitError
-
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    return str(error) if isinstance(error, RnnkitError) else f"{type(error).__name__}: {error}"
+    return on_every_rank(lambda: _run(args, comm), comm)
 
 
 def _run(args: argparse.Namespace, comm) -> int:
-    run, out, baseline = _prepare_on_every_rank(args, comm)
+    from ..jobs import runs
+
+    out = runs.run_directory("train", args.out, resume=args.resume, overwrite=args.overwrite,
+                             comm=comm)
+    run, baseline = runs.prepare(out, resume=args.resume, overwrite=args.overwrite,
+                                 new=lambda: _prepare(args, out, comm),
+                                 again=lambda: _prepare_resume(args, out, comm), comm=comm)
     c = run.config
     if args.resume and c.steps and run.engine.step >= c.steps:  # re-running a finished resume
         if comm.rank == 0:
             print(f"{out}: the run is already at step {run.engine.step:,} of its {c.steps:,}; "
                   f"nothing to train (give --steps greater than {c.steps:,} to continue it)")
         return 0
-    code, result = _fit(run, out)
+    code, result = _fit(run, out, args.quiet)
     if code:
         return code
     if comm.rank == 0:
         _report(run, result, out)
     if baseline is None:
         return 0
-    code, base_result = _fit(baseline, out / "baseline")
+    code, base_result = _fit(baseline, out / "baseline", args.quiet)
     if code:
         return code
     if comm.rank == 0:
@@ -168,41 +129,12 @@ def _run(args: argparse.Namespace, comm) -> int:
     return 0
 
 
-def _prepare_on_every_rank(args: argparse.Namespace, comm):
-    """``_prepare`` in each of K processes, which then agree whether all succeeded.
-
-    If some failed, the lowest failing rank raises its error (rank 0's is reported as in a
-    single process, another's names its rank) and the others stop quietly.
-    """
-    if comm.size == 1:
-        return _overwrite(args, _prepare(args, comm))
-    import sys
-
-    import numpy as np
-
-    error = None
-    try:
-        prepared = _one_line(_prepare, args, comm)
-    except Exception as e:  # noqa: BLE001 — handled once every rank has said how it went
-        error = e
-    first = -int(comm.allreduce_max(np.array([-(comm.rank if error else comm.size)]))[0])
-    if first == comm.size:
-        return _overwrite(args, prepared) if comm.rank == 0 else prepared
-    if comm.rank == first == 0:
-        raise _OnEveryRank(error)
-    if comm.rank == first:
-        print(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(error)}",
-              file=sys.stderr)
-    raise SystemExit(2)  # every rank leaves here: none waits in a collective
-
-
-def _fit(run, out) -> tuple[int, dict[str, Any]]:
+def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
     """(exit status, 0 unless a signal stopped it; the fit's figures)."""
-    import signal
     import sys
     import time
 
-    from ..jobs import describe
+    from ..jobs import describe, runs
     from ..training import TrainingDiverged
 
     comm = run.engine.comm
@@ -210,18 +142,15 @@ def _fit(run, out) -> tuple[int, dict[str, Any]]:
         K = f", {comm.size} processes" if comm.size > 1 else ""
         print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
               f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
-              f"characters{K}", file=sys.stderr)
+              f"characters{K}; run directory {out}", file=sys.stderr)
     try:
-        result = run.fit(sys.stderr, sys.stdout, time.monotonic)
+        result = run.fit(None if quiet else sys.stderr, sys.stdout, time.monotonic)
     except TrainingDiverged as e:
-        raise TrainingDiverged(f"{e}; to continue from the last checkpoint: rnnkit train "
-                               f"--resume --out {out} --lr SMALLER") from None
-    if result["stopped_by"] and comm.rank == 0:
-        print(f"rnnkit: {result['stopped_by']} received: stopped at step {result['steps']}, "
-              f"saved {out / 'last'}; continue with: rnnkit train --resume --out {out}",
-              file=sys.stderr)
+        raise runs.diverged(e, "train", out, " --lr SMALLER") from None
     if result["stopped_by"]:
-        return 128 + int(signal.Signals[result["stopped_by"]]), result
+        return runs.stopped(result["stopped_by"], "train", out,
+                            f"stopped at step {result['steps']}, saved {out / 'last'}",
+                            comm), result
     return 0, result
 
 
@@ -247,58 +176,45 @@ def _comparison(rows: list) -> str:
     return "\n".join(lines)
 
 
-def _prepare(args: argparse.Namespace, comm):
-    """(run to fit, its directory, the baseline's run or None) from flags, --config, defaults."""
-    from pathlib import Path
-
-    from ..charmodel import resume_run
-    from ..config import TrainConfig, option_types, read_config_file
-    from ..errors import ConfigError
-
-    from ..config import CharModelOptions
+def _given(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the model's and data's option kinds, the options given by flags and --config)."""
+    from ..config import CharModelOptions, TrainConfig, option_types, read_config_file
 
     defaults = model_defaults()
     model_kinds = {k: v for k, v in option_types(CharModelOptions).items() if k in defaults}
     kinds = {**model_kinds, **option_types(TrainConfig)}
     given = read_config_file(args.config, kinds) if args.config else {}
     given.update({k: v for k, v in vars(args).items() if k in kinds and v is not None})
-    out = Path(args.out)
-    if args.resume:
-        if args.overwrite:
-            raise ConfigError(f"--resume continues the run in {out} and --overwrite starts a new "
-                              "one there, losing it; give one of them")
-        if args.files:
-            raise ConfigError("--resume reads the run's own text; leave out the text files")
-        if args.baseline:
-            raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
-                              f"resume the baseline itself: --resume --out {out / 'baseline'})")
-        return resume_run(out, comm=comm, **given), out, None
-    options = {**defaults, **{k: v for k, v in given.items() if k in model_kinds}}
+    return model_kinds, given
+
+
+def _prepare_resume(args: argparse.Namespace, out, comm):
+    """(the run saved in ``out``, None) with the options given again."""
+    from ..charmodel import resume_run
+    from ..errors import ConfigError
+
+    if args.files:
+        raise ConfigError("--resume reads the run's own text; leave out the text files")
+    if args.baseline:
+        raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
+                          f"resume the baseline itself: --resume --out {out / 'baseline'})")
+    return resume_run(out, comm=comm, **_given(args)[1]), None
+
+
+def _prepare(args: argparse.Namespace, out, comm):
+    """(new run, the baseline's new run or None) from flags, --config and the defaults."""
+    from ..config import TrainConfig
+
+    model_kinds, given = _given(args)
+    options = {**model_defaults(), **{k: v for k, v in given.items() if k in model_kinds}}
     _check_cell_options(options, given, args.baseline)
-    dirs = [out] + ([out / "baseline"] if args.baseline else [])
-    for d in dirs:
-        if (d / "last").exists() and not args.overwrite:
-            raise ConfigError(f"{d} already holds a run; continue it with --resume, or pass "
-                              "--overwrite to start afresh (losing it), or choose another --out")
     train = TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig) if f.name in given})
     run = _start(args.files, options, train, out, comm)
     baseline = None
     if args.baseline:
         ffnn = {**options, "cell": "ffnn", "num_layers": 1}
         baseline = _start(args.files, ffnn, train, out / "baseline", comm)
-    return run, out, baseline
-
-
-def _overwrite(args: argparse.Namespace, prepared):
-    """With --overwrite, clear the old runs — only now that the new ones are ready (in every
-    process), so that a bad option keeps them."""
-    if args.overwrite and not args.resume:
-        from ..io.model_files import clear_run
-
-        _, out, baseline = prepared
-        for d in [out] + ([out / "baseline"] if baseline is not None else []):
-            clear_run(d)
-    return prepared
+    return run, baseline
 
 
 def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline: bool) -> None:

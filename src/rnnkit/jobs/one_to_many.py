@@ -276,8 +276,8 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> OneToManyRun:
     ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
     run's start).
     """
-    options = runs.saved_options(out, changes, RESUME_OVERRIDES)
     net, state = runs.load_last(out, Conditioned)
+    options = runs.saved_options(out, changes, RESUME_OVERRIDES, state)
     job = OneToManyJob.from_dict(options)
     run = _assemble(job, net, make_task(job), np.random.default_rng([job.seed, 0]), out, comm)
     run.engine.load_state_dict(state["engine"])

@@ -154,20 +154,23 @@ class SavedOptions:
 
 
 def saved_options(out: Path, changes: dict[str, Any] | None = None,
-                  allowed: frozenset[str] = frozenset()) -> dict[str, Any]:
+                  allowed: frozenset[str] = frozenset(),
+                  state: dict[str, Any] | None = None) -> dict[str, Any]:
     """The options the run in ``out`` was started with, with ``changes``.
 
+    ``state`` is a ``last``'s (``load_last``), else the first network's is read.
     ``changes`` (options given again; None values are ignored) may only touch ``allowed``;
     ``steps`` counts from the run's start and may not be below the steps it has made.
     """
-    from ..io.checkpoint import read_checkpoint
-
     found = networks(out)
     last = (found[0] if found else Path(out)) / "last"
-    if not last.exists():
-        raise CheckpointError(f"{out} holds no run to resume (no {last}); start one without "
-                              "--resume")
-    state = read_checkpoint(last).extra
+    if state is None:
+        from ..io.checkpoint import read_checkpoint
+
+        if not last.exists():
+            raise CheckpointError(f"{out} holds no run to resume (no {last}); start one "
+                                  "without --resume")
+        state = read_checkpoint(last).extra
     if not isinstance(state, dict) or not isinstance(state.get("job"), dict):
         raise CheckpointError(f"{last} holds no options of a run to resume; start afresh with "
                               "--overwrite")

@@ -202,8 +202,8 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> Seq2SeqRun:
     ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
     run's start).
     """
-    options = runs.saved_options(out, changes, RESUME_OVERRIDES)
     model, state = runs.load_last(out, Seq2Seq)
+    options = runs.saved_options(out, changes, RESUME_OVERRIDES, state)
     job = Seq2SeqJob.from_dict(options)
     engine = _engine(model, job, np.random.default_rng([job.seed, 0]), comm)
     engine.load_state_dict(state["engine"])
