@@ -30,11 +30,14 @@ from .errors import ConfigError, ShapeError
 from .model import Model
 
 
-class Step(NamedTuple):
-    loss: float  # mean loss over the counted positions
-    grads: dict[str, np.ndarray]  # ∂loss/∂params
-    state: Any  # final state (for carrying into the next batch)
-    count: int  # positions the loss counted
+# The functional form: the field ``count`` (positions the loss counted) replaces the tuple's
+# count() method, which the class form's type check refuses.
+Step = NamedTuple("Step", [
+    ("loss", float),  # mean loss over the counted positions
+    ("grads", dict[str, np.ndarray]),  # ∂loss/∂params
+    ("state", Any),  # final state (for carrying into the next batch)
+    ("count", int),  # positions the loss counted
+])
 
 
 def objective(model: Model, y: np.ndarray, targets: np.ndarray, mask=None) -> tuple[float, np.ndarray]:
@@ -120,6 +123,7 @@ class TruncatedBPTT:
         for (a, b), cache in zip(reversed(pieces), reversed(caches)):
             g, dstate = model.backward(cache, dy[:, a:b], dstate)
             grads = g if grads is None else {n: grads[n] + g[n] for n in grads}
+        assert grads is not None  # the window has at least one piece
         if split > 0:  # the next window starts at `split`; before it, the state is unchanged
             self.state = states[0]
         self.buffer = window[:, split:] if self.k2 > self.k1 else None

@@ -155,10 +155,12 @@ class Conditioned:
         for _ in range(length):
             y, state, _ = self.model.forward(x[:, None], state)
             y = y[:, 0]
-            if tokens:
-                x = y.argmax(axis=-1) if temperature == 0 else _draw(y, temperature, rng)
-            else:
+            if not tokens:
                 x = y
+            elif temperature == 0 or rng is None:  # (rng is given whenever temperature > 0)
+                x = y.argmax(axis=-1)
+            else:
+                x = _draw(y, temperature, rng)
             out.append(x)
         return np.stack(out, axis=1)
 
@@ -166,7 +168,8 @@ class Conditioned:
 
     def _split(self, s0: np.ndarray) -> Any:
         """[B, N] → the model's state: ``[L·D, B, S]`` per state array (a tuple for LSTM)."""
-        parts, at = [], 0
+        parts: list[np.ndarray] = []
+        at = 0
         for w in self.widths:
             block = s0[:, at : at + w].reshape(len(s0), -1, self._size(len(parts)))
             parts.append(np.ascontiguousarray(block.transpose(1, 0, 2)))

@@ -111,6 +111,7 @@ class MPIComm:
         if self.rank != 0:
             self._comm.Gatherv(rows, None, root=0)
             return None
+        assert counts is not None  # allocated on rank 0
         per_row = max(int(np.prod(rows.shape[1:])), 1)
         out = np.empty((int(counts.sum()) // per_row,) + rows.shape[1:], dtype=rows.dtype)
         self._comm.Gatherv(rows, (out, counts), root=0)

@@ -117,7 +117,7 @@ class FFNNConfig:
 class FFNNCache(NamedTuple):
     ids: np.ndarray | None  # [T, B] token ids, or None for vector inputs
     acts: list  # [a_0 … a_L]: the window and each hidden layer's output, [N, ·]
-    last: np.ndarray | None  # [B] last real step (last-step readout)
+    last: np.ndarray  # [B] each sequence's last real step
     shape: tuple  # (T, B, I) of the inputs
 
 
@@ -145,7 +145,7 @@ class FFNN:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c, widths = self.config, self._widths()
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         if c.embedding_dim:
             shapes["embedding.weight"] = (c.vocab_size, c.embedding_dim)
         for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -243,6 +243,7 @@ class FFNN:
                 W, cache.acts[layer], dz)
         dxp = self._scatter_windows(da, cache, dstate)  # [T + k − 1, B, I]
         if self.config.embedding_dim:
+            assert cache.ids is not None  # an embedding reads token ids
             grads["embedding.weight"] = embed_backward(
                 self.params["embedding.weight"], cache.ids, dxp[k - 1:])
         return {n: grads[n] for n in self.params}, dxp[: k - 1]

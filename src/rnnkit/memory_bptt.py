@@ -45,6 +45,7 @@ True
 
 import copy
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -53,7 +54,7 @@ from . import losses
 from .bptt import Step, full_bptt
 from .cells import unroll
 from .errors import ConfigError, ShapeError
-from .model import Model, _last_steps
+from .model import Model, ModelCache, _last_steps
 
 # -- the segment length -------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class _Segments(NamedTuple):
     steps: np.ndarray | None  # [B, T] bool: real steps (None: all)
     keep: np.ndarray | None  # [B, T] bool: positions the loss counts (every-step readout)
     last: np.ndarray | None  # [B] last real step of each sequence (last-step readout)
-    count: int  # positions the loss counts
+    counted: int  # positions the loss counts
     norm: int  # N_w of the loss: positions, times O for MSE
 
 
@@ -163,18 +164,23 @@ def _segmented(model: Model, x, targets, mask, lengths, state, train, rng, k: in
     a, b = plan.bounds[-1]
     y, final, cache = view.forward(x[:, a:b], s, _cut(plan.steps, a, b), train=train,
                                    rng=_rng(draws, len(plan.bounds) - 1, rng))
+    kept: tuple[np.ndarray, ModelCache] | None = (y, cache)  # the last segment's forward
+    del y, cache
     grads, dstate, loss = None, None, 0.0
     for j in reversed(range(len(plan.bounds))):
         a, b = plan.bounds[j]
-        if cache is None:  # recompute this segment's forward from its saved start
+        if kept is None:  # recompute this segment's forward from its saved start
             y, _, cache = view.forward(x[:, a:b], starts[j], _cut(plan.steps, a, b),
                                        train=train, rng=_rng(draws, j, rng))
+        else:
+            (y, cache), kept = kept, None
         part, dy = _segment_objective(model, plan, y, targets, a, b)
         g, dstate = view.backward(cache, dy, dstate)
-        y = cache = dy = None  # free the segment before the next one is built
+        del y, cache, dy  # free the segment before the next one is built
         loss += part
         grads = _accumulate(grads, g)
-    return Step(loss, grads, final, plan.count)
+    assert grads is not None  # at least one segment
+    return Step(loss, grads, final, plan.counted)
 
 
 def _accumulate(total: dict | None, g: dict) -> dict:
@@ -287,7 +293,7 @@ class _DropoutDraws:
         self.recurrent: list = []  # [layer] u[B, S] or None
         self.cursors: list = []  # [layer] generator at the inter-layer block, or None
         self.saved: list = [None] * n_segments  # [segment] cursor states at its start
-        if not self.active:
+        if not self.active or rng is None:  # (active only with an rng)
             return
         S, O = model.rnn.state_sizes[0], model.rnn.output_size
         for layer in range(c.num_layers):
@@ -331,7 +337,7 @@ def _clone(rng: np.random.Generator) -> np.random.Generator:
     return _clone_state(rng.bit_generator.state)
 
 
-def _clone_state(state: dict) -> np.random.Generator:
+def _clone_state(state: Mapping[str, Any]) -> np.random.Generator:
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
@@ -404,7 +410,7 @@ class _Recomputing:
                 cache = self.inner.forward(cell, p, ck.xs[a:b], start, opts,
                                            _rows(ck.mask, a, b), ck.drop)[2]
             dx, dstate, g = self.inner.backward(cell, p, cache, douts[a:b], dstate, opts, **kw)
-            if need_dx:
+            if dxs is not None:  # need_dx
                 dxs[a:b] = dx
             cache = dx = None
             grads = _accumulate(grads, g)

@@ -77,7 +77,7 @@ def measure(T: int, B: int, repeats: int, log) -> dict:
     model, x, y = _setup(T, B)
     full = lambda: full_bptt(model, x, y)  # noqa: E731
     ck = lambda: checkpointed_bptt(model, x, y)  # noqa: E731
-    row = {"T": T, "B": B, "segment": segment_length(T)}
+    row: dict[str, float] = {"T": T, "B": B, "segment": segment_length(T)}
     log(f"T={T}: peak memory")
     row["full_peak"], row["ck_peak"] = peak_bytes(full), peak_bytes(ck)
     full_t, ck_t = [], []

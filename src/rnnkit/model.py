@@ -37,7 +37,7 @@ from .config import ModelConfig
 from .errors import ShapeError
 from .layers.dense import dense_backward, dense_forward, init_dense
 from .layers.embedding import embed_backward, model_inputs
-from .layers.recurrent import LayerCache, Recurrent
+from .layers.recurrent import LayerCache, Recurrent, Uniforms
 
 RNN_PREFIX = "rnn."
 
@@ -74,6 +74,7 @@ class Model:
             resolve_op("cross_entropy", self.dtype)
         self.params: dict[str, np.ndarray] = {}
         if params is None:
+            assert rng is not None  # Recurrent above refuses to initialise without it
             params = {}
             if self.has_head:
                 W, b = init_dense(rng, config.output_size, self.rnn.output_size, self.dtype)
@@ -88,7 +89,7 @@ class Model:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.config
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         if c.embedding_dim:
             shapes["embedding.weight"] = (c.vocab_size, c.embedding_dim)
         shapes.update({RNN_PREFIX + n: s for n, s in self.rnn.param_shapes().items()})
@@ -135,7 +136,7 @@ class Model:
         *,
         lengths: np.ndarray | None = None,
         train: bool = False,
-        rng: np.random.Generator | None = None,
+        rng: Uniforms | None = None,
     ) -> tuple[np.ndarray, Any, ModelCache]:
         """Outputs for ``x: [B, T]`` ids or ``[B, T, I]`` vectors (``mask: [B, T]``).
 
@@ -145,7 +146,7 @@ class Model:
         T, B = xs.shape[:2]
         m = None if mask is None else np.asarray(mask).T
         if m is not None and m.shape != (T, B):
-            raise ShapeError(f"mask must have shape [B, T] = [{B}, {T}], got {np.shape(mask)}")
+            raise ShapeError(f"mask must have shape [B, T] = [{B}, {T}], got {m.T.shape}")
         hs, state, rnn_cache = self.rnn.forward(xs, state, m, lengths=lengths, train=train, rng=rng)
         last = None
         if self.config.readout == "last_step":
@@ -176,6 +177,7 @@ class Model:
         hs = cache.hs
         grads = {}
         if self.config.readout == "last_step":
+            assert cache.last is not None  # saved by a last-step readout
             h_read = self._gather_last(hs, cache.last)
             dh_read = dy
             if self.has_head:
@@ -191,6 +193,7 @@ class Model:
         dxs, dstate0, rnn_grads = self.rnn.backward(cache.rnn, dhs, dstate, need_dx=need_dx)
         grads.update({RNN_PREFIX + n: g for n, g in rnn_grads.items()})
         if self.config.embedding_dim:
+            assert cache.ids is not None and dxs is not None  # token ids, need_dx=True
             grads["embedding.weight"] = embed_backward(
                 self.params["embedding.weight"], cache.ids, dxs
             )

@@ -142,6 +142,7 @@ class Seq2Seq:
         """Gradients of every parameter (keyed like ``params``) from ∂L/∂logits."""
         dec_grads, d_state0 = self.decoder.backward(cache.decoder, dlogits)
         d_xs, _, enc_grads = self.encoder.backward(cache.encoder, cache.hidden, d_state0)
+        assert d_xs is not None  # need_dx=True
         grads = {"encoder.embedding.weight": embed_backward(self.src_embedding, cache.src, d_xs)}
         grads |= {f"encoder.rnn.{n}": g for n, g in enc_grads.items()}
         grads |= {f"decoder.{n}": g for n, g in dec_grads.items()}

@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
                         Path(tmp) / "run")
         samples, start = [], time.monotonic()
         for done in range(args.every, args.steps + args.every, args.every):
-            run.trainer.config = replace(config, steps=min(done, args.steps))
+            run.config = replace(config, steps=min(done, args.steps))
             result = run.fit(io.StringIO(), io.StringIO(), time.monotonic)
-            samples.append((run.trainer.step, resident_mb()))
-            print(f"step {run.trainer.step:6d}  resident {samples[-1][1]:8.1f} MB  "
+            samples.append((run.engine.step, resident_mb()))
+            print(f"step {run.engine.step:6d}  resident {samples[-1][1]:8.1f} MB  "
                   f"{time.monotonic() - start:7.1f} s", flush=True)
-            if run.trainer.step >= args.steps or result["stopped_by"]:
+            if run.engine.step >= args.steps or result["stopped_by"]:
                 break
     (first_step, first), (last_step, last) = samples[0], samples[-1]
     print(f"resident memory: {first:.1f} MB at step {first_step}, {last:.1f} MB at step "

@@ -95,7 +95,7 @@ class Stepper:
         """y_t for one token id (token models) or one input vector [I]; carries the state."""
         a, H = self.a, self.H
         np.matmul(self.h, self.W_hhT, out=self.q)  # h_{t−1} W_hhᵀ
-        if self.tokens:
+        if self.P is not None:  # token models (P is set exactly for them)
             np.add(self.P[x], self.q, out=a)
         else:
             np.matmul(x, self.W_ihT, out=a)

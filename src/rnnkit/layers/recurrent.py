@@ -23,7 +23,8 @@ direction of a bidirectional layer starts at each sequence's last real step.
 """
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -32,6 +33,22 @@ from ..cells import get_cell, unroll
 from ..config import RecurrentConfig  # noqa: F401  (re-exported: the layer's configuration)
 from ..errors import ConfigError, ShapeError
 from .embedding import check_ids, one_hot
+
+
+class TimeLoop(Protocol):
+    """An object with the time-loop functions of ``rnnkit.cells.unroll`` standing in for a
+    kernel module (e.g. ``memory_bptt``'s loop that recomputes its caches)."""
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def backward(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Uniforms(Protocol):
+    """What dropout draws its uniforms from: a ``numpy.random.Generator``, or a stand-in that
+    answers ``random(shape)`` (e.g. one replaying a stream's held recurrent masks)."""
+
+    def random(self, size: tuple[int, ...], /) -> np.ndarray: ...
 
 
 class LayerCache(NamedTuple):
@@ -74,7 +91,7 @@ class Recurrent:
         if self.dtype not in (np.float32, np.float64):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype}")
         # the implementation of the time loop: a fast kernel or the reference (see rnnkit.kernels)
-        self.impl = kernels.resolve(config.cell, self.opts, self.dtype, backend)
+        self.impl: ModuleType | TimeLoop = kernels.resolve(config.cell, self.opts, self.dtype, backend)
         self.num_directions = 2 if config.bidirectional else 1
         H = config.hidden_size
         self.state_sizes = self.cell.state_sizes(H, self.opts)
@@ -153,7 +170,7 @@ class Recurrent:
         *,
         lengths: np.ndarray | None = None,
         train: bool = False,
-        rng: np.random.Generator | None = None,
+        rng: Uniforms | None = None,
     ) -> tuple[np.ndarray, Any, LayerCache]:
         """Run the layer over ``x: [T, B, I]`` (``[B, T, I]`` if batch_first), or over integer
         token ids ``x: [T, B]`` (``[B, T]``) standing for one-hot rows of width I.
@@ -321,13 +338,14 @@ class Recurrent:
             out.append(part)
         return tuple(out), single
 
-    def _recurrent_mask(self, B: int, train: bool, rng) -> np.ndarray | None:
+    def _recurrent_mask(self, B: int, train: bool, rng: Uniforms | None) -> np.ndarray | None:
         if not (train and self.config.recurrent_dropout):
             return None
+        assert rng is not None  # forward refuses training with dropout and no rng
         return _dropout_mask(rng, (B, self.state_sizes[0]), self.config.recurrent_dropout, self.dtype)
 
 
-def _dropout_mask(rng: np.random.Generator, shape: tuple, p: float, dtype) -> np.ndarray:
+def _dropout_mask(rng: Uniforms, shape: tuple[int, ...], p: float, dtype) -> np.ndarray:
     """Inverted dropout: 0 with probability p, else 1/(1 − p)."""
     keep = rng.random(shape) >= p
     return keep.astype(dtype) / dtype.type(1.0 - p)
