@@ -21,7 +21,7 @@ holds them across windows — the buffered steps re-run under the same mask — 
 ``state_dict``.  Dropout between layers is drawn afresh for every window's steps.
 """
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -40,7 +40,19 @@ Step = NamedTuple("Step", [
 ])
 
 
-def objective(model: Model, y: np.ndarray, targets: np.ndarray, mask=None) -> tuple[float, np.ndarray]:
+class _LossConfig(Protocol):
+    @property
+    def loss(self) -> str: ...  # cross_entropy | mse
+
+
+class LossModel(Protocol):
+    """A model whose configuration names its loss (``Model``, ``FFNN``)."""
+
+    @property
+    def config(self) -> _LossConfig: ...
+
+
+def objective(model: LossModel, y: np.ndarray, targets: np.ndarray, mask=None) -> tuple[float, np.ndarray]:
     """(mean loss, ∂loss/∂y) with the model's loss (cross-entropy or MSE)."""
     if model.config.loss == "cross_entropy":
         return losses.softmax_cross_entropy(y, targets, mask)

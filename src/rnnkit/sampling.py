@@ -8,6 +8,7 @@ times) where it runs the model, else from the model's forward, one token per cal
 """
 
 import math
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,8 +18,14 @@ from .model import Model
 from .streaming import Stepper, unsupported
 
 
+class TokenModel(Protocol):
+    """A model that maps token ids ``[B, T]`` and a carried state to (logits, state, cache)."""
+
+    def forward(self, x: np.ndarray, state: Any = None) -> tuple[np.ndarray, Any, Any]: ...
+
+
 def generate(
-    model: Model,
+    model: TokenModel,
     prime: np.ndarray,
     length: int,
     *,
@@ -51,11 +58,11 @@ def generate(
     return out
 
 
-def _steps(model: Model, prime: np.ndarray):
+def _steps(model: TokenModel, prime: np.ndarray):
     """(logits after the ``prime`` ids [V], step: id → the logits after it, the state carried):
     the streaming stepper where it runs the model, else the model's forward (the prime in one
     call, then one token per call).  A step's logits are valid until the next step."""
-    if unsupported(model) is None:
+    if isinstance(model, Model) and unsupported(model) is None:
         stepper = Stepper(model)
         for i in prime:
             last = stepper.step(int(i))
