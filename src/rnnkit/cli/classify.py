@@ -68,11 +68,9 @@ def add_networks_and_training(p: argparse.ArgumentParser, m: Any, t: Any, job: s
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import connect
-    from ..jobs.runs import on_every_rank
+    from ..jobs.runs import launch
 
-    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
-    return on_every_rank(lambda: _run(args, comm), comm)
+    return launch(lambda comm: _run(args, comm))
 
 
 def _run(args: argparse.Namespace, comm) -> int:

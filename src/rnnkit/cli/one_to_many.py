@@ -37,42 +37,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", help="elman | jordan | lstm | gru (default lstm)")
     p.add_argument("--hidden-size", type=int, help="units (default 32)")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
-    add_training_arguments(p, "one-to-many", steps=800, batch=32, lr=5e-3, eval_every=50)
+    from ..jobs.one_to_many import OneToManyJob
+
+    add_training_arguments(p, "one-to-many", OneToManyJob)
     p.add_argument("--plot", metavar="FILE.png", help="sine: draw truth and generated waves")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import connect
-    from ..jobs.runs import on_every_rank
+    from ..jobs.runs import launch
 
-    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
-    return on_every_rank(lambda: _run(args, comm), comm)
+    return launch(lambda comm: _run(args, comm))
 
 
 def _run(args: argparse.Namespace, comm) -> int:
     from ..errors import ConfigError
     from ..jobs.one_to_many import OneToManyJob, resume, start
-    from .seq2seq import interrupted, train_job
+    from .seq2seq import train_job
 
     if args.plot and args.task not in (None, "sine"):
         raise ConfigError("--plot draws sine waves; leave it out for words")
-    run, summary, out = train_job(
-        args, comm, "one-to-many", OneToManyJob, start, resume,
-        lambda r: f"one-to-many {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
-                  f"{r.net.num_parameters():,} parameters, conditioned on a {r.job.condition}")
-    if summary.stopped_by.startswith("SIG"):
-        return interrupted(summary, "one-to-many", out, comm)
+    return train_job(args, comm, "one-to-many", OneToManyJob, start, resume, lambda r: (
+        f"one-to-many {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
+        f"{r.net.num_parameters():,} parameters, conditioned on a {r.job.condition}"),
+        lambda r, s: _generate(r, s, args.plot, comm))
+
+
+def _generate(run, summary, plot: str | None, comm) -> int:
+    """Generate the shown conditions' sequences and print them (rank 0; ``plot``: a PNG)."""
     results = run.generate()
     if comm.rank != 0:
         return 0
     print(f"one-to-many: {summary.steps} steps, training loss {summary.train_loss:.4f}",
           file=sys.stderr)
     print(_sine(results) if results.task == "sine" else _words(results))
-    if args.plot:
+    if plot and results.task != "sine":  # a resumed words run
+        from ..errors import ConfigError
+
+        raise ConfigError("--plot draws sine waves; leave it out for words")
+    if plot:
         from . import write_or_warn
 
-        if write_or_warn(lambda: _plot(args.plot, results), "the plot"):
-            print(f"plot: {args.plot}")
+        if write_or_warn(lambda: _plot(plot, results), "the plot"):
+            print(f"plot: {plot}")
     return 0
 
 

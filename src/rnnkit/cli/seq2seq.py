@@ -16,7 +16,6 @@ prints and writes.
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 SUMMARY = "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"
@@ -35,66 +34,61 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     p.add_argument("--max-len", type=int, help="reverse: longest string (default 8)")
     p.add_argument("--digits", type=int, help="addition: most digits per number (default 3)")
-    add_training_arguments(p, "seq2seq", steps=3000, batch=64, lr=3e-3, eval_every=500)
+    from ..jobs.seq2seq import Seq2SeqJob
+
+    add_training_arguments(p, "seq2seq", Seq2SeqJob)
     p.add_argument("--val-size", type=int, help="validation pairs (default 200)")
     p.add_argument("--test-size", type=int, help="test pairs (default 1000)")
     p.add_argument("--beam", type=int, help="beam width (default 4)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def add_training_arguments(p: argparse.ArgumentParser, command: str, *, steps: int, batch: int,
-                           lr: float, eval_every: int) -> None:
-    """The training and run flags both generated-data jobs share."""
-    from .options import add_run_options
+def add_training_arguments(p: argparse.ArgumentParser, command: str, options: type) -> None:
+    """The training and run flags of a job whose ``options`` extend ``jobs.runs.StepOptions``
+    (defaults and help from there)."""
+    from ..jobs.runs import STEP_FLAGS
+    from .options import add_options, add_run_options
 
-    p.add_argument("--steps", type=int,
-                   help=f"most updates, counted from the run's start (default {steps})")
-    p.add_argument("--minutes", type=float, help="most minutes of training (0: no limit)")
-    p.add_argument("--batch-size", type=int, help=f"sequences per update (default {batch})")
-    p.add_argument("--lr", type=float, help=f"Adam's learning rate (default {lr:g})")
-    p.add_argument("--clip", type=float, help="clip the global gradient norm (default 1)")
-    p.add_argument("--eval-every", type=int,
-                   help=f"validate every this many updates (default {eval_every})")
-    p.add_argument("--checkpoint-every", type=int, help="save DIR/last every this many updates")
-    p.add_argument("--seed", type=int, help="seed of the run (default 0)")
+    add_options(p.add_argument_group("training"), options, STEP_FLAGS)
     add_run_options(p.add_argument_group("run"), f"{command}-TASK",
                     resume_may_change="it may change --steps, --minutes, --on-nonfinite, "
                                       "--checkpoint-every and what is only reported")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import connect
-    from ..jobs.runs import on_every_rank
+    from ..jobs.runs import launch
 
-    comm = connect()  # imports mpi4py only when started by mpiexec with K > 1
-    return on_every_rank(lambda: _run(args, comm), comm)
+    return launch(lambda comm: _run(args, comm))
 
 
 def _run(args: argparse.Namespace, comm) -> int:
-    from ..jobs import runs
     from ..jobs.seq2seq import Seq2SeqJob, resume, start
 
-    run, summary, out = train_job(
-        args, comm, "seq2seq", Seq2SeqJob, start, resume,
-        lambda r: f"seq2seq {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
-                  f"{r.model.num_parameters():,} parameters")
-    if summary.stopped_by.startswith("SIG"):
-        return interrupted(summary, "seq2seq", out, comm)
+    return train_job(args, comm, "seq2seq", Seq2SeqJob, start, resume, lambda r: (
+        f"seq2seq {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
+        f"{r.model.num_parameters():,} parameters"), lambda r, s: _test(r, s, args.json, comm))
+
+
+def _test(run, summary, as_json: bool, comm) -> int:
+    """Score the trained run on the test pairs and print the results (rank 0)."""
+    from ..jobs import runs
+
     job = run.job
     result = {"task": job.task, "cell": job.cell, "parameters": run.model.num_parameters(),
               **runs.figures(summary), **run.test()}
     if comm.rank == 0:
         import json
 
-        print(json.dumps(result, indent=2) if args.json else _format(result))
+        print(json.dumps(result, indent=2) if as_json else _format(result))
     return 0
 
 
 def train_job(args: argparse.Namespace, comm, command: str, options: type,
               start: Callable[..., Any], resume: Callable[..., Any],
-              describe: Callable[[Any], str]) -> tuple[Any, Any, Path]:
-    """(run, its ``Summary``, its directory): the generated-data job ``command`` started with
-    ``options`` of the flags given, or resumed with them, and trained (progress on stderr)."""
+              describe: Callable[[Any], str], finish: Callable[[Any, Any], int]) -> int:
+    """The job ``command`` started with ``options`` of the flags given, or resumed with
+    them, and trained (progress on stderr); then ``finish(run, summary)`` unless a signal
+    stopped it.  The exit status."""
     from dataclasses import fields
 
     from ..errors import ConfigError
@@ -114,17 +108,13 @@ def train_job(args: argparse.Namespace, comm, command: str, options: type,
         K = f", {comm.size} processes" if comm.size > 1 else ""
         print(f"{describe(run)}{K}; run directory {out}", file=sys.stderr)
     try:
-        return run, run.fit(None if args.quiet else sys.stderr), out
+        summary = run.fit(None if args.quiet else sys.stderr)
     except TrainingDiverged as e:
         raise runs.diverged(e, command, out, " (with --on-nonfinite skip)") from None
-
-
-def interrupted(summary, command: str, out: Path, comm) -> int:
-    """Say where a signal stopped the run and how to continue; 128 + the signal's number."""
-    from ..jobs import runs
-
-    return runs.stopped(summary.stopped_by, command, out,
-                        f"stopped at step {summary.steps}, saved {out / 'last'}", comm)
+    if summary.stopped_by.startswith("SIG"):
+        return runs.stopped(summary.stopped_by, command, out,
+                            f"stopped at step {summary.steps}, saved {out / 'last'}", comm)
+    return finish(run, summary)
 
 
 def _format(r: dict) -> str:

@@ -55,7 +55,7 @@ RESUME_OVERRIDES = frozenset({"steps", "minutes", "on_nonfinite", "checkpoint_ev
 
 
 @dataclass(frozen=True, kw_only=True)
-class OneToManyJob(runs.SavedOptions):
+class OneToManyJob(runs.StepOptions):
     """One run's options: task, model, training (JSON-serialisable)."""
 
     task: str = "sine"  # sine | words
@@ -67,15 +67,10 @@ class OneToManyJob(runs.SavedOptions):
     cell: str = "lstm"  # elman | jordan | lstm | gru
     hidden_size: int = 32  # H
     dtype: str = "float32"  # float32 | float64
-    steps: int = 800  # most updates
-    minutes: float = 0.0  # most minutes of training (0: no limit)
-    batch_size: int = 32  # sequences per update
-    lr: float = 5e-3  # Adam's learning rate
-    clip: float = 1.0  # clip the global gradient norm to this (0: off)
-    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
-    eval_every: int = 50  # validate every this many updates
-    checkpoint_every: int = 50  # save RUN/last every this many updates
-    seed: int = 0
+    steps: int = 800
+    lr: float = 5e-3
+    eval_every: int = 50
+    checkpoint_every: int = 50
 
     def __post_init__(self) -> None:
         if self.task not in ("sine", "words"):
@@ -85,14 +80,12 @@ class OneToManyJob(runs.SavedOptions):
         if self.task == "words" and self.condition != "class":
             raise ConfigError("words are conditioned on their class; leave out "
                               "--condition value")
-        for name in ("classes", "length", "hidden_size", "steps", "batch_size", "eval_every",
-                     "checkpoint_every"):
+        for name in ("classes", "length", "hidden_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0 or not self.input_noise >= 0:
-            raise ConfigError(f"seed and input_noise must be >= 0, got {self.seed}, "
-                              f"{self.input_noise}")
-        self.check_training()
+        if not self.input_noise >= 0:
+            raise ConfigError(f"input_noise must be >= 0, got {self.input_noise}")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)

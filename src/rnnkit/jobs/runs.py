@@ -25,7 +25,9 @@ its networks has a ``last`` or a ``best``.
     load_last          a network's ``last`` and its state, to continue from
     train              ``training.loop.fit`` with checkpoints, the metrics log, progress and
                        SIGINT/SIGTERM; under K ranks rank 0 alone prints and writes
-    on_every_rank      the error policy of K ranks; ``agree`` makes a step's errors shared
+    launch             a command's job in one process or in each of K (``mpiexec -n K``),
+                       under ``on_every_rank``, the error policy of K ranks (``agree`` makes
+                       a step's errors shared)
 """
 
 import io
@@ -33,6 +35,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -205,6 +208,35 @@ def load_last(run_dir: Path, kind: type | tuple[type, ...]) -> tuple[Any, dict[s
     return model, state
 
 
+@dataclass(frozen=True, kw_only=True)
+class StepOptions(SavedOptions):
+    """The training options of a job that trains for a number of updates (seq2seq,
+    one-to-many); a job's options extend it, redeclaring the defaults it changes."""
+
+    steps: int = 1000  # most updates, counted from the run's start
+    minutes: float = 0.0  # most minutes of training (0: no limit)
+    batch_size: int = 32  # sequences per update
+    lr: float = 3e-3  # Adam's learning rate
+    clip: float = 1.0  # clip the global gradient norm to this (0: off)
+    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
+    eval_every: int = 100  # validate every this many updates
+    checkpoint_every: int = 100  # save RUN/last every this many updates
+    seed: int = 0  # seed of the run
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        self.check_training()
+
+
+STEP_FLAGS = ["steps", "minutes", "batch_size", "lr", "clip", "eval_every", "checkpoint_every",
+              "seed"]
+"""``StepOptions``' flags on the command line (``--on-nonfinite`` is a run flag)."""
+
+
 # -- training ------------------------------------------------------------------------------------
 
 
@@ -346,6 +378,15 @@ def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
     raise SystemExit(2)
 
 
+def launch(job: Callable[[Comm], int]) -> int:
+    """``job(comm)`` in this process: alone, or one of the K that ``mpiexec -n K`` started
+    (``distributed.connect`` imports mpi4py only then), under ``on_every_rank``."""
+    from ..distributed import connect
+
+    comm = connect()
+    return on_every_rank(lambda: job(comm), comm)
+
+
 def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
     """``job()`` in one of K processes.
 
@@ -363,7 +404,7 @@ def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
         return job()
     except SystemExit:
         raise
-    except BaseException as e:  # noqa: BLE001 — the other ranks may wait in a collective
+    except BaseException as e:  # the other ranks may wait in a collective
         if getattr(e, "on_every_rank", False) or isinstance(e, (TrainingDiverged,
                                                                  Disagreement)):
             if comm.rank != 0:

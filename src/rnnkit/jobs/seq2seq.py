@@ -48,7 +48,7 @@ MAX_DRAWS = 100
 
 
 @dataclass(frozen=True, kw_only=True)
-class Seq2SeqJob(runs.SavedOptions):
+class Seq2SeqJob(runs.StepOptions):
     """One run's options: task, model, training, evaluation (JSON-serialisable)."""
 
     task: str = "reverse"  # reverse | addition
@@ -59,30 +59,21 @@ class Seq2SeqJob(runs.SavedOptions):
     embedding_dim: int = 32  # E
     num_layers: int = 1  # L
     dtype: str = "float32"  # float32 | float64
-    steps: int = 3000  # most updates
-    minutes: float = 0.0  # most minutes of training (0: no limit)
-    batch_size: int = 64  # pairs per update
-    lr: float = 3e-3  # Adam's learning rate
-    clip: float = 1.0  # clip the global gradient norm to this (0: off)
-    on_nonfinite: str = "skip"  # a NaN/Inf loss or gradient: skip | reduce-lr | stop
-    eval_every: int = 500  # validate every this many updates
-    checkpoint_every: int = 100  # save RUN/last every this many updates
+    steps: int = 3000
+    batch_size: int = 64
+    eval_every: int = 500
     val_size: int = 200  # validation pairs, from the training distribution
     test_size: int = 1000  # test pairs, scored once at the end
     beam: int = 4  # beam width of the final decoding
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in SEQ2SEQ_TASKS:
             raise ConfigError(f"task must be one of {', '.join(SEQ2SEQ_TASKS)}, got {self.task!r}")
-        for name in ("max_len", "digits", "hidden_size", "embedding_dim", "num_layers", "steps",
-                     "batch_size", "eval_every", "checkpoint_every", "val_size", "test_size",
-                     "beam"):
+        for name in ("max_len", "digits", "hidden_size", "embedding_dim", "num_layers",
+                     "val_size", "test_size", "beam"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        self.check_training()
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
