@@ -244,13 +244,13 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
     after a divergence); the run is then no longer the same as an uninterrupted one.
     ``comm`` resumes as one of K ranks; K need not be the saved run's.
     """
-    model, state = runs.load_last(out_dir, (Model, FFNN))
-    if "vocab" not in model.meta:
-        raise CheckpointError(f"{Path(out_dir) / 'last'} holds no character model to resume")
     if steps or minutes:
         changes = {**changes, "steps": steps, "minutes": minutes}
-    train = TrainConfig.from_dict(runs.saved_options(out_dir, changes, RESUME_OVERRIDES, state))
+    model, state, train = runs.load_run(out_dir, (Model, FFNN), TrainConfig, changes,
+                                        RESUME_OVERRIDES)
     last = Path(out_dir) / "last"
+    if "vocab" not in model.meta:
+        raise CheckpointError(f"{last} holds no character model to resume")
     vocab = CharVocab.from_dict(model.meta["vocab"])
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):

@@ -264,14 +264,9 @@ def start(job: OneToManyJob, out: Path | None, comm: Comm = LOCAL) -> OneToManyR
 
 
 def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> OneToManyRun:
-    """Continue the run saved in ``out/last`` exactly where it stopped.
-
-    ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
-    run's start).
-    """
-    net, state = runs.load_last(out, Conditioned)
-    options = runs.saved_options(out, changes, RESUME_OVERRIDES, state)
-    job = OneToManyJob.from_dict(options)
+    """Continue the run saved in ``out`` exactly where it stopped, with ``changes`` among
+    ``RESUME_OVERRIDES`` (``runs.load_run``)."""
+    net, state, job = runs.load_run(out, Conditioned, OneToManyJob, changes, RESUME_OVERRIDES)
     run = _assemble(job, net, make_task(job), np.random.default_rng([job.seed, 0]), out, comm)
     run.engine.load_state_dict(state["engine"])
     run.source.load_state_dict(state["source"])

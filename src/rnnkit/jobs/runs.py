@@ -22,7 +22,7 @@ its networks has a ``last`` or a ``best``.
     refuse_existing    a new run refuses a directory that holds one, unless --overwrite
     clear              --overwrite: the old run goes only once the new one is ready
     saved_options      the options of the run in a directory, with the changes a resume may make
-    load_last          a network's ``last`` and its state, to continue from
+    load_last          a network's ``last`` and its state, to continue from (``load_run``: both)
     train              ``training.loop.fit`` with checkpoints, the metrics log, progress and
                        SIGINT/SIGTERM; under K ranks rank 0 alone prints and writes
     launch             a command's job in one process or in each of K (``mpiexec -n K``),
@@ -189,6 +189,14 @@ def saved_options(out: Path, changes: dict[str, Any] | None = None,
                           f"{steps:,} steps (counted from its start); give --steps greater "
                           f"than {done:,} to continue it")
     return {**state["job"], **changes}
+
+
+def load_run(out: Path, kind: type | tuple[type, ...], options: type,
+             changes: dict[str, Any], allowed: frozenset[str]) -> tuple[Any, dict[str, Any], Any]:
+    """(network, saved state, ``options.from_dict`` of the saved options with ``changes``) of
+    the one-network run in ``out``, to continue exactly where it stopped."""
+    model, state = load_last(out, kind)
+    return model, state, options.from_dict(saved_options(out, changes, allowed, state))
 
 
 def load_last(run_dir: Path, kind: type | tuple[type, ...]) -> tuple[Any, dict[str, Any]]:

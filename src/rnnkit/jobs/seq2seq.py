@@ -188,14 +188,9 @@ def start(job: Seq2SeqJob, out: Path | None, comm: Comm = LOCAL) -> Seq2SeqRun:
 
 
 def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> Seq2SeqRun:
-    """Continue the run saved in ``out/last`` exactly where it stopped.
-
-    ``changes`` replace saved options among ``RESUME_OVERRIDES`` (``steps`` counts from the
-    run's start).
-    """
-    model, state = runs.load_last(out, Seq2Seq)
-    options = runs.saved_options(out, changes, RESUME_OVERRIDES, state)
-    job = Seq2SeqJob.from_dict(options)
+    """Continue the run saved in ``out`` exactly where it stopped, with ``changes`` among
+    ``RESUME_OVERRIDES`` (``runs.load_run``)."""
+    model, state, job = runs.load_run(out, Seq2Seq, Seq2SeqJob, changes, RESUME_OVERRIDES)
     engine = _engine(model, job, np.random.default_rng([job.seed, 0]), comm)
     engine.load_state_dict(state["engine"])
     return Seq2SeqRun(job, model, engine, make_data(job), out, {"loop": state["loop"]})
