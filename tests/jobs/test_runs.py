@@ -198,3 +198,60 @@ def test_two_ranks_end_equal_to_one_process_and_only_rank_0_reports(jobs, tmp_pa
             p1, p2 = rnnkit.load(d1 / "last").params, rnnkit.load(d2 / "last").params
             worst = max(float(np.abs(p1[n].astype(np.float64) - p2[n]).max()) for n in p1)
             assert worst < 1e-6, (d1.name, worst)
+
+
+# -- jobs.runs itself ----------------------------------------------------------------------------
+
+
+def _fake_run(d: Path) -> None:
+    (d / "last").mkdir(parents=True)
+    (d / "metrics.jsonl").write_text("{}\n")
+
+
+def test_overwrite_clears_the_old_run_only_once_the_new_one_is_ready(tmp_path):
+    from rnnkit.errors import ConfigError
+    from rnnkit.jobs import runs
+
+    _fake_run(tmp_path / "gru")
+
+    def bad() -> None:
+        raise ConfigError("bad option")
+
+    with pytest.raises(ConfigError, match="bad option"):
+        runs.prepare(tmp_path, resume=False, overwrite=True, new=bad, again=bad)
+    assert (tmp_path / "gru" / "last").exists()  # a bad option keeps the old run
+    with pytest.raises(ConfigError, match="already holds a run"):
+        runs.prepare(tmp_path, resume=False, overwrite=False, new=lambda: 1, again=bad)
+    assert runs.prepare(tmp_path, resume=False, overwrite=True, new=lambda: 1, again=bad) == 1
+    assert runs.networks(tmp_path) == [] and not (tmp_path / "gru" / "metrics.jsonl").exists()
+
+
+def test_a_resume_may_change_only_the_allowed_options_and_not_go_back_in_steps(tmp_path):
+    from rnnkit.errors import ConfigError
+    from rnnkit.jobs import runs
+
+    state = {"step": 6, "job": {"steps": 6, "lr": 0.1, "hidden_size": 4}}
+    allowed = frozenset({"steps", "lr"})
+    assert runs.saved_options(tmp_path, {"steps": 9, "lr": None}, allowed, state) == {
+        "steps": 9, "lr": 0.1, "hidden_size": 4}
+    with pytest.raises(ConfigError, match="cannot change hidden_size"):
+        runs.saved_options(tmp_path, {"hidden_size": 8}, allowed, state)
+    with pytest.raises(ConfigError, match="already at step 6, past a budget of 4"):
+        runs.saved_options(tmp_path, {"steps": 4}, allowed, state)
+
+
+def test_without_out_each_start_gets_a_new_directory_and_resume_needs_out(tmp_path,
+                                                                         monkeypatch):
+    from rnnkit.errors import ConfigError
+    from rnnkit.jobs import runs
+
+    monkeypatch.chdir(tmp_path)
+    first = runs.run_directory("seq2seq", None, resume=False, overwrite=False)
+    first.mkdir(parents=True)
+    second = runs.run_directory("seq2seq", None, resume=False, overwrite=False)
+    assert first.parent == Path("runs") and first.name.startswith("seq2seq-")
+    assert second != first and not second.exists()
+    with pytest.raises(ConfigError, match="--resume needs --out"):
+        runs.run_directory("seq2seq", None, resume=True, overwrite=False)
+    with pytest.raises(ConfigError, match="give one of them"):
+        runs.run_directory("seq2seq", "r", resume=True, overwrite=True)

@@ -21,8 +21,11 @@ its networks has a ``last`` or a ``best``.
     run_directory      --out, or the default name; --resume/--overwrite checked
     refuse_existing    a new run refuses a directory that holds one, unless --overwrite
     clear              --overwrite: the old run goes only once the new one is ready
+    prepare            a new run or the saved one, in every rank, then the clearing
     saved_options      the options of the run in a directory, with the changes a resume may make
     load_last          a network's ``last`` and its state, to continue from (``load_run``: both)
+    SavedOptions       a job's options dataclass: its round trip through ``last`` and checks
+    StepOptions        the training options of the step-budget jobs, declared once
     train              ``training.loop.fit`` with checkpoints, the metrics log, progress and
                        SIGINT/SIGTERM; under K ranks rank 0 alone prints and writes
     launch             a command's job in one process or in each of K (``mpiexec -n K``),
