@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 
@@ -194,7 +194,7 @@ def saved_options(out: Path, changes: dict[str, Any] | None = None,
     return {**state["job"], **changes}
 
 
-def load_run(out: Path, kind: type | tuple[type, ...], options: type,
+def load_run(out: Path, kind: type | tuple[type, ...], options: Any,
              changes: dict[str, Any], allowed: frozenset[str]) -> tuple[Any, dict[str, Any], Any]:
     """(network, saved state, ``options.from_dict`` of the saved options with ``changes``) of
     the one-network run in ``out``, to continue exactly where it stopped."""
@@ -327,7 +327,7 @@ class _Quiet(io.TextIOBase):
 
 def quiet(stream: TextIO, comm: Comm) -> TextIO:
     """``stream`` on rank 0; a stream that discards everything on the others."""
-    return stream if comm.rank == 0 else _Quiet()
+    return stream if comm.rank == 0 else cast(TextIO, _Quiet())
 
 
 def stopped(signal_name: str, job: str, out: Path, what: str, comm: Comm = LOCAL) -> int:
@@ -379,6 +379,8 @@ def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
                                           int(error is None)]))
     if not failed[0]:
         return result
+    if error is None:  # another rank failed: it names itself
+        raise SystemExit(2)
     if not failed[2]:
         raise shared(error)
     if comm.rank == -int(failed[1]):
