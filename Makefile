@@ -35,7 +35,7 @@ bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(VENV)/bin/rnnkit bench
 
 soak: $(STAMP)
-	$(PY) -m rnnkit.soak
+	$(PY) -m rnnkit.bench.soak
 
 clean:
 	rm -rf $(VENV) runs

@@ -27,7 +27,7 @@ from rnnkit.data.text import CharStream, CharVocab
 from rnnkit.errors import RnnkitError
 from rnnkit.io import checkpoint
 from rnnkit.io.model_files import load_with_state, save
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from rnnkit.training import Engine, Optimization, Truncated
 from rnnkit.training.batches import Batch
 

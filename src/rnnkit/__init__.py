@@ -18,14 +18,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Model": "rnnkit.model",
+    "Model": "rnnkit.models.model",
     "ModelConfig": "rnnkit.config",
     "Recurrent": "rnnkit.layers.recurrent",
     "RecurrentConfig": "rnnkit.config",
     "CellOptions": "rnnkit.config",
     "fit": "rnnkit.training.arrays",
-    "resume_run": "rnnkit.charmodel",
-    "generate": "rnnkit.sampling",
+    "resume_run": "rnnkit.jobs.charmodel",
+    "generate": "rnnkit.models.sampling",
     "save": "rnnkit.io.model_files",
     "load": "rnnkit.io.model_files",
     "from_torch": "rnnkit.io.torch_exchange",
@@ -34,11 +34,11 @@ _LAZY = {
     "model_from_torch": "rnnkit.io.torch_model",
     "to_torch": "rnnkit.io.torch_exchange",
     "RnnkitError": "rnnkit.errors",
-    "full_bptt": "rnnkit.bptt",
-    "TruncatedBPTT": "rnnkit.bptt",
-    "checkpointed_bptt": "rnnkit.memory_bptt",
-    "RNNClassifier": "rnnkit.sklearn",  # needs the sklearn extra
-    "RNNRegressor": "rnnkit.sklearn",
+    "full_bptt": "rnnkit.training.bptt",
+    "TruncatedBPTT": "rnnkit.training.bptt",
+    "checkpointed_bptt": "rnnkit.training.memory_bptt",
+    "RNNClassifier": "rnnkit.jobs.estimators",  # needs the sklearn extra
+    "RNNRegressor": "rnnkit.jobs.estimators",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -131,7 +131,7 @@ class RecurrentConfig(LayerOptions):
 class CharModelOptions(LayerOptions):
     """The character model's options besides training: its layer, input and text.
 
-    ``cell`` may also be ``ffnn``, the feed-forward baseline (``rnnkit.ffnn``), which reads
+    ``cell`` may also be ``ffnn``, the feed-forward baseline (``rnnkit.models.ffnn``), which reads
     ``hidden_size``, ``num_layers`` and ``nonlinearity`` and has no use for the recurrent
     options.  The model is one-directional: a next-character model cannot read ahead.
     """

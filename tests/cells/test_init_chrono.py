@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from rnnkit.bptt import full_bptt
+from rnnkit.training.bptt import full_bptt
 from rnnkit.cells import CellOptions, gru, lstm
 from rnnkit.cells._init import chrono
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from tests.cells._sequences import finite_difference_errors
 
 I_, H_ = 5, 6

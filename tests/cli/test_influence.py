@@ -12,7 +12,7 @@ from rnnkit.config import ModelConfig
 from rnnkit.data.text import CharVocab
 from rnnkit.diagnostics.influence import influence
 from rnnkit.errors import CheckpointError, ConfigError, VocabularyError
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT = "def f(x):\n    return x"

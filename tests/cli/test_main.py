@@ -12,7 +12,7 @@ from rnnkit.cli import main
 from rnnkit.config import ModelConfig
 from rnnkit.data.text import CharVocab
 from rnnkit.io.model_files import save
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import _run, main, one_to_many
-from rnnkit.conditioned import Conditioned
+from rnnkit.models.conditioned import Conditioned
 from rnnkit.io.model_files import load_with_state
 from rnnkit.jobs import one_to_many as job
 from tests.cli.test_seq2seq import (assert_same_parameters, kill_and_resume, max_difference,
                                     mpi_runs, send_signal_at)
-from tests.test_distributed import needs_mpi
+from tests.training.test_distributed import needs_mpi
 
 TINY = ["--classes", "2", "--steps", "6", "--length", "12", "--hidden-size", "8",
         "--eval-every", "2", "--checkpoint-every", "3"]

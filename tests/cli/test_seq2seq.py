@@ -19,9 +19,9 @@ from rnnkit.cli import main
 from rnnkit.errors import ConfigError
 from rnnkit.io.model_files import load_with_state
 from rnnkit.jobs import seq2seq as job
-from rnnkit.seq2seq import Seq2Seq
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.training import TrainingDiverged, engine as engine_module, read_log
-from tests.test_distributed import _env, _two_ranks, needs_mpi
+from tests.training.test_distributed import _env, _two_ranks, needs_mpi
 
 TINY = ["--steps", "4", "--hidden-size", "8", "--embedding-dim", "4", "--test-size", "20",
         "--val-size", "20", "--eval-every", "2", "--batch-size", "8", "--beam", "2"]

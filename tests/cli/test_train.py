@@ -269,7 +269,7 @@ def test_resume_without_a_run_says_so(tmp_path, capsys):
 @pytest.mark.parametrize("policy, status", [("stop", 2), ("skip", 0), ("reduce-lr", 0)])
 def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, monkeypatch,
                                                 policy, status):
-    from rnnkit import bptt
+    from rnnkit.training import bptt
 
     real, calls = bptt.objective, []
 
@@ -298,7 +298,7 @@ def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, mon
 
 def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(text_file, tmp_path,
                                                                       capsys):
-    from rnnkit.ffnn import FFNN
+    from rnnkit.models.ffnn import FFNN
 
     out = tmp_path / "run"
     argv = ["train", str(text_file), "--cell", "ffnn", "--window", "5", *SMALL]
@@ -363,7 +363,7 @@ def test_a_resume_refuses_baseline(text_file, tmp_path, capsys):
 def test_every_flag_default_and_help_comes_from_the_configuration_dataclasses(capsys):
     from dataclasses import fields
 
-    from rnnkit.charmodel import DEFAULT_WINDOW
+    from rnnkit.jobs.charmodel import DEFAULT_WINDOW
     from rnnkit.cli.train import model_defaults
     from rnnkit.config import CharModelOptions, TrainConfig, field_help
 

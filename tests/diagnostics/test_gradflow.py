@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.bptt import objective
+from rnnkit.training.bptt import objective
 from rnnkit.cells import CELL_NAMES
 from rnnkit.config import ModelConfig
 from rnnkit.diagnostics.gradflow import (
@@ -14,7 +14,7 @@ from rnnkit.diagnostics.gradflow import (
 from rnnkit.errors import ConfigError
 from rnnkit.layers.dense import dense_forward
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
 B, T, I, H, O = 2, 4, 3, 3, 2

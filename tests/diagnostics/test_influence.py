@@ -8,7 +8,7 @@ from rnnkit.diagnostics.influence import influence, input_gradients, top_positio
 from rnnkit.errors import ConfigError
 from rnnkit.layers.embedding import one_hot
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
 B, T, I, H, O = 2, 5, 3, 4, 3

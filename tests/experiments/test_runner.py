@@ -13,7 +13,7 @@ from rnnkit.experiments.cells import (CELLS, count_parameters, hidden_for, make_
 from rnnkit.experiments.runner import (Table, format_json, format_table, run_experiment,
                                        train_cell, with_overrides)
 from rnnkit.errors import ConfigError
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 TINY = dict(T=22, batch_size=4, steps=3, parameters=300, eval_every=2, n_val=8, n_test=16)
 

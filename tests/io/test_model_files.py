@@ -8,7 +8,7 @@ import pytest
 import rnnkit
 from rnnkit.config import ModelConfig
 from rnnkit.errors import CheckpointError
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_not_a_checkpoint_is_refused(tmp_path):
 
 
 def _seq2seq(rng):
-    from rnnkit.seq2seq import Seq2Seq, Seq2SeqConfig
+    from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 
     config = Seq2SeqConfig(vocab_size=7, embedding_dim=3, cell="gru", hidden_size=5,
                            num_layers=2)
@@ -65,7 +65,7 @@ def _seq2seq(rng):
 
 
 def _conditioned(rng):
-    from rnnkit.conditioned import Conditioned, ConditionedConfig
+    from rnnkit.models.conditioned import Conditioned, ConditionedConfig
 
     model = ModelConfig.for_tokens(6, cell="lstm", hidden_size=4)
     config = ConditionedConfig(model=model, condition_size=3, condition="class")

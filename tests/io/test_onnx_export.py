@@ -14,7 +14,7 @@ from rnnkit.io.onnx_export import (
     to_onnx,
 )
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

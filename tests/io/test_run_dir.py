@@ -11,7 +11,7 @@ from rnnkit.errors import CheckpointError
 from rnnkit.io import atomic, checkpoint
 from rnnkit.io.model_files import (CHECKPOINTS, check_output_dir, clear_run, load_with_state,
                                    save, save_in_run)
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 
 
 def _model(seed: int) -> Model:

@@ -8,7 +8,7 @@ import rnnkit
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from tests.conftest import torch_or_skip
 
 B, T = 3, 6

@@ -18,7 +18,7 @@ from rnnkit.io.torch_model import (
     model_from_torch,
 )
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from tests.conftest import torch_or_skip
 
 pytestmark = pytest.mark.torch

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit.kernels import adam
-from rnnkit.optim import make_optimizer
+from rnnkit.training.optim import make_optimizer
 
 
 def _strided(a: np.ndarray) -> np.ndarray:

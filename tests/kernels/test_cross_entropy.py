@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnnkit.kernels._jit import exp32_array
-from rnnkit.losses import softmax_cross_entropy
+from rnnkit.layers.losses import softmax_cross_entropy
 
 
 def test_exp32_is_within_a_few_float32_roundings_of_exp():

@@ -37,11 +37,11 @@ print(json.dumps({{"applied": _heap.applied(), "faults_per_round": faults / 5}})
 """
 PAGES_PER_ROUND = 4 * 1_000_000 // 4096  # pages the four arrays cover
 
-IMPORT_ONLY = "import rnnkit, rnnkit.kernels, rnnkit.optim, rnnkit.losses"
+IMPORT_ONLY = "import rnnkit, rnnkit.kernels, rnnkit.training.optim, rnnkit.layers.losses"
 # one epoch of a tiny character model through the training entry point rnnkit.fit
 TRAINING = """
 from rnnkit.config import ModelConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from rnnkit.training.arrays import fit
 x = np.random.default_rng(0).integers(0, 5, size=(4, 8))
 model = Model(ModelConfig.for_tokens(5, hidden_size=8), rng=np.random.default_rng(0))
@@ -72,7 +72,7 @@ def test_training_keeps_freed_memory_for_the_next_step():
 
 
 def test_making_an_optimizer_is_what_sets_it():
-    out = probe("from rnnkit.optim import make_optimizer; make_optimizer('sgd', 0.1)")
+    out = probe("from rnnkit.training.optim import make_optimizer; make_optimizer('sgd', 0.1)")
     assert out["applied"] is True
     assert out["faults_per_round"] < 0.05 * PAGES_PER_ROUND, out
 

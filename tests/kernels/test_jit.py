@@ -73,7 +73,7 @@ def test_fused_kernels_match_the_reference_with_the_jit_disabled():
 
 def test_a_float64_model_its_loss_and_optimizer_do_not_load_numba_until_an_update():
     code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
-            "RecurrentConfig; import rnnkit.optim; from rnnkit.losses import "
+            "RecurrentConfig; import rnnkit.training.optim; from rnnkit.layers.losses import "
             "softmax_cross_entropy; "
             "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
             "rng=np.random.default_rng(0), dtype=np.float64); "
@@ -85,7 +85,7 @@ def test_a_float64_model_its_loss_and_optimizer_do_not_load_numba_until_an_updat
 def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_the_first_step():
     """The first training step of a new process does not pay for loading the Adam kernel."""
     code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
-            "RecurrentConfig; from rnnkit.optim import make_optimizer; "
+            "RecurrentConfig; from rnnkit.training.optim import make_optimizer; "
             "before = 'rnnkit.kernels.adam' in sys.modules; "
             "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
             "rng=np.random.default_rng(0), dtype=np.float32); make_optimizer('adam', 1e-3); "
@@ -99,7 +99,7 @@ def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_t
 def test_a_float32_cross_entropy_model_loads_its_loss_pass_when_made(dtype, loss, loaded):
     """The first training step of a new process does not pay for loading the loss's pass."""
     code = ("import sys, numpy as np; from rnnkit.config import ModelConfig; "
-            "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.model import Model; "
+            "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.models.model import Model; "
             "Model(ModelConfig(rnn=RecurrentConfig(input_size=4, hidden_size=3), "
             f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
             "rng=np.random.default_rng(0)); "

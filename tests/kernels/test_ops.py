@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from rnnkit import kernels
-from rnnkit.losses import softmax_cross_entropy
-from rnnkit.optim import make_optimizer
+from rnnkit.layers.losses import softmax_cross_entropy
+from rnnkit.training.optim import make_optimizer
 
 from .test_jit import in_new_process
 
 TRAINING_STEP = (
     "import os, sys, numpy as np; "
-    "from rnnkit.config import ModelConfig; from rnnkit.model import Model; "
+    "from rnnkit.config import ModelConfig; from rnnkit.models.model import Model; "
     "from rnnkit.training.arrays import fit; "
     "x = np.random.default_rng(0).integers(0, 5, size=(4, 8)); "
     "model = Model(ModelConfig.for_tokens(5, hidden_size=8), rng=np.random.default_rng(0)); "

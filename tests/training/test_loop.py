@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.bptt import Step
+from rnnkit.training.bptt import Step
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError
 from rnnkit.io.model_files import load_with_state, save_in_run
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from rnnkit.training import (Budget, Checkpoints, Custom, Engine, FullBPTT, MetricsLog,
                              Optimization, Shuffled, TrainingDiverged, Validation, fit, read_log)
 

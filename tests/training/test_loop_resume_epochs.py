@@ -7,7 +7,7 @@ import pytest
 from rnnkit.config import ModelConfig
 from rnnkit.io.model_files import load_with_state
 from rnnkit.layers.recurrent import RecurrentConfig
-from rnnkit.model import Model
+from rnnkit.models.model import Model
 from rnnkit.training import (Budget, Checkpoints, Engine, FullBPTT, Optimization, Shuffled,
                              Validation, fit)
 

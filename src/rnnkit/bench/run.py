@@ -88,8 +88,8 @@ def training(o: Options, notes: list[str]) -> list[dict]:
 
 def streaming(o: Options, notes: list[str]) -> list[dict]:
     from ..config import ModelConfig
-    from ..streaming import Stepper
-    from ..model import Model
+    from ..models.streaming import Stepper
+    from ..models.model import Model
 
     H, O = (8, 5) if o.quick else (cf.STREAM_H, cf.STREAM_O)
     n = 3 if o.quick else cf.STREAM_STEPS

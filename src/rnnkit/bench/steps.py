@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..bptt import full_bptt
+from ..training.bptt import full_bptt
 from ..config import ModelConfig
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
-from ..optim import make_optimizer
+from ..models.model import Model
+from ..training.optim import make_optimizer
 from .configs import Config
 
 

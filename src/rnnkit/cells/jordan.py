@@ -4,7 +4,7 @@ Jordan (1986), "Serial order: a parallel distributed processing approach", ICS R
 
 The cell's output layer is the network's output layer: y_t, the values the loss is computed
 on (logits for cross-entropy, predictions for MSE), is what step t+1 reads.  In a ``Model``
-there is no separate readout for a Jordan layer (see ``rnnkit.model``).
+there is no separate readout for a Jordan layer (see ``rnnkit.models.model``).
 
 Forward (per step; ``act`` = tanh | relu; the output units are linear; ``f`` the feedback,
 ``opts.jordan_feedback``)::

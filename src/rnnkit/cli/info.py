@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _shape(c) -> dict:
     """Cell and sizes: the recurrent layer's, or the feed-forward baseline's window and layers."""
-    from ..ffnn import FFNNConfig
+    from ..models.ffnn import FFNNConfig
 
     if isinstance(c, FFNNConfig):
         return {"cell": c.cell, "window": c.window, "hidden_sizes": list(c.hidden_sizes),
@@ -63,7 +63,7 @@ def _shape(c) -> dict:
 
 
 def _headline(c) -> str:
-    from ..ffnn import FFNNConfig
+    from ..models.ffnn import FFNNConfig
 
     if isinstance(c, FFNNConfig):
         return (f"ffnn (feed-forward baseline), window {c.window}, hidden layers "

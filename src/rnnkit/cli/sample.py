@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.text import CharVocab
     from ..errors import CheckpointError, ConfigError
-    from ..sampling import generate
+    from ..models.sampling import generate
     from ..io.model_files import load
     from .info import model_dir
 

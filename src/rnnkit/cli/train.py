@@ -21,7 +21,7 @@ trains it after the recurrent model, for the same budget on the same text, in
 what memory buys.
 
 Under ``mpiexec -n K`` (the venv's own; ``pip install 'rnnkit[mpi]'``) the K processes train
-one model data-parallel: each takes its rows of every global batch (``rnnkit.distributed``,
+one model data-parallel: each takes its rows of every global batch (``rnnkit.training.distributed``,
 docs/distributed.md).  Process 0 alone prints and writes the run.  An error that every
 process meets is reported once; an error in some of them ends all (MPI_Abort), so none is
 left waiting (``jobs.runs.on_every_rank``).
@@ -188,7 +188,7 @@ def _given(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _prepare_resume(args: argparse.Namespace, out, comm):
     """(the run saved in ``out``, None) with the options given again."""
-    from ..charmodel import resume_run
+    from ..jobs.charmodel import resume_run
     from ..errors import ConfigError
 
     if args.files:
@@ -235,7 +235,7 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
 
 
 def _start(files: list[str], options: dict[str, Any], train, out, comm):
-    from ..charmodel import start_run
+    from ..jobs.charmodel import start_run
 
     rnn = {k: options[k] for k in model_defaults() if k not in NOT_LAYER_OPTIONS}
     if rnn["cell"] == "ffnn":

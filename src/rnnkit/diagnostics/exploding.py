@@ -27,7 +27,7 @@ from ..config import ModelConfig
 from ..data.synthetic import irnn_adding
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
+from ..models.model import Model
 from ..training import (Batch, Budget, Engine, FullBPTT, Generated, MetricsLog, Optimization,
                         TrainingDiverged, fit)
 from .gradflow import profile

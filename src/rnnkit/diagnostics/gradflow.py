@@ -32,9 +32,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..bptt import objective
+from ..training.bptt import objective
 from ..errors import ConfigError, ShapeError
-from ..model import Model
+from ..models.model import Model
 from ..training import (Batch, Budget, Engine, FullBPTT, Generated, Optimization, Validation,
                         fit)
 

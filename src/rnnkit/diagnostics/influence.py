@@ -19,7 +19,7 @@ the most probable class at t (or the one given, e.g. the true next character).
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
-from ..model import Model
+from ..models.model import Model
 
 
 def input_gradients(

@@ -19,7 +19,7 @@ criterion holds; no time cap.
 import numpy as np
 
 from ..data.synthetic import ADDING_TOLERANCE, adding_problem
-from ..model import Model
+from ..models.model import Model
 from .task import Batch, Settings, Task, predict
 
 REQUIRED = 0.99  # share of test sequences right

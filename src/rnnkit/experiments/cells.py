@@ -24,7 +24,7 @@ from ..cells._init import IRNN_STD, gaussian
 from ..config import ModelConfig
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
+from ..models.model import Model
 
 CELLS: dict[str, dict[str, Any]] = {
     "elman": {"cell": "elman", "nonlinearity": "tanh"},

@@ -41,9 +41,9 @@ Adam 5e-4 (on the plateau after 3 250); Adam 1e-2 stays on the plateau.
 
 import numpy as np
 
-from ..bptt import objective
+from ..training.bptt import objective
 from ..data.synthetic import COPY_SYMBOLS, copy_baseline, copy_memory
-from ..model import Model
+from ..models.model import Model
 from .task import Batch, Settings, Task, predict
 
 

@@ -14,7 +14,7 @@ ended runs near 6 000 updates on this machine, before the step budget.)
 import numpy as np
 
 from ..data.synthetic import irnn_adding
-from ..model import Model
+from ..models.model import Model
 from .task import Batch, Settings, Task, predict
 
 REQUIRED = 0.01  # test MSE below this

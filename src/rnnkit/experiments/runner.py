@@ -39,7 +39,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..errors import ConfigError
-from ..progress import format_duration
+from ..training.progress import format_duration
 from ..training import (Budget, Checkpoints, Engine, FullBPTT, MetricsLog, Optimization,
                         TrainingDiverged, Validation, fit)
 from ..training import Batch as TrainingBatch

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..model import Model
+from ..models.model import Model
 
 
 class Batch(NamedTuple):

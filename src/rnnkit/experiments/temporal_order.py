@@ -12,7 +12,7 @@ holds; no time cap (the former 2.5-minute one was about what 6 000 updates take 
 import numpy as np
 
 from ..data.synthetic import TEMPORAL_CLASSES, TEMPORAL_SYMBOLS, temporal_order
-from ..model import Model
+from ..models.model import Model
 from .task import Batch, Settings, Task, predict
 
 REQUIRED = 0.99  # test accuracy

@@ -3,9 +3,9 @@
 The directory holds the parameters (safetensors, under their PyTorch-style names, with a
 SHA-256 of the tensors) and ``config.json`` (the model config and its metadata, e.g. the
 vocabulary).  ``config.json`` names the model's kind (``KINDS``): ``"kind": "ffnn"`` for the
-feed-forward baseline (``rnnkit.ffnn.FFNN``), ``"seq2seq"`` for an encoder–decoder
-(``rnnkit.seq2seq.Seq2Seq``), ``"conditioned"`` for a model started from a condition
-(``rnnkit.conditioned.Conditioned``); a recurrent ``Model`` writes no kind (older
+feed-forward baseline (``rnnkit.models.ffnn.FFNN``), ``"seq2seq"`` for an encoder–decoder
+(``rnnkit.models.seq2seq.Seq2Seq``), ``"conditioned"`` for a model started from a condition
+(``rnnkit.models.conditioned.Conditioned``); a recurrent ``Model`` writes no kind (older
 directories have none either), so ``load`` returns whichever was saved.  Files
 are written atomically; loading validates names, shapes, dtypes and the hash, and never
 executes anything from the files.
@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from ..conditioned import Conditioned, ConditionedConfig
+from ..models.conditioned import Conditioned, ConditionedConfig
 from ..config import ModelConfig
 from ..errors import CheckpointError, RnnkitError
-from ..ffnn import CELL_NAME as FFNN_KIND, FFNN, FFNNConfig
-from ..model import Model
-from ..seq2seq import Seq2Seq, Seq2SeqConfig
+from ..models.ffnn import CELL_NAME as FFNN_KIND, FFNN, FFNNConfig
+from ..models.model import Model
+from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .atomic import point_atomic
 from .checkpoint import read_checkpoint, validate_tensors, write_checkpoint
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..model import Model
+from ..models.model import Model
 
 DEFAULT_OPSET = 21
 """Opset of the exported graph (onnxruntime 1.31 runs opsets up to 26, IR versions up to 13)."""

@@ -63,7 +63,7 @@ def to_torch(layer: Any) -> Any:
       cell; input, recurrent layer and readout; batch-first, ``y, state = module(x,
       lengths=...)``), in evaluation mode and in memory: nothing is written.
     """
-    from ..model import Model
+    from ..models.model import Model
 
     if isinstance(layer, Model):
         return _model_to_torch(layer)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..config import ModelConfig
 from ..errors import ConfigError, ShapeError
-from ..model import Model
+from ..models.model import Model
 from .atomic import write_atomic
 from .model_files import save
 

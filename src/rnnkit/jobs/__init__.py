@@ -23,11 +23,11 @@ import numpy as np
 
 from ..cells import canonical_name
 from ..config import ModelConfig
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError
-from ..ffnn import CELL_NAME as FFNN, FFNN as FeedForward, FFNNConfig
+from ..models.ffnn import CELL_NAME as FFNN, FFNN as FeedForward, FFNNConfig
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
+from ..models.model import Model
 from ..training import (Budget, Engine, FullBPTT, MetricsLog, Optimization, Shuffled,
                         Validation, read_log)
 from ..training.arrays import epoch_records, evaluate_arrays

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.sequences import DISPLAY_NAMES, Sequences, dataset_key, load_dataset, read_sequences
 from ..data.sequences import stack_frames, standardise
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
 from ..training.signals import stop_on_signals
 from . import Fit, Net, build_model, describe, runs, train_network

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..data import timeseries as ts
 from ..data.tables import count_missing, read_csv
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, DataError
 from ..training.signals import stop_on_signals
 from . import Fit, Net, build_model, describe, runs, train_network

@@ -19,7 +19,7 @@ from ..data.synthetic import adding_problem
 from ..diagnostics.gradflow import Profile, TrainOptions, track
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
+from ..models.model import Model
 
 
 @dataclass(frozen=True, kw_only=True)

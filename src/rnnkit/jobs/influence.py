@@ -20,7 +20,7 @@ from ..data.synthetic import ADDING_TOLERANCE, adding_problem
 from ..diagnostics.influence import influence, top_positions
 from ..errors import CheckpointError, ConfigError
 from ..layers.recurrent import RecurrentConfig
-from ..model import Model
+from ..models.model import Model
 from ..training import Batch, Budget, Engine, FullBPTT, Generated, Optimization, fit
 
 

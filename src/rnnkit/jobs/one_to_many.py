@@ -1,7 +1,7 @@
 """The one-to-many job: sequences generated from one conditioning input
 (``rnnkit one-to-many sine|words``).
 
-A recurrent model whose initial state is set by the condition (``rnnkit.conditioned``) is
+A recurrent model whose initial state is set by the condition (``rnnkit.models.conditioned``) is
 trained with teacher forcing on a task the library generates, then generates one sequence
 per shown condition from the same start input, feeding its outputs back — so everything
 that tells the sequences apart comes from the condition:
@@ -31,10 +31,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..bptt import Step, objective
-from ..conditioned import Conditioned, ConditionedConfig
+from ..training.bptt import Step, objective
+from ..models.conditioned import Conditioned, ConditionedConfig
 from ..config import ModelConfig
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
 from ..training import (Batch, Budget, Custom, Engine, Optimization, Shuffled, Summary,

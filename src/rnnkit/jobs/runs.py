@@ -44,7 +44,7 @@ from typing import Any, TextIO, cast
 
 import numpy as np
 
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, RnnkitError
 from ..training import Budget, Checkpoints, Engine, MetricsLog, Source, Summary, Validation, fit
 from ..training.metrics import LOG_NAME
@@ -265,7 +265,7 @@ def train(engine: Engine, source: Source, budget: Budget, *, out: Path | None,
     and passes ``stop``.  ``log`` replaces the default metrics log of ``out``;
     ``need_bytes`` the estimate of the room the checkpoints need.
     """
-    from ..progress import Progress
+    from ..training.progress import Progress
 
     comm = engine.comm
     check_writable(engine, out, need_bytes)
@@ -394,7 +394,7 @@ def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
 def launch(job: Callable[[Comm], int]) -> int:
     """``job(comm)`` in this process: alone, or one of the K that ``mpiexec -n K`` started
     (``distributed.connect`` imports mpi4py only then), under ``on_every_rank``."""
-    from ..distributed import connect
+    from ..training.distributed import connect
 
     comm = connect()
     return on_every_rank(lambda: job(comm), comm)
@@ -410,7 +410,7 @@ def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
     """
     if comm.size == 1:
         return job()
-    from ..distributed import Disagreement
+    from ..training.distributed import Disagreement
     from ..training import TrainingDiverged
 
     try:

@@ -5,7 +5,7 @@ Data.  The test set (``test_size`` pairs, a generator of its own) is drawn first
 source in it is ever trained or validated on.  Every update draws ``batch_size`` fresh
 pairs from the run's generator (a ``Generated`` source); a pair whose source is in the test
 set is drawn again, so every batch has the same number of rows, which K data-parallel ranks
-split (``rnnkit.distributed``).  The validation set (``val_size`` pairs, drawn the same way
+split (``rnnkit.training.distributed``).  The validation set (``val_size`` pairs, drawn the same way
 from another generator) comes from the training distribution: its teacher-forced loss and
 greedy exact match are evaluated every ``eval_every`` updates, and the parameters with the
 lowest validation loss are kept at the end.  The test set is scored once, at the end: exact
@@ -13,7 +13,7 @@ match of greedy and of beam decoding.
 
 Gradients.  ``gradients`` is the engine's ``Custom`` function: the mean teacher-forced
 cross-entropy per target token (EOS included) and its BPTT through decoder and encoder
-(``rnnkit.seq2seq``); ``count`` is the number of target tokens, so the ranks' figures
+(``rnnkit.models.seq2seq``); ``count`` is the number of target tokens, so the ranks' figures
 combine into one process's.
 
 Runs.  ``start`` and ``resume`` build a ``Seq2SeqRun``; ``RUN/last`` holds the job's options
@@ -29,11 +29,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..bptt import Step
+from ..training.bptt import Step
 from ..data.synthetic import SEQ2SEQ_TASKS, Seq2SeqBatch, Seq2SeqVocab
-from ..distributed import LOCAL, Comm
+from ..training.distributed import LOCAL, Comm
 from ..errors import ConfigError
-from ..seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
+from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
 from ..training import (Batch, Budget, Custom, Engine, Generated, Optimization, Summary,
                         Validation)
 from . import runs

@@ -15,8 +15,8 @@ layer:
 * ``"auto"`` (default): as ``"fast"``.
 
 ``resolve_op`` does the same for the compiled twins of two NumPy functions, Adam's update
-(``adam``, for ``rnnkit.optim.Adam``) and the softmax cross-entropy (``cross_entropy``, for
-``rnnkit.losses``): the module, or None where the NumPy form runs (the reference backend, a
+(``adam``, for ``rnnkit.training.optim.Adam``) and the softmax cross-entropy (``cross_entropy``, for
+``rnnkit.layers.losses``): the module, or None where the NumPy form runs (the reference backend, a
 dtype the twin does not take).
 
 The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benchmarks):
@@ -24,7 +24,7 @@ The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benc
 
 ``keep_freed_memory`` (``_heap``) sets glibc's malloc to keep freed memory for the next
 step's arrays (10–20 % of a small step was page faults on fresh memory).  Importing this
-package does not: making an optimizer does (``rnnkit.optim``), once per process, when
+package does not: making an optimizer does (``rnnkit.training.optim``), once per process, when
 training starts.  ``RNNKIT_KEEP_FREED_MEMORY=0`` leaves malloc alone, as do glibc's own
 ``MALLOC_*_`` variables and ``GLIBC_TUNABLES``.
 """

@@ -4,7 +4,7 @@
     → non-finite guard → clipping → optimizer at the scheduled rate (``engine``)
     → validation, early stopping, checkpoints, metrics log, progress, signals (``loop``)
 
-Data parallelism comes from the engine's communicator (``rnnkit.distributed``).
+Data parallelism comes from the engine's communicator (``rnnkit.training.distributed``).
 """
 
 from .batches import Batch, Generated, Shuffled, Source

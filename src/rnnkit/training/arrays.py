@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bptt import objective
+from .bptt import objective
 from ..errors import RnnkitError
 from .batches import Shuffled
 from .engine import Engine

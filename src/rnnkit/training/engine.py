@@ -16,7 +16,7 @@ A NaN/Inf one is handled as ``Optimization.on_nonfinite`` says:
 ``max_nonfinite`` such updates in a row stop the run too.  After each update the parameters
 are checked: a NaN/Inf parameter stops the run at once (and is never saved).
 
-Data-parallel (``rnnkit.distributed``).  With a communicator of K ranks every rank is given
+Data-parallel (``rnnkit.training.distributed``).  With a communicator of K ranks every rank is given
 the global batch and computes the gradients of its own rows ``[lo_r, hi_r)``; the mean
 loss and gradients over all N positions are the count-weighted sums
 
@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from ..distributed import LOCAL, Comm, RowRandom, pack, row_range, unpack
+from .distributed import LOCAL, Comm, RowRandom, pack, row_range, unpack
 from ..errors import CheckpointError, RnnkitError
-from ..optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
-from ..schedules import make_schedule
+from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
+from .schedules import make_schedule
 from .batches import Batch
 from .options import Optimization
 

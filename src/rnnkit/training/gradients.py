@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bptt import DRAW_KEY, Step, TruncatedBPTT, full_bptt
+from .bptt import DRAW_KEY, Step, TruncatedBPTT, full_bptt
 from .batches import Batch
 
 
@@ -33,7 +33,7 @@ class FullBPTT:
     def __call__(self, model: Any, batch: Batch, rng: np.random.Generator) -> Step:
         batch = _without_padding_steps(model, batch)
         if self.segment:
-            from ..memory_bptt import checkpointed_bptt
+            from .memory_bptt import checkpointed_bptt
 
             return checkpointed_bptt(model, batch.x, batch.y, lengths=batch.lengths,
                                      mask=batch.mask, rng=rng, segment=self.segment)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..distributed import Disagreement, fingerprint, same_on_all
+from .distributed import Disagreement, fingerprint, same_on_all
 from .batches import Source
 from .engine import Engine, TrainingDiverged
 from .metrics import MetricsLog

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..distributed import Comm
+from .distributed import Comm
 
 
 class StopRequest:

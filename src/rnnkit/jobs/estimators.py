@@ -1,0 +1,272 @@
+"""scikit-learn estimators: ``RNNClassifier`` and ``RNNRegressor``, sequence in, one answer out.
+
+Each sequence is read by a recurrent layer (any rnnkit cell, stacked, bidirectional) whose
+state at the sequence's last real step feeds a linear readout (``readout="last_step"``),
+trained with full BPTT by ``rnnkit.fit``.  ``X`` may be
+
+* a 3-D array ``[N, T, C]``: N sequences of T steps with C channels;
+* a list of N 2-D arrays ``[T_i, C]`` (or 1-D ``[T_i]``) of different lengths: padded to the
+  longest, with the lengths passed on, so padding never reaches the answer;
+* a 2-D array ``[N, T]``: N univariate sequences (C = 1).  As a table, its width (the
+  ``n_features_in_`` scikit-learn records) must stay the same from ``fit`` to ``predict``.
+
+The estimators follow scikit-learn's contract (``get_params``/``set_params``, ``clone``,
+``Pipeline``, ``GridSearchCV``; attributes learned in ``fit`` end in ``_``), and are seeded by
+``random_state``.  ``RNNRegressor`` standardises its targets inside (and undoes it on
+output); scale inputs yourself, e.g. with a ``StandardScaler`` in a ``Pipeline``.
+
+Example
+-------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((40, 6, 2)); y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+>>> clf = RNNClassifier(hidden_size=8, max_iter=30, random_state=0).fit(X, y)
+>>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
+((3,), (3, 2))
+"""
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
+                                      column_or_1d, validate_data)
+
+from ..layers import losses
+from ..config import ModelConfig
+from ..errors import ShapeError
+from ..layers.recurrent import RecurrentConfig
+from ..models.model import Model
+from ..training.arrays import fit as fit_arrays
+
+PREDICT_BATCH = 1024  # sequences per forward pass in predict
+
+
+class _RNNEstimator(BaseEstimator):
+    """What both estimators share: reading sequences, building the model, training it."""
+
+    def __init__(
+        self,
+        cell: str = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        max_iter: int = 50,
+        batch_size: int = 32,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-2,
+        clip: float = 1.0,
+        dtype: str = "float64",
+        random_state: Any = None,
+    ) -> None:
+        self.cell = cell  # elman | jordan | fully_recurrent | lstm | gru
+        self.hidden_size = hidden_size  # H: units per layer and direction
+        self.num_layers = num_layers  # stacked layers
+        self.bidirectional = bidirectional  # a second pass reads each sequence backwards
+        self.dropout = dropout  # between stacked layers, while training
+        self.max_iter = max_iter  # epochs over the training set
+        self.batch_size = batch_size  # sequences per update
+        self.optimizer = optimizer  # sgd | rmsprop | adagrad | adam | adamw
+        self.learning_rate = learning_rate
+        self.clip = clip  # global gradient-norm clipping (0: off)
+        self.dtype = dtype  # float32 | float64
+        self.random_state = random_state  # None, an int, or a numpy RandomState
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # -- sequences in -------------------------------------------------------------------------
+
+    def _read(self, X, y=None, *, fit: bool):
+        """(x [N, T, C], lengths [N] or None, y) checked as scikit-learn checks its inputs."""
+        if _is_ragged(X):
+            x, lengths = _pad([_sequence(s, i) for i, s in enumerate(X)])
+            self._forget_width(fit)
+        elif _ndim(X) <= 2:  # a table: [N, T] univariate sequences (1-D is refused by sklearn)
+            kw = {"y": y, **self._y_options()} if fit else {}
+            out = validate_data(self, X, reset=fit, dtype=[np.float64, np.float32], **kw)
+            X, y = out if fit else (out, y)
+            x, lengths = X[:, :, None], None
+        else:
+            x = check_array(X, allow_nd=True, dtype=[np.float64, np.float32], ensure_2d=False)
+            if x.ndim != 3:
+                raise ValueError(f"X must be [N, T, C] sequences, a list of [T_i, C] arrays, "
+                                 f"or [N, T] univariate sequences; got shape {x.shape}")
+            lengths = None
+            self._forget_width(fit)
+        if fit:
+            self.n_channels_ = x.shape[2]
+        elif x.shape[2] != self.n_channels_:  # ShapeError is a ValueError, as sklearn expects
+            raise ShapeError(f"X has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per "
+                             f"step, but {type(self).__name__} was fitted with "
+                             f"{self.n_channels_}")
+        if fit:
+            y = self._check_y(y)
+            check_consistent_length(x, y)
+        return x, lengths, y
+
+    def _forget_width(self, fit: bool) -> None:
+        """A 2-D table's width applies to 2-D tables only: dropped when fitting sequences."""
+        if fit:
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+
+    # -- pickling (joblib, clone of a fitted estimator): the model as plain data ------------
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: never the live __dict__
+        model = state.pop("model_", None)
+        if model is not None:  # its layer holds modules; keep its config and arrays instead
+            state["_model_data"] = (model.config.to_dict(), model.state_dict(), model.meta)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        data = state.pop("_model_data", None)
+        if data is not None:
+            config, params, meta = data
+            state["model_"] = Model(ModelConfig.from_dict(config), params=params, meta=meta)
+        super().__setstate__(state)
+
+    # -- training -----------------------------------------------------------------------------
+
+    def _fit(self, x: np.ndarray, lengths, targets: np.ndarray, output_size: int, loss: str):
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        rng = np.random.default_rng(seed)
+        rnn = RecurrentConfig(cell=self.cell, input_size=x.shape[2],
+                              hidden_size=self.hidden_size, num_layers=self.num_layers,
+                              bidirectional=self.bidirectional, dropout=self.dropout)
+        config = ModelConfig(rnn=rnn, output_size=output_size, readout="last_step", loss=loss,
+                             dtype=self.dtype)
+        self.model_ = Model(config, rng=rng)
+        history = fit_arrays(self.model_, x.astype(self.model_.dtype), targets, rng=rng,
+                             lengths=lengths, epochs=self.max_iter, batch_size=self.batch_size,
+                             optimizer=self.optimizer, lr=self.learning_rate, clip=self.clip)
+        self.loss_curve_ = [record["loss"] for record in history]
+        self.n_iter_ = len(history)
+
+    def _outputs(self, X) -> np.ndarray:
+        """The model's last-step outputs ``[N, O]`` for any accepted form of ``X``."""
+        check_is_fitted(self)
+        x, lengths, _ = self._read(X, fit=False)
+        x = x.astype(self.model_.dtype)
+        parts = []
+        for a in range(0, len(x), PREDICT_BATCH):
+            part = None if lengths is None else lengths[a : a + PREDICT_BATCH]
+            parts.append(self.model_.predict(x[a : a + PREDICT_BATCH], lengths=part))
+        return np.concatenate(parts).astype(np.float64)
+
+
+class RNNClassifier(ClassifierMixin, _RNNEstimator):
+    """A recurrent sequence classifier: softmax over the classes at each sequence's last step.
+
+    Attributes after ``fit``: ``classes_``, ``model_`` (an ``rnnkit.Model``), ``loss_curve_``
+    (mean training loss per epoch), ``n_iter_``, ``n_channels_``, and for a 2-D ``X``
+    ``n_features_in_`` (its width).
+    """
+
+    def _y_options(self) -> dict:
+        return {}
+
+    def _check_y(self, y) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return y
+
+    def fit(self, X, y) -> "RNNClassifier":
+        """Train on sequences ``X`` and their labels ``y: [N]``; returns self."""
+        x, lengths, y = self._read(X, y, fit=True)
+        self.classes_, ids = np.unique(y, return_inverse=True)
+        self._fit(x, lengths, ids.astype(np.int64), len(self.classes_), "cross_entropy")
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``[N, K]`` (columns in the order of ``classes_``)."""
+        return losses.softmax(self._outputs(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sequence: ``[N]`` labels from ``classes_``."""
+        best = np.argmax(self._outputs(X), axis=1)
+        return self.classes_[best]
+
+
+class RNNRegressor(RegressorMixin, _RNNEstimator):
+    """A recurrent sequence-to-one regressor: ``y: [N]`` or ``[N, O]`` from the last step.
+
+    Targets are standardised for training (``y_mean_``, ``y_scale_``) and restored on output.
+    Attributes after ``fit`` as ``RNNClassifier``, without ``classes_``.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _y_options(self) -> dict:
+        return {"y_numeric": True, "multi_output": True}
+
+    def _check_y(self, y) -> np.ndarray:
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be [N] or [N, O], got shape {y.shape}")
+        return y
+
+    def fit(self, X, y) -> "RNNRegressor":
+        """Train on sequences ``X`` and targets ``y: [N]`` or ``[N, O]``; returns self."""
+        x, lengths, y = self._read(X, y, fit=True)
+        self._single_output = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        self.y_mean_ = y2.mean(axis=0)
+        std = y2.std(axis=0)
+        self.y_scale_ = np.where(std > 0, std, 1.0)
+        targets = (y2 - self.y_mean_) / self.y_scale_  # standardised: zero mean, unit variance
+        self._fit(x, lengths, targets, y2.shape[1], "mse")
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets: ``[N]`` (or ``[N, O]`` when fitted on ``[N, O]``)."""
+        y = self._outputs(X) * self.y_scale_ + self.y_mean_
+        return y[:, 0] if self._single_output else y
+
+
+# -- reading sequences --------------------------------------------------------------------------
+
+
+def _ndim(X) -> int:
+    """Dimensions of an array-like, without touching anything but ``ndim`` or ``__array__``."""
+    ndim = getattr(X, "ndim", None)
+    return int(ndim) if isinstance(ndim, (int, np.integer)) else np.asarray(X).ndim
+
+
+def _is_ragged(X) -> bool:
+    """True for a list/tuple of sequences of different lengths (not one rectangular array)."""
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return False
+    shapes = {np.shape(s) for s in X}
+    return len(shapes) > 1 and all(len(s) >= 1 for s in shapes)
+
+
+def _sequence(s, i: int) -> np.ndarray:
+    """One sequence as ``[T_i, C]`` float64, finite, with at least one step."""
+    a = np.asarray(s)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"X[{i}] must be a [T, C] or [T] sequence, got shape {a.shape}")
+    return check_array(a, dtype=[np.float64, np.float32], input_name=f"X[{i}]")
+
+
+def _pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-padded ``[N, T_max, C]`` and the lengths ``[N]``."""
+    channels = {s.shape[1] for s in seqs}
+    if len(channels) > 1:
+        raise ValueError(f"every sequence must have the same channels, got {sorted(channels)}")
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    x = np.zeros((len(seqs), lengths.max(), channels.pop()), dtype=np.float64)
+    for k, s in enumerate(seqs):
+        x[k, : len(s)] = s
+    return x, lengths
