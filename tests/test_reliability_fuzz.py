@@ -32,10 +32,15 @@ from rnnkit.training import Engine, Optimization, Truncated
 from rnnkit.training.batches import Batch
 
 MEMORY_LIMIT = 64 << 20  # bytes a single malformed input may make a loader allocate
-FAST = settings(max_examples=200, deadline=timedelta(seconds=10),
-                suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-THOROUGH = settings(max_examples=3000, deadline=timedelta(seconds=10),
-                    suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=200,
+    deadline=timedelta(seconds=10),
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+THOROUGH = settings(
+    max_examples=3000, deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _rejects_cleanly(load, *args) -> None:
@@ -69,7 +74,7 @@ def mutated(draw, data: bytes) -> bytes:
             out[k] ^= 1 << draw(st.integers(0, 7))
         return bytes(out)
     k = draw(st.integers(0, len(out)))
-    return bytes(out[:k]) + draw(st.binary(min_size=1, max_size=64)) + bytes(out[k + 8:])
+    return bytes(out[:k]) + draw(st.binary(min_size=1, max_size=64)) + bytes(out[k + 8 :])
 
 
 def _huge_safetensors_header(data: bytes) -> bytes:
@@ -89,8 +94,11 @@ def _huge_safetensors_header(data: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def checkpoint_files(tmp_path_factory) -> dict[str, bytes]:
     """The files of a valid checkpoint with training state (an engine's, as ``last`` holds)."""
-    model = Model(ModelConfig.for_tokens(5, cell="lstm", hidden_size=3),
-                  rng=np.random.default_rng(0), meta={"vocab": CharVocab("abcde").to_dict()})
+    model = Model(
+        ModelConfig.for_tokens(5, cell="lstm", hidden_size=3),
+        rng=np.random.default_rng(0),
+        meta={"vocab": CharVocab("abcde").to_dict()},
+    )
     engine = _engine(model)
     ids = np.random.default_rng(1).integers(0, 5, 200)
     for x, y, _, _ in [next(iter(CharStream(ids, 2, 4))) for _ in range(2)]:
@@ -128,8 +136,9 @@ def _load_and_resume_state(directory: Path) -> None:
 
 def _engine(model: Model) -> Engine:
     config = TrainConfig(steps=3, seq_len=4, batch_size=2, bptt_steps=6)
-    return Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0),
-                  batch_size=2)
+    return Engine(
+        model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0), batch_size=2
+    )
 
 
 @st.composite
@@ -173,17 +182,21 @@ def test_a_directory_of_other_files_is_not_a_checkpoint(tmp_path):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                  max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 TRAIN_KEYS = sorted(option_types(TrainConfig))
-CONFIG_OBJECT = st.dictionaries(st.sampled_from(TRAIN_KEYS + ["hidden_size", "cell", "bogus"]),
-                                JSON, max_size=6)
+CONFIG_OBJECT = st.dictionaries(
+    st.sampled_from(TRAIN_KEYS + ["hidden_size", "cell", "bogus"]), JSON, max_size=6
+)
 VALID_CONFIG = json.dumps({"hidden_size": 16, "lr": 0.01, "cell": "gru", "steps": 5}).encode()
-CONFIG_BYTES = st.one_of(mutated(VALID_CONFIG),
-                         CONFIG_OBJECT.map(lambda d: json.dumps(d).encode()),
-                         JSON.map(lambda d: json.dumps(d).encode()))
+CONFIG_BYTES = st.one_of(
+    mutated(VALID_CONFIG),
+    CONFIG_OBJECT.map(lambda d: json.dumps(d).encode()),
+    JSON.map(lambda d: json.dumps(d).encode()),
+)
 
 
 def _read_config_bytes(data: bytes) -> None:
@@ -220,9 +233,15 @@ def test_malformed_configs_are_refused_cleanly_thoroughly(data, d):
 
 TEXT = "héllo\r\nwörld € ✓\n".encode() * 20
 TEXT_BYTES = st.one_of(st.binary(max_size=2048), mutated(TEXT))
-STREAM_STATE = st.one_of(JSON, st.fixed_dictionaries(
-    {k: st.one_of(st.integers(-5, 300), JSON) for k in
-     ("cursor", "epoch", "batch_size", "seq_len", "length", "checksum")}))
+STREAM_STATE = st.one_of(
+    JSON,
+    st.fixed_dictionaries(
+        {
+            k: st.one_of(st.integers(-5, 300), JSON)
+            for k in ("cursor", "epoch", "batch_size", "seq_len", "length", "checksum")
+        }
+    ),
+)
 
 
 def _read_text_bytes(data: bytes) -> None:
@@ -247,8 +266,7 @@ def test_malformed_text_and_text_state_are_refused_cleanly(data, vocab, stream_s
 @pytest.mark.slow
 @THOROUGH
 @given(data=TEXT_BYTES, vocab=JSON, stream_state=STREAM_STATE)
-def test_malformed_text_and_text_state_are_refused_cleanly_thoroughly(data, vocab,
-                                                                      stream_state):
+def test_malformed_text_and_text_state_are_refused_cleanly_thoroughly(data, vocab, stream_state):
     _rejects_cleanly(_read_text_bytes, data)
     _rejects_cleanly(_text_state, vocab, stream_state)
 
@@ -266,8 +284,10 @@ def _npz_bytes(compressed: bool, **arrays) -> bytes:
     return buffer.getvalue()
 
 
-VALID_NPZ = [_npz_bytes(c, x=np.ones((4, 5, 2)), lengths=np.array([5, 3, 2, 1]),
-                        y=np.array([0, 1, 1, 0])) for c in (False, True)]
+VALID_NPZ = [
+    _npz_bytes(c, x=np.ones((4, 5, 2)), lengths=np.array([5, 3, 2, 1]), y=np.array([0, 1, 1, 0]))
+    for c in (False, True)
+]
 
 
 def _huge_npz() -> bytes:
@@ -276,8 +296,10 @@ def _huge_npz() -> bytes:
     header += b" " * (118 - len(header)) + b"\n"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr("x.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
-                   + b"\x00" * 64)
+        z.writestr(
+            "x.npy",
+            b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\x00" * 64,
+        )
     return buffer.getvalue()
 
 
@@ -285,13 +307,21 @@ ARRAYS = st.dictionaries(
     st.sampled_from(["x", "y", "lengths", "other"]),
     st.sampled_from(["f8", "f4", "i8", "u1", "c16", "U3", "S2", "?", "V4"]).flatmap(
         lambda dtype: st.lists(st.integers(0, 4), max_size=4).map(
-            lambda shape: np.zeros(shape, dtype=dtype))),
-    max_size=4)
-NPZ_BYTES = st.one_of(st.sampled_from(VALID_NPZ).flatmap(mutated),
-                      ARRAYS.map(lambda a: _npz_bytes(False, **a)))
-CSV_BYTES = st.one_of(mutated(VALID_CSV), st.binary(max_size=1024),
-                      st.text(alphabet=st.sampled_from(list('0123456789.,-e "\nNaxy')),
-                              max_size=300).map(str.encode))
+            lambda shape: np.zeros(shape, dtype=dtype)
+        )
+    ),
+    max_size=4,
+)
+NPZ_BYTES = st.one_of(
+    st.sampled_from(VALID_NPZ).flatmap(mutated), ARRAYS.map(lambda a: _npz_bytes(False, **a))
+)
+CSV_BYTES = st.one_of(
+    mutated(VALID_CSV),
+    st.binary(max_size=1024),
+    st.text(alphabet=st.sampled_from(list('0123456789.,-e "\nNaxy')), max_size=300).map(
+        str.encode
+    ),
+)
 
 
 def _read_table_bytes(suffix: str, data: bytes) -> None:

@@ -18,9 +18,28 @@ from rnnkit.cli import main
 from rnnkit.errors import CheckpointError
 from rnnkit.io.model_files import CHECKPOINTS, load_with_state
 
-RUN = ["--cell", "gru", "--hidden-size", "8", "--seq-len", "8", "--bptt-steps", "12",
-       "--batch-size", "2", "--recurrent-dropout", "0.1", "--eval-every", "4",
-       "--eval-chars", "200", "--sample-every", "0", "--checkpoint-every", "1"]
+RUN = [
+    "--cell",
+    "gru",
+    "--hidden-size",
+    "8",
+    "--seq-len",
+    "8",
+    "--bptt-steps",
+    "12",
+    "--batch-size",
+    "2",
+    "--recurrent-dropout",
+    "0.1",
+    "--eval-every",
+    "4",
+    "--eval-chars",
+    "200",
+    "--sample-every",
+    "0",
+    "--checkpoint-every",
+    "1",
+]
 
 
 @pytest.fixture
@@ -34,8 +53,17 @@ def corpus(tmp_path: Path) -> Path:
 
 def _train_command(corpus: Path, out: Path, resume: bool, steps: int) -> list[str]:
     args = ["--resume"] if resume else [str(corpus), *RUN, "--overwrite"]
-    return [sys.executable, "-m", "rnnkit", "train", *args, "--steps", str(steps),
-            "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "rnnkit",
+        "train",
+        *args,
+        "--steps",
+        str(steps),
+        "--out",
+        str(out),
+    ]
 
 
 def _check_every_checkpoint(out: Path) -> tuple[bool, bool]:
@@ -69,8 +97,9 @@ def _saved_step(out: Path) -> int:
     return int(Path(os.readlink(link)).name.split("-")[1])
 
 
-def _kill_and_resume(corpus: Path, out: Path, trials: int, seed: int,
-                     steps: int) -> tuple[int, int]:
+def _kill_and_resume(
+    corpus: Path, out: Path, trials: int, seed: int, steps: int
+) -> tuple[int, int]:
     """Run to the end through ``trials`` SIGKILLs at random moments.
 
     Returns the kills that hit a running process, and of them those that cut a write.
@@ -80,8 +109,11 @@ def _kill_and_resume(corpus: Path, out: Path, trials: int, seed: int,
     resume = False
     for _ in range(trials):
         before = _saved_step(out)
-        proc = subprocess.Popen(_train_command(corpus, out, resume, steps),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _train_command(corpus, out, resume, steps),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # wait for progress (not a fixed time, which a fast or a loaded machine would miss),
         # then kill somewhere inside the following updates and their checkpoint writes
         deadline = time.monotonic() + 120
@@ -92,8 +124,9 @@ def _kill_and_resume(corpus: Path, out: Path, trials: int, seed: int,
         killed = proc.wait() == -signal.SIGKILL
         resume, cut = _check_every_checkpoint(out)
         kills, cut_writes = kills + killed, cut_writes + (killed and cut)
-    finish = subprocess.run(_train_command(corpus, out, resume, steps), capture_output=True,
-                            text=True)
+    finish = subprocess.run(
+        _train_command(corpus, out, resume, steps), capture_output=True, text=True
+    )
     assert finish.returncode == 0, finish.stderr
     _check_every_checkpoint(out)
     return kills, cut_writes
@@ -112,8 +145,9 @@ def _uninterrupted(corpus: Path, out: Path, steps: int) -> Path:
 
 
 @pytest.mark.parametrize("seed", [0])
-def test_runs_killed_at_random_moments_resume_to_identical_parameters(corpus, tmp_path,
-                                                                      capsys, seed):
+def test_runs_killed_at_random_moments_resume_to_identical_parameters(
+    corpus, tmp_path, capsys, seed
+):
     reference = _uninterrupted(corpus, tmp_path / "straight", steps=20)
     capsys.readouterr()
     kills, _ = _kill_and_resume(corpus, tmp_path / "killed", trials=3, seed=seed, steps=20)
@@ -126,8 +160,9 @@ def test_runs_killed_at_random_moments_resume_to_identical_parameters(corpus, tm
 def test_many_kills_resume_to_identical_parameters(corpus, tmp_path, capsys, seed):
     reference = _uninterrupted(corpus, tmp_path / "straight", steps=150)
     capsys.readouterr()
-    kills, cut_writes = _kill_and_resume(corpus, tmp_path / "killed", trials=12, seed=seed,
-                                         steps=150)
+    kills, cut_writes = _kill_and_resume(
+        corpus, tmp_path / "killed", trials=12, seed=seed, steps=150
+    )
     print(f"seed {seed}: {kills} kills, {cut_writes} during a checkpoint write")
     assert kills >= 8
     _assert_same_parameters(reference, tmp_path / "killed" / "last", steps=150)

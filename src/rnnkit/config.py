@@ -39,11 +39,11 @@ class CellOptions:
     """Options of one recurrent cell; each cell reads the fields that concern it."""
 
     nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent: "tanh" | "relu"
-    init: str = "uniform"  # recurrent weights: "uniform" (PyTorch) | "orthogonal" | "identity" (IRNN)
+    init: str = "uniform"  # recurrent weights: uniform (PyTorch) | orthogonal | identity (IRNN)
     peepholes: bool = False  # lstm: diagonal peepholes (i, f see c_{t-1}; o sees c_t)
     forget_bias: float = 0.0  # lstm: added to the forget gate's bias_ih at initialisation
     chrono_init: int = 0  # lstm / gru: > 0 sets the gate biases for lags up to this (Tallec 2018)
-    reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch, default) or W_hn (r ⊙ h) (Cho v3)
+    reset_after: bool = True  # gru: r ⊙ (W_hn h + b_hn) (PyTorch) or W_hn (r ⊙ h) (Cho v3)
     layer_norm: bool = False  # lstm / gru: layer normalisation of each gate (Ba et al. 2016)
     output_size: int = 0  # jordan / fully_recurrent: number of output units (0: same as hidden)
     jordan_feedback: str = "output"  # jordan: y_{t-1} fed back as is ("output") | "softmax"
@@ -61,8 +61,9 @@ class CellOptions:
         if self.chrono_init and self.forget_bias:
             raise ConfigError("chrono_init sets the forget-gate bias itself; leave forget_bias 0")
         if self.jordan_feedback not in JORDAN_FEEDBACK:
-            raise ConfigError(f"jordan_feedback must be 'output' or 'softmax', "
-                              f"got {self.jordan_feedback!r}")
+            raise ConfigError(
+                f"jordan_feedback must be 'output' or 'softmax', got {self.jordan_feedback!r}"
+            )
         if self.output_size < 0:
             raise ConfigError(f"output_size must be >= 0, got {self.output_size}")
 
@@ -74,7 +75,6 @@ def canonical_name(name: str) -> str:
         choices = ", ".join(CELL_NAMES)
         raise ConfigError(f"unknown cell {name!r}; choose one of: {choices}")
     return key
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,8 +172,11 @@ class ModelConfig:
         if not isinstance(self.rnn, RecurrentConfig):
             raise ConfigError(f"rnn must be a RecurrentConfig or an object, got {self.rnn!r}")
         _check_types(RecurrentConfig, asdict(self.rnn), "model config rnn")
-        _check_types(ModelConfig, {f.name: getattr(self, f.name) for f in fields(self)
-                                   if f.name != "rnn"}, "model config")
+        _check_types(
+            ModelConfig,
+            {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rnn"},
+            "model config",
+        )
         if self.output_size <= 0:
             raise ConfigError(f"output_size must be > 0, got {self.output_size}")
         if self.vocab_size < 0 or self.embedding_dim < 0:
@@ -183,15 +186,18 @@ class ModelConfig:
         if self.vocab_size:
             width = self.embedding_dim or self.vocab_size
             if self.rnn.input_size != width:
-                raise ConfigError(f"rnn.input_size must be {width} for token inputs, "
-                                  f"got {self.rnn.input_size}")
+                raise ConfigError(
+                    f"rnn.input_size must be {width} for token inputs, got {self.rnn.input_size}"
+                )
         if self.rnn.batch_first:
             raise ConfigError("the model is batch-first at its API; leave rnn.batch_first False")
         if self.rnn.cell == "jordan":
             self._check_jordan()
-        for name, allowed in (("readout", ("every_step", "last_step")),
-                              ("loss", ("cross_entropy", "mse")),
-                              ("dtype", ("float32", "float64"))):
+        for name, allowed in (
+            ("readout", ("every_step", "last_step")),
+            ("loss", ("cross_entropy", "mse")),
+            ("dtype", ("float32", "float64")),
+        ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -205,20 +211,26 @@ class ModelConfig:
             raise ConfigError(
                 "a Jordan model cannot be bidirectional: it feeds back its own output, and a "
                 "backward pass's y is not the network's output; use one direction, or an "
-                "Elman/LSTM/GRU cell for a bidirectional model")
+                "Elman/LSTM/GRU cell for a bidirectional model"
+            )
         if self.rnn.output_size == 0:
             object.__setattr__(self, "rnn", replace(self.rnn, output_size=self.output_size))
         elif self.rnn.output_size != self.output_size:
             raise ConfigError(
                 f"a Jordan model's output units are its outputs: rnn.output_size must be 0 or "
-                f"output_size = {self.output_size}, got {self.rnn.output_size}")
+                f"output_size = {self.output_size}, got {self.rnn.output_size}"
+            )
 
     @classmethod
     def for_tokens(cls, vocab_size: int, *, embedding_dim: int = 0, **rnn: Any) -> "ModelConfig":
         """A next-token model: ids in, logits over the same vocabulary out at every step."""
         rnn_config = RecurrentConfig(input_size=embedding_dim or vocab_size, **rnn)
-        return cls(rnn=rnn_config, output_size=vocab_size, vocab_size=vocab_size,
-                   embedding_dim=embedding_dim)
+        return cls(
+            rnn=rnn_config,
+            output_size=vocab_size,
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,16 +274,27 @@ class Optimization:
     def __post_init__(self) -> None:
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        for name in ("clip", "clip_value", "momentum", "weight_decay", "warmup_steps",
-                     "min_lr", "step_size", "gamma"):
+        for name in (
+            "clip",
+            "clip_value",
+            "momentum",
+            "weight_decay",
+            "warmup_steps",
+            "min_lr",
+            "step_size",
+            "gamma",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.on_nonfinite not in NONFINITE_ACTIONS:
-            raise ConfigError(f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
-                              f"got {self.on_nonfinite!r}")
+            raise ConfigError(
+                f"on_nonfinite must be one of {', '.join(NONFINITE_ACTIONS)}, "
+                f"got {self.on_nonfinite!r}"
+            )
         if not 0.0 < self.nonfinite_lr_factor < 1.0:
-            raise ConfigError(f"nonfinite_lr_factor must be in (0, 1), got "
-                              f"{self.nonfinite_lr_factor}")
+            raise ConfigError(
+                f"nonfinite_lr_factor must be in (0, 1), got {self.nonfinite_lr_factor}"
+            )
         if self.max_nonfinite < 1:
             raise ConfigError(f"max_nonfinite must be >= 1, got {self.max_nonfinite}")
 
@@ -279,8 +302,7 @@ class Optimization:
     def of(cls, config: Any, **overrides: Any) -> "Optimization":
         """The fields of this class that ``config`` has (by name), with ``overrides``."""
         names = {f.name for f in fields(cls)}
-        return cls(**{**{n: getattr(config, n) for n in names if hasattr(config, n)},
-                      **overrides})
+        return cls(**{**{n: getattr(config, n) for n in names if hasattr(config, n)}, **overrides})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,15 +323,23 @@ class TrainConfig(Optimization):
     seed: int = 0  # seeds the one numpy.random.Generator of the run
 
     def __post_init__(self) -> None:
-        _check_types(TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)},
-                     "training config")
+        _check_types(
+            TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)}, "training config"
+        )
         Optimization.__post_init__(self)
         positive = ("batch_size", "seq_len", "eval_every", "sample_length")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        nonneg = ("steps", "minutes", "bptt_steps", "eval_chars", "sample_every",
-                  "checkpoint_every", "seed")
+        nonneg = (
+            "steps",
+            "minutes",
+            "bptt_steps",
+            "eval_chars",
+            "sample_every",
+            "checkpoint_every",
+            "seed",
+        )
         for name in nonneg:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -318,8 +348,9 @@ class TrainConfig(Optimization):
         if self.schedule in ("cosine", "step") and not self.steps:
             raise ConfigError(f"the {self.schedule} schedule needs the run's length: give steps")
         if self.bptt_steps and self.bptt_steps < self.seq_len:
-            raise ConfigError(f"bptt_steps (k2) must be >= seq_len (k1) = {self.seq_len}, "
-                              f"got {self.bptt_steps}")
+            raise ConfigError(
+                f"bptt_steps (k2) must be >= seq_len (k1) = {self.seq_len}, got {self.bptt_steps}"
+            )
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
 
@@ -353,7 +384,7 @@ def field_help(cls: type) -> dict[str, str]:
             if not m:
                 continue
             text = [m.group(2).strip()]
-            for more in lines[k + 1:]:
+            for more in lines[k + 1 :]:
                 cont = _CONTINUED.match(more)
                 if not cont:
                     break
@@ -369,9 +400,11 @@ _CONTINUED = re.compile(r"^\s+#\s+(.*)$")
 def option_types(cls: type) -> dict[str, type]:
     """{field name: int | float | str | bool} of a config dataclass (other fields left out)."""
     simple = {"int": int, "float": float, "str": str, "bool": bool}
-    return {f.name: simple[f.type if isinstance(f.type, str) else f.type.__name__]
-            for f in fields(cls)
-            if (f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")) in simple}
+    return {
+        f.name: simple[f.type if isinstance(f.type, str) else f.type.__name__]
+        for f in fields(cls)
+        if (f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")) in simple
+    }
 
 
 def check_option(name: str, value: Any, kind: type, where: str) -> None:
@@ -409,8 +442,9 @@ def _check_keys(d: Mapping[str, Any], known: Mapping[str, Any], where: str) -> N
         for k in unknown:
             close = difflib.get_close_matches(k, [str(n) for n in known], n=1)
             hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(hints)}; "
-                          f"known keys: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(hints)}; known keys: {', '.join(sorted(known))}"
+        )
 
 
 def _preview(value: Any) -> str:
@@ -418,8 +452,9 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def read_config_file(path: str | Path, kinds: Mapping[str, type],
-                     max_bytes: int = 1 << 20) -> dict[str, Any]:
+def read_config_file(
+    path: str | Path, kinds: Mapping[str, type], max_bytes: int = 1 << 20
+) -> dict[str, Any]:
     """The JSON object in ``path``, every key one of ``kinds`` and its value of that kind.
 
     ``kinds`` maps option names to int | float | str | bool.  Any problem — a missing or
@@ -434,23 +469,29 @@ def read_config_file(path: str | Path, kinds: Mapping[str, type],
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
     if len(data) > max_bytes:
-        raise ConfigError(f"{path}: config file larger than {max_bytes} bytes; "
-                          "a config is a small JSON object of option names")
+        raise ConfigError(
+            f"{path}: config file larger than {max_bytes} bytes; "
+            "a config is a small JSON object of option names"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: byte {e.start} is not UTF-8; save the config as UTF-8 JSON") \
-            from None
+        raise ConfigError(
+            f"{path}: byte {e.start} is not UTF-8; save the config as UTF-8 JSON"
+        ) from None
     try:
         d = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON "
-                          f"({e.msg})") from None
+        raise ConfigError(
+            f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})"
+        ) from None
     except (ValueError, RecursionError) as e:
         raise ConfigError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(d, dict):
-        raise ConfigError(f"{path}: a config file holds a JSON object {{\"option\": value}}, "
-                          f"got {type(d).__name__}")
+        raise ConfigError(
+            f'{path}: a config file holds a JSON object {{"option": value}}, '
+            f"got {type(d).__name__}"
+        )
     _check_keys(d, kinds, str(path))
     for name, value in d.items():
         check_option(name, value, kinds[name], str(path))

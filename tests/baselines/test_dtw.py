@@ -94,8 +94,10 @@ def test_pairwise_and_nearest_read_each_series_to_its_length_only(rng):
     query, query_len = padded_set(rng, 6, 11, 2)
     out = np.empty((6, 9))
     dtw.pairwise(train, train_len, query, query_len, 2, out)
-    expected = [[reference_dtw(query[q, :query_len[q]], train[j, :train_len[j]], 2)
-                 for j in range(9)] for q in range(6)]
+    expected = [
+        [reference_dtw(query[q, : query_len[q]], train[j, : train_len[j]], 2) for j in range(9)]
+        for q in range(6)
+    ]
     np.testing.assert_array_equal(out, expected)
     first = rng.integers(-1, 9, size=6).astype(np.int64)  # hints change nothing
     index, distance = dtw.nearest_neighbours(train, train_len, query, query_len, 2, first)
@@ -130,13 +132,13 @@ def test_lb_keogh_is_a_lower_bound_and_the_envelopes_are_band_extremes(rng):
         for k in range(6):
             m = lengths[k]
             for i in range(m):
-                window = x[k, max(0, i - r): min(m, i + r + 1)]
+                window = x[k, max(0, i - r) : min(m, i + r + 1)]
                 np.testing.assert_array_equal(upper[k, i], window.max(axis=0))
                 np.testing.assert_array_equal(lower[k, i], window.min(axis=0))
         for k in range(6):
             a = rng.standard_normal((lengths[k], 2))
             bound = dtw._lb_keogh(a, lengths[k], upper[k], lower[k], np.inf)
-            assert 0.0 <= bound <= reference_dtw(a, x[k, :lengths[k]], r) * (1 + 1e-12)
+            assert 0.0 <= bound <= reference_dtw(a, x[k, : lengths[k]], r) * (1 + 1e-12)
 
 
 def test_nearest_on_equal_lengths_prunes_by_lb_keogh_without_changing_the_answer(rng):
@@ -150,8 +152,9 @@ def test_nearest_on_equal_lengths_prunes_by_lb_keogh_without_changing_the_answer
     np.testing.assert_array_equal(distance, np.min(out, axis=1))
 
 
-@pytest.mark.parametrize(("fraction", "length", "steps"),
-                         [(0.0, 300, 0), (0.07, 100, 7), (0.1, 150, 15), (0.29, 100, 29),
-                          (0.05, 30, 1), (1.0, 17, 17)])
+@pytest.mark.parametrize(
+    ("fraction", "length", "steps"),
+    [(0.0, 300, 0), (0.07, 100, 7), (0.1, 150, 15), (0.29, 100, 29), (0.05, 30, 1), (1.0, 17, 17)],
+)
 def test_window_fraction_becomes_floored_steps(fraction, length, steps):
     assert dtw.window_steps(fraction, length) == steps

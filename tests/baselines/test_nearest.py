@@ -93,19 +93,25 @@ def test_euclidean_neighbour_is_the_nearest_by_the_sum_of_squares(rng):
 def test_two_dimensional_input_is_one_channel(rng):
     x = rng.standard_normal((6, 25))
     a = NearestNeighbour("dtw", window_steps=2).fit(x, np.arange(6)).predict(x + 0.01)
-    b = NearestNeighbour("dtw", window_steps=2).fit(x[..., None], np.arange(6)).predict(
-        x[..., None] + 0.01)
+    b = (
+        NearestNeighbour("dtw", window_steps=2)
+        .fit(x[..., None], np.arange(6))
+        .predict(x[..., None] + 0.01)
+    )
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, np.arange(6))
 
 
-@pytest.mark.parametrize(("make", "error", "words"), [
-    (lambda: NearestNeighbour("cosine"), ConfigError, "metric"),
-    (lambda: NearestNeighbour("dtw", window=0.1, window_steps=3), ConfigError, "not both"),
-    (lambda: NearestNeighbour("dtw", window=1.5), ConfigError, r"\[0, 1\]"),
-    (lambda: NearestNeighbour("dtw", window_steps=-1), ConfigError, ">= 0"),
-    (lambda: NearestNeighbour("euclidean", window=0.1), ConfigError, "no window"),
-])
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: NearestNeighbour("cosine"), ConfigError, "metric"),
+        (lambda: NearestNeighbour("dtw", window=0.1, window_steps=3), ConfigError, "not both"),
+        (lambda: NearestNeighbour("dtw", window=1.5), ConfigError, r"\[0, 1\]"),
+        (lambda: NearestNeighbour("dtw", window_steps=-1), ConfigError, ">= 0"),
+        (lambda: NearestNeighbour("euclidean", window=0.1), ConfigError, "no window"),
+    ],
+)
 def test_bad_options_are_config_errors(make, error, words):
     with pytest.raises(error, match=words):
         make()
@@ -118,8 +124,11 @@ def test_bad_input_is_refused_with_one_line_naming_the_shape(rng):
         (lambda: NearestNeighbour().fit(x, y[:4]), ShapeError, r"\(4,\)"),
         (lambda: NearestNeighbour().fit(x, y, np.full(5, 11)), ShapeError, "T = 10"),
         (lambda: NearestNeighbour().fit(x, y, np.full(5, 2.5)), ShapeError, "whole numbers"),
-        (lambda: NearestNeighbour(window_steps=1).fit(x, y).predict(x[..., :1]), ShapeError,
-         "1 channels"),
+        (
+            lambda: NearestNeighbour(window_steps=1).fit(x, y).predict(x[..., :1]),
+            ShapeError,
+            "1 channels",
+        ),
         (lambda: NearestNeighbour().fit(np.where(x > 2, np.nan, x), y), DataError, "NaN"),
         (lambda: NearestNeighbour().fit(x[:1], y[:1]), DataError, "two training series"),
         (lambda: NearestNeighbour().predict(x), ConfigError, "fit"),

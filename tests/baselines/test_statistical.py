@@ -90,7 +90,8 @@ def test_forecasts_use_the_training_part_only(method):
 
 @pytest.mark.parametrize("method", ["ets", "sarima"])
 def test_a_rolling_forecast_is_the_model_run_on_the_history_before_its_origin(
-        method, series, request):
+    method, series, request
+):
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -110,16 +111,37 @@ def test_ets_forms_are_the_admissible_set():
     assert len(st.ets_forms(12, 120, positive=False)) == 6
     assert len(st.ets_forms(12, 23, positive=True)) == 6  # under two seasons: no season
     assert len(st.ets_forms(1, 120, positive=True)) == 6
-    assert all(not (f["error"] == "add" and f["seasonal"] == "mul")
-               for f in st.ets_forms(12, 120, positive=True))
+    assert all(
+        not (f["error"] == "add" and f["seasonal"] == "mul")
+        for f in st.ets_forms(12, 120, positive=True)
+    )
 
 
-@pytest.mark.parametrize(("options", "name"), [
-    ({"error": "mul", "trend": "add", "damped_trend": True, "seasonal": "mul",
-      "seasonal_periods": 12}, "ETS(M,Ad,M) m=12"),
-    ({"error": "add", "trend": None, "damped_trend": False, "seasonal": None,
-      "seasonal_periods": None}, "ETS(A,N,N)"),
-])
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        (
+            {
+                "error": "mul",
+                "trend": "add",
+                "damped_trend": True,
+                "seasonal": "mul",
+                "seasonal_periods": 12,
+            },
+            "ETS(M,Ad,M) m=12",
+        ),
+        (
+            {
+                "error": "add",
+                "trend": None,
+                "damped_trend": False,
+                "seasonal": None,
+                "seasonal_periods": None,
+            },
+            "ETS(A,N,N)",
+        ),
+    ],
+)
 def test_ets_names(options, name):
     assert st.ets_name(options) == name
 
@@ -175,14 +197,26 @@ def test_bad_input_is_refused_with_one_line(series, origins):
         (lambda: st.select_sarima(np.r_[series, np.nan], 12), DataError, "NaN"),
         (lambda: st.select_ets(series[:3]), DataError, "at least 4"),
         (lambda: st.select_sarima(series, 12, search="random"), ConfigError, "search"),
-        (lambda: st.rolling_forecasts(series, N_TRAIN, origins, H, method="theta"),
-         ConfigError, "method"),
-        (lambda: st.rolling_forecasts(series, N_TRAIN, np.array([N - 5]), H, method="ets"),
-         DataError, "origins must lie"),
-        (lambda: st.rolling_forecasts(series, N_TRAIN, origins.astype(float), H,
-                                      method="ets"), ShapeError, "whole numbers"),
-        (lambda: st.rolling_forecasts(series[:, None, None], N_TRAIN, origins, H,
-                                      method="ets"), ShapeError, r"\(144, 1, 1\)"),
+        (
+            lambda: st.rolling_forecasts(series, N_TRAIN, origins, H, method="theta"),
+            ConfigError,
+            "method",
+        ),
+        (
+            lambda: st.rolling_forecasts(series, N_TRAIN, np.array([N - 5]), H, method="ets"),
+            DataError,
+            "origins must lie",
+        ),
+        (
+            lambda: st.rolling_forecasts(series, N_TRAIN, origins.astype(float), H, method="ets"),
+            ShapeError,
+            "whole numbers",
+        ),
+        (
+            lambda: st.rolling_forecasts(series[:, None, None], N_TRAIN, origins, H, method="ets"),
+            ShapeError,
+            r"\(144, 1, 1\)",
+        ),
     ]
     for call, error, words in cases:
         with pytest.raises(error, match=words) as caught:

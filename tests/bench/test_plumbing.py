@@ -28,10 +28,17 @@ def test_interleaved_rotates_the_order_and_waits_before_every_timed_call():
         def call():
             calls.append(name)
             clock.now += cost
+
         return call
 
-    times = interleaved({"a": fn("a", 1.0), "b": fn("b", 3.0)}, reps=3, gap=0.5,
-                        warmup=1, clock=clock, sleep=sleeps.append)
+    times = interleaved(
+        {"a": fn("a", 1.0), "b": fn("b", 3.0)},
+        reps=3,
+        gap=0.5,
+        warmup=1,
+        clock=clock,
+        sleep=sleeps.append,
+    )
     assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then rotated rounds
     assert sleeps == [0.5] * 6
     assert times["a"].median == 1.0 and times["b"].max == 3.0 and times["b"].n == 3
@@ -57,16 +64,24 @@ def test_floor_and_rnnkit_step_run_at_quick_sizes(name, cell):
 
 
 def test_a_training_step_changes_every_parameter():
-    step = steps.training_step("lstm", configs.quick(configs.CONFIGS["A"]),
-                               np.random.default_rng(0))
+    step = steps.training_step(
+        "lstm", configs.quick(configs.CONFIGS["A"]), np.random.default_rng(0)
+    )
     before = step.model.state_dict()
     step()
     assert all(not np.array_equal(before[n], w) for n, w in step.model.params.items())
 
 
 def quick_results(sections, peers=()) -> dict:
-    options = run.Options(configs=("B",), cells=("gru",), peers=tuple(peers),
-                          sections=tuple(sections), reps=1, gap=0.0, quick=True)
+    options = run.Options(
+        configs=("B",),
+        cells=("gru",),
+        peers=tuple(peers),
+        sections=tuple(sections),
+        reps=1,
+        gap=0.0,
+        quick=True,
+    )
     return run.run(options)
 
 
@@ -125,8 +140,21 @@ def test_command_prints_the_table_and_writes_json(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     out = tmp_path / "bench.json"
-    args = parser.parse_args(["--quick", "--configs", "B", "--cells", "elman", "--peers", "onnx",
-                              "--sections", "train", "--json", str(out)])
+    args = parser.parse_args(
+        [
+            "--quick",
+            "--configs",
+            "B",
+            "--cells",
+            "elman",
+            "--peers",
+            "onnx",
+            "--sections",
+            "train",
+            "--json",
+            str(out),
+        ]
+    )
     assert bench.run(args) == 0
     assert "training step" in capsys.readouterr().out
     assert json.loads(out.read_text())["train"][0]["cell"] == "elman"

@@ -17,9 +17,19 @@ T, B, I, H = 4, 3, 3, 4
 LENGTHS = (4, 2, 4)  # the mask's real steps per sequence: sequence 1 ends after two steps
 
 
-def problem(cell: ModuleType, opts: CellOptions, masked: bool, dropped: bool,
-            dtype=np.float64, seed: int = 0, *, hidden: int = H, lengths=LENGTHS,
-            keep: float = 0.75, **init):
+def problem(
+    cell: ModuleType,
+    opts: CellOptions,
+    masked: bool,
+    dropped: bool,
+    dtype=np.float64,
+    seed: int = 0,
+    *,
+    hidden: int = H,
+    lengths=LENGTHS,
+    keep: float = 0.75,
+    **init,
+):
     """Parameters, inputs, initial state, mask, dropout mask and loss projections R, S.
 
     ``hidden`` units; the mask's ``lengths [B]``; ``keep``, the dropout mask's probability of
@@ -48,8 +58,9 @@ def projection_loss(cell: ModuleType, p, xs, state0, opts, mask, drop, R, S) -> 
     return float((R * outs).sum() + sum((s * d).sum() for s, d in zip(S, state)))
 
 
-def smallest_pre_activation(cell: ModuleType, opts: CellOptions, masked: bool, dropped: bool,
-                            **options) -> float:
+def smallest_pre_activation(
+    cell: ModuleType, opts: CellOptions, masked: bool, dropped: bool, **options
+) -> float:
     """min |a_t| over every step and unit of ``problem``'s run: how close relu comes to its kink.
 
     For the cells with a_t = W_ih x_t + b_ih + (M ⊙ W_hh) r_{t−1} + b_hh, the recurrent input
@@ -63,9 +74,15 @@ def smallest_pre_activation(cell: ModuleType, opts: CellOptions, masked: bool, d
     return float(np.abs(a).min())
 
 
-def finite_difference_errors(cell: ModuleType, opts: CellOptions, masked: bool,
-                             dropped: bool, *, fixed: tuple[str, ...] = (),
-                             **options) -> dict[str, float]:
+def finite_difference_errors(
+    cell: ModuleType,
+    opts: CellOptions,
+    masked: bool,
+    dropped: bool,
+    *,
+    fixed: tuple[str, ...] = (),
+    **options,
+) -> dict[str, float]:
     """Relative error of every gradient (parameters, xs, each initial state) in float64.
 
     ``options`` go to ``problem``.  Parameters named in ``fixed`` are never trained: their
@@ -80,12 +97,20 @@ def finite_difference_errors(cell: ModuleType, opts: CellOptions, masked: bool,
     trained = {k: w for k, w in p.items() if k not in fixed}
     arrays = {**trained, "xs": xs, **{f"state0[{k}]": s for k, s in enumerate(state0)}}
     analytic = {**grads, "xs": dxs, **{f"state0[{k}]": d for k, d in enumerate(dstate0)}}
-    return check_gradients(lambda: projection_loss(cell, p, xs, state0, opts, mask, drop, R, S),
-                           arrays, analytic)
+    return check_gradients(
+        lambda: projection_loss(cell, p, xs, state0, opts, mask, drop, R, S), arrays, analytic
+    )
 
 
-def assert_matches_torch_autograd(torch, cell: ModuleType, opts: CellOptions, problem_arrays,
-                                  step, *, fixed: tuple[str, ...] = ()) -> None:
+def assert_matches_torch_autograd(
+    torch,
+    cell: ModuleType,
+    opts: CellOptions,
+    problem_arrays,
+    step,
+    *,
+    fixed: tuple[str, ...] = (),
+) -> None:
     """``unroll``'s outputs, final state and gradients equal torch autograd's of ``step``.
 
     ``problem_arrays``: ``problem``'s, without a mask.  ``step(w, x_t, state, drop)`` →

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, elman, unroll
-from tests.cells._sequences import (H, I, finite_difference_errors,
-                                    smallest_pre_activation)
+from tests.cells._sequences import H, I, finite_difference_errors, smallest_pre_activation
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
 SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout keeps half
@@ -75,8 +74,13 @@ def test_identity_init_gives_identity_recurrent_weight_and_zero_biases():
 
 def test_identity_init_draws_input_weights_from_a_gaussian_of_std_0_001():
     I50, H200 = 50, 200  # 10 000 draws: the sample std is within 0.7 % of σ (one s.e.)
-    p = elman.init_params(I50, H200, CellOptions(init="identity", nonlinearity="relu"),
-                          np.random.default_rng(0), np.float64)
+    p = elman.init_params(
+        I50,
+        H200,
+        CellOptions(init="identity", nonlinearity="relu"),
+        np.random.default_rng(0),
+        np.float64,
+    )
     w = p["weight_ih"].ravel()
     sigma, n = 1e-3, w.size  # Le et al. 2015: mean 0, standard deviation 0.001
     assert abs(w.mean()) < 5 * sigma / np.sqrt(n)

@@ -5,8 +5,15 @@ import pytest
 
 from rnnkit.cells import CellOptions, elman, fully_recurrent, unroll
 from rnnkit.errors import ShapeError
-from tests.cells._sequences import (B, I, T, assert_matches_torch_autograd,
-                                    finite_difference_errors, problem, smallest_pre_activation)
+from tests.cells._sequences import (
+    B,
+    I,
+    T,
+    assert_matches_torch_autograd,
+    finite_difference_errors,
+    problem,
+    smallest_pre_activation,
+)
 from tests.conftest import FD_RTOL, torch_or_skip
 
 H, O = 3, 2
@@ -32,8 +39,9 @@ def test_fully_recurrent_backward_matches_finite_differences(
     options = dict(SEQUENCES, connection_mask=random_connection_mask() if connected else None)
     if nonlinearity == "relu":  # finite differences never straddle 0
         assert smallest_pre_activation(fully_recurrent, opts, masked, dropped, **options) > 1e-4
-    errors = finite_difference_errors(fully_recurrent, opts, masked, dropped,
-                                      fixed=("connection_mask",), **options)
+    errors = finite_difference_errors(
+        fully_recurrent, opts, masked, dropped, fixed=("connection_mask",), **options
+    )
     assert max(errors.values()) < FD_RTOL, errors
 
 
@@ -50,10 +58,12 @@ def test_fully_recurrent_matches_torch_autograd_of_its_equations(nonlinearity):
         u = act(x @ w["weight_ih"].T + w["bias_ih"] + u_rec @ W_hh.T + w["bias_hh"])
         return u[:, H:], (u,)  # y = u[H:]
 
-    sequences = problem(fully_recurrent, opts, False, True,
-                        connection_mask=random_connection_mask(), **SEQUENCES)
-    assert_matches_torch_autograd(torch, fully_recurrent, opts, sequences, step,
-                                  fixed=("connection_mask",))
+    sequences = problem(
+        fully_recurrent, opts, False, True, connection_mask=random_connection_mask(), **SEQUENCES
+    )
+    assert_matches_torch_autograd(
+        torch, fully_recurrent, opts, sequences, step, fixed=("connection_mask",)
+    )
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
@@ -63,8 +73,9 @@ def test_linear_output_units_backward_matches_finite_differences(nonlinearity, m
     options = dict(SEQUENCES, connection_mask=random_connection_mask())
     if nonlinearity == "relu":
         assert smallest_pre_activation(fully_recurrent, opts, masked, True, **options) > 1e-4
-    errors = finite_difference_errors(fully_recurrent, opts, masked, True,
-                                      fixed=("connection_mask",), **options)
+    errors = finite_difference_errors(
+        fully_recurrent, opts, masked, True, fixed=("connection_mask",), **options
+    )
     assert max(errors.values()) < FD_RTOL, errors
 
 
@@ -81,10 +92,12 @@ def test_linear_output_units_match_torch_autograd_of_their_equations(nonlinearit
         u = torch.cat([act(a[:, :H]), a[:, H:]], dim=1)
         return u[:, H:], (u,)
 
-    sequences = problem(fully_recurrent, opts, False, True,
-                        connection_mask=random_connection_mask(), **SEQUENCES)
-    assert_matches_torch_autograd(torch, fully_recurrent, opts, sequences, step,
-                                  fixed=("connection_mask",))
+    sequences = problem(
+        fully_recurrent, opts, False, True, connection_mask=random_connection_mask(), **SEQUENCES
+    )
+    assert_matches_torch_autograd(
+        torch, fully_recurrent, opts, sequences, step, fixed=("connection_mask",)
+    )
 
 
 def test_linear_output_units_are_the_pre_activation_and_hidden_units_stay_nonlinear():
@@ -102,8 +115,9 @@ def test_linear_output_units_are_the_pre_activation_and_hidden_units_stay_nonlin
 def test_removed_connections_get_zero_gradient_and_stay_zero():
     opts = CellOptions(output_size=O)
     M = random_connection_mask()
-    p0, xs, state0, mask, _, R, S = problem(fully_recurrent, opts, True, False,
-                                            connection_mask=M, **SEQUENCES)
+    p0, xs, state0, mask, _, R, S = problem(
+        fully_recurrent, opts, True, False, connection_mask=M, **SEQUENCES
+    )
     removed = M == 0
     np.testing.assert_array_equal(p0["weight_hh"][removed], 0)
     p = p0
@@ -124,8 +138,9 @@ def test_frnn_without_output_feedback_has_an_elman_hidden_part(nonlinearity):
     opts = CellOptions(nonlinearity=nonlinearity, output_size=O)
     M = np.zeros((N, N))
     M[:, :H] = 1
-    p, xs, (u0,), _, _, _, (S,) = problem(fully_recurrent, opts, False, False, seed=2,
-                                          connection_mask=M, **SEQUENCES)
+    p, xs, (u0,), _, _, _, (S,) = problem(
+        fully_recurrent, opts, False, False, seed=2, connection_mask=M, **SEQUENCES
+    )
     pe = {
         "weight_ih": p["weight_ih"][:H],
         "weight_hh": p["weight_hh"][:H, :H],

@@ -7,8 +7,7 @@ import pytest
 
 from rnnkit.cells import CellOptions, gru, unroll
 from rnnkit.diagnostics.gradcheck import relative_error
-from tests.cells._sequences import B, H, I, T, finite_difference_errors, problem
-
+from tests.cells._sequences import H, I, finite_difference_errors, problem
 
 
 def _case_id(opts: CellOptions, masked: bool, dropped: bool) -> str:
@@ -68,8 +67,10 @@ def test_gru_reset_after_matches_torch_gru_outputs_state_and_gradients(T_, B_, I
     loss.backward()
 
     pairs = {
-        "outs": (outs, out_t), "h_T": (h_T, hT_t[0]),
-        "dxs": (dxs, x_t.grad), "dh0": (dh0, h0_t.grad[0]),
+        "outs": (outs, out_t),
+        "h_T": (h_T, hT_t[0]),
+        "dxs": (dxs, x_t.grad),
+        "dh0": (dh0, h0_t.grad[0]),
     }
     pairs |= {f"d{k}": (g, getattr(net, f"{k}_l0").grad) for k, g in grads.items()}
     diffs = {k: np.abs(a - b.detach().numpy()).max() for k, (a, b) in pairs.items()}
@@ -160,9 +161,13 @@ PURITY_CASES = CASES[-4:]
 def test_gru_forward_and_backward_leave_inputs_and_params_unchanged(opts, masked, dropped):
     p, xs, state0, mask, drop, R, S = _problem(opts, masked, dropped)
     before = [
-        {k: v.copy() for k, v in p.items()}, xs.copy(), [s.copy() for s in state0],
-        None if mask is None else mask.copy(), None if drop is None else drop.copy(),
-        R.copy(), [s.copy() for s in S],
+        {k: v.copy() for k, v in p.items()},
+        xs.copy(),
+        [s.copy() for s in state0],
+        None if mask is None else mask.copy(),
+        None if drop is None else drop.copy(),
+        R.copy(),
+        [s.copy() for s in S],
     ]
     _, _, cache = unroll.forward(gru, p, xs, state0, opts, mask, drop)
     unroll.backward(gru, p, cache, R, S, opts)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from rnnkit.training.bptt import full_bptt
 from rnnkit.cells import CellOptions, gru, lstm
 from rnnkit.cells._init import chrono
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.models.model import Model
+from rnnkit.training.bptt import full_bptt
 from tests.cells._sequences import finite_difference_errors
 
 I_, H_ = 5, 6
@@ -25,8 +25,7 @@ def test_chrono_biases_are_log_uniform_between_1_and_t_max_minus_1():
 
 def test_lstm_chrono_sets_b_f_and_b_i_and_leaves_every_other_draw_as_it_was():
     plain = lstm.init_params(I_, H_, CellOptions(), np.random.default_rng(3), np.float64)
-    p = lstm.init_params(I_, H_, CellOptions(chrono_init=50), np.random.default_rng(3),
-                         np.float64)
+    p = lstm.init_params(I_, H_, CellOptions(chrono_init=50), np.random.default_rng(3), np.float64)
     b_i, b_f = p["bias_ih"][:H_], p["bias_ih"][H_ : 2 * H_]
     assert np.all((b_f >= 0) & (b_f <= np.log(49.0))) and np.array_equal(b_i, -b_f)
     assert not np.any(p["bias_hh"][: 2 * H_])
@@ -38,8 +37,7 @@ def test_lstm_chrono_sets_b_f_and_b_i_and_leaves_every_other_draw_as_it_was():
 
 def test_gru_chrono_sets_the_update_gate_bias_only():
     plain = gru.init_params(I_, H_, CellOptions(), np.random.default_rng(3), np.float64)
-    p = gru.init_params(I_, H_, CellOptions(chrono_init=50), np.random.default_rng(3),
-                        np.float64)
+    p = gru.init_params(I_, H_, CellOptions(chrono_init=50), np.random.default_rng(3), np.float64)
     b_z = p["bias_ih"][H_ : 2 * H_]
     assert np.all((b_z >= 0) & (b_z <= np.log(49.0))) and not np.any(p["bias_hh"][H_ : 2 * H_])
     keep = np.r_[0:H_, 2 * H_ : 3 * H_]  # the r and n slices
@@ -80,11 +78,14 @@ def test_chrono_initialised_cells_pass_the_finite_difference_check(cell):
     assert max(errors.values()) < 1e-6, errors
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"chrono_init": 2}, "chrono_init must be 0"),
-    ({"chrono_init": -5}, "chrono_init must be 0"),
-    ({"chrono_init": 100, "forget_bias": 1.0}, "leave forget_bias 0"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"chrono_init": 2}, "chrono_init must be 0"),
+        ({"chrono_init": -5}, "chrono_init must be 0"),
+        ({"chrono_init": 100, "forget_bias": 1.0}, "leave forget_bias 0"),
+    ],
+)
 def test_bad_chrono_options_are_refused(options, message):
     with pytest.raises(ConfigError, match=message):
         RecurrentConfig(cell="lstm", input_size=2, hidden_size=3, **options)

@@ -5,8 +5,16 @@ import pytest
 
 from rnnkit.cells import CellOptions, jordan, unroll
 from rnnkit.errors import ConfigError
-from tests.cells._sequences import (B, H, I, T, assert_matches_torch_autograd,
-                                    finite_difference_errors, problem, smallest_pre_activation)
+from tests.cells._sequences import (
+    B,
+    H,
+    I,
+    T,
+    assert_matches_torch_autograd,
+    finite_difference_errors,
+    problem,
+    smallest_pre_activation,
+)
 from tests.conftest import FD_RTOL, torch_or_skip
 
 SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout keeps half
@@ -17,10 +25,12 @@ SEQUENCES = dict(lengths=(4, 2, 3), keep=0.5)  # the mask's real steps; dropout 
 @pytest.mark.parametrize("dropped", [False, True], ids=["no-drop", "drop"])
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_jordan_backward_matches_finite_differences(nonlinearity, masked, dropped, output_size,
-                                                    feedback):
-    opts = CellOptions(nonlinearity=nonlinearity, output_size=output_size,
-                       jordan_feedback=feedback)
+def test_jordan_backward_matches_finite_differences(
+    nonlinearity, masked, dropped, output_size, feedback
+):
+    opts = CellOptions(
+        nonlinearity=nonlinearity, output_size=output_size, jordan_feedback=feedback
+    )
     if nonlinearity == "relu":  # finite differences never straddle 0
         assert smallest_pre_activation(jordan, opts, masked, dropped, **SEQUENCES) > 1e-4
     errors = finite_difference_errors(jordan, opts, masked, dropped, **SEQUENCES)

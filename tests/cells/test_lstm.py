@@ -7,8 +7,7 @@ import pytest
 
 from rnnkit.cells import CellOptions, lstm, unroll
 from rnnkit.diagnostics.gradcheck import relative_error
-from tests.cells._sequences import B, H, I, T, finite_difference_errors, problem
-
+from tests.cells._sequences import H, I, finite_difference_errors, problem
 
 
 def _case_id(opts: CellOptions, masked: bool, dropped: bool) -> str:
@@ -73,8 +72,12 @@ def test_lstm_matches_torch_lstm_outputs_state_and_gradients(T_, B_, I_, H_):
     loss.backward()
 
     pairs = {
-        "outs": (outs, out_t), "h_T": (h_T, hT_t[0]), "c_T": (c_T, cT_t[0]),
-        "dxs": (dxs, x_t.grad), "dh0": (dh0, h0_t.grad[0]), "dc0": (dc0, c0_t.grad[0]),
+        "outs": (outs, out_t),
+        "h_T": (h_T, hT_t[0]),
+        "c_T": (c_T, cT_t[0]),
+        "dxs": (dxs, x_t.grad),
+        "dh0": (dh0, h0_t.grad[0]),
+        "dc0": (dc0, c0_t.grad[0]),
     }
     pairs |= {f"d{k}": (g, getattr(net, f"{k}_l0").grad) for k, g in grads.items()}
     diffs = {k: np.abs(a - b.detach().numpy()).max() for k, (a, b) in pairs.items()}
@@ -154,9 +157,13 @@ def test_lstm_forward_and_backward_leave_inputs_and_params_unchanged(opts, maske
     problem = _problem(opts, masked, dropped)
     p, xs, state0, mask, drop, R, S = problem
     before = [
-        {k: v.copy() for k, v in p.items()}, xs.copy(), [s.copy() for s in state0],
-        None if mask is None else mask.copy(), None if drop is None else drop.copy(),
-        R.copy(), [s.copy() for s in S],
+        {k: v.copy() for k, v in p.items()},
+        xs.copy(),
+        [s.copy() for s in state0],
+        None if mask is None else mask.copy(),
+        None if drop is None else drop.copy(),
+        R.copy(),
+        [s.copy() for s in S],
     ]
     _, _, cache = unroll.forward(lstm, p, xs, state0, opts, mask, drop)
     unroll.backward(lstm, p, cache, R, S, opts)

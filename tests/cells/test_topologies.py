@@ -43,10 +43,13 @@ def test_frnn_with_hidden_to_hidden_connections_only_is_the_elman_cell(nonlinear
     M[:, :H] = 1  # [[1, 0], [1, 0]]: nothing reads the output units
     W_hh = np.zeros((2 * H, 2 * H))
     W_hh[:H, :H], W_hh[H:, :H] = pe["weight_hh"], np.eye(H)
-    pf = {"weight_ih": np.vstack([pe["weight_ih"], np.zeros((H, I))]),
-          "weight_hh": W_hh, "connection_mask": M,
-          "bias_ih": np.concatenate([pe["bias_ih"], np.zeros(H)]),
-          "bias_hh": np.concatenate([pe["bias_hh"], np.zeros(H)])}
+    pf = {
+        "weight_ih": np.vstack([pe["weight_ih"], np.zeros((H, I))]),
+        "weight_hh": W_hh,
+        "connection_mask": M,
+        "bias_ih": np.concatenate([pe["bias_ih"], np.zeros(H)]),
+        "bias_hh": np.concatenate([pe["bias_hh"], np.zeros(H)]),
+    }
     xs_f = np.concatenate([xs, np.zeros((1, B, I))])  # one more step shows h_{T−1}
     u0 = np.concatenate([h0, rng.standard_normal((B, H))], axis=1)
 
@@ -60,8 +63,9 @@ def test_frnn_with_hidden_to_hidden_connections_only_is_the_elman_cell(nonlinear
     e_dxs, (dh0,), e_grads = unroll.backward(elman, pe, e_cache, R, (S,), e_opts)
     douts = np.concatenate([np.zeros((1, B, H)), R])
     dstate = np.concatenate([np.zeros((B, H)), S], axis=1)
-    f_dxs, (du0,), f_grads = unroll.backward(fully_recurrent, pf, f_cache, douts, (dstate,),
-                                             f_opts)
+    f_dxs, (du0,), f_grads = unroll.backward(
+        fully_recurrent, pf, f_cache, douts, (dstate,), f_opts
+    )
     same(f_dxs[:T], e_dxs, "dx")
     np.testing.assert_array_equal(f_dxs[T], 0)  # the extra step's input reaches no loss
     same(du0[:, :H], dh0, "dh_{−1}")
@@ -78,10 +82,13 @@ def jordan_as_frnn(pj: dict) -> tuple[dict, np.ndarray]:
     M[:H, H:] = M[H:, :H] = 1
     W_hh = np.zeros((H + O, H + O))
     W_hh[:H, H:], W_hh[H:, :H] = pj["weight_hh"], pj["weight_hy"]  # h ← y,  y ← h
-    return {"weight_ih": np.vstack([pj["weight_ih"], np.zeros((O, I))]),  # outputs see no x
-            "weight_hh": W_hh, "connection_mask": M,
-            "bias_ih": np.concatenate([pj["bias_ih"], pj["bias_hy"]]),
-            "bias_hh": np.concatenate([pj["bias_hh"], np.zeros(O)])}, M
+    return {
+        "weight_ih": np.vstack([pj["weight_ih"], np.zeros((O, I))]),  # outputs see no x
+        "weight_hh": W_hh,
+        "connection_mask": M,
+        "bias_ih": np.concatenate([pj["bias_ih"], pj["bias_hy"]]),
+        "bias_hh": np.concatenate([pj["bias_hh"], np.zeros(O)]),
+    }, M
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -111,8 +118,9 @@ def test_frnn_with_the_jordan_mask_and_linear_outputs_is_the_jordan_cell(nonline
     douts = np.zeros((2 * T, B, O))
     douts[1::2] = R
     dstate = np.concatenate([np.zeros((B, H)), S], axis=1)
-    f_dxs, (du0,), f_grads = unroll.backward(fully_recurrent, pf, f_cache, douts, (dstate,),
-                                             f_opts)
+    f_dxs, (du0,), f_grads = unroll.backward(
+        fully_recurrent, pf, f_cache, douts, (dstate,), f_opts
+    )
     same(f_dxs[0::2], j_dxs, "dx_t at step 2t")
     np.testing.assert_array_equal(f_dxs[1::2], 0)  # the inserted steps reach no loss
     same(du0[:, H:], dy0, "dy_{−1}")

@@ -10,8 +10,18 @@ import pytest
 from rnnkit.cli import _run
 from rnnkit.cli import classify as command
 
-FAST = ["--hidden-size", "6", "--ffnn-hidden", "6", "--epochs", "12", "--batch-size", "8",
-        "--lr", "0.02"]
+FAST = [
+    "--hidden-size",
+    "6",
+    "--ffnn-hidden",
+    "6",
+    "--epochs",
+    "12",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.02",
+]
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -53,8 +63,19 @@ def test_npz_files_are_classified_with_accuracy_and_confusion(files, capsys):
 
 def test_json_reports_accuracy_that_matches_its_confusion_matrix(files, capsys):
     train, test = files
-    argv = ["--train", str(train), "--test", str(test), *FAST, "--json", "--quiet",
-            "--cell", "ffnn", "--window", "3"]
+    argv = [
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        *FAST,
+        "--json",
+        "--quiet",
+        "--cell",
+        "ffnn",
+        "--window",
+        "3",
+    ]
     assert command.run(_parse(argv)) == 0
     report = json.loads(capsys.readouterr().out)
     (row,) = report["results"]  # the baseline is not repeated when --cell is ffnn
@@ -65,8 +86,16 @@ def test_json_reports_accuracy_that_matches_its_confusion_matrix(files, capsys):
 
 
 def test_a_single_file_is_split_into_train_and_test(files, capsys):
-    argv = ["--train", str(files[0]), *FAST, "--json", "--quiet", "--no-baseline",
-            "--test-fraction", "0.25"]
+    argv = [
+        "--train",
+        str(files[0]),
+        *FAST,
+        "--json",
+        "--quiet",
+        "--no-baseline",
+        "--test-fraction",
+        "0.25",
+    ]
     assert command.run(_parse(argv)) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["train_sequences"], report["test_sequences"]) == (30, 10)
@@ -75,20 +104,41 @@ def test_a_single_file_is_split_into_train_and_test(files, capsys):
 def test_plot_writes_the_confusion_matrix_as_png(files, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "confusion.png"
-    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
-            "--no-baseline", "--epochs", "1", "--plot", str(png)]
+    argv = [
+        "--train",
+        str(files[0]),
+        "--test",
+        str(files[1]),
+        *FAST,
+        "--quiet",
+        "--no-baseline",
+        "--epochs",
+        "1",
+        "--plot",
+        str(png),
+    ]
     assert command.run(_parse(argv)) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(files, tmp_path,
-                                                                         capsys):
+def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(files, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     png = blocker / "confusion.png"  # inside a regular file: nobody, root included, can write it
-    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
-            "--no-baseline", "--epochs", "1", "--plot", str(png)]
+    argv = [
+        "--train",
+        str(files[0]),
+        "--test",
+        str(files[1]),
+        *FAST,
+        "--quiet",
+        "--no-baseline",
+        "--epochs",
+        "1",
+        "--plot",
+        str(png),
+    ]
     assert _run(command, _parse(argv), debug=False) == 0
     out, err = capsys.readouterr()
     assert "confusion matrix of gru" in out and "plot saved" not in out
@@ -98,19 +148,30 @@ def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(files, 
 
 def test_plot_without_matplotlib_fails_before_training(files, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    argv = ["--train", str(files[0]), "--test", str(files[1]), *FAST, "--no-baseline",
-            "--plot", str(tmp_path / "c.png")]
+    argv = [
+        "--train",
+        str(files[0]),
+        "--test",
+        str(files[1]),
+        *FAST,
+        "--no-baseline",
+        "--plot",
+        str(tmp_path / "c.png"),
+    ]
     assert _run(command, _parse(argv), debug=False) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "plots need matplotlib" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([], "give either --dataset or --train"),
-    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
-    (["--train", "{train}", "--cell", "transformer"], "unknown cell 'transformer'"),
-    (["--train", "{train}", "--epochs", "0"], "epochs and batch_size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "give either --dataset or --train"),
+        (["--dataset", "mnist"], "unknown dataset 'mnist'"),
+        (["--train", "{train}", "--cell", "transformer"], "unknown cell 'transformer'"),
+        (["--train", "{train}", "--epochs", "0"], "epochs and batch_size must be >= 1"),
+    ],
+)
 def test_known_errors_print_one_line_and_exit_2(files, capsys, argv, message):
     argv = [a.replace("{train}", str(files[0])) for a in argv]
     assert _run(command, _parse(argv), debug=False) == 2
@@ -120,21 +181,34 @@ def test_known_errors_print_one_line_and_exit_2(files, capsys, argv, message):
 
 @pytest.mark.parametrize("channels", [1, 2, 4])
 def test_a_test_file_with_other_channels_is_refused_naming_it_and_both_counts(
-        files, tmp_path, capsys, channels):
+    files, tmp_path, capsys, channels
+):
     test = _npz(tmp_path / "other.npz", 10, 2, channels=channels)
     argv = ["--train", str(files[0]), "--test", str(test), *FAST, "--quiet", "--epochs", "1"]
     assert _run(command, _parse(argv), debug=False) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
-    assert (f"rnnkit: error: {test} has {channels} channel" in err
-            and f"but the training file {files[0]} has 3" in err)
+    assert (
+        f"rnnkit: error: {test} has {channels} channel" in err
+        and f"but the training file {files[0]} has 3" in err
+    )
 
 
 def test_the_rnnkit_command_runs_it_once_registered(files, monkeypatch, capsys):
     from rnnkit import cli
 
     monkeypatch.setitem(cli.COMMANDS, "classify", ("rnnkit.cli.classify", command.SUMMARY))
-    argv = ["classify", "--train", str(files[0]), "--test", str(files[1]), *FAST, "--quiet",
-            "--no-baseline", "--epochs", "1"]
+    argv = [
+        "classify",
+        "--train",
+        str(files[0]),
+        "--test",
+        str(files[1]),
+        *FAST,
+        "--quiet",
+        "--no-baseline",
+        "--epochs",
+        "1",
+    ]
     assert cli.main(argv) == 0
     assert "accuracy" in capsys.readouterr().out

@@ -8,8 +8,20 @@ import pytest
 from rnnkit.cli import experiment
 from rnnkit.errors import ConfigError
 
-TINY = ["--steps", "2", "--T", "22", "--parameters", "300", "--test-size", "16",
-        "--eval-every", "1", "--batch-size", "4"]
+TINY = [
+    "--steps",
+    "2",
+    "--T",
+    "22",
+    "--parameters",
+    "300",
+    "--test-size",
+    "16",
+    "--eval-every",
+    "1",
+    "--batch-size",
+    "4",
+]
 
 
 def _run(argv: list[str]) -> int:
@@ -22,8 +34,9 @@ def test_a_tiny_adding_run_prints_a_table_with_progress_on_stderr(capsys):
     assert _run(["adding", "--cells", "elman", "lstm", *TINY]) == 0
     out, err = capsys.readouterr()
     assert "adding problem" in out and "the test set (16 sequences) is scored once" in out
-    assert [line.split()[0] for line in out.splitlines() if line.startswith(("elman", "lstm"))] \
-        == ["elman", "lstm"]
+    assert [
+        line.split()[0] for line in out.splitlines() if line.startswith(("elman", "lstm"))
+    ] == ["elman", "lstm"]
     assert "validation" in err
 
 
@@ -41,14 +54,17 @@ def test_json_output_parses_and_quiet_silences_progress(capsys):
     assert err == ""
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--steps", "0"], "--steps"),
-    (["--cells", "cnn"], "unknown cells"),
-    (["--curriculum", "-1"], "--curriculum"),
-    (["--minutes", "0"], "--minutes"),
-    (["--lr", "-1"], "--lr"),
-    (["--resume"], "give --out"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--steps", "0"], "--steps"),
+        (["--cells", "cnn"], "unknown cells"),
+        (["--curriculum", "-1"], "--curriculum"),
+        (["--minutes", "0"], "--minutes"),
+        (["--lr", "-1"], "--lr"),
+        (["--resume"], "give --out"),
+    ],
+)
 def test_bad_options_raise_a_known_error(flags, message):
     with pytest.raises(ConfigError, match=message):
         _run(["copy", *TINY, *flags])
@@ -68,19 +84,30 @@ def test_the_curriculum_can_be_switched_off(capsys):
 
 
 def test_out_writes_a_run_directory_per_cell_and_resume_reprints_the_same_table(tmp_path, capsys):
-    argv = ["adding", "--cells", "elman", "gru", "--json", "--quiet", *TINY,
-            "--out", str(tmp_path)]
+    argv = [
+        "adding",
+        "--cells",
+        "elman",
+        "gru",
+        "--json",
+        "--quiet",
+        *TINY,
+        "--out",
+        str(tmp_path),
+    ]
     assert _run(argv) == 0
     first = json.loads(capsys.readouterr().out)
     for cell in ("elman", "gru"):
         assert {"last", "best", "metrics.jsonl", "row.json"} <= {
-            p.name for p in (tmp_path / cell).iterdir()}
+            p.name for p in (tmp_path / cell).iterdir()
+        }
     assert _run([*argv, "--resume"]) == 0
     assert json.loads(capsys.readouterr().out) == first  # scored rows are read back
 
 
-def test_a_signal_saves_the_running_cell_and_exits_128_plus_its_number(tmp_path, capsys,
-                                                                      monkeypatch):
+def test_a_signal_saves_the_running_cell_and_exits_128_plus_its_number(
+    tmp_path, capsys, monkeypatch
+):
     import signal
 
     from rnnkit.training import signals

@@ -11,8 +11,11 @@ from rnnkit.config import ModelConfig
 @pytest.fixture(autouse=True)
 def registered(monkeypatch):
     """The export command in the registry (a no-op once it is registered there)."""
-    monkeypatch.setitem(COMMANDS, "export", COMMANDS.get(
-        "export", ("rnnkit.cli.export", "export a saved model to ONNX or PyTorch")))
+    monkeypatch.setitem(
+        COMMANDS,
+        "export",
+        COMMANDS.get("export", ("rnnkit.cli.export", "export a saved model to ONNX or PyTorch")),
+    )
 
 
 def saved(tmp_path, **rnn) -> str:
@@ -27,8 +30,20 @@ def test_onnx_export_writes_a_file_and_verifies_it(cell, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "m.onnx"
     both = cell != "jordan"  # a Jordan model reads one direction
-    assert main(["export", "onnx", saved(tmp_path, cell=cell, bidirectional=both),
-                 "--out", str(out), "--verify", "--state"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "onnx",
+                saved(tmp_path, cell=cell, bidirectional=both),
+                "--out",
+                str(out),
+                "--verify",
+                "--state",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert out.is_file() and lines[0] == f"wrote {out}"
     assert float(lines[1].rsplit(":", 1)[1]) < 1e-5
@@ -42,14 +57,17 @@ def test_torch_export_writes_the_state_dict_and_module(tmp_path, capsys):
     assert {"model.safetensors", "config.json", "rnnkit_model.py"} <= names
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["onnx", "{model_ln}", "--out", "{tmp}/ln.onnx"], "layer-normalised LSTM"),
-    (["onnx", "{model}", "--out", "{tmp}/new.onnx", "--opset", "30"], "opset must be"),
-    (["onnx", "{model}", "--out", "{tmp}/file.onnx"], "exists; pass --overwrite"),
-    (["onnx", "{model}", "--out", "{model}", "--overwrite"], "is a directory"),
-    (["torch", "{model}", "--out", "{tmp}/file.onnx", "--overwrite"], "is a file"),
-    (["onnx", "{tmp}/nothing", "--out", "{tmp}/new.onnx"], "nothing"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["onnx", "{model_ln}", "--out", "{tmp}/ln.onnx"], "layer-normalised LSTM"),
+        (["onnx", "{model}", "--out", "{tmp}/new.onnx", "--opset", "30"], "opset must be"),
+        (["onnx", "{model}", "--out", "{tmp}/file.onnx"], "exists; pass --overwrite"),
+        (["onnx", "{model}", "--out", "{model}", "--overwrite"], "is a directory"),
+        (["torch", "{model}", "--out", "{tmp}/file.onnx", "--overwrite"], "is a file"),
+        (["onnx", "{tmp}/nothing", "--out", "{tmp}/new.onnx"], "nothing"),
+    ],
+)
 def test_known_errors_print_one_line_and_exit_2(argv, message, tmp_path, capsys):
     pytest.importorskip("onnx")
     model, model_ln = saved(tmp_path), saved(tmp_path / "ln", layer_norm=True)

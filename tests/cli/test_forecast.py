@@ -9,8 +9,24 @@ import pytest
 from rnnkit.cli import _run
 from rnnkit.cli import forecast as command
 
-FAST = ["--lookback", "6", "--horizon", "3", "--season", "8", "--test-size", "12",
-        "--hidden-size", "4", "--ffnn-hidden", "4", "--epochs", "2", "--stat", "none"]
+FAST = [
+    "--lookback",
+    "6",
+    "--horizon",
+    "3",
+    "--season",
+    "8",
+    "--test-size",
+    "12",
+    "--hidden-size",
+    "4",
+    "--ffnn-hidden",
+    "4",
+    "--epochs",
+    "2",
+    "--stat",
+    "none",
+]
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -49,8 +65,17 @@ def test_missing_held_out_values_are_counted_in_the_table_and_the_json(tmp_path,
     path = tmp_path / "tail_gaps.csv"
     rows = [f"{k},{'' if k in (60, 61, 66) else np.sin(k)}" for k in t]  # tail: steps 58…69
     path.write_text("day,level\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    argv = ["--csv", str(path), "--column", "level", *FAST, "--quiet", "--no-baseline",
-            "--strategy", "direct"]
+    argv = [
+        "--csv",
+        str(path),
+        "--column",
+        "level",
+        *FAST,
+        "--quiet",
+        "--no-baseline",
+        "--strategy",
+        "direct",
+    ]
     assert command.run(_parse(argv)) == 0
     assert "test: 12 steps, 3 missing skipped" in capsys.readouterr().out
     assert command.run(_parse([*argv, "--json"])) == 0
@@ -59,8 +84,18 @@ def test_missing_held_out_values_are_counted_in_the_table_and_the_json(tmp_path,
 
 
 def test_json_output_parses_and_holds_every_model(series_csv, capsys):
-    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--json", "--quiet",
-            "--strategy", "direct", "--no-baseline"]
+    argv = [
+        "--csv",
+        str(series_csv),
+        "--column",
+        "level",
+        *FAST,
+        "--json",
+        "--quiet",
+        "--strategy",
+        "direct",
+        "--no-baseline",
+    ]
     assert command.run(_parse(argv)) == 0
     out, err = capsys.readouterr()
     report = json.loads(out)
@@ -71,8 +106,19 @@ def test_json_output_parses_and_holds_every_model(series_csv, capsys):
 def test_plot_writes_a_png(series_csv, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "out" / "forecast.png"
-    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--quiet", "--plot", str(png),
-            "--strategy", "recursive", "--no-baseline"]
+    argv = [
+        "--csv",
+        str(series_csv),
+        "--column",
+        "level",
+        *FAST,
+        "--quiet",
+        "--plot",
+        str(png),
+        "--strategy",
+        "recursive",
+        "--no-baseline",
+    ]
     assert command.run(_parse(argv)) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"plot saved to {png}" in capsys.readouterr().out
@@ -80,13 +126,25 @@ def test_plot_writes_a_png(series_csv, tmp_path, capsys):
 
 @pytest.mark.parametrize("json_output", [False, True])
 def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(
-        series_csv, tmp_path, capsys, json_output):
+    series_csv, tmp_path, capsys, json_output
+):
     pytest.importorskip("matplotlib")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     png = blocker / "forecast.png"  # inside a regular file: no user, root included, can write it
-    argv = ["--csv", str(series_csv), "--column", "level", *FAST, "--quiet", "--plot", str(png),
-            "--strategy", "recursive", "--no-baseline"] + (["--json"] if json_output else [])
+    argv = [
+        "--csv",
+        str(series_csv),
+        "--column",
+        "level",
+        *FAST,
+        "--quiet",
+        "--plot",
+        str(png),
+        "--strategy",
+        "recursive",
+        "--no-baseline",
+    ] + (["--json"] if json_output else [])
     assert _run(command, _parse(argv), debug=False) == 0
     out, err = capsys.readouterr()
     if json_output:
@@ -97,12 +155,15 @@ def test_a_plot_that_cannot_be_saved_warns_after_the_results_are_printed(
     assert str(png) in err and "not saved" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([], "give either --dataset or --csv"),
-    (["--csv", "nowhere.csv"], "no such file"),
-    (["--csv", "{csv}", "--column", "price"], "'price' is not in the header"),
-    (["--csv", "{csv}", "--arima-order", "1,2"], "three integers"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "give either --dataset or --csv"),
+        (["--csv", "nowhere.csv"], "no such file"),
+        (["--csv", "{csv}", "--column", "price"], "'price' is not in the header"),
+        (["--csv", "{csv}", "--arima-order", "1,2"], "three integers"),
+    ],
+)
 def test_known_errors_print_one_line_and_exit_2(series_csv, capsys, argv, message):
     argv = [a.replace("{csv}", str(series_csv)) for a in argv]
     assert _run(command, _parse(argv), debug=False) == 2
@@ -123,7 +184,17 @@ def test_the_rnnkit_command_runs_it_once_registered(series_csv, monkeypatch, cap
     from rnnkit import cli
 
     monkeypatch.setitem(cli.COMMANDS, "forecast", ("rnnkit.cli.forecast", command.SUMMARY))
-    argv = ["forecast", "--csv", str(series_csv), "--column", "level", *FAST, "--quiet",
-            "--strategy", "recursive", "--no-baseline"]
+    argv = [
+        "forecast",
+        "--csv",
+        str(series_csv),
+        "--column",
+        "level",
+        *FAST,
+        "--quiet",
+        "--strategy",
+        "recursive",
+        "--no-baseline",
+    ]
     assert cli.main(argv) == 0
     assert "gru (recursive)" in capsys.readouterr().out

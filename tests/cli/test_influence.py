@@ -61,7 +61,7 @@ def test_html_colours_every_character(char_model, tmp_path, capsys):
     html = tmp_path / "influence.html"
     assert _run([str(path), "--text", "a<b&c", "--html", str(html)]) == 0
     page = html.read_text(encoding="utf-8")
-    assert page.count("<span style=\"background: rgba(") == 5
+    assert page.count('<span style="background: rgba(') == 5
     assert "&lt;" in page and "&amp;" in page
     assert f"written to {html}" in capsys.readouterr().out
 
@@ -75,12 +75,15 @@ def test_png_is_written_and_is_a_png(char_model, tmp_path, capsys):
     assert data[:8] == PNG_SIGNATURE and len(data) > 100
 
 
-@pytest.mark.parametrize("argv, error, message", [
-    (["--text", "xyz€"], VocabularyError, "€"),
-    (["--text", "abc", "--position", "3"], ConfigError, "outside the text"),
-    (["--text", "abc", "--target", "ab"], ConfigError, "one character"),
-    (["--text", ""], ConfigError, "at least one character"),
-])
+@pytest.mark.parametrize(
+    "argv, error, message",
+    [
+        (["--text", "xyz€"], VocabularyError, "€"),
+        (["--text", "abc", "--position", "3"], ConfigError, "outside the text"),
+        (["--text", "abc", "--target", "ab"], ConfigError, "one character"),
+        (["--text", ""], ConfigError, "at least one character"),
+    ],
+)
 def test_bad_input_raises_a_named_error(char_model, argv, error, message):
     path, _, _ = char_model
     with pytest.raises(error, match=message):
@@ -102,8 +105,19 @@ def test_without_a_model_or_adding_it_says_what_to_give():
 def test_adding_reports_accuracy_peaks_and_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "adding.png"
-    argv = ["--adding", "--T", "22", "--steps", "3", "--hidden-size", "4", "--test-size", "8",
-            "--png", str(png)]
+    argv = [
+        "--adding",
+        "--T",
+        "22",
+        "--steps",
+        "3",
+        "--hidden-size",
+        "4",
+        "--test-size",
+        "8",
+        "--png",
+        str(png),
+    ]
     assert _run(argv) == 0
     out = capsys.readouterr()
     assert "of 8 test sequences" in out.out and "marked positions" in out.out

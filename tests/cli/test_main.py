@@ -18,8 +18,11 @@ from rnnkit.models.model import Model
 @pytest.fixture
 def model_dir(tmp_path):
     vocab = CharVocab.from_text("abc \n")
-    model = Model(ModelConfig.for_tokens(vocab.size, cell="gru", hidden_size=4),
-                  rng=np.random.default_rng(0), meta={"vocab": vocab.to_dict()})
+    model = Model(
+        ModelConfig.for_tokens(vocab.size, cell="gru", hidden_size=4),
+        rng=np.random.default_rng(0),
+        meta={"vocab": vocab.to_dict()},
+    )
     return save(model, tmp_path / "model")
 
 
@@ -28,19 +31,27 @@ def _into_a_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess:
     read, write = os.pipe()
     os.close(read)  # every write now fails with EPIPE
     try:
-        return subprocess.run([sys.executable, "-m", "rnnkit", *argv], stdout=write,
-                              stderr=subprocess.PIPE, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "rnnkit", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
     finally:
         os.close(write)
 
 
-@pytest.mark.parametrize("argv", [
-    ["info", "{model}"],
-    ["info", "{model}", "--json"],
-    ["sample", "{model}", "--length", "20000"],
-    ["train", "--help"],
-    ["--help"],
-], ids=["info", "info_json", "sample", "subcommand_help", "help"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["info", "{model}"],
+        ["info", "{model}", "--json"],
+        ["sample", "{model}", "--length", "20000"],
+        ["train", "--help"],
+        ["--help"],
+    ],
+    ids=["info", "info_json", "sample", "subcommand_help", "help"],
+)
 def test_a_closed_stdout_ends_the_command_quietly_with_status_0(model_dir, argv):
     done = _into_a_closed_pipe([a.replace("{model}", str(model_dir)) for a in argv])
     assert done.stderr.decode() == "" and done.returncode == 0
@@ -55,7 +66,21 @@ def test_a_pipe_closed_while_training_prints_no_error(tmp_path, monkeypatch, cap
     text = tmp_path / "t.txt"
     text.write_text("abc def\n" * 400, encoding="utf-8")
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
-    argv = ["train", str(text), "--steps", "2", "--hidden-size", "4", "--seq-len", "8",
-            "--batch-size", "2", "--sample-every", "0", "--out", str(tmp_path / "run")]
+    argv = [
+        "train",
+        str(text),
+        "--steps",
+        "2",
+        "--hidden-size",
+        "4",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "2",
+        "--sample-every",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert main(argv) == 0
     assert "error" not in capsys.readouterr().err

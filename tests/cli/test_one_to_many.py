@@ -11,15 +11,32 @@ import pytest
 
 import rnnkit
 from rnnkit.cli import _run, main, one_to_many
-from rnnkit.models.conditioned import Conditioned
 from rnnkit.io.model_files import load_with_state
 from rnnkit.jobs import one_to_many as job
-from tests.cli.test_seq2seq import (assert_same_parameters, kill_and_resume, max_difference,
-                                    mpi_runs, send_signal_at)
+from rnnkit.models.conditioned import Conditioned
+from tests.cli.test_seq2seq import (
+    assert_same_parameters,
+    kill_and_resume,
+    max_difference,
+    mpi_runs,
+    send_signal_at,
+)
 from tests.training.test_distributed import needs_mpi
 
-TINY = ["--classes", "2", "--steps", "6", "--length", "12", "--hidden-size", "8",
-        "--eval-every", "2", "--checkpoint-every", "3"]
+TINY = [
+    "--classes",
+    "2",
+    "--steps",
+    "6",
+    "--length",
+    "12",
+    "--hidden-size",
+    "8",
+    "--eval-every",
+    "2",
+    "--checkpoint-every",
+    "3",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +51,9 @@ def _main(argv: list[str]) -> int:
 
 
 def test_each_word_is_generated_from_its_class_alone(capsys):
-    assert _main(["words", "--words", "cat,cart,dog", "--steps", "300", "--hidden-size",
-                  "16"]) == 0
+    assert (
+        _main(["words", "--words", "cat,cart,dog", "--steps", "300", "--hidden-size", "16"]) == 0
+    )
     out, err = capsys.readouterr()
     assert "exact: 3/3" in out
     assert re.search(r"class 1: 'cart' +target 'cart' +exact", out)
@@ -44,14 +62,28 @@ def test_each_word_is_generated_from_its_class_alone(capsys):
 
 @pytest.mark.parametrize("condition", ["class", "value"])
 def test_sine_prints_truth_and_generated_waves_per_condition(capsys, condition):
-    argv = ["sine", "--condition", condition, "--classes", "3", "--steps", "150",
-            "--length", "24", "--hidden-size", "16"]
+    argv = [
+        "sine",
+        "--condition",
+        condition,
+        "--classes",
+        "3",
+        "--steps",
+        "150",
+        "--length",
+        "24",
+        "--hidden-size",
+        "16",
+    ]
     assert _main(argv) == 0
     out = capsys.readouterr().out
     rmses = [float(v) for v in re.findall(r"rmse (\d+\.\d+)", out)]
     assert len(rmses) == (3 if condition == "class" else 4)
-    generated = [line.split(maxsplit=1)[1] for line in out.splitlines()
-                 if line.strip().startswith("generated")]
+    generated = [
+        line.split(maxsplit=1)[1]
+        for line in out.splitlines()
+        if line.strip().startswith("generated")
+    ]
     assert all(len(g) == 24 and set(g) <= set(one_to_many.BLOCKS) for g in generated)
 
 
@@ -75,17 +107,20 @@ def test_validation_is_held_out_of_the_training_sequences():
     assert not set(c_val[:, 0].tolist()) & set(run.source.extra["c"][:, 0].tolist())
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["words", "--words", "cat,cat"], "distinct"),
-    (["words", "--words", "a.b"], "without '.'"),
-    (["words", "--condition", "value"], "conditioned on their class"),
-    (["words", "--plot", "w.png"], "--plot draws sine waves"),
-    (["sine", "--length", "0"], "length must be >= 1"),
-    (["sine", "--steps", "0"], "steps must be >= 1"),
-    (["sine", "--lr", "nan"], "lr must be > 0"),
-    (["--resume"], "--resume needs --out"),
-    ([], "give the task"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["words", "--words", "cat,cat"], "distinct"),
+        (["words", "--words", "a.b"], "without '.'"),
+        (["words", "--condition", "value"], "conditioned on their class"),
+        (["words", "--plot", "w.png"], "--plot draws sine waves"),
+        (["sine", "--length", "0"], "length must be >= 1"),
+        (["sine", "--steps", "0"], "steps must be >= 1"),
+        (["sine", "--lr", "nan"], "lr must be > 0"),
+        (["--resume"], "--resume needs --out"),
+        ([], "give the task"),
+    ],
+)
 def test_nonsense_is_one_line_and_exit_2(capsys, argv, message):
     assert _main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -93,8 +128,23 @@ def test_nonsense_is_one_line_and_exit_2(capsys, argv, message):
 
 
 def test_best_loads_as_the_conditioned_model(tmp_path):
-    assert main(["one-to-many", "words", "--words", "ab,ba", "--steps", "4", "--eval-every",
-                 "2", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "one-to-many",
+                "words",
+                "--words",
+                "ab,ba",
+                "--steps",
+                "4",
+                "--eval-every",
+                "2",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     best = rnnkit.load(tmp_path / "r" / "best")
     assert isinstance(best, Conditioned) and best.meta == {"task": "words", "vocab": ".ab"}
     assert best.generate(np.array([0, 1]), np.array([0, 0]), 3).shape == (2, 3)
@@ -109,8 +159,7 @@ def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_saves_last_and_exits_128_plus_its_number(tmp_path, monkeypatch, capsys,
-                                                           signum):
+def test_a_signal_saves_last_and_exits_128_plus_its_number(tmp_path, monkeypatch, capsys, signum):
     send_signal_at(monkeypatch, step=2, signum=signum)
     out = tmp_path / "r"
     assert main(["one-to-many", "words", "--steps", "50", "--out", str(out)]) == 128 + signum
@@ -128,8 +177,10 @@ def test_a_nan_loss_is_guarded_as_told(tmp_path, monkeypatch, action):
         return step._replace(loss=np.nan) if calls[0] == 3 else step
 
     monkeypatch.setattr(job, "gradients", gradients)
-    run = job.start(job.OneToManyJob(task="words", steps=6, checkpoint_every=1,
-                                     on_nonfinite=action), tmp_path / "r")
+    run = job.start(
+        job.OneToManyJob(task="words", steps=6, checkpoint_every=1, on_nonfinite=action),
+        tmp_path / "r",
+    )
     if action == "stop":
         with pytest.raises(rnnkit.errors.RnnkitError, match="loss is nan at step 2"):
             run.fit(io.StringIO(), handle_signals=False)
@@ -151,6 +202,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_parameters(tmp_path):
 def test_two_ranks_train_as_one_process(tmp_path):
     # float64: in float32 an LSTM bias whose gradient is ≈ 0 up to rounding gets Adam's
     # first update ±lr·g/(|g| + ε) from rounding noise, which the split changes (≈ 1e-5)
-    mpi_runs({"otm": ["one-to-many", "sine", *TINY, "--batch-size", "7", "--dtype",
-                      "float64"]}, tmp_path)
+    mpi_runs(
+        {"otm": ["one-to-many", "sine", *TINY, "--batch-size", "7", "--dtype", "float64"]},
+        tmp_path,
+    )
     assert max_difference(tmp_path / "otm-1", tmp_path / "otm-2") < 1e-12

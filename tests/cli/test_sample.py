@@ -13,8 +13,11 @@ from rnnkit.models.model import Model
 @pytest.fixture
 def model_dir(tmp_path):
     vocab = CharVocab.from_text("abc \n")
-    model = Model(ModelConfig.for_tokens(vocab.size, cell="gru", hidden_size=4),
-                  rng=np.random.default_rng(0), meta={"vocab": vocab.to_dict()})
+    model = Model(
+        ModelConfig.for_tokens(vocab.size, cell="gru", hidden_size=4),
+        rng=np.random.default_rng(0),
+        meta={"vocab": vocab.to_dict()},
+    )
     return save(model, tmp_path / "model")
 
 
@@ -24,16 +27,20 @@ def test_it_prints_the_prime_and_length_characters_drawn_from_the_vocabulary(mod
     assert out.startswith("ab") and len(out) == 2 + 30 + 1 and set(out) <= set("abc \n")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--temperature", "nan"], "--temperature must be a finite number > 0, got nan"),
-    (["--temperature", "inf"], "--temperature must be a finite number > 0, got inf"),
-    (["--temperature", "0"], "--temperature must be a finite number > 0, got 0.0"),
-    (["--temperature", "-1"], "--temperature must be a finite number > 0, got -1.0"),
-    (["--length", "-3"], "--length must be >= 0, got -3"),
-    (["--prime", ""], "--prime must hold at least one character"),
-])
-def test_bad_sampling_numbers_are_one_line_errors_and_print_no_text(model_dir, capsys, argv,
-                                                                     message):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--temperature", "nan"], "--temperature must be a finite number > 0, got nan"),
+        (["--temperature", "inf"], "--temperature must be a finite number > 0, got inf"),
+        (["--temperature", "0"], "--temperature must be a finite number > 0, got 0.0"),
+        (["--temperature", "-1"], "--temperature must be a finite number > 0, got -1.0"),
+        (["--length", "-3"], "--length must be >= 0, got -3"),
+        (["--prime", ""], "--prime must hold at least one character"),
+    ],
+)
+def test_bad_sampling_numbers_are_one_line_errors_and_print_no_text(
+    model_dir, capsys, argv, message
+):
     assert main(["sample", str(model_dir), *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err == f"rnnkit: error: {message}\n"

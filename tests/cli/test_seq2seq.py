@@ -20,11 +20,28 @@ from rnnkit.errors import ConfigError
 from rnnkit.io.model_files import load_with_state
 from rnnkit.jobs import seq2seq as job
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.training import TrainingDiverged, engine as engine_module, read_log
+from rnnkit.training import TrainingDiverged, read_log
+from rnnkit.training import engine as engine_module
 from tests.training.test_distributed import _env, _two_ranks, needs_mpi
 
-TINY = ["--steps", "4", "--hidden-size", "8", "--embedding-dim", "4", "--test-size", "20",
-        "--val-size", "20", "--eval-every", "2", "--batch-size", "8", "--beam", "2"]
+TINY = [
+    "--steps",
+    "4",
+    "--hidden-size",
+    "8",
+    "--embedding-dim",
+    "4",
+    "--test-size",
+    "20",
+    "--val-size",
+    "20",
+    "--eval-every",
+    "2",
+    "--batch-size",
+    "8",
+    "--beam",
+    "2",
+]
 
 
 def _main(argv: list[str], out: Path) -> int:
@@ -112,8 +129,7 @@ def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tmp_path, caps
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_saves_last_and_exits_128_plus_its_number(tmp_path, monkeypatch, capsys,
-                                                           signum):
+def test_a_signal_saves_last_and_exits_128_plus_its_number(tmp_path, monkeypatch, capsys, signum):
     send_signal_at(monkeypatch, step=3, signum=signum)
     out = tmp_path / "r"
     argv = ["reverse", *TINY, "--steps", "50", "--checkpoint-every", "100"]
@@ -148,10 +164,22 @@ def _nan_loss_at(monkeypatch, *calls: int) -> None:
 
 
 def _fit(tmp_path: Path, **options):
-    run = job.start(job.Seq2SeqJob(**{"steps": 6, "hidden_size": 8, "embedding_dim": 4,
-                                      "batch_size": 8, "val_size": 10, "test_size": 10,
-                                      "eval_every": 2, "checkpoint_every": 1, **options}),
-                    tmp_path / "r")
+    run = job.start(
+        job.Seq2SeqJob(
+            **{
+                "steps": 6,
+                "hidden_size": 8,
+                "embedding_dim": 4,
+                "batch_size": 8,
+                "val_size": 10,
+                "test_size": 10,
+                "eval_every": 2,
+                "checkpoint_every": 1,
+                **options,
+            }
+        ),
+        tmp_path / "r",
+    )
     return run, run.fit(io.StringIO(), handle_signals=False)
 
 
@@ -164,8 +192,9 @@ def test_a_nan_loss_is_not_applied(tmp_path, monkeypatch, action):
     assert all(np.isfinite(w).all() for w in _params(tmp_path / "r").values())
 
 
-def test_a_nan_loss_stops_the_run_when_told_and_last_is_the_step_before(tmp_path, monkeypatch,
-                                                                         capsys):
+def test_a_nan_loss_stops_the_run_when_told_and_last_is_the_step_before(
+    tmp_path, monkeypatch, capsys
+):
     _nan_loss_at(monkeypatch, 2)
     with pytest.raises(TrainingDiverged, match="loss is nan at step 2"):
         _fit(tmp_path, on_nonfinite="stop")
@@ -190,17 +219,22 @@ def kill_and_resume(command: list[str], out: Path, kills: int) -> int:
     hits, resume = 0, []
     for _ in range(kills):
         before = _saved_step(out)
-        proc = subprocess.Popen([sys.executable, "-m", "rnnkit", *(resume or command),
-                                 "--out", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rnnkit", *(resume or command), "--out", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while _saved_step(out) <= before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         hits += proc.wait() == -signal.SIGKILL
         resume = [command[0], "--resume"]
-    done = subprocess.run([sys.executable, "-m", "rnnkit", *resume, "--out", str(out)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnkit", *resume, "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return hits
 
@@ -231,8 +265,14 @@ def mpi_runs(commands: dict[str, list[str]], tmp_path: Path) -> subprocess.Compl
     for name, argv in commands.items():
         assert main([*argv, "--out", str(tmp_path / f"{name}-1")]) == 0
     ranked = [[*argv, "--out", str(tmp_path / f"{name}-2")] for name, argv in commands.items()]
-    done = subprocess.run(_two_ranks(RUN_ALL, json.dumps(ranked)), cwd=tmp_path, env=_env(),
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        _two_ranks(RUN_ALL, json.dumps(ranked)),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -255,12 +295,19 @@ def test_two_ranks_train_as_one_process_in_float32(tmp_path):
 @needs_mpi
 def test_a_batch_smaller_than_the_ranks_is_one_line(tmp_path):
     argv = ["seq2seq", "reverse", *TINY, "--batch-size", "1", "--out", str(tmp_path / "r")]
-    done = subprocess.run(_two_ranks(RUN_ALL, json.dumps([argv])), cwd=tmp_path, env=_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        _two_ranks(RUN_ALL, json.dumps([argv])),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "rnnkit: error: a batch of 1 rows cannot be split over 2 processes; use --batch-size "
-        ">= 2 or fewer processes"]
+        ">= 2 or fewer processes"
+    ]
 
 
 @pytest.mark.slow

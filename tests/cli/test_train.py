@@ -9,8 +9,20 @@ import rnnkit
 from rnnkit.cli import main
 from rnnkit.io.model_files import load_with_state
 
-SMALL = ["--hidden-size", "16", "--seq-len", "20", "--batch-size", "4", "--eval-every", "5",
-         "--sample-every", "0", "--checkpoint-every", "5"]
+SMALL = [
+    "--hidden-size",
+    "16",
+    "--seq-len",
+    "20",
+    "--batch-size",
+    "4",
+    "--eval-every",
+    "5",
+    "--sample-every",
+    "0",
+    "--checkpoint-every",
+    "5",
+]
 
 
 @pytest.fixture
@@ -40,8 +52,16 @@ def test_train_then_sample_then_info(text_file, tmp_path, capsys):
 
 def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(text_file, tmp_path, capsys):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    common = [str(text_file), *SMALL, "--bptt-steps", "30", "--dropout", "0.1",
-              "--num-layers", "2"]
+    common = [
+        str(text_file),
+        *SMALL,
+        "--bptt-steps",
+        "30",
+        "--dropout",
+        "0.1",
+        "--num-layers",
+        "2",
+    ]
     assert main(["train", *common, "--steps", "20", "--out", str(straight)]) == 0
     assert main(["train", *common, "--steps", "10", "--out", str(split)]) == 0
     assert main(["train", "--resume", "--steps", "20", "--out", str(split)]) == 0
@@ -79,30 +99,35 @@ def _one_error_line(capsys) -> str:
     return err[0]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--hidden-size", "-3"], "hidden_size must be > 0"),
-    (["--lr", "0"], "lr must be > 0"),
-    (["--lr", "nan"], "lr must be a finite number"),
-    (["--seq-len", "100000"], "too short for batch_size=4 streams of seq_len+1=100001"),
-    (["--batch-size", "0"], "batch_size must be > 0"),
-    (["--forget-bias", "inf"], "forget_bias must be a finite number"),
-    (["--chrono-init", "2"], "chrono_init must be 0 (off) or >= 3"),
-    (["--cell", "tree"], "unknown cell 'tree'"),
-    (["--max-chars", "-1"], "max_chars must be >= 0"),
-    (["--on-nonfinite", "stop", "--nonfinite-lr-factor", "2"], "nonfinite_lr_factor"),
-])
-def test_nonsensical_options_are_one_line_and_exit_2(text_file, tmp_path, capsys, extra,
-                                                      message):
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--hidden-size", "-3"], "hidden_size must be > 0"),
+        (["--lr", "0"], "lr must be > 0"),
+        (["--lr", "nan"], "lr must be a finite number"),
+        (["--seq-len", "100000"], "too short for batch_size=4 streams of seq_len+1=100001"),
+        (["--batch-size", "0"], "batch_size must be > 0"),
+        (["--forget-bias", "inf"], "forget_bias must be a finite number"),
+        (["--chrono-init", "2"], "chrono_init must be 0 (off) or >= 3"),
+        (["--cell", "tree"], "unknown cell 'tree'"),
+        (["--max-chars", "-1"], "max_chars must be >= 0"),
+        (["--on-nonfinite", "stop", "--nonfinite-lr-factor", "2"], "nonfinite_lr_factor"),
+    ],
+)
+def test_nonsensical_options_are_one_line_and_exit_2(text_file, tmp_path, capsys, extra, message):
     argv = ["train", str(text_file), "--steps", "2", "--out", str(tmp_path / "r"), *SMALL, *extra]
     assert main(argv) == 2
     assert message in _one_error_line(capsys)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "hold no text"),
-    (b"ab", "too short"),
-    (b"ok\n\xff\xfe", "line 2"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "hold no text"),
+        (b"ab", "too short"),
+        (b"ok\n\xff\xfe", "line 2"),
+    ],
+)
 def test_bad_texts_are_one_line_and_exit_2(tmp_path, capsys, content, message):
     path = tmp_path / "t.txt"
     path.write_bytes(content)
@@ -128,8 +153,19 @@ def test_config_file_sets_options_and_flags_override_it(text_file, tmp_path, cap
 
 def test_chrono_init_sets_the_gate_biases_of_the_trained_model(text_file, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", str(text_file), "--steps", "1", "--out", str(out), "--cell", "gru",
-            "--chrono-init", "40", *SMALL]
+    argv = [
+        "train",
+        str(text_file),
+        "--steps",
+        "1",
+        "--out",
+        str(out),
+        "--cell",
+        "gru",
+        "--chrono-init",
+        "40",
+        *SMALL,
+    ]
     assert main(argv) == 0
     model, _ = load_with_state(out / "last")
     assert model.config.rnn.chrono_init == 40
@@ -138,12 +174,16 @@ def test_chrono_init_sets_the_gate_biases_of_the_trained_model(text_file, tmp_pa
     assert np.all(b_z > -0.1) and np.all(b_z < np.log(39) + 0.1) and b_z.std() > 0.3
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"\0" * 5000, "t.txt: line 1, column 1 (byte offset 0): a NUL byte"),
-    (b"x" * 5000, "t.txt: the text holds one distinct character ('x', 5,000 times)"),
-])
-def test_binary_or_one_character_texts_are_refused_before_training(tmp_path, capsys, content,
-                                                                   message):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\0" * 5000, "t.txt: line 1, column 1 (byte offset 0): a NUL byte"),
+        (b"x" * 5000, "t.txt: the text holds one distinct character ('x', 5,000 times)"),
+    ],
+)
+def test_binary_or_one_character_texts_are_refused_before_training(
+    tmp_path, capsys, content, message
+):
     path = tmp_path / "t.txt"
     path.write_bytes(content)
     assert main(["train", str(path), "--steps", "1", "--out", str(tmp_path / "r")]) == 2
@@ -159,8 +199,7 @@ def test_max_chars_that_leave_one_distinct_character_are_refused(tmp_path, capsy
     assert "the first 2,000 characters (--max-chars)" in _one_error_line(capsys)
 
 
-def test_a_resume_to_fewer_steps_than_done_is_refused_naming_both(text_file, tmp_path,
-                                                                  capsys):
+def test_a_resume_to_fewer_steps_than_done_is_refused_naming_both(text_file, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL]) == 0
     capsys.readouterr()
@@ -170,16 +209,17 @@ def test_a_resume_to_fewer_steps_than_done_is_refused_naming_both(text_file, tmp
 
 
 @pytest.mark.parametrize("extra", [["--steps", "6"], []], ids=["same_steps", "saved_budget"])
-def test_resuming_a_finished_run_says_so_and_trains_nothing(text_file, tmp_path, capsys,
-                                                            extra):
+def test_resuming_a_finished_run_says_so_and_trains_nothing(text_file, tmp_path, capsys, extra):
     out = tmp_path / "run"
     assert main(["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL]) == 0
     capsys.readouterr()
     before = load_with_state(out / "last")
     assert main(["train", "--resume", *extra, "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    assert printed.out == (f"{out}: the run is already at step 6 of its 6; nothing to train "
-                           "(give --steps greater than 6 to continue it)\n")
+    assert printed.out == (
+        f"{out}: the run is already at step 6 of its 6; nothing to train "
+        "(give --steps greater than 6 to continue it)\n"
+    )
     assert "nan" not in printed.out + printed.err
     after = load_with_state(out / "last")
     assert after[1]["step"] == 6
@@ -188,8 +228,9 @@ def test_resuming_a_finished_run_says_so_and_trains_nothing(text_file, tmp_path,
     assert "steps 7  validation" in capsys.readouterr().out
 
 
-def test_resume_and_overwrite_together_are_refused_and_the_run_is_kept(text_file, tmp_path,
-                                                                      capsys):
+def test_resume_and_overwrite_together_are_refused_and_the_run_is_kept(
+    text_file, tmp_path, capsys
+):
     out = tmp_path / "run"
     assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
     capsys.readouterr()
@@ -223,8 +264,7 @@ def test_a_resume_may_lower_the_rate_but_not_change_the_model(text_file, tmp_pat
 
 
 @pytest.mark.parametrize("damage", ["truncate", "tamper", "other_model", "not_a_checkpoint"])
-def test_damaged_checkpoints_are_one_line_for_every_command(text_file, tmp_path, capsys,
-                                                            damage):
+def test_damaged_checkpoints_are_one_line_for_every_command(text_file, tmp_path, capsys, damage):
     out = tmp_path / "run"
     assert main(["train", str(text_file), "--steps", "2", "--out", str(out), *SMALL]) == 0
     capsys.readouterr()
@@ -245,8 +285,11 @@ def test_damaged_checkpoints_are_one_line_for_every_command(text_file, tmp_path,
             for f in folder.iterdir():
                 f.unlink()
             (folder / "notes.txt").write_text("hello")
-    for argv in (["sample", str(out)], ["info", str(out)],
-                 ["train", "--resume", "--steps", "4", "--out", str(out)]):
+    for argv in (
+        ["sample", str(out)],
+        ["info", str(out)],
+        ["train", "--resume", "--steps", "4", "--out", str(out)],
+    ):
         assert main(argv) == 2
         _one_error_line(capsys)
 
@@ -267,8 +310,9 @@ def test_resume_without_a_run_says_so(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("policy, status", [("stop", 2), ("skip", 0), ("reduce-lr", 0)])
-def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, monkeypatch,
-                                                policy, status):
+def test_a_nan_loss_is_handled_as_the_flag_says(
+    text_file, tmp_path, capsys, monkeypatch, policy, status
+):
     from rnnkit.training import bptt
 
     real, calls = bptt.objective, []
@@ -280,8 +324,17 @@ def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, mon
 
     monkeypatch.setattr(bptt, "objective", objective)
     out = tmp_path / "run"
-    argv = ["train", str(text_file), "--steps", "6", "--out", str(out), *SMALL,
-            "--on-nonfinite", policy]
+    argv = [
+        "train",
+        str(text_file),
+        "--steps",
+        "6",
+        "--out",
+        str(out),
+        *SMALL,
+        "--on-nonfinite",
+        policy,
+    ]
     assert main(argv) == status
     printed = capsys.readouterr()
     if policy == "stop":
@@ -296,8 +349,9 @@ def test_a_nan_loss_is_handled_as_the_flag_says(text_file, tmp_path, capsys, mon
 # ----------------------------------------------------------------------------- the ffnn baseline
 
 
-def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(text_file, tmp_path,
-                                                                      capsys):
+def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(
+    text_file, tmp_path, capsys
+):
     from rnnkit.models.ffnn import FFNN
 
     out = tmp_path / "run"
@@ -322,14 +376,25 @@ def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(text_file
     assert desc["cell"] == "ffnn" and desc["window"] == 5 and desc["hidden_sizes"] == [16]
 
 
-def test_baseline_trains_the_ffnn_beside_the_recurrent_model_and_compares(text_file, tmp_path,
-                                                                        capsys):
+def test_baseline_trains_the_ffnn_beside_the_recurrent_model_and_compares(
+    text_file, tmp_path, capsys
+):
     out = tmp_path / "run"
-    argv = ["train", str(text_file), "--steps", "6", "--out", str(out), "--baseline",
-            "--window", "4", *SMALL]
+    argv = [
+        "train",
+        str(text_file),
+        "--steps",
+        "6",
+        "--out",
+        str(out),
+        "--baseline",
+        "--window",
+        "4",
+        *SMALL,
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    table = printed[printed.index("what memory buys"):].splitlines()
+    table = printed[printed.index("what memory buys") :].splitlines()
     assert table[2].startswith("lstm H=16") and table[3].startswith("ffnn window=4")
     assert all(float(line.split()[-1]) > 0 for line in table[2:4])
     assert rnnkit.load(out / "baseline" / "best").config.window == 4
@@ -338,15 +403,19 @@ def test_baseline_trains_the_ffnn_beside_the_recurrent_model_and_compares(text_f
     assert main([*argv, "--overwrite"]) == 0
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--cell", "ffnn", "--peepholes"], "--peepholes: recurrent options, not for --cell ffnn"),
-    (["--cell", "ffnn", "--dropout", "0.1"], "--dropout: recurrent options"),
-    (["--cell", "ffnn", "--window", "0"], "window must be an integer >= 1"),
-    (["--cell", "ffnn", "--baseline"], "choose a recurrent --cell"),
-    (["--window", "3"], "--window is the ffnn baseline's"),
-])
-def test_options_the_chosen_model_cannot_use_are_one_line(text_file, tmp_path, capsys, extra,
-                                                          message):
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--cell", "ffnn", "--peepholes"], "--peepholes: recurrent options, not for --cell ffnn"),
+        (["--cell", "ffnn", "--dropout", "0.1"], "--dropout: recurrent options"),
+        (["--cell", "ffnn", "--window", "0"], "window must be an integer >= 1"),
+        (["--cell", "ffnn", "--baseline"], "choose a recurrent --cell"),
+        (["--window", "3"], "--window is the ffnn baseline's"),
+    ],
+)
+def test_options_the_chosen_model_cannot_use_are_one_line(
+    text_file, tmp_path, capsys, extra, message
+):
     argv = ["train", str(text_file), "--steps", "2", "--out", str(tmp_path / "r"), *SMALL, *extra]
     assert main(argv) == 2
     assert message in _one_error_line(capsys)
@@ -363,9 +432,9 @@ def test_a_resume_refuses_baseline(text_file, tmp_path, capsys):
 def test_every_flag_default_and_help_comes_from_the_configuration_dataclasses(capsys):
     from dataclasses import fields
 
-    from rnnkit.jobs.charmodel import DEFAULT_WINDOW
     from rnnkit.cli.train import model_defaults
     from rnnkit.config import CharModelOptions, TrainConfig, field_help
+    from rnnkit.jobs.charmodel import DEFAULT_WINDOW
 
     assert model_defaults()["window"] == DEFAULT_WINDOW == CharModelOptions().window
     with pytest.raises(SystemExit):

@@ -62,11 +62,15 @@ def test_empty_input_raises_data_error(tmp_path, contents):
         read_texts(paths)
 
 
-@pytest.mark.parametrize("data, where", [
-    (b"\0" * 64, "line 1, column 1 (byte offset 0)"),
-    (b"ab\ncd\0ef\n", "line 2, column 3 (byte offset 5)"),
-    ("utf-16 text\n".encode("utf-16-le"), "line 1, column 2 (byte offset 1)"),
-], ids=["nul_bytes", "one_nul", "utf16"])
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        (b"\0" * 64, "line 1, column 1 (byte offset 0)"),
+        (b"ab\ncd\0ef\n", "line 2, column 3 (byte offset 5)"),
+        ("utf-16 text\n".encode("utf-16-le"), "line 1, column 2 (byte offset 1)"),
+    ],
+    ids=["nul_bytes", "one_nul", "utf16"],
+)
 def test_binary_data_is_refused_naming_the_file_and_the_first_nul(tmp_path, data, where):
     good = write(tmp_path, "good.txt", b"fine text\n")
     bad = write(tmp_path, "data.bin", data)
@@ -76,8 +80,11 @@ def test_binary_data_is_refused_naming_the_file_and_the_first_nul(tmp_path, data
     assert message.startswith(f"{bad}: {where}: a NUL byte") and "good.txt" not in message
 
 
-@pytest.mark.parametrize("contents", [[b"aaaa"], [b"\n\n\n"], [b"\n", b"\r\n"], [b"y"]],
-                         ids=["letters", "newlines", "two_files", "one_char"])
+@pytest.mark.parametrize(
+    "contents",
+    [[b"aaaa"], [b"\n\n\n"], [b"\n", b"\r\n"], [b"y"]],
+    ids=["letters", "newlines", "two_files", "one_char"],
+)
 def test_a_text_of_one_distinct_character_is_refused_naming_the_files(tmp_path, contents):
     paths = [write(tmp_path, f"{i}.txt", data) for i, data in enumerate(contents)]
     with pytest.raises(DataError, match="one distinct character") as caught:
@@ -86,8 +93,7 @@ def test_a_text_of_one_distinct_character_is_refused_naming_the_files(tmp_path, 
 
 
 def test_two_distinct_characters_are_enough(tmp_path):
-    assert read_texts([write(tmp_path, "a.txt", b"xx"), write(tmp_path, "b.txt", b"x")]) \
-        == "xx\nx"
+    assert read_texts([write(tmp_path, "a.txt", b"xx"), write(tmp_path, "b.txt", b"x")]) == "xx\nx"
 
 
 def test_read_corpus_skips_and_counts_files_that_are_not_utf8(tmp_path):

@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.sequences import (Sequences, encode_labels, load_dataset, pad_sequences,
-                                   read_csv_sequences, read_sequences, stack_frames,
-                                   standardise)
+from rnnkit.data.sequences import (
+    Sequences,
+    encode_labels,
+    load_dataset,
+    pad_sequences,
+    read_csv_sequences,
+    read_sequences,
+    stack_frames,
+    standardise,
+)
 from rnnkit.errors import DataError
 
 
@@ -45,8 +52,9 @@ def _long_csv(tmp_path, text):
 
 
 def test_long_form_csv_gives_variable_length_multichannel_sequences(tmp_path):
-    path = _long_csv(tmp_path, "sequence,label,ch1,ch2\n"
-                               "s1,walk,1,10\ns1,walk,2,20\ns1,walk,3,30\ns2,run,4,40\n")
+    path = _long_csv(
+        tmp_path, "sequence,label,ch1,ch2\ns1,walk,1,10\ns1,walk,2,20\ns1,walk,3,30\ns2,run,4,40\n"
+    )
     x, lengths, labels = read_csv_sequences(path)
     assert x.shape == (2, 3, 2)
     np.testing.assert_array_equal(lengths, [3, 1])
@@ -56,14 +64,17 @@ def test_long_form_csv_gives_variable_length_multichannel_sequences(tmp_path):
     assert data.classes == ("run", "walk") and data.y.tolist() == [1, 0]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("sequence,label,v\ns1,a,1\ns1,b,2\n", "line 3: sequence 's1' has label 'b'"),
-    ("sequence,label,v\ns1,a,\n", "line 2: column 'v' holds a missing value"),
-    ("sequence,label,v\ns1,,1\n", "line 2: the label is missing"),
-    ("id,label,v\ns1,a,1\n", "'sequence'"),
-    ("sequence,label\ns1,a\n", "no channel columns"),
-    ("1,2,3\n", "needs a header"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sequence,label,v\ns1,a,1\ns1,b,2\n", "line 3: sequence 's1' has label 'b'"),
+        ("sequence,label,v\ns1,a,\n", "line 2: column 'v' holds a missing value"),
+        ("sequence,label,v\ns1,,1\n", "line 2: the label is missing"),
+        ("id,label,v\ns1,a,1\n", "'sequence'"),
+        ("sequence,label\ns1,a\n", "no channel columns"),
+        ("1,2,3\n", "needs a header"),
+    ],
+)
 def test_long_form_csv_problems_name_the_line(tmp_path, text, message):
     with pytest.raises(DataError, match=message):
         read_csv_sequences(_long_csv(tmp_path, text))
@@ -122,12 +133,16 @@ def test_unknown_bundled_dataset_lists_the_choices():
 
 
 @pytest.mark.slow  # importing sktime takes seconds
-@pytest.mark.parametrize("name, train_shape, test_n, classes, unequal", [
-    ("ItalyPowerDemand", (67, 24, 1), 1029, 2, False),
-    ("japanese-vowels", (270, 26, 12), 370, 9, True),
-])
-def test_bundled_sets_load_with_their_published_splits(name, train_shape, test_n, classes,
-                                                       unequal):
+@pytest.mark.parametrize(
+    "name, train_shape, test_n, classes, unequal",
+    [
+        ("ItalyPowerDemand", (67, 24, 1), 1029, 2, False),
+        ("japanese-vowels", (270, 26, 12), 370, 9, True),
+    ],
+)
+def test_bundled_sets_load_with_their_published_splits(
+    name, train_shape, test_n, classes, unequal
+):
     pytest.importorskip("sktime")
     train, test = load_dataset(name)
     assert train.x.shape == train_shape and len(test.y) == test_n

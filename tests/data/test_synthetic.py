@@ -41,8 +41,9 @@ def test_irnn_adding_puts_one_mark_in_each_half_and_sums_the_marked_values(rng):
     assert x.shape == (4000, T, 2) and (lengths == T).all()
     assert (marks[:, 0] < T // 2).all() and (marks[:, 1] >= T // 2).all()
     assert ((x[..., 1] == 1).sum(axis=1) == 2).all()
-    np.testing.assert_allclose(y[:, 0], x[rows, marks[:, 0], 0] + x[rows, marks[:, 1], 0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        y[:, 0], x[rows, marks[:, 0], 0] + x[rows, marks[:, 1], 0], rtol=1e-6
+    )
     assert abs(np.mean((y - 1) ** 2) - 1 / 6) < 0.02  # the constant predictor's MSE ≈ 1/6
 
 
@@ -105,12 +106,15 @@ def test_vocab_pads_encodes_and_decodes_up_to_eos():
         vocab.encode("abc")
 
 
-@pytest.mark.parametrize("make", [
-    lambda rng: syn.adding_problem(rng, 2, 21),
-    lambda rng: syn.temporal_order(rng, 2, 9),
-    lambda rng: syn.copy_memory(rng, 0, 10),
-    lambda rng: syn.reverse_pairs(rng, 2, min_len=3, max_len=2),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: syn.adding_problem(rng, 2, 21),
+        lambda rng: syn.temporal_order(rng, 2, 9),
+        lambda rng: syn.copy_memory(rng, 0, 10),
+        lambda rng: syn.reverse_pairs(rng, 2, min_len=3, max_len=2),
+    ],
+)
 def test_impossible_settings_are_refused(make, rng):
     with pytest.raises(ConfigError):
         make(rng)

@@ -70,14 +70,17 @@ def test_text_in_a_column_not_chosen_is_ignored(tmp_path):
     np.testing.assert_array_equal(values, [[1], [2]])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a,b\n1,2\n3\n", r"line 3: 1 fields where the first row has 2"),
-    ("a,b\n1,2,3\n", r"line 2: 3 fields"),
-    ("", "empty"),
-    ("\n\n  \n", "empty"),
-    ("a,b\n", "only a header"),
-    ("a,b\n1,inf\n", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b\n1,2\n3\n", r"line 3: 1 fields where the first row has 2"),
+        ("a,b\n1,2,3\n", r"line 2: 3 fields"),
+        ("", "empty"),
+        ("\n\n  \n", "empty"),
+        ("a,b\n", "only a header"),
+        ("a,b\n1,inf\n", "not a finite number"),
+    ],
+)
 def test_malformed_files_name_the_file_and_line(tmp_path, text, message):
     path = _csv(tmp_path, text)
     with pytest.raises(DataError, match=message) as err:
@@ -85,8 +88,9 @@ def test_malformed_files_name_the_file_and_line(tmp_path, text, message):
     assert "t.csv" in str(err.value)
 
 
-@pytest.mark.parametrize("columns, message", [(["z"], "'z' is not in the header"),
-                                              ([5], "index 5 is out of range")])
+@pytest.mark.parametrize(
+    "columns, message", [(["z"], "'z' is not in the header"), ([5], "index 5 is out of range")]
+)
 def test_unknown_columns_are_named(tmp_path, columns, message):
     with pytest.raises(DataError, match=message):
         read_csv(_csv(tmp_path, "a,b\n1,2\n"), columns)
@@ -124,19 +128,22 @@ def test_npz_of_one_channel_may_be_two_dimensional_and_unlabelled(tmp_path):
     np.testing.assert_array_equal(lengths, [3, 3])
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"X": np.zeros((2, 3))}, "no array named 'x'"),
-    ({"x": np.zeros(3)}, r"\[N, T, C\]"),
-    ({"x": np.zeros((2, 3, 1, 1))}, r"\[N, T, C\]"),
-    ({"x": np.zeros((0, 3, 1))}, "empty"),
-    ({"x": np.array([["a", "b"]])}, "real numbers"),
-    ({"x": np.zeros((2, 3)), "lengths": np.array([3, 4])}, r"lengths\[1\] = 4"),
-    ({"x": np.zeros((2, 3)), "lengths": np.array([3])}, r"lengths must have shape \[N\]"),
-    ({"x": np.zeros((2, 3)), "lengths": np.array([3.0, 2.0])}, "integers"),
-    ({"x": np.zeros((2, 3)), "y": np.array([1, 2, 3])}, r"y must have shape \[N\]"),
-    ({"x": np.zeros((2, 3)), "y": np.array([0.5, 1.5])}, "integer or string labels"),
-    ({"x": np.array([[1.0, np.nan]])}, r"x\[0, 1, 0\] = nan is not finite"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"X": np.zeros((2, 3))}, "no array named 'x'"),
+        ({"x": np.zeros(3)}, r"\[N, T, C\]"),
+        ({"x": np.zeros((2, 3, 1, 1))}, r"\[N, T, C\]"),
+        ({"x": np.zeros((0, 3, 1))}, "empty"),
+        ({"x": np.array([["a", "b"]])}, "real numbers"),
+        ({"x": np.zeros((2, 3)), "lengths": np.array([3, 4])}, r"lengths\[1\] = 4"),
+        ({"x": np.zeros((2, 3)), "lengths": np.array([3])}, r"lengths must have shape \[N\]"),
+        ({"x": np.zeros((2, 3)), "lengths": np.array([3.0, 2.0])}, "integers"),
+        ({"x": np.zeros((2, 3)), "y": np.array([1, 2, 3])}, r"y must have shape \[N\]"),
+        ({"x": np.zeros((2, 3)), "y": np.array([0.5, 1.5])}, "integer or string labels"),
+        ({"x": np.array([[1.0, np.nan]])}, r"x\[0, 1, 0\] = nan is not finite"),
+    ],
+)
 def test_npz_problems_are_named(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -156,8 +163,10 @@ def test_an_array_declaring_more_bytes_than_its_file_holds_is_refused_before_all
     header += b" " * (118 - len(header)) + b"\n"
     path = tmp_path / "huge.npz"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("x.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
-                   + b"\x00" * 64)
+        z.writestr(
+            "x.npy",
+            b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\x00" * 64,
+        )
     with pytest.raises(DataError, match=r"declares shape \(1099511627776,\)"):
         read_npz_sequences(path)
 

@@ -27,10 +27,13 @@ def test_a_series_without_gaps_is_unchanged():
     assert counts.tolist() == [0, 0]
 
 
-@pytest.mark.parametrize("n, test_size, lookback, horizon, message", [
-    (100, 5, 10, 6, "must cover the horizon"),
-    (20, 10, 8, 3, "series too short"),
-])
+@pytest.mark.parametrize(
+    "n, test_size, lookback, horizon, message",
+    [
+        (100, 5, 10, 6, "must cover the horizon"),
+        (20, 10, 8, 3, "series too short"),
+    ],
+)
 def test_a_split_without_room_for_windows_is_refused(n, test_size, lookback, horizon, message):
     with pytest.raises(DataError, match=message):
         ts.split_point(n, test_size, lookback, horizon)

@@ -34,14 +34,16 @@ def test_without_clipping_the_loss_overflows_or_spikes(fast_runs):
 
 
 def test_with_clipping_every_loss_is_finite_and_no_step_moves_the_weights_more_than_lr_times_c(
-        fast_runs):
+    fast_runs,
+):
     clipped = fast_runs[1]
     assert clipped.clip == FAST.clip and clipped.outcome == "stable"
     assert np.all(np.isfinite(clipped.losses))
     # each SGD step moves θ by η · min(‖g‖, c) ≤ η c; n steps by at most n η c in all
     assert clipped.displacement <= FAST.steps * FAST.lr * FAST.clip
     assert fast_runs[0].displacement > 1e3 * FAST.steps * FAST.lr * FAST.clip or math.isnan(
-        fast_runs[0].displacement)
+        fast_runs[0].displacement
+    )
 
 
 def test_both_runs_start_from_the_same_weights_and_batches(fast_runs):
@@ -64,11 +66,17 @@ def test_the_default_set_up_spikes_without_clipping_and_is_stable_with_it():
     assert clipped.outcome == "stable"
 
 
-@pytest.mark.parametrize("change, named", [
-    ({"steps": 0}, "steps >= 1"), ({"hidden_size": 0}, "hidden_size >= 1"),
-    ({"seq_len": 1}, "seq_len >= 2"), ({"lr": math.nan}, "lr > 0"), ({"clip": 0.0}, "clip > 0"),
-    ({"radius": -1.0}, "radius > 0"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"steps": 0}, "steps >= 1"),
+        ({"hidden_size": 0}, "hidden_size >= 1"),
+        ({"seq_len": 1}, "seq_len >= 2"),
+        ({"lr": math.nan}, "lr > 0"),
+        ({"clip": 0.0}, "clip > 0"),
+        ({"radius": -1.0}, "radius > 0"),
+    ],
+)
 def test_a_set_up_that_cannot_run_is_refused_naming_the_value(change, named):
     from rnnkit.errors import ConfigError
 

@@ -5,16 +5,22 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.training.bptt import objective
 from rnnkit.cells import CELL_NAMES
 from rnnkit.config import ModelConfig
 from rnnkit.diagnostics.gradflow import (
-    TrainOptions, decay_rate, gradient_norms, profile, state_gradients, track, verdict,
+    TrainOptions,
+    decay_rate,
+    gradient_norms,
+    profile,
+    state_gradients,
+    track,
+    verdict,
 )
 from rnnkit.errors import ConfigError
 from rnnkit.layers.dense import dense_forward
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.models.model import Model
+from rnnkit.training.bptt import objective
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
 B, T, I, H, O = 2, 4, 3, 3, 2
@@ -23,9 +29,14 @@ B, T, I, H, O = 2, 4, 3, 3, 2
 def _model(cell: str, layers: int = 1, *, seed: int = 0, dtype="float64", **rnn) -> Model:
     extra = {"output_size": 2} if cell == "fully_recurrent" else {}
     config = ModelConfig(
-        rnn=RecurrentConfig(cell=cell, input_size=I, hidden_size=H, num_layers=layers,
-                            **extra, **rnn),
-        output_size=O, readout="last_step", loss="mse", dtype=dtype)
+        rnn=RecurrentConfig(
+            cell=cell, input_size=I, hidden_size=H, num_layers=layers, **extra, **rnn
+        ),
+        output_size=O,
+        readout="last_step",
+        loss="mse",
+        dtype=dtype,
+    )
     return Model(config, rng=np.random.default_rng(seed))
 
 
@@ -43,8 +54,9 @@ def _loss_with_state_nudged(model: Model, x, y, t: int, b: int, j: int, eps: flo
         h[b, j - (model.rnn.state_sizes[0] - h.shape[1])] += eps
         if not model.has_head:  # Jordan: the state y_t is the output itself
             return objective(model, h, y)[0]
-        return objective(model, dense_forward(model.params["head.weight"],
-                                              model.params["head.bias"], h), y)[0]
+        return objective(
+            model, dense_forward(model.params["head.weight"], model.params["head.bias"], h), y
+        )[0]
     _, state, _ = model.forward(x[:, : t + 1])
     parts = [s.copy() for s in (state if isinstance(state, tuple) else (state,))]
     parts[0][top, b, j] += eps
@@ -62,7 +74,8 @@ def test_state_gradients_match_finite_differences(cell, layers):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_jordan_softmax_feedback_state_gradients_match_finite_differences(layers):
     _assert_state_gradients_match_finite_differences(
-        _model("jordan", layers, jordan_feedback="softmax"))
+        _model("jordan", layers, jordan_feedback="softmax")
+    )
 
 
 def _assert_state_gradients_match_finite_differences(model: Model) -> None:
@@ -160,12 +173,19 @@ def test_decay_rate_ignores_underflowed_steps_and_needs_two():
     assert math.isnan(decay_rate(np.array([0.0, 0.0, 1.0])))
 
 
-@pytest.mark.parametrize("rate, span, expected", [
-    (-0.5, 99, "vanishing"), (0.2, 99, "exploding"), (-0.01, 99, "stable"),
-    (-0.5, 10, "stable"), (math.nan, 99, "undefined"),
-])
+@pytest.mark.parametrize(
+    "rate, span, expected",
+    [
+        (-0.5, 99, "vanishing"),
+        (0.2, 99, "exploding"),
+        (-0.01, 99, "stable"),
+        (-0.5, 10, "stable"),
+        (math.nan, 99, "undefined"),
+    ],
+)
 def test_verdict_compares_the_fitted_change_across_the_sequence_with_a_thousandfold(
-        rate, span, expected):
+    rate, span, expected
+):
     assert verdict(rate, span) == expected
 
 
@@ -191,8 +211,14 @@ def test_track_records_profiles_before_training_at_checkpoints_and_at_the_end():
         return rng.standard_normal((B, 5, I)), rng.standard_normal((B, O))
 
     seen = []
-    profiles = track(model, sample, np.random.default_rng(2), probe,
-                     TrainOptions(steps=5, every=2, lr=0.05), on_profile=seen.append)
+    profiles = track(
+        model,
+        sample,
+        np.random.default_rng(2),
+        probe,
+        TrainOptions(steps=5, every=2, lr=0.05),
+        on_profile=seen.append,
+    )
     assert [p.step for p in profiles] == [0, 2, 4, 5]
     assert seen == profiles
     np.testing.assert_array_equal(profiles[0].norms, before.norms)

@@ -24,10 +24,16 @@ CASES = {
 
 
 def _model(case: dict, seed: int = 0, vocab: int = 0) -> Model:
-    rnn = RecurrentConfig(cell=case["cell"], input_size=vocab or I, hidden_size=H,
-                          num_layers=case["layers"], bidirectional=case["bidirectional"])
-    config = ModelConfig(rnn=rnn, output_size=vocab or O, vocab_size=vocab,
-                         readout=case["readout"], dtype="float64")
+    rnn = RecurrentConfig(
+        cell=case["cell"],
+        input_size=vocab or I,
+        hidden_size=H,
+        num_layers=case["layers"],
+        bidirectional=case["bidirectional"],
+    )
+    config = ModelConfig(
+        rnn=rnn, output_size=vocab or O, vocab_size=vocab, readout=case["readout"], dtype="float64"
+    )
     return Model(config, rng=np.random.default_rng(seed))
 
 
@@ -47,7 +53,8 @@ def _numerical_input_gradients(model, x, t, k, eps=1e-6) -> np.ndarray:
             plus[:, s, i] += eps
             minus[:, s, i] -= eps
             grad[:, s, i] = (_prediction(model, plus, t, k) - _prediction(model, minus, t, k)) / (
-                2 * eps)
+                2 * eps
+            )
     return grad
 
 
@@ -63,8 +70,9 @@ def test_input_gradients_match_finite_differences(name):
     assert np.abs(expected).max() > 1e-3
     np.testing.assert_allclose(got, expected, rtol=0, atol=FD_RTOL * np.abs(expected).max())
     norms = influence(model, x, t, k)
-    np.testing.assert_allclose(norms, np.linalg.norm(expected, axis=2), rtol=0,
-                               atol=FD_RTOL * np.abs(expected).max())
+    np.testing.assert_allclose(
+        norms, np.linalg.norm(expected, axis=2), rtol=0, atol=FD_RTOL * np.abs(expected).max()
+    )
 
 
 def test_a_last_step_model_explains_an_earlier_position_from_the_prefix_it_has_read():
@@ -111,8 +119,9 @@ def test_token_influence_is_the_gradient_with_respect_to_the_one_hot_input():
     x = one_hot(ids.T, V, np.float64).swapaxes(0, 1)  # [B, T, V]
     t, k = 3, np.array([4, 1])
     expected = np.linalg.norm(_numerical_input_gradients(vector_model, x, t, k), axis=2)
-    np.testing.assert_allclose(influence(token_model, ids, t, k), expected, rtol=0,
-                               atol=FD_RTOL * expected.max())
+    np.testing.assert_allclose(
+        influence(token_model, ids, t, k), expected, rtol=0, atol=FD_RTOL * expected.max()
+    )
 
 
 def test_the_default_unit_is_the_most_probable_class_at_the_position():
@@ -122,9 +131,15 @@ def test_the_default_unit_is_the_most_probable_class_at_the_position():
     np.testing.assert_array_equal(influence(model, x, 2), influence(model, x, 2, k))
 
 
-@pytest.mark.parametrize("position, unit, message", [
-    (T, None, "outside"), (-T - 1, None, "outside"), (0, O, "output unit"), (0, -1, "output unit"),
-])
+@pytest.mark.parametrize(
+    "position, unit, message",
+    [
+        (T, None, "outside"),
+        (-T - 1, None, "outside"),
+        (0, O, "output unit"),
+        (0, -1, "output unit"),
+    ],
+)
 def test_bad_positions_and_units_are_named(position, unit, message):
     model = _model(CASES["elman-every"])
     with pytest.raises(ConfigError, match=message):

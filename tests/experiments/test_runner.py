@@ -7,12 +7,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rnnkit.experiments import EXPERIMENTS, get_task
-from rnnkit.experiments.cells import (CELLS, count_parameters, hidden_for, make_model,
-                                     model_config)
-from rnnkit.experiments.runner import (Table, format_json, format_table, run_experiment,
-                                       train_cell, with_overrides)
 from rnnkit.errors import ConfigError
+from rnnkit.experiments import EXPERIMENTS, get_task
+from rnnkit.experiments.cells import CELLS, count_parameters, hidden_for, make_model, model_config
+from rnnkit.experiments.runner import (
+    Table,
+    format_json,
+    format_table,
+    run_experiment,
+    train_cell,
+    with_overrides,
+)
 from rnnkit.models.model import Model
 
 TINY = dict(T=22, batch_size=4, steps=3, parameters=300, eval_every=2, n_val=8, n_test=16)
@@ -25,8 +30,15 @@ def _tiny(settings, **changes):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_parameter_formula_counts_what_the_model_holds(cell, rng):
-    config = model_config(cell, input_size=2, vocab_size=0, output_size=3, hidden_size=7,
-                          readout="last_step", loss="mse")
+    config = model_config(
+        cell,
+        input_size=2,
+        vocab_size=0,
+        output_size=3,
+        hidden_size=7,
+        readout="last_step",
+        loss="mse",
+    )
     assert count_parameters(cell, 2, 7, 3) == Model(config, rng=rng).num_parameters()
 
 
@@ -61,17 +73,34 @@ def test_a_tiny_run_prints_a_well_formed_table(name):
     assert lines[-1].startswith("claims ")
     data = json.loads(format_json(table))
     assert [r["cell"] for r in data["rows"]] == list(CELLS)
-    assert set(data["rows"][0]) >= {"cell", "parameters", "steps", "seconds", "stopped",
-                                    "finished", "val_metric", "test_metric", "passed", "result"}
+    assert set(data["rows"][0]) >= {
+        "cell",
+        "parameters",
+        "steps",
+        "seconds",
+        "stopped",
+        "finished",
+        "val_metric",
+        "test_metric",
+        "passed",
+        "result",
+    }
     assert data["claims"] in ("hold", "do not hold")
 
 
-@pytest.mark.parametrize("name,value,passes", [
-    ("adding", 0.99, True), ("adding", 0.989, False),
-    ("irnn", 0.0099, True), ("irnn", 0.01, False),
-    ("copy", 0.0866, True), ("copy", 0.0867, False),
-    ("temporal-order", 0.99, True), ("temporal-order", 0.25, False),
-])
+@pytest.mark.parametrize(
+    "name,value,passes",
+    [
+        ("adding", 0.99, True),
+        ("adding", 0.989, False),
+        ("irnn", 0.0099, True),
+        ("irnn", 0.01, False),
+        ("copy", 0.0866, True),
+        ("copy", 0.0867, False),
+        ("temporal-order", 0.99, True),
+        ("temporal-order", 0.25, False),
+    ],
+)
 def test_criteria_hold_at_the_published_thresholds(name, value, passes):
     task = get_task(name)
     assert task.passes(value, task.settings.T) is passes
@@ -125,6 +154,7 @@ def test_unknown_names_are_refused():
 
 # -- the stop: validation alone; the test set scored once ----------------------------------
 
+
 def _counting(task, *, val_passes, test_passes, n_test):
     """``task`` whose score is fixed per split (told apart by size) and counts test scores."""
     test_scores = []
@@ -135,16 +165,16 @@ def _counting(task, *, val_passes, test_passes, n_test):
             return 1.0 if test_passes else 0.0
         return 1.0 if val_passes else 0.0
 
-    return replace(task, score=score, threshold=lambda T: 0.5, lower_is_better=False), \
-        test_scores
+    return replace(task, score=score, threshold=lambda T: 0.5, lower_is_better=False), test_scores
 
 
 @pytest.mark.parametrize("val_passes", [True, False])
 @pytest.mark.parametrize("test_passes", [True, False])
 def test_the_test_set_is_scored_exactly_once_after_training(val_passes, test_passes):
     settings = _tiny(get_task("adding").settings, steps=6, n_test=24)
-    task, test_scores = _counting(get_task("adding"), val_passes=val_passes,
-                                  test_passes=test_passes, n_test=24)
+    task, test_scores = _counting(
+        get_task("adding"), val_passes=val_passes, test_passes=test_passes, n_test=24
+    )
     row = train_cell(task, "elman", settings, seed=0)
     assert len(test_scores) == 1
     assert row.passed is test_passes and row.test_metric == float(test_passes)
@@ -167,6 +197,7 @@ def test_a_run_without_the_criterion_on_validation_spends_the_step_budget():
 
 
 # -- budgets: update counts; the time cap only makes a run "not finished" -------------------
+
 
 class FakeClock:
     """A clock that moves ``seconds`` forward every time it is read."""
@@ -208,23 +239,29 @@ def test_the_step_budget_alone_decides_however_slow_the_clock():
     fast = train_cell(task, "gru", settings, seed=1, clock=FakeClock(1e-3))
     slow = train_cell(task, "gru", settings, seed=1, clock=FakeClock(1e3))  # no cap by default
     assert settings.minutes is None
-    assert (fast.steps, fast.test_metric, fast.passed) == (slow.steps, slow.test_metric,
-                                                           slow.passed)
+    assert (fast.steps, fast.test_metric, fast.passed) == (
+        slow.steps,
+        slow.test_metric,
+        slow.passed,
+    )
     assert slow.finished and slow.seconds > 1e3
 
 
 def _claimed_table(expect, passes, clock_seconds):
     task = replace(_always(get_task("adding"), passes), expect=expect)
     settings = _tiny(task.settings, steps=4, eval_every=100, minutes=1.0)
-    rows = [train_cell(task, cell, settings, seed=0, clock=FakeClock(s))
-            for cell, s in clock_seconds.items()]
+    rows = [
+        train_cell(task, cell, settings, seed=0, clock=FakeClock(s))
+        for cell, s in clock_seconds.items()
+    ]
     return Table(task.name, task.title, task.criterion(settings.T), settings, rows)
 
 
 @pytest.mark.parametrize("expected, claims", [(True, None), (False, None)])
 def test_claims_count_a_not_finished_row_neither_as_pass_nor_as_fail(expected, claims):
-    table = _claimed_table({"elman": True, "lstm": expected}, True,
-                           {"elman": 0.5, "lstm": 25.0})  # lstm: stopped by the time cap
+    table = _claimed_table(
+        {"elman": True, "lstm": expected}, True, {"elman": 0.5, "lstm": 25.0}
+    )  # lstm: stopped by the time cap
     assert [r.result for r in table.rows] == ["pass", "not finished"]
     assert table.claims_hold() is claims and table.claims() == "not finished"
     text = format_table(table)
@@ -232,7 +269,9 @@ def test_claims_count_a_not_finished_row_neither_as_pass_nor_as_fail(expected, c
     assert "not finished (the time cap" in text and "claims are not settled" in text
     data = json.loads(format_json(table))
     assert [(r["result"], r["finished"], r["passed"]) for r in data["rows"]] == [
-        ("pass", True, True), ("not finished", False, None)]
+        ("pass", True, True),
+        ("not finished", False, None),
+    ]
     assert data["claims_hold"] is None and data["claims"] == "not finished"
 
 
@@ -245,9 +284,17 @@ def test_a_finished_row_against_its_claim_fails_the_claims_whatever_else_did_not
 
 # -- the IRNN's readout -----------------------------------------------------------------------
 
+
 def test_the_irnn_readout_is_drawn_from_a_gaussian_of_std_0_001_with_zero_bias():
-    config = model_config("irnn", input_size=2, vocab_size=0, output_size=50, hidden_size=200,
-                          readout="last_step", loss="mse")
+    config = model_config(
+        "irnn",
+        input_size=2,
+        vocab_size=0,
+        output_size=50,
+        hidden_size=200,
+        readout="last_step",
+        loss="mse",
+    )
     model = make_model("irnn", config, np.random.default_rng(0))
     w, sigma = model.params["head.weight"].astype(np.float64).ravel(), 1e-3
     assert abs(w.mean()) < 5 * sigma / np.sqrt(w.size)
@@ -257,13 +304,21 @@ def test_the_irnn_readout_is_drawn_from_a_gaussian_of_std_0_001_with_zero_bias()
 
 
 def test_other_cells_keep_pytorchs_readout():
-    config = model_config("elman", input_size=2, vocab_size=0, output_size=50, hidden_size=200,
-                          readout="last_step", loss="mse")
+    config = model_config(
+        "elman",
+        input_size=2,
+        vocab_size=0,
+        output_size=50,
+        hidden_size=200,
+        readout="last_step",
+        loss="mse",
+    )
     w = make_model("elman", config, np.random.default_rng(0)).params["head.weight"]
     assert abs(w.std() - 1 / np.sqrt(3 * 200)) < 0.05 / np.sqrt(3 * 200)
 
 
 # -- run directories: an interrupted table resumes to the uninterrupted one's ---------------
+
 
 def _stop_after(n_calls):
     """A stop request that names SIGINT on its ``n_calls``-th reading (once per update)."""
@@ -286,11 +341,13 @@ def test_a_table_interrupted_and_resumed_equals_an_uninterrupted_one(tmp_path, c
     straight = run_experiment(task, ["lstm", "gru"], settings, seed=4)
     options = RunOptions(out=tmp_path / "run")
     with pytest.raises(Interrupted) as stopped:
-        run_experiment(task, ["lstm", "gru"], settings, seed=4, options=options,
-                       stop=_stop_after(cut))
+        run_experiment(
+            task, ["lstm", "gru"], settings, seed=4, options=options, stop=_stop_after(cut)
+        )
     assert (tmp_path / "run" / "lstm" / "last").exists() and stopped.value.step == cut - 1
-    resumed = run_experiment(task, ["lstm", "gru"], settings, seed=4,
-                             options=replace(options, resume=True))
+    resumed = run_experiment(
+        task, ["lstm", "gru"], settings, seed=4, options=replace(options, resume=True)
+    )
     strip = lambda rows: [replace(r, seconds=0.0) for r in rows]  # noqa: E731
     assert strip(resumed.rows) == strip(straight.rows)
     assert [r.length for r in straight.rows] == [settings.T] * 2  # the curriculum was resumed
@@ -313,8 +370,9 @@ def test_a_scored_cell_is_not_trained_again_on_resume(tmp_path):
     settings = _tiny(task.settings)
     first = run_experiment(task, ["elman"], settings, options=RunOptions(out=tmp_path))
     seen.clear()
-    again = run_experiment(task, ["elman"], settings,
-                           options=RunOptions(out=tmp_path, resume=True))
+    again = run_experiment(
+        task, ["elman"], settings, options=RunOptions(out=tmp_path, resume=True)
+    )
     assert again.rows == first.rows and seen == []
 
 
@@ -329,6 +387,5 @@ def test_a_cell_whose_loss_stays_nonfinite_ends_diverged_with_a_verdict():
 
     poisoned = replace(task, sample=sample)
     settings = _tiny(task.settings, steps=50)
-    row = train_cell(poisoned, "elman", settings, seed=0,
-                     options=RunOptions(on_nonfinite="stop"))
+    row = train_cell(poisoned, "elman", settings, seed=0, options=RunOptions(on_nonfinite="stop"))
     assert (row.stopped, row.steps, row.finished, row.passed) == ("diverged", 0, True, False)

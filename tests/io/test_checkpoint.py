@@ -378,8 +378,12 @@ def test_validate_tensors_names_every_problem_in_one_message():
         validate_tensors(tensors, expected, "ckpt/model.safetensors")
     message = str(info.value)
     assert message.startswith("ckpt/model.safetensors: ")
-    for part in ["missing c", "unexpected x", "a has shape [2, 3], expected [3, 2]",
-                 "b has dtype float64, expected float32"]:
+    for part in [
+        "missing c",
+        "unexpected x",
+        "a has shape [2, 3], expected [3, 2]",
+        "b has dtype float64, expected float32",
+    ]:
         assert part in message
 
 

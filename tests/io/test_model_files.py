@@ -13,8 +13,9 @@ from rnnkit.models.model import Model
 
 @pytest.fixture
 def model(rng) -> Model:
-    config = ModelConfig.for_tokens(7, cell="lstm", hidden_size=5, num_layers=2,
-                                    peepholes=True, embedding_dim=3)
+    config = ModelConfig.for_tokens(
+        7, cell="lstm", hidden_size=5, num_layers=2, peepholes=True, embedding_dim=3
+    )
     return Model(config, rng=rng, meta={"vocab": {"type": "char", "chars": list("abcdefg")}})
 
 
@@ -59,8 +60,7 @@ def test_not_a_checkpoint_is_refused(tmp_path):
 def _seq2seq(rng):
     from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 
-    config = Seq2SeqConfig(vocab_size=7, embedding_dim=3, cell="gru", hidden_size=5,
-                           num_layers=2)
+    config = Seq2SeqConfig(vocab_size=7, embedding_dim=3, cell="gru", hidden_size=5, num_layers=2)
     return Seq2Seq(config, rng=rng, meta={"task": "reverse", "chars": "abcd"})
 
 
@@ -86,11 +86,14 @@ def test_encoder_decoder_and_conditioned_models_round_trip_exactly(make, kind, r
         np.testing.assert_array_equal(again.params[name], w, err_msg=name)
     if kind == "seq2seq":  # the loaded model computes what the saved one did
         src, lengths = np.array([[3, 4, 5], [6, 3, 0]]), np.array([3, 2])
-        np.testing.assert_array_equal(again.greedy(src, lengths, 4),
-                                      original.greedy(src, lengths, 4))
+        np.testing.assert_array_equal(
+            again.greedy(src, lengths, 4), original.greedy(src, lengths, 4)
+        )
     else:
-        np.testing.assert_array_equal(again.generate(np.array([0, 2]), np.array([0, 0]), 5),
-                                      original.generate(np.array([0, 2]), np.array([0, 0]), 5))
+        np.testing.assert_array_equal(
+            again.generate(np.array([0, 2]), np.array([0, 0]), 5),
+            original.generate(np.array([0, 2]), np.array([0, 0]), 5),
+        )
 
 
 def test_an_unknown_model_kind_is_refused(rng, tmp_path):

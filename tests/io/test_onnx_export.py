@@ -41,8 +41,14 @@ SHAPES = {
 }
 
 
-def make_model(rnn: dict, *, inputs: str = "vectors", readout: str = "every_step",
-               dtype: str = "float32", seed: int = 0) -> Model:
+def make_model(
+    rnn: dict,
+    *,
+    inputs: str = "vectors",
+    readout: str = "every_step",
+    dtype: str = "float32",
+    seed: int = 0,
+) -> Model:
     """A random model; inputs 'vectors' (I = 3), 'one-hot' (V = 7), 'embedding' (V = 7, E = 4).
 
     A Jordan model reads one direction (its output is what it feeds back)."""
@@ -51,8 +57,14 @@ def make_model(rnn: dict, *, inputs: str = "vectors", readout: str = "every_step
     vocab = 0 if inputs == "vectors" else 7
     emb = 4 if inputs == "embedding" else 0
     I = emb or vocab or 3
-    config = ModelConfig(rnn=RecurrentConfig(input_size=I, hidden_size=5, **rnn), output_size=4,
-                         vocab_size=vocab, embedding_dim=emb, readout=readout, dtype=dtype)
+    config = ModelConfig(
+        rnn=RecurrentConfig(input_size=I, hidden_size=5, **rnn),
+        output_size=4,
+        vocab_size=vocab,
+        embedding_dim=emb,
+        readout=readout,
+        dtype=dtype,
+    )
     return Model(config, rng=np.random.default_rng(seed))
 
 
@@ -85,8 +97,9 @@ def test_onnxruntime_reproduces_every_cell_within_1e5(cell, shape, lengths, rng)
 @pytest.mark.parametrize("inputs", ["vectors", "one-hot", "embedding"])
 @pytest.mark.parametrize("cell", ["lstm", "jordan", "jordan-softmax", "fully-recurrent"])
 def test_inputs_and_readouts_export(cell, inputs, readout, rng):
-    model = make_model({**CELLS[cell], **SHAPES["stacked-bidirectional"]}, inputs=inputs,
-                       readout=readout)
+    model = make_model(
+        {**CELLS[cell], **SHAPES["stacked-bidirectional"]}, inputs=inputs, readout=readout
+    )
     x = random_input(model, rng)
     got = session(to_onnx(model)).run(None, {"x": x, "lengths": LENGTHS})[0]
     expected = model.predict(x, lengths=LENGTHS)
@@ -99,8 +112,9 @@ def test_initial_and_final_states_match(cell, rng):
     model = make_model({**CELLS[cell], **SHAPES["stacked-bidirectional"]})
     x = random_input(model, rng)
     LD = model.config.rnn.num_layers * model.rnn.num_directions
-    state = tuple(rng.standard_normal((LD, B, s)).astype(np.float32)
-                  for s in model.rnn.state_sizes)
+    state = tuple(
+        rng.standard_normal((LD, B, s)).astype(np.float32) for s in model.rnn.state_sizes
+    )
     y, final, _ = model.forward(x, state if len(state) > 1 else state[0], lengths=LENGTHS)
     final = final if isinstance(final, tuple) else (final,)
     feeds = {"x": x, "lengths": LENGTHS, **dict(zip(("h0", "c0"), state))}
@@ -137,15 +151,19 @@ def test_a_float64_model_exports_in_float32(rng):
     model = make_model(CELLS["gru-reset-after"], dtype="float64")
     x = random_input(model, rng)
     proto = to_onnx(model)
-    assert all(t.data_type == onnx.TensorProto.FLOAT for t in proto.graph.initializer
-               if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE))
+    assert all(
+        t.data_type == onnx.TensorProto.FLOAT
+        for t in proto.graph.initializer
+        if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
+    )
     got = session(proto).run(None, {"x": x, "lengths": LENGTHS})[0]
     assert np.abs(got - model.predict(x, lengths=LENGTHS)).max() < TOL
 
 
 def test_dropout_and_recurrent_dropout_vanish_at_inference(rng):
-    model = make_model({**CELLS["lstm"], "num_layers": 2, "dropout": 0.5,
-                        "recurrent_dropout": 0.5})
+    model = make_model(
+        {**CELLS["lstm"], "num_layers": 2, "dropout": 0.5, "recurrent_dropout": 0.5}
+    )
     x = random_input(model, rng)
     got = session(to_onnx(model)).run(None, {"x": x, "lengths": LENGTHS})[0]
     assert np.abs(got - model.predict(x, lengths=LENGTHS)).max() < TOL
@@ -169,14 +187,21 @@ def blocks(k: int, H: int = 2) -> np.ndarray:
     return np.repeat(np.arange(k, dtype=float), H)[:, None]
 
 
-@pytest.mark.parametrize("cell, order, expected", [
-    ("lstm", LSTM_GATES, [0, 3, 1, 2]),  # i f g o → i o f c
-    ("gru", GRU_GATES, [1, 0, 2]),  # r z n → z r h
-])
+@pytest.mark.parametrize(
+    "cell, order, expected",
+    [
+        ("lstm", LSTM_GATES, [0, 3, 1, 2]),  # i f g o → i o f c
+        ("gru", GRU_GATES, [1, 0, 2]),  # r z n → z r h
+    ],
+)
 def test_gate_blocks_move_to_onnx_order(cell, order, expected):
     k = len(expected)
-    p = {"weight_ih": blocks(k), "weight_hh": blocks(k), "bias_ih": blocks(k)[:, 0],
-         "bias_hh": blocks(k)[:, 0] + 10}
+    p = {
+        "weight_ih": blocks(k),
+        "weight_hh": blocks(k),
+        "bias_ih": blocks(k)[:, 0],
+        "bias_hh": blocks(k)[:, 0] + 10,
+    }
     w = onnx_weights(cell, p)
     assert tuple(order) == tuple(expected)
     np.testing.assert_array_equal(w["W"][::2, 0], expected)
@@ -185,8 +210,13 @@ def test_gate_blocks_move_to_onnx_order(cell, order, expected):
 
 
 def test_peephole_rows_move_to_onnx_order():
-    p = {"weight_ih": blocks(4), "weight_hh": blocks(4), "bias_ih": blocks(4)[:, 0],
-         "bias_hh": blocks(4)[:, 0], "weight_peep": np.array([[0.0, 0.0], [1, 1], [2, 2]])}
+    p = {
+        "weight_ih": blocks(4),
+        "weight_hh": blocks(4),
+        "bias_ih": blocks(4)[:, 0],
+        "bias_hh": blocks(4)[:, 0],
+        "weight_peep": np.array([[0.0, 0.0], [1, 1], [2, 2]]),
+    }
     np.testing.assert_array_equal(onnx_weights("lstm", p)["P"], [0, 0, 2, 2, 1, 1])  # i, o, f
 
 

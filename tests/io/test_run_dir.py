@@ -9,8 +9,14 @@ import pytest
 from rnnkit.config import ModelConfig
 from rnnkit.errors import CheckpointError
 from rnnkit.io import atomic, checkpoint
-from rnnkit.io.model_files import (CHECKPOINTS, check_output_dir, clear_run, load_with_state,
-                                   save, save_in_run)
+from rnnkit.io.model_files import (
+    CHECKPOINTS,
+    check_output_dir,
+    clear_run,
+    load_with_state,
+    save,
+    save_in_run,
+)
 from rnnkit.models.model import Model
 
 
@@ -66,15 +72,21 @@ def _fail_at(monkeypatch, call: int, error: OSError) -> list[int]:
 
         monkeypatch.setattr(module, name, failing)
 
-    for module, name in [(atomic.os, "fsync"), (atomic.os, "replace"), (atomic.os, "symlink"),
-                         (atomic.os, "open"), (checkpoint.Path, "mkdir")]:
+    for module, name in [
+        (atomic.os, "fsync"),
+        (atomic.os, "replace"),
+        (atomic.os, "symlink"),
+        (atomic.os, "open"),
+        (checkpoint.Path, "mkdir"),
+    ]:
         wrap(module, name)
     return count
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO, errno.EROFS])
-def test_a_save_failing_at_any_operation_leaves_the_previous_checkpoint(tmp_path, monkeypatch,
-                                                                        code):
+def test_a_save_failing_at_any_operation_leaves_the_previous_checkpoint(
+    tmp_path, monkeypatch, code
+):
     save_in_run(_model(1), tmp_path, "last", 1)
     before = _params(tmp_path / "last")
     operations = 0

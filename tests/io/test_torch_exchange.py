@@ -14,11 +14,17 @@ from tests.conftest import torch_or_skip
 B, T = 3, 6
 
 
-def _model(cell: str, *, tokens: bool, readout: str = "every_step",
-           dtype: str = "float64") -> Model:
+def _model(
+    cell: str, *, tokens: bool, readout: str = "every_step", dtype: str = "float64"
+) -> Model:
     vocab = 5 if tokens else 0
-    config = ModelConfig(rnn=RecurrentConfig(cell=cell, input_size=vocab or 3, hidden_size=4),
-                         output_size=vocab or 2, vocab_size=vocab, readout=readout, dtype=dtype)
+    config = ModelConfig(
+        rnn=RecurrentConfig(cell=cell, input_size=vocab or 3, hidden_size=4),
+        output_size=vocab or 2,
+        vocab_size=vocab,
+        readout=readout,
+        dtype=dtype,
+    )
     return Model(config, rng=np.random.default_rng(0), meta={"note": "in memory"})
 
 
@@ -62,6 +68,9 @@ def test_the_layer_of_a_model_still_becomes_a_torch_lstm():
 
 @pytest.mark.parametrize("thing", [3, "model", np.zeros(3)])
 def test_anything_else_is_refused_naming_what_works(thing):
-    with pytest.raises(ConfigError, match=r"takes an rnnkit Model or its recurrent layer "
-                                          r"\(model.rnn\), got " + type(thing).__name__):
+    with pytest.raises(
+        ConfigError,
+        match=r"takes an rnnkit Model or its recurrent layer "
+        r"\(model.rnn\), got " + type(thing).__name__,
+    ):
         rnnkit.to_torch(thing)

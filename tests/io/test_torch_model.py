@@ -49,16 +49,22 @@ SHAPES = {
 }
 
 
-def make_model(rnn: dict, *, inputs: str = "vectors", readout: str = "every_step",
-               dtype: str = "float64") -> Model:
+def make_model(
+    rnn: dict, *, inputs: str = "vectors", readout: str = "every_step", dtype: str = "float64"
+) -> Model:
     """A random model; a Jordan model reads one direction (its output is what it feeds back)."""
     if rnn.get("cell") == "jordan":
         rnn = {**rnn, "bidirectional": False}
     vocab = 0 if inputs == "vectors" else 7
     emb = 4 if inputs == "embedding" else 0
-    config = ModelConfig(rnn=RecurrentConfig(input_size=emb or vocab or 3, hidden_size=5, **rnn),
-                         output_size=4, vocab_size=vocab, embedding_dim=emb, readout=readout,
-                         dtype=dtype)
+    config = ModelConfig(
+        rnn=RecurrentConfig(input_size=emb or vocab or 3, hidden_size=5, **rnn),
+        output_size=4,
+        vocab_size=vocab,
+        embedding_dim=emb,
+        readout=readout,
+        dtype=dtype,
+    )
     return Model(config, rng=np.random.default_rng(0), meta={"note": "exported"})
 
 
@@ -195,8 +201,10 @@ def test_a_jordan_module_has_no_head_and_feeds_back_its_output(exported, rng):
 
 def test_native_cells_run_on_torch_nn_modules(exported):
     torch = torch_or_skip()
-    kinds = {case: type(exported(case, "one-layer")[1].rnn) for case in
-             ("elman-relu", "lstm", "gru-reset-after", "lstm-peepholes", "gru-reset-before")}
+    kinds = {
+        case: type(exported(case, "one-layer")[1].rnn)
+        for case in ("elman-relu", "lstm", "gru-reset-after", "lstm-peepholes", "gru-reset-before")
+    }
     assert kinds["elman-relu"] is torch.nn.RNN
     assert kinds["lstm"] is torch.nn.LSTM and kinds["gru-reset-after"] is torch.nn.GRU
     assert kinds["lstm-peepholes"].__name__ == kinds["gru-reset-before"].__name__ == "Unrolled"

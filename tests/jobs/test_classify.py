@@ -7,8 +7,14 @@ import rnnkit
 from rnnkit.data.sequences import DATASETS, Sequences, pad_sequences
 from rnnkit.errors import ConfigError, DataError, ShapeError
 from rnnkit.jobs import Fit, Net, build_model, train_network
-from rnnkit.jobs.classify import (PRESETS, confusion_matrix, defaults_for, run_classification,
-                                  stratified_split, with_overrides)
+from rnnkit.jobs.classify import (
+    PRESETS,
+    confusion_matrix,
+    defaults_for,
+    run_classification,
+    stratified_split,
+    with_overrides,
+)
 from rnnkit.training import Budget, Optimization, TrainingDiverged, gradients, read_log
 from rnnkit.training.arrays import evaluate_arrays
 
@@ -17,17 +23,23 @@ def _toy(n: int, seed: int) -> Sequences:
     """Two classes of 2-channel sequences of 3–9 steps: the class sets the sign of channel 0."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
-    seqs = [np.column_stack([(1 - 2 * c) + 0.3 * rng.standard_normal(T),
-                             rng.standard_normal(T)])
-            for c, T in zip(y, rng.integers(3, 10, n))]
+    seqs = [
+        np.column_stack([(1 - 2 * c) + 0.3 * rng.standard_normal(T), rng.standard_normal(T)])
+        for c, T in zip(y, rng.integers(3, 10, n))
+    ]
     x, lengths = pad_sequences(seqs)
     return Sequences(x, lengths, y, ("plus", "minus"))
 
 
 @pytest.mark.parametrize("cell", ["gru", "elman", "ffnn"])
 def test_a_separable_task_is_learned_by_every_kind_of_net(cell):
-    report = run_classification(_toy(48, 0), _toy(40, 1), [Net(cell=cell, hidden_size=6)],
-                                Fit(epochs=15, batch_size=8, lr=2e-2), seed=0)
+    report = run_classification(
+        _toy(48, 0),
+        _toy(40, 1),
+        [Net(cell=cell, hidden_size=6)],
+        Fit(epochs=15, batch_size=8, lr=2e-2),
+        seed=0,
+    )
     (row,) = report["results"]
     assert row["accuracy"] >= 0.95
     assert np.trace(row["confusion"]) == round(row["accuracy"] * 40)
@@ -36,21 +48,48 @@ def test_a_separable_task_is_learned_by_every_kind_of_net(cell):
 
 def test_early_stopping_keeps_the_best_epoch_and_stops_after_the_patience():
     data, rng = _toy(40, 0), np.random.default_rng(0)
-    model = build_model(Net(cell="gru", hidden_size=4), input_size=2, output_size=2, steps=9,
-                        readout="last_step", loss="cross_entropy", rng=rng)
+    model = build_model(
+        Net(cell="gru", hidden_size=4),
+        input_size=2,
+        output_size=2,
+        steps=9,
+        readout="last_step",
+        loss="cross_entropy",
+        rng=rng,
+    )
     flipped = (data.x, 1 - data.y, data.lengths)  # learning the task makes this loss worse
-    trained = train_network(model, data.x, data.y, Fit(epochs=30, lr=5e-2, patience=3),
-                            rng=rng, lengths=data.lengths, validation=flipped)
+    trained = train_network(
+        model,
+        data.x,
+        data.y,
+        Fit(epochs=30, lr=5e-2, patience=3),
+        rng=rng,
+        lengths=data.lengths,
+        validation=flipped,
+    )
     assert trained.best_epoch == 1 and trained.epochs == 4 and trained.stopped_by == "patience"
     assert evaluate_arrays(model, *flipped) == pytest.approx(trained.val_loss, rel=1e-6)
 
 
 def test_the_job_s_fit_names_the_engine_s_options_so_they_are_taken_by_name():
-    fit = Fit(epochs=7, batch_size=3, optimizer="sgd", lr=0.25, clip=2.0, patience=4,
-              schedule="cosine", on_nonfinite="stop")
+    fit = Fit(
+        epochs=7,
+        batch_size=3,
+        optimizer="sgd",
+        lr=0.25,
+        clip=2.0,
+        patience=4,
+        schedule="cosine",
+        on_nonfinite="stop",
+    )
     o, b = Optimization.of(fit), Budget.of(fit)
-    assert (o.optimizer, o.lr, o.clip, o.schedule, o.on_nonfinite) == ("sgd", 0.25, 2.0,
-                                                                        "cosine", "stop")
+    assert (o.optimizer, o.lr, o.clip, o.schedule, o.on_nonfinite) == (
+        "sgd",
+        0.25,
+        2.0,
+        "cosine",
+        "stop",
+    )
     assert (b.epochs, b.patience, b.steps) == (7, 4, 0)
     with pytest.raises(ConfigError, match="on_nonfinite"):
         Fit(on_nonfinite="ignore")
@@ -69,19 +108,23 @@ def _stop_after(calls: int):
 def test_a_job_stopped_mid_epoch_resumes_to_the_parameters_of_an_uninterrupted_one(tmp_path):
     data, test, fit = _toy(30, 0), _toy(10, 1), Fit(epochs=6, batch_size=4, lr=2e-2, patience=2)
     nets = [Net(cell="gru", hidden_size=4), Net(cell="ffnn", hidden_size=4)]
-    run = lambda d, **kw: run_classification(data, test, nets, fit, val_fraction=0.25,
-                                             run_dir=tmp_path / d, **kw)
+    run = lambda d, **kw: run_classification(
+        data, test, nets, fit, val_fraction=0.25, run_dir=tmp_path / d, **kw
+    )
     straight = run("straight")
     stopped = run("stopped", stop=_stop_after(11))  # in the second epoch of the gru
     assert stopped["stopped_by"] == "SIGINT" and stopped["results"] == []
     assert read_log(tmp_path / "stopped" / "gru" / "metrics.jsonl")[-1]["step"] == 11
     resumed = run("stopped")
-    timeless = lambda report: [{k: v for k, v in r.items() if k != "seconds"}
-                               for r in report["results"]]
+    timeless = lambda report: [
+        {k: v for k, v in r.items() if k != "seconds"} for r in report["results"]
+    ]
     assert timeless(resumed) == timeless(straight) and len(timeless(straight)) == 2
     for cell in ("gru", "ffnn"):
-        a, b = _trained_parameters(tmp_path / "straight", cell), _trained_parameters(
-            tmp_path / "stopped", cell)
+        a, b = (
+            _trained_parameters(tmp_path / "straight", cell),
+            _trained_parameters(tmp_path / "stopped", cell),
+        )
         for n in a:
             np.testing.assert_array_equal(a[n], b[n], err_msg=f"{cell} {n}")
     steps = [r["step"] for r in read_log(tmp_path / "stopped" / "gru" / "metrics.jsonl")]
@@ -105,19 +148,28 @@ def _nan_at(monkeypatch, call: int) -> None:
 @pytest.mark.parametrize("action", ["skip", "reduce-lr"])
 def test_a_nan_update_is_skipped_and_counted_and_training_goes_on(monkeypatch, action):
     _nan_at(monkeypatch, 3)
-    report = run_classification(_toy(24, 0), _toy(10, 1), [Net(cell="gru", hidden_size=4)],
-                                Fit(epochs=3, batch_size=8, lr=2e-2, on_nonfinite=action))
+    report = run_classification(
+        _toy(24, 0),
+        _toy(10, 1),
+        [Net(cell="gru", hidden_size=4)],
+        Fit(epochs=3, batch_size=8, lr=2e-2, on_nonfinite=action),
+    )
     (row,) = report["results"]
     assert row["skipped"] == 1 and row["epochs"] == 3 and np.isfinite(row["train_loss"])
 
 
 def test_a_nan_update_stops_the_job_when_told_to_and_keeps_the_last_good_checkpoint(
-        monkeypatch, tmp_path):
+    monkeypatch, tmp_path
+):
     _nan_at(monkeypatch, 5)  # the second batch of the second epoch
     with pytest.raises(TrainingDiverged, match="on-nonfinite stop"):
-        run_classification(_toy(24, 0), _toy(10, 1), [Net(cell="gru", hidden_size=4)],
-                           Fit(epochs=3, batch_size=8, on_nonfinite="stop"),
-                           run_dir=tmp_path)
+        run_classification(
+            _toy(24, 0),
+            _toy(10, 1),
+            [Net(cell="gru", hidden_size=4)],
+            Fit(epochs=3, batch_size=8, on_nonfinite="stop"),
+            run_dir=tmp_path,
+        )
     from rnnkit.io.model_files import load_with_state
 
     model, state = load_with_state(tmp_path / "gru" / "last")
@@ -126,15 +178,21 @@ def test_a_nan_update_stops_the_job_when_told_to_and_keeps_the_last_good_checkpo
 
 
 def test_frames_shorten_the_sequences_the_net_reads():
-    report = run_classification(_toy(20, 0), _toy(10, 1), [Net(cell="ffnn", hidden_size=4)],
-                                Fit(epochs=1), frame=4)
+    report = run_classification(
+        _toy(20, 0), _toy(10, 1), [Net(cell="ffnn", hidden_size=4)], Fit(epochs=1), frame=4
+    )
     assert report["frame"] == 4 and report["channels"] == 2
     assert report["results"][0]["description"].startswith("ffnn window=3 ")  # ⌈9 / 4⌉ frames
 
 
 def test_validation_inside_the_job_holds_out_training_sequences_only():
-    report = run_classification(_toy(40, 0), _toy(20, 1), [Net(cell="gru", hidden_size=4)],
-                                Fit(epochs=3, lr=2e-2), val_fraction=0.25)
+    report = run_classification(
+        _toy(40, 0),
+        _toy(20, 1),
+        [Net(cell="gru", hidden_size=4)],
+        Fit(epochs=3, lr=2e-2),
+        val_fraction=0.25,
+    )
     assert report["train_sequences"] == 40 and report["results"][0]["best_epoch"] <= 3
 
 
@@ -162,8 +220,10 @@ def test_a_test_split_with_other_channels_is_a_shape_error_naming_both_counts(ch
     train_set, test_set = _toy(10, 0), _toy(10, 1)
     x = np.repeat(test_set.x[:, :, :1], channels, axis=2)
     other = Sequences(x, test_set.lengths, test_set.y, test_set.classes)
-    with pytest.raises(ShapeError, match=f"the test split has {channels} channels? per step, "
-                                         "but the training split has 2"):
+    with pytest.raises(
+        ShapeError,
+        match=f"the test split has {channels} channels? per step, but the training split has 2",
+    ):
         run_classification(train_set, other, [Net(cell="gru", hidden_size=2)], Fit(epochs=1))
 
 
@@ -181,14 +241,20 @@ def test_options_given_replace_the_preset_and_unknown_ones_are_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset, target", [("ItalyPowerDemand", 0.90), ("GunPoint", 0.85),
-                                             ("JapaneseVowels", 0.90), ("BasicMotions", 0.90)])
+@pytest.mark.parametrize(
+    "dataset, target",
+    [
+        ("ItalyPowerDemand", 0.90),
+        ("GunPoint", 0.85),
+        ("JapaneseVowels", 0.90),
+        ("BasicMotions", 0.90),
+    ],
+)
 def test_the_presets_reach_the_target_accuracy_on_the_published_test_split(dataset, target):
     pytest.importorskip("sktime")
     from rnnkit.jobs.classify import load
 
     preset = defaults_for(dataset)
     _, train_set, test_set = load(dataset)
-    report = run_classification(train_set, test_set, [preset.net], preset.fit,
-                                frame=preset.frame)
+    report = run_classification(train_set, test_set, [preset.net], preset.fit, frame=preset.frame)
     assert report["results"][0]["accuracy"] >= target

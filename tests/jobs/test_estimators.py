@@ -8,8 +8,11 @@ pytest.importorskip("sklearn")
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import (check_classifiers_train,  # noqa: E402
-                                            check_regressors_train, parametrize_with_checks)
+from sklearn.utils.estimator_checks import (
+    check_classifiers_train,  # noqa: E402
+    check_regressors_train,
+    parametrize_with_checks,
+)
 
 from rnnkit.errors import ShapeError  # noqa: E402
 from rnnkit.jobs.estimators import RNNClassifier, RNNRegressor  # noqa: E402
@@ -32,10 +35,13 @@ def test_scikit_learn_estimator_checks_pass(estimator, check):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("readonly", [False, True])
-@pytest.mark.parametrize(("estimator", "check"), [
-    (RNNClassifier(**TRAINED), check_classifiers_train),
-    (RNNRegressor(**TRAINED), check_regressors_train),
-])
+@pytest.mark.parametrize(
+    ("estimator", "check"),
+    [
+        (RNNClassifier(**TRAINED), check_classifiers_train),
+        (RNNRegressor(**TRAINED), check_regressors_train),
+    ],
+)
 def test_score_checks_pass_at_a_trained_size(estimator, check, readonly):
     check(type(estimator).__name__, estimator, readonly_memmap=readonly)
 
@@ -96,8 +102,9 @@ def test_the_same_random_state_gives_the_same_model_and_another_one_another(Esti
     b = Estimator(**TINY).fit(X, y).predict(X)
     c = Estimator(**{**TINY, "random_state": 1, "max_iter": 5}).fit(X, y)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(Estimator(**TINY).fit(X, y).model_.params["head.weight"],
-                              c.model_.params["head.weight"])
+    assert not np.array_equal(
+        Estimator(**TINY).fit(X, y).model_.params["head.weight"], c.model_.params["head.weight"]
+    )
 
 
 @pytest.mark.parametrize("as_list", [False, True])
@@ -118,12 +125,15 @@ def test_grid_search_takes_variable_length_sequences():
     assert search.predict(X).shape == (16,)
 
 
-@pytest.mark.parametrize(("X", "message"), [
-    (np.zeros((3, 4, 5)), "X has 5 channels per step, but RNNClassifier was fitted with 2"),
-    (np.zeros((3, 4, 2, 1)), r"X must be \[N, T, C\] sequences"),
-    ([np.zeros((3, 2)), np.zeros((4, 3))], "same channels"),
-    ([np.zeros((3, 2)), np.full((4, 2), np.nan)], "X\\[1\\] contains NaN"),
-])
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.zeros((3, 4, 5)), "X has 5 channels per step, but RNNClassifier was fitted with 2"),
+        (np.zeros((3, 4, 2, 1)), r"X must be \[N, T, C\] sequences"),
+        ([np.zeros((3, 2)), np.zeros((4, 3))], "same channels"),
+        ([np.zeros((3, 2)), np.full((4, 2), np.nan)], "X\\[1\\] contains NaN"),
+    ],
+)
 def test_bad_sequences_are_refused_with_what_is_wrong(X, message):
     clf = RNNClassifier(**TINY).fit(*_ragged(6))
     with pytest.raises(ValueError, match=message):
@@ -139,6 +149,8 @@ def test_predicting_with_other_channels_than_fitted_is_a_shape_error(Estimator, 
     est = Estimator(**TINY).fit(X, y)
     other = rng.standard_normal((4, 5, channels))
     call = (lambda: est.score(other, y[:4])) if method == "score" else (lambda: est.predict(other))
-    with pytest.raises(ShapeError, match=f"X has {channels} channels? per step, but "
-                                         f"{Estimator.__name__} was fitted with 2"):
+    with pytest.raises(
+        ShapeError,
+        match=f"X has {channels} channels? per step, but {Estimator.__name__} was fitted with 2",
+    ):
         call()

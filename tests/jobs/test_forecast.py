@@ -6,8 +6,15 @@ import pytest
 from rnnkit.data.timeseries import Scaler
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.jobs import Fit, Net
-from rnnkit.jobs.forecast import (PRESETS, Series, Setup, forecast_with, load_series,
-                                  run_forecast, setup_for)
+from rnnkit.jobs.forecast import (
+    PRESETS,
+    Series,
+    Setup,
+    forecast_with,
+    load_series,
+    run_forecast,
+    setup_for,
+)
 
 TINY_FIT = Fit(epochs=3, batch_size=16, lr=1e-2, patience=2)
 TINY_NETS = [Net(cell="gru", hidden_size=4), Net(cell="ffnn", hidden_size=4)]
@@ -53,12 +60,19 @@ def test_relative_forecasts_are_offsets_from_the_last_observed_value(relative, e
 
 def test_the_report_scores_every_model_and_both_baselines():
     series = Series("sine", ["v"], _seasonal_series())
-    setup = Setup(lookback=8, horizon=4, season=8, test_size=20, stat="arima",
-                  arima_order=(1, 0, 0))
+    setup = Setup(
+        lookback=8, horizon=4, season=8, test_size=20, stat="arima", arima_order=(1, 0, 0)
+    )
     report = run_forecast(series, setup, TINY_NETS, TINY_FIT, seed=1)
     names = [r["model"] for r in report["results"]]
-    assert names == ["gru (recursive)", "gru (direct)", "ffnn (recursive)", "ffnn (direct)",
-                     "seasonal naive m=8", "ARIMA(1,0,0)"]
+    assert names == [
+        "gru (recursive)",
+        "gru (direct)",
+        "ffnn (recursive)",
+        "ffnn (direct)",
+        "seasonal naive m=8",
+        "ARIMA(1,0,0)",
+    ]
     assert report["train_steps"] == 100 and report["origins"] == 17
     for row in report["results"]:
         assert np.isfinite([row["mae"], row["rmse"], row["mase"]]).all()
@@ -68,8 +82,9 @@ def test_the_report_scores_every_model_and_both_baselines():
 
 def test_seasonal_naive_is_exact_on_a_perfectly_periodic_series():
     series = Series("sine", ["v"], _seasonal_series(noise=0.0))
-    setup = Setup(lookback=8, horizon=4, season=8, test_size=16, stat="none",
-                  strategies=("direct",))
+    setup = Setup(
+        lookback=8, horizon=4, season=8, test_size=16, stat="none", strategies=("direct",)
+    )
     report = run_forecast(series, setup, [Net(cell="ffnn", hidden_size=2)], Fit(epochs=1))
     naive = next(r for r in report["results"] if r["model"].startswith("seasonal naive"))
     assert naive["mae"] == pytest.approx(0.0, abs=1e-12)
@@ -79,10 +94,13 @@ def test_nothing_in_the_held_out_tail_reaches_training():
     values = _seasonal_series(n=80)
     changed = values.copy()
     changed[60:] += 100.0  # only the tail differs
-    setup = Setup(lookback=6, horizon=3, season=8, test_size=20, stat="arima",
-                  arima_order=(1, 0, 0))
-    reports = [run_forecast(Series("s", ["v"], v), setup, TINY_NETS, TINY_FIT, seed=3)
-               for v in (values, changed)]
+    setup = Setup(
+        lookback=6, horizon=3, season=8, test_size=20, stat="arima", arima_order=(1, 0, 0)
+    )
+    reports = [
+        run_forecast(Series("s", ["v"], v), setup, TINY_NETS, TINY_FIT, seed=3)
+        for v in (values, changed)
+    ]
     for name in ("gru (recursive)", "ffnn (direct)", "ARIMA(1,0,0)"):
         first_origin = [r["_arrays"][name][0] for r in reports]  # sees only steps before 60
         np.testing.assert_allclose(first_origin[0], first_origin[1], rtol=1e-10, err_msg=name)
@@ -134,8 +152,9 @@ def test_missing_held_out_values_are_skipped_in_every_score_and_counted(tmp_path
     values = complete.copy()
     values[gaps] = np.nan
     series = load_series(csv=_csv(tmp_path / "gaps.csv", values))
-    setup = Setup(lookback=6, horizon=3, season=8, test_size=10, stat="arima",
-                  arima_order=(1, 0, 0))
+    setup = Setup(
+        lookback=6, horizon=3, season=8, test_size=10, stat="arima", arima_order=(1, 0, 0)
+    )
     report = run_forecast(series, setup, TINY_NETS, TINY_FIT, seed=2)
     origins = report["_arrays"]["origins"]
     steps = origins[:, None] + np.arange(3)  # [O, h]: the step each forecast point is of
@@ -155,10 +174,15 @@ def test_a_gap_straddling_the_split_is_filled_without_held_out_values(tmp_path):
     values[56:64] = np.nan  # the split is at 60
     changed = values.copy()
     changed[64:] += 100.0  # every observed held-out value differs
-    setup = Setup(lookback=6, horizon=3, season=8, test_size=20, stat="arima",
-                  arima_order=(1, 0, 0))
-    reports = [run_forecast(load_series(csv=_csv(tmp_path / f"{k}.csv", v)), setup, TINY_NETS,
-                            TINY_FIT, seed=3) for k, v in enumerate((values, changed))]
+    setup = Setup(
+        lookback=6, horizon=3, season=8, test_size=20, stat="arima", arima_order=(1, 0, 0)
+    )
+    reports = [
+        run_forecast(
+            load_series(csv=_csv(tmp_path / f"{k}.csv", v)), setup, TINY_NETS, TINY_FIT, seed=3
+        )
+        for k, v in enumerate((values, changed))
+    ]
     for name in ("gru (recursive)", "ffnn (direct)", "seasonal naive m=8"):
         first = [r["_arrays"][name][:5] for r in reports]  # origins 60…64: inputs before 64
         np.testing.assert_array_equal(first[0], first[1], err_msg=name)
@@ -173,8 +197,12 @@ def test_a_held_out_tail_with_nothing_observed_is_a_data_error(tmp_path):
     values[30:] = np.nan
     series = load_series(csv=_csv(tmp_path / "late.csv", values))
     with pytest.raises(DataError, match="no observed value to score"):
-        run_forecast(series, Setup(lookback=6, horizon=3, test_size=10, stat="none"),
-                     TINY_NETS[:1], TINY_FIT)
+        run_forecast(
+            series,
+            Setup(lookback=6, horizon=3, test_size=10, stat="none"),
+            TINY_NETS[:1],
+            TINY_FIT,
+        )
 
 
 def test_presets_are_defaults_that_options_override():
@@ -183,8 +211,15 @@ def test_presets_are_defaults_that_options_override():
     assert setup_for(None) == Setup()
 
 
-@pytest.mark.parametrize("options", [dict(stat="prophet"), dict(strategies=("sideways",)),
-                                     dict(horizon=0), dict(val_fraction=0.7)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(stat="prophet"),
+        dict(strategies=("sideways",)),
+        dict(horizon=0),
+        dict(val_fraction=0.7),
+    ],
+)
 def test_bad_setups_are_refused(options):
     with pytest.raises(ConfigError):
         Setup(**options)

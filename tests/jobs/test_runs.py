@@ -23,7 +23,8 @@ from rnnkit.training import read_log
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 needs_mpi = pytest.mark.skipif(
     not MPIEXEC.exists() or importlib.util.find_spec("mpi4py") is None,
-    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')")
+    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')",
+)
 
 
 def _npz(path: Path, n: int, seed: int) -> str:
@@ -47,13 +48,52 @@ def jobs(tmp_path) -> dict[str, list[str]]:
     """Each job's command line (without --out): short, with validation and early stopping."""
     train, test = _npz(tmp_path / "train.npz", 40, 0), _npz(tmp_path / "test.npz", 20, 1)
     return {
-        "classify": ["classify", "--train", train, "--test", test, "--hidden-size", "6",
-                     "--ffnn-hidden", "6", "--epochs", "30", "--batch-size", "5", "--lr", "0.02",
-                     "--val-fraction", "0.25", "--patience", "8"],
-        "forecast": ["forecast", "--csv", _csv(tmp_path / "series.csv"), "--lookback", "6",
-                     "--horizon", "3", "--season", "8", "--test-size", "12", "--stat", "none",
-                     "--hidden-size", "4", "--ffnn-hidden", "4", "--epochs", "25",
-                     "--batch-size", "5", "--patience", "8"],
+        "classify": [
+            "classify",
+            "--train",
+            train,
+            "--test",
+            test,
+            "--hidden-size",
+            "6",
+            "--ffnn-hidden",
+            "6",
+            "--epochs",
+            "30",
+            "--batch-size",
+            "5",
+            "--lr",
+            "0.02",
+            "--val-fraction",
+            "0.25",
+            "--patience",
+            "8",
+        ],
+        "forecast": [
+            "forecast",
+            "--csv",
+            _csv(tmp_path / "series.csv"),
+            "--lookback",
+            "6",
+            "--horizon",
+            "3",
+            "--season",
+            "8",
+            "--test-size",
+            "12",
+            "--stat",
+            "none",
+            "--hidden-size",
+            "4",
+            "--ffnn-hidden",
+            "4",
+            "--epochs",
+            "25",
+            "--batch-size",
+            "5",
+            "--patience",
+            "8",
+        ],
     }
 
 
@@ -86,8 +126,12 @@ def _saved_steps(out: Path) -> int:
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rnnkit", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator) -> None:
@@ -101,7 +145,8 @@ def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator)
 
 @pytest.mark.parametrize("job", ["classify", "forecast"])
 def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
-        jobs, job, tmp_path, capsys):
+    jobs, job, tmp_path, capsys
+):
     argv = jobs[job]
     assert main([*argv, "--json", "--quiet", "--out", str(tmp_path / "straight")]) == 0
     straight = json.loads(capsys.readouterr().out)
@@ -119,7 +164,8 @@ def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
     assert interrupted.returncode == 128 + signal.SIGINT, err
     assert err.strip().splitlines()[-1] == (
         f"rnnkit: SIGINT received: saved each network's last checkpoint in {out}; "
-        f"continue with: rnnkit {job} --resume --out {out}")
+        f"continue with: rnnkit {job} --resume --out {out}"
+    )
 
     assert main([job, "--resume", "--json", "--out", str(out)]) == 0
     resumed = json.loads(capsys.readouterr().out)
@@ -128,8 +174,9 @@ def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
 
 
 @pytest.mark.parametrize("job", ["classify", "forecast"])
-def test_a_run_directory_holds_the_options_and_each_network_s_checkpoints(jobs, job, tmp_path,
-                                                                         monkeypatch, capsys):
+def test_a_run_directory_holds_the_options_and_each_network_s_checkpoints(
+    jobs, job, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     argv = [*jobs[job], "--epochs", "2"]
     assert main(argv) == 0
@@ -138,8 +185,10 @@ def test_a_run_directory_holds_the_options_and_each_network_s_checkpoints(jobs, 
     assert out.name.startswith(f"{job}-") and f"; run in runs/{out.name}\n" in err
     saved = [load_with_state(d / "last")[1]["job"] for d in _networks(out)]
     assert saved[0]["seed"] == 0 and all(s == saved[0] for s in saved)  # the options
-    names = {"classify": ["ffnn", "gru"], "forecast": ["ffnn-direct", "ffnn-recursive",
-                                                       "gru-direct", "gru-recursive"]}[job]
+    names = {
+        "classify": ["ffnn", "gru"],
+        "forecast": ["ffnn-direct", "ffnn-recursive", "gru-direct", "gru-recursive"],
+    }[job]
     assert [d.name for d in _networks(out)] == names
     for d in _networks(out):
         assert (d / "last").exists() and (d / "best").exists() and (d / "metrics.jsonl").exists()
@@ -153,9 +202,11 @@ def test_an_existing_run_is_refused_without_resume_or_overwrite(jobs, job, tmp_p
     argv = [*jobs[job][1:], "--epochs", "1", "--quiet", "--out", out]
     assert main([job, *argv]) == 0
     capsys.readouterr()
-    for extra, message in [([], "already holds a run; continue it with --resume"),
-                           (["--resume"], "a resumed run cannot change"),
-                           (["--resume", "--overwrite"], "give one of them")]:
+    for extra, message in [
+        ([], "already holds a run; continue it with --resume"),
+        (["--resume"], "a resumed run cannot change"),
+        (["--resume", "--overwrite"], "give one of them"),
+    ]:
         parser = argparse.ArgumentParser()
         module.add_arguments(parser)
         assert _run(module, parser.parse_args([*argv, *extra]), debug=False) == 2
@@ -177,17 +228,38 @@ for argv in json.loads(sys.argv[1]):
 
 @needs_mpi
 def test_two_ranks_end_equal_to_one_process_and_only_rank_0_reports(jobs, tmp_path, capsys):
-    runs = {job: [*argv, "--epochs", "4", "--batch-size", "6", "--json", "--quiet"]
-            for job, argv in jobs.items()}
+    runs = {
+        job: [*argv, "--epochs", "4", "--batch-size", "6", "--json", "--quiet"]
+        for job, argv in jobs.items()
+    }
     for job, argv in runs.items():
         assert main([*argv, "--out", str(tmp_path / f"{job}-1")]) == 0
     capsys.readouterr()
     env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")}
-    ranked = [[*[a for a in argv if a != "--quiet"], "--out", str(tmp_path / f"{job}-2")]
-              for job, argv in runs.items()]
-    done = subprocess.run([str(MPIEXEC), "-genv", "OPENBLAS_NUM_THREADS", "1", "-n", "2",
-                           sys.executable, "-c", RUN_ALL, json.dumps(ranked)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    ranked = [
+        [*[a for a in argv if a != "--quiet"], "--out", str(tmp_path / f"{job}-2")]
+        for job, argv in runs.items()
+    ]
+    done = subprocess.run(
+        [
+            str(MPIEXEC),
+            "-genv",
+            "OPENBLAS_NUM_THREADS",
+            "1",
+            "-n",
+            "2",
+            sys.executable,
+            "-c",
+            RUN_ALL,
+            json.dumps(ranked),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"results"') == 2  # one report per job: rank 0's
     assert done.stderr.count(", 2 processes; run in") == 2
@@ -233,15 +305,17 @@ def test_a_resume_may_change_only_the_allowed_options_and_not_go_back_in_steps(t
     state = {"step": 6, "job": {"steps": 6, "lr": 0.1, "hidden_size": 4}}
     allowed = frozenset({"steps", "lr"})
     assert runs.saved_options(tmp_path, {"steps": 9, "lr": None}, allowed, state) == {
-        "steps": 9, "lr": 0.1, "hidden_size": 4}
+        "steps": 9,
+        "lr": 0.1,
+        "hidden_size": 4,
+    }
     with pytest.raises(ConfigError, match="cannot change hidden_size"):
         runs.saved_options(tmp_path, {"hidden_size": 8}, allowed, state)
     with pytest.raises(ConfigError, match="already at step 6, past a budget of 4"):
         runs.saved_options(tmp_path, {"steps": 4}, allowed, state)
 
 
-def test_without_out_each_start_gets_a_new_directory_and_resume_needs_out(tmp_path,
-                                                                         monkeypatch):
+def test_without_out_each_start_gets_a_new_directory_and_resume_needs_out(tmp_path, monkeypatch):
     from rnnkit.errors import ConfigError
     from rnnkit.jobs import runs
 

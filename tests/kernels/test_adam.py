@@ -16,8 +16,10 @@ def _strided(a: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_compiled_adam_equals_the_numpy_form_bit_for_bit(dtype, beta1):
     rng = np.random.default_rng(0)
-    start = {"w": rng.standard_normal((7, 5)).astype(dtype),
-             "b": rng.standard_normal(5).astype(dtype)}
+    start = {
+        "w": rng.standard_normal((7, 5)).astype(dtype),
+        "b": rng.standard_normal(5).astype(dtype),
+    }
     fast = {n: p.copy() for n, p in start.items()}
     slow = {n: _strided(p) for n, p in start.items()}
     assert adam.supports(fast["w"], fast["w"]) and not adam.supports(slow["w"], slow["w"])
@@ -25,8 +27,10 @@ def test_compiled_adam_equals_the_numpy_form_bit_for_bit(dtype, beta1):
     opts = {"beta1": beta1, "beta2": 0.99, "eps": 1e-6}
     ours, reference = make_optimizer("adam", 0.01, **opts), make_optimizer("adam", 0.01, **opts)
     for k in range(5):
-        grads = {n: (np.random.default_rng(k).standard_normal(p.shape) * 10**k).astype(dtype)
-                 for n, p in start.items()}
+        grads = {
+            n: (np.random.default_rng(k).standard_normal(p.shape) * 10**k).astype(dtype)
+            for n, p in start.items()
+        }
         ours.step(fast, grads, lr=0.01 / (k + 1))
         reference.step(slow, {n: _strided(g) for n, g in grads.items()}, lr=0.01 / (k + 1))
     for n in start:

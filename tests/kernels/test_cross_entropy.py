@@ -25,8 +25,9 @@ def test_exp32_clamps_below_the_smallest_normal_float32():
     assert np.all(out > 0) and np.all(out < 1.2e-38), out
 
 
-@pytest.mark.parametrize("shape", [(7, 5), (4, 3, 96), (3, 2, 1), (2, 5, 13)],
-                         ids=["N7-V5", "B4-T3-V96", "V1", "V13"])
+@pytest.mark.parametrize(
+    "shape", [(7, 5), (4, 3, 96), (3, 2, 1), (2, 5, 13)], ids=["N7-V5", "B4-T3-V96", "V1", "V13"]
+)
 @pytest.mark.parametrize("masked", [False, True], ids=["full", "masked"])
 @pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "batch-first-view"])
 def test_float32_cross_entropy_matches_float64(shape, masked, transposed):

@@ -12,7 +12,8 @@ import sys
 import pytest
 
 pytestmark = pytest.mark.skipif(
-    not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"), reason="a glibc setting")
+    not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"), reason="a glibc setting"
+)
 
 # After SETUP, allocate, touch and free arrays of several sizes as a step does, then count the
 # page faults of the same round once the process is warm (all below 2 MiB: no huge page can
@@ -50,10 +51,18 @@ fit(model, x, np.roll(x, -1, axis=1), rng=np.random.default_rng(1), epochs=1, ba
 
 
 def probe(setup: str, **env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("MALLOC_", "GLIBC_", "RNNKIT_KEEP_FREED_MEMORY"))}
-    result = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup)],
-                            env=clean | env, capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MALLOC_", "GLIBC_", "RNNKIT_KEEP_FREED_MEMORY"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(setup=setup)],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 

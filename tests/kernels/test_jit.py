@@ -50,8 +50,9 @@ def test_input_projection_of_narrow_inputs_matches_float64(I):
 
 def in_new_process(code: str) -> str:
     """What ``code`` prints, run by a new Python process (which modules it loads is fresh)."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return out.stdout.strip()
 
 
@@ -60,48 +61,75 @@ def test_fused_kernels_match_the_reference_with_the_jit_disabled():
     Adam, the narrow input projection and the float32 cross-entropy, uncompiled."""
     env = os.environ | {"NUMBA_DISABLE_JIT": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         *(str(ROOT / "tests/kernels" / f) for f in (
-             "test_parity.py", "test_adam.py", "test_jit.py", "test_cross_entropy.py")),
-         "-k", "f32 and (T1B1 or T5B3) or adam or token_ids_give or narrow_inputs "
-               "or float32_cross_entropy"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            *(
+                str(ROOT / "tests/kernels" / f)
+                for f in ("test_parity.py", "test_adam.py", "test_jit.py", "test_cross_entropy.py")
+            ),
+            "-k",
+            "f32 and (T1B1 or T5B3) or adam or token_ids_give or narrow_inputs "
+            "or float32_cross_entropy",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
 def test_a_float64_model_its_loss_and_optimizer_do_not_load_numba_until_an_update():
-    code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
-            "RecurrentConfig; import rnnkit.training.optim; from rnnkit.layers.losses import "
-            "softmax_cross_entropy; "
-            "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
-            "rng=np.random.default_rng(0), dtype=np.float64); "
-            "softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1])); "
-            "print('numba' in sys.modules)")
+    code = (
+        "import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
+        "RecurrentConfig; import rnnkit.training.optim; from rnnkit.layers.losses import "
+        "softmax_cross_entropy; "
+        "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
+        "rng=np.random.default_rng(0), dtype=np.float64); "
+        "softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1])); "
+        "print('numba' in sys.modules)"
+    )
     assert in_new_process(code) == "False"
 
 
 def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_the_first_step():
     """The first training step of a new process does not pay for loading the Adam kernel."""
-    code = ("import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
-            "RecurrentConfig; from rnnkit.training.optim import make_optimizer; "
-            "before = 'rnnkit.kernels.adam' in sys.modules; "
-            "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
-            "rng=np.random.default_rng(0), dtype=np.float32); make_optimizer('adam', 1e-3); "
-            "print(before, 'rnnkit.kernels.adam' in sys.modules)")
+    code = (
+        "import sys, numpy as np; from rnnkit.layers.recurrent import Recurrent, "
+        "RecurrentConfig; from rnnkit.training.optim import make_optimizer; "
+        "before = 'rnnkit.kernels.adam' in sys.modules; "
+        "Recurrent(RecurrentConfig(cell='lstm', input_size=2, hidden_size=3), "
+        "rng=np.random.default_rng(0), dtype=np.float32); make_optimizer('adam', 1e-3); "
+        "print(before, 'rnnkit.kernels.adam' in sys.modules)"
+    )
     assert in_new_process(code) == "False True"
 
 
-@pytest.mark.parametrize("dtype, loss, loaded", [
-    ("float32", "cross_entropy", "True"), ("float32", "mse", "False"),
-    ("float64", "cross_entropy", "False")])
+@pytest.mark.parametrize(
+    "dtype, loss, loaded",
+    [
+        ("float32", "cross_entropy", "True"),
+        ("float32", "mse", "False"),
+        ("float64", "cross_entropy", "False"),
+    ],
+)
 def test_a_float32_cross_entropy_model_loads_its_loss_pass_when_made(dtype, loss, loaded):
     """The first training step of a new process does not pay for loading the loss's pass."""
-    code = ("import sys, numpy as np; from rnnkit.config import ModelConfig; "
-            "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.models.model import Model; "
-            "Model(ModelConfig(rnn=RecurrentConfig(input_size=4, hidden_size=3), "
-            f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
-            "rng=np.random.default_rng(0)); "
-            "print('rnnkit.kernels.cross_entropy' in sys.modules)")
+    code = (
+        "import sys, numpy as np; from rnnkit.config import ModelConfig; "
+        "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.models.model import Model; "
+        "Model(ModelConfig(rnn=RecurrentConfig(input_size=4, hidden_size=3), "
+        f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
+        "rng=np.random.default_rng(0)); "
+        "print('rnnkit.kernels.cross_entropy' in sys.modules)"
+    )
     assert in_new_process(code) == loaded

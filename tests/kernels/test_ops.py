@@ -25,20 +25,26 @@ TRAINING_STEP = (
 
 
 def test_the_reference_backend_trains_a_float32_model_without_loading_numba():
-    out = in_new_process("import os; os.environ['RNNKIT_BACKEND'] = 'reference'; "
-                         + TRAINING_STEP)
+    out = in_new_process("import os; os.environ['RNNKIT_BACKEND'] = 'reference'; " + TRAINING_STEP)
     assert out == "float32 []"
 
 
 def test_by_default_a_float32_training_step_loads_the_compiled_twins():
     assert in_new_process(TRAINING_STEP) == (
         "float32 ['numba', 'rnnkit.kernels.adam', 'rnnkit.kernels.cross_entropy', "
-        "'rnnkit.kernels.lstm_fused']")
+        "'rnnkit.kernels.lstm_fused']"
+    )
 
 
-@pytest.mark.parametrize("name, dtype, fast", [
-    ("adam", np.float32, True), ("adam", np.float64, True),
-    ("cross_entropy", np.float32, True), ("cross_entropy", np.float64, False)])
+@pytest.mark.parametrize(
+    "name, dtype, fast",
+    [
+        ("adam", np.float32, True),
+        ("adam", np.float64, True),
+        ("cross_entropy", np.float32, True),
+        ("cross_entropy", np.float64, False),
+    ],
+)
 @pytest.mark.parametrize("backend", ["auto", "fast", "reference"])
 def test_resolve_op_gives_the_registered_twin_or_none(name, dtype, fast, backend):
     op = kernels.resolve_op(name, dtype, backend=backend)
@@ -50,7 +56,8 @@ def test_resolve_op_gives_the_registered_twin_or_none(name, dtype, fast, backend
 
 @pytest.mark.parametrize("backend, calls", [("auto", 2), ("reference", 0)])
 def test_adam_and_the_loss_call_the_compiled_twin_unless_the_backend_is_reference(
-        monkeypatch, backend, calls):
+    monkeypatch, backend, calls
+):
     """Counted by wrapping the twins' entry points: one call per parameter, one per loss."""
     monkeypatch.setenv("RNNKIT_BACKEND", backend)
     counted = []
@@ -64,8 +71,10 @@ def test_adam_and_the_loss_call_the_compiled_twin_unless_the_backend_is_referenc
 
         monkeypatch.setattr(module, entry, wrapped)
     rng = np.random.default_rng(0)
-    params = {"w": rng.standard_normal((3, 4)).astype(np.float32),
-              "b": rng.standard_normal(4).astype(np.float32)}
+    params = {
+        "w": rng.standard_normal((3, 4)).astype(np.float32),
+        "b": rng.standard_normal(4).astype(np.float32),
+    }
     before = {n: p.copy() for n, p in params.items()}
     make_optimizer("adam", 0.1).step(params, {n: np.ones_like(p) for n, p in params.items()})
     loss, _ = softmax_cross_entropy(params["w"], np.array([0, 1, 3]))

@@ -12,7 +12,6 @@ from rnnkit.cells import CellOptions, get_cell, unroll
 from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
 
 
-
 def tolerance(dtype) -> dict[str, float]:
     """Rounding of a few hundred operations in ``dtype`` (sums over T, B and H, tanh, exp):
     the kernels and the reference differ by grouping and summation order only."""
@@ -37,21 +36,35 @@ SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (9, 4, 2, 3), (4, 2, 7, 5)]  # T, B, I, H
 # (I ≤ 4 takes the compiled input projection in float32, I = 7 BLAS: seq.NARROW)
 
 
-REGISTERED = [(cell, path, np.dtype(dt).type) for cell, entries in kernels.KERNELS.items()
-              for path, dtypes in entries for dt in dtypes]
+REGISTERED = [
+    (cell, path, np.dtype(dt).type)
+    for cell, entries in kernels.KERNELS.items()
+    for path, dtypes in entries
+    for dt in dtypes
+]
 """(cell, module path, dtype) of every registered kernel in every dtype it registers."""
-CASES = [(name, opts, path, dtype) for name, opts in CLAIMED
-         for cell, path, dtype in REGISTERED if cell == name]
-CASE_IDS = [f"{name}-{CLAIMED.index((name, opts))}-{path.rsplit('.', 1)[1]}-"
-            f"{'f32' if dtype == np.float32 else 'f64'}" for name, opts, path, dtype in CASES]
+CASES = [
+    (name, opts, path, dtype)
+    for name, opts in CLAIMED
+    for cell, path, dtype in REGISTERED
+    if cell == name
+]
+CASE_IDS = [
+    f"{name}-{CLAIMED.index((name, opts))}-{path.rsplit('.', 1)[1]}-"
+    f"{'f32' if dtype == np.float32 else 'f64'}"
+    for name, opts, path, dtype in CASES
+]
 
 
 def test_every_registered_kernel_and_dtype_is_a_parity_case():
     assert {(path, dtype) for _, _, path, dtype in CASES} == {
-        (path, dtype) for _, path, dtype in REGISTERED}
+        (path, dtype) for _, path, dtype in REGISTERED
+    }
     assert {path for _, path, _ in REGISTERED} >= {
-        f"rnnkit.kernels.{cell}{kind}" for cell in ("elman", "lstm", "gru")
-        for kind in ("", "_fused")}
+        f"rnnkit.kernels.{cell}{kind}"
+        for cell in ("elman", "lstm", "gru")
+        for kind in ("", "_fused")
+    }
 
 
 def kernel(name: str):
@@ -80,10 +93,12 @@ def problem(name, opts, shape, dtype, *, masked, dropped, seed=0):
 
 def run(impl, pr, opts):
     """(outs, final state, dxs, dstate0, grads) of one implementation."""
-    outs, final, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts,
-                                      pr["mask"], pr["drop"])
-    dxs, dstate0, grads = impl.backward(pr["cell"], pr["p"], cache, pr["douts"],
-                                        pr["dstate"], opts)
+    outs, final, cache = impl.forward(
+        pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
+    )
+    dxs, dstate0, grads = impl.backward(
+        pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts
+    )
     return outs, final, dxs, dstate0, grads
 
 
@@ -112,9 +127,11 @@ def test_kernel_matches_reference(name, opts, path, dtype, shape, masked, droppe
     assert_same(run(impl, pr, opts), run(unroll, pr, opts), dtype)
 
 
-@pytest.mark.parametrize("name,path,dtype", REGISTERED,
-                         ids=[f"{p.rsplit('.', 1)[1]}-{'f32' if d == np.float32 else 'f64'}"
-                              for _, p, d in REGISTERED])
+@pytest.mark.parametrize(
+    "name,path,dtype",
+    REGISTERED,
+    ids=[f"{p.rsplit('.', 1)[1]}-{'f32' if d == np.float32 else 'f64'}" for _, p, d in REGISTERED],
+)
 def test_kernel_matches_reference_on_reversed_views(name, path, dtype):
     """A bidirectional layer hands the kernel negative-stride views of xs and douts."""
     opts = CellOptions()
@@ -143,21 +160,27 @@ def test_kernel_leaves_its_inputs_and_gradients_independent(name):
     np.testing.assert_array_equal(pr["xs"], xs_before)
 
 
-@pytest.mark.parametrize("name,opts", UNSUPPORTED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(UNSUPPORTED)])
+@pytest.mark.parametrize(
+    "name,opts", UNSUPPORTED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(UNSUPPORTED)]
+)
 def test_unsupported_options_fall_back_to_the_reference(name, opts):
     assert kernels.resolve(name, opts, np.float32, backend="fast") is unroll
 
 
 FIRST_CHOICE = {  # (cell, dtype) → the kernel "auto" and "fast" pick
-    ("elman", np.float32): "elman_fused", ("elman", np.float64): "elman",
-    ("gru", np.float32): "gru_fused", ("gru", np.float64): "gru",
-    ("lstm", np.float32): "lstm_fused", ("lstm", np.float64): "lstm",
+    ("elman", np.float32): "elman_fused",
+    ("elman", np.float64): "elman",
+    ("gru", np.float32): "gru_fused",
+    ("gru", np.float64): "gru",
+    ("lstm", np.float32): "lstm_fused",
+    ("lstm", np.float64): "lstm",
 }
 
 
 @pytest.mark.parametrize("backend", ["auto", "fast"])
-@pytest.mark.parametrize("name,dtype", list(FIRST_CHOICE),
-                         ids=[f"{n}-{d.__name__}" for n, d in FIRST_CHOICE])
+@pytest.mark.parametrize(
+    "name,dtype", list(FIRST_CHOICE), ids=[f"{n}-{d.__name__}" for n, d in FIRST_CHOICE]
+)
 def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
     impl = kernels.resolve(name, CellOptions(), dtype, backend=backend)
     assert impl.__name__ == f"rnnkit.kernels.{FIRST_CHOICE[name, dtype]}"
@@ -166,8 +189,15 @@ def test_auto_and_fast_pick_the_kernel(name, dtype, backend):
 @pytest.mark.parametrize("name", ["elman", "lstm", "gru"])
 def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_reference(name):
     """Through the layer: reversed directions, lengths, dropout between layers and on h."""
-    config = RecurrentConfig(cell=name, input_size=3, hidden_size=5, num_layers=2,
-                             bidirectional=True, dropout=0.2, recurrent_dropout=0.3)
+    config = RecurrentConfig(
+        cell=name,
+        input_size=3,
+        hidden_size=5,
+        num_layers=2,
+        bidirectional=True,
+        dropout=0.2,
+        recurrent_dropout=0.3,
+    )
     fast = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float32, backend="fast")
     spec = Recurrent(config, params=fast.state_dict(), dtype=np.float32, backend="reference")
     assert fast.impl.__name__.endswith("_fused")
@@ -175,8 +205,9 @@ def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_
     lengths = np.array([7, 3, 5, 1])
     results = []
     for layer in (fast, spec):
-        out, final, cache = layer.forward(x, lengths=lengths, train=True,
-                                          rng=np.random.default_rng(2))
+        out, final, cache = layer.forward(
+            x, lengths=lengths, train=True, rng=np.random.default_rng(2)
+        )
         d_out = np.random.default_rng(3).standard_normal(out.shape).astype(np.float32)
         results.append((out, final, *layer.backward(cache, d_out)))
     (out, final, dx, ds0, grads), (out_r, final_r, dx_r, ds0_r, grads_r) = results
@@ -189,8 +220,11 @@ def test_a_float32_stacked_bidirectional_layer_on_the_fused_kernels_matches_the_
         np.testing.assert_allclose(grads[key], g, **tol, err_msg=key)
 
 
-TOKEN_KERNELS = [name for name in ("elman", "lstm", "gru")
-                 if getattr(kernels.resolve(name, CellOptions(), np.float32), "TOKEN_IDS", False)]
+TOKEN_KERNELS = [
+    name
+    for name in ("elman", "lstm", "gru")
+    if getattr(kernels.resolve(name, CellOptions(), np.float32), "TOKEN_IDS", False)
+]
 
 
 def test_the_fused_kernels_take_token_ids():
@@ -203,7 +237,8 @@ def test_the_fused_kernels_take_token_ids():
 @pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "mask"])
 @pytest.mark.parametrize("name", TOKEN_KERNELS)
 def test_token_ids_give_the_reference_results_on_their_one_hot_rows(
-        name, masked, dropped, need_dx, reversed_view):
+    name, masked, dropped, need_dx, reversed_view
+):
     """ids [T, B] in the kernel == one-hot rows [T, B, V] in the reference, dx included (the
     gradient with respect to the one-hot rows), with repeated and unused ids."""
     opts, V = CellOptions(), 7
@@ -215,10 +250,12 @@ def test_token_ids_give_the_reference_results_on_their_one_hot_rows(
         pr["mask"] = None if pr["mask"] is None else pr["mask"][::-1]
     spec = run(unroll, pr | {"xs": one_hot}, opts)
     impl = kernels.resolve(name, opts, np.float32)
-    outs, final, cache = impl.forward(pr["cell"], pr["p"], ids, pr["state0"], opts,
-                                      pr["mask"], pr["drop"])
-    back = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts,
-                         need_dx=need_dx)
+    outs, final, cache = impl.forward(
+        pr["cell"], pr["p"], ids, pr["state0"], opts, pr["mask"], pr["drop"]
+    )
+    back = impl.backward(
+        pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts, need_dx=need_dx
+    )
     ours = (outs, final, back[0] if need_dx else spec[2], back[1], back[2])
     assert need_dx or back[0] is None
     assert_same(ours, spec, np.float32)

@@ -17,8 +17,9 @@ DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", 
 
 
 def fresh_problem(name, seed, masked=True, dtype=np.float64):
-    return problem(name, CellOptions(), (5, 3, 4, 6), dtype, masked=masked, dropped=True,
-                   seed=seed)
+    return problem(
+        name, CellOptions(), (5, 3, 4, 6), dtype, masked=masked, dropped=True, seed=seed
+    )
 
 
 @DTYPES
@@ -40,8 +41,9 @@ def test_results_handed_out_are_not_overwritten_by_later_calls(name, masked, dty
 def test_a_held_cache_gives_the_same_gradients_after_other_calls(name, dtype):
     impl, opts = kernels.resolve(name, CellOptions(), dtype, backend="fast"), CellOptions()
     pr = fresh_problem(name, 0, dtype=dtype)
-    _, _, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"],
-                               pr["drop"])
+    _, _, cache = impl.forward(
+        pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
+    )
     expected = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts)
     for seed in (1, 2):
         run(impl, fresh_problem(name, seed, dtype=dtype), opts)
@@ -109,10 +111,12 @@ def test_need_dx_false_skips_only_the_input_gradient(name):
     impl, opts = kernel(name), CellOptions()
     pr = fresh_problem(name, 0)
     full = run(impl, pr, opts)
-    _, _, cache = impl.forward(pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"],
-                               pr["drop"])
-    dxs, dstate0, grads = impl.backward(pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"],
-                                        opts, need_dx=False)
+    _, _, cache = impl.forward(
+        pr["cell"], pr["p"], pr["xs"], pr["state0"], opts, pr["mask"], pr["drop"]
+    )
+    dxs, dstate0, grads = impl.backward(
+        pr["cell"], pr["p"], cache, pr["douts"], pr["dstate"], opts, need_dx=False
+    )
     assert dxs is None
     for a, b in zip(dstate0, full[3], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -123,8 +127,9 @@ def test_need_dx_false_skips_only_the_input_gradient(name):
 @pytest.mark.parametrize("backend", ["fast", "reference"])
 @pytest.mark.parametrize("name", CELLS)
 def test_layer_backward_without_dx_gives_the_same_gradients(name, backend):
-    config = RecurrentConfig(cell=name, input_size=3, hidden_size=4, num_layers=2,
-                             bidirectional=True)
+    config = RecurrentConfig(
+        cell=name, input_size=3, hidden_size=4, num_layers=2, bidirectional=True
+    )
     layer = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float64, backend=backend)
     x = np.random.default_rng(1).standard_normal((5, 2, 3))
     out, _, cache = layer.forward(x)
@@ -146,7 +151,11 @@ def test_over_its_limit_the_pool_drops_the_shapes_given_back_longest_ago():
     new = [np.empty(50, np.float32) for _ in range(2)] + [np.empty(200, np.float32)]
     pool.give(*new)  # 1 200 bytes of other shapes: two of the old buffers must go
     assert pool.idle_bytes == 2000
-    kept = [pool.take((50,), np.float32), pool.take((50,), np.float32),
-            pool.take((200,), np.float32), pool.take((100,), np.float64)]
+    kept = [
+        pool.take((50,), np.float32),
+        pool.take((50,), np.float32),
+        pool.take((200,), np.float32),
+        pool.take((100,), np.float64),
+    ]
     assert {id(b) for b in kept} == {id(b) for b in new} | {id(old[2])}
     assert pool.idle_bytes == 0

@@ -51,9 +51,11 @@ def test_cross_entropy_gradient_matches_finite_differences(shape, masked):
 def test_mse_gradient_matches_finite_differences(shape, mask_kind):
     rng = np.random.default_rng(1)
     pred, target = rng.standard_normal(shape), rng.standard_normal(shape)
-    mask = {"none": None,
-            "positions": (rng.random(shape[:-1]) < 0.6).astype(float),
-            "elements": (rng.random(shape) < 0.6).astype(float)}[mask_kind]
+    mask = {
+        "none": None,
+        "positions": (rng.random(shape[:-1]) < 0.6).astype(float),
+        "elements": (rng.random(shape) < 0.6).astype(float),
+    }[mask_kind]
     if mask is not None:
         mask.reshape(-1)[0] = 1
     _, dpred = mse(pred, target, mask)
@@ -165,8 +167,10 @@ def test_gradients_keep_the_outputs_dtype(dtype):
 
 @pytest.mark.parametrize(
     "targets, pattern",
-    [([[0, 1], [7, 2]], r"targets\[1, 0\] = 7 is not a class id in \[0, 5\)"),
-     ([[0, -1], [3, 2]], r"targets\[0, 1\] = -1 is not a class id")],
+    [
+        ([[0, 1], [7, 2]], r"targets\[1, 0\] = 7 is not a class id in \[0, 5\)"),
+        ([[0, -1], [3, 2]], r"targets\[0, 1\] = -1 is not a class id"),
+    ],
     ids=["too-large", "negative"],
 )
 def test_cross_entropy_names_an_out_of_range_target_and_its_position(targets, pattern):
@@ -176,11 +180,13 @@ def test_cross_entropy_names_an_out_of_range_target_and_its_position(targets, pa
 
 @pytest.mark.parametrize(
     "logits_shape, targets, mask, pattern",
-    [((2, 3, 4), np.zeros((3, 2), int), None, r"leading shape \(2, 3\)"),
-     ((2, 4), np.zeros(2), None, "integer class ids"),
-     ((2, 4), np.zeros(2, int), np.ones(3), r"mask must have the shape"),
-     ((2, 4), np.zeros(2, int), np.array([1, 2]), "only 0"),
-     ((2, 0), np.zeros(2, int), None, "V >= 1")],
+    [
+        ((2, 3, 4), np.zeros((3, 2), int), None, r"leading shape \(2, 3\)"),
+        ((2, 4), np.zeros(2), None, "integer class ids"),
+        ((2, 4), np.zeros(2, int), np.ones(3), r"mask must have the shape"),
+        ((2, 4), np.zeros(2, int), np.array([1, 2]), "only 0"),
+        ((2, 0), np.zeros(2, int), None, "V >= 1"),
+    ],
     ids=["targets-shape", "float-targets", "mask-shape", "mask-values", "no-classes"],
 )
 def test_cross_entropy_rejects_mismatched_shapes(logits_shape, targets, mask, pattern):

@@ -22,8 +22,9 @@ TORCH_CASES = [
 
 def _torch_module(torch, cell, nonlinearity, L, bidir, batch_first, seed):
     torch.manual_seed(seed)
-    kw = dict(input_size=3, hidden_size=4, num_layers=L, bidirectional=bidir,
-              batch_first=batch_first)
+    kw = dict(
+        input_size=3, hidden_size=4, num_layers=L, bidirectional=bidir, batch_first=batch_first
+    )
     if cell == "elman":
         return torch.nn.RNN(nonlinearity=nonlinearity, **kw).double()
     return (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(**kw).double()
@@ -36,26 +37,39 @@ def _torch_run(torch, module, x, state, lengths, R, S):
     inp = xt
     if lengths is not None:
         inp = torch.nn.utils.rnn.pack_padded_sequence(
-            xt, torch.tensor(lengths), batch_first=module.batch_first, enforce_sorted=False)
+            xt, torch.tensor(lengths), batch_first=module.batch_first, enforce_sorted=False
+        )
     out, final = module(inp, st if len(st) == 2 else st[0])
     if lengths is not None:
         T = x.shape[1] if module.batch_first else x.shape[0]
         out, _ = torch.nn.utils.rnn.pad_packed_sequence(
-            out, batch_first=module.batch_first, total_length=T)
+            out, batch_first=module.batch_first, total_length=T
+        )
     final = final if isinstance(final, tuple) else (final,)
     loss = (out * torch.from_numpy(R)).sum() + sum(
-        (f * torch.from_numpy(s)).sum() for f, s in zip(final, S))
+        (f * torch.from_numpy(s)).sum() for f, s in zip(final, S)
+    )
     loss.backward()
     grads = {n: w.grad.numpy() for n, w in module.named_parameters()}
-    return (out.detach().numpy(), tuple(f.detach().numpy() for f in final), xt.grad.numpy(),
-            tuple(s.grad.numpy() for s in st), grads)
+    return (
+        out.detach().numpy(),
+        tuple(f.detach().numpy() for f in final),
+        xt.grad.numpy(),
+        tuple(s.grad.numpy() for s in st),
+        grads,
+    )
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("cell,nonlin,L,bidir,batch_first,lengths", TORCH_CASES,
-                         ids=[f"{c[0]}-{c[1]}-L{c[2]}-{'bi' if c[3] else 'uni'}-"
-                              f"{'bf' if c[4] else 'tm'}-{'masked' if c[5] else 'full'}"
-                              for c in TORCH_CASES])
+@pytest.mark.parametrize(
+    "cell,nonlin,L,bidir,batch_first,lengths",
+    TORCH_CASES,
+    ids=[
+        f"{c[0]}-{c[1]}-L{c[2]}-{'bi' if c[3] else 'uni'}-"
+        f"{'bf' if c[4] else 'tm'}-{'masked' if c[5] else 'full'}"
+        for c in TORCH_CASES
+    ],
+)
 def test_layer_matches_torch_autograd(cell, nonlin, L, bidir, batch_first, lengths):
     torch = torch_or_skip()
     module = _torch_module(torch, cell, nonlin, L, bidir, batch_first, seed=len(TORCH_CASES))
@@ -78,7 +92,9 @@ def test_layer_matches_torch_autograd(cell, nonlin, L, bidir, batch_first, lengt
     np.testing.assert_allclose(dx, t_dx, rtol=0, atol=TORCH_ATOL)
     assert list(grads) == list(t_grads)
     for name in grads:
-        np.testing.assert_allclose(grads[name], t_grads[name], rtol=0, atol=TORCH_ATOL, err_msg=name)
+        np.testing.assert_allclose(
+            grads[name], t_grads[name], rtol=0, atol=TORCH_ATOL, err_msg=name
+        )
 
 
 @pytest.mark.torch
@@ -93,16 +109,21 @@ def test_torch_round_trip_keeps_every_weight(cell):
 
 
 def test_to_torch_refuses_cells_pytorch_lacks():
-    layer = Recurrent(RecurrentConfig(cell="lstm", input_size=2, hidden_size=3, peepholes=True),
-                      rng=np.random.default_rng(0))
+    layer = Recurrent(
+        RecurrentConfig(cell="lstm", input_size=2, hidden_size=3, peepholes=True),
+        rng=np.random.default_rng(0),
+    )
     with pytest.raises(ConfigError, match="peepholes"):
         to_torch(layer)
 
 
 @pytest.mark.parametrize("cell", ["elman", "jordan", "fully_recurrent", "lstm", "gru"])
 def test_forward_and_backward_leave_inputs_untouched(cell, rng):
-    layer = Recurrent(RecurrentConfig(cell=cell, input_size=3, hidden_size=4, num_layers=2,
-                                      bidirectional=True), rng=rng, dtype=np.float64)
+    layer = Recurrent(
+        RecurrentConfig(cell=cell, input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+        rng=rng,
+        dtype=np.float64,
+    )
     params = layer.state_dict()
     x = rng.standard_normal((5, 2, 3))
     x_copy = x.copy()
@@ -126,8 +147,9 @@ def test_float32_layer_computes_in_float32(cell, rng):
 
 
 def test_dropout_between_layers_follows_the_seed_and_is_off_in_evaluation(rng):
-    config = RecurrentConfig(cell="gru", input_size=3, hidden_size=4, num_layers=2, dropout=0.5,
-                             recurrent_dropout=0.3)
+    config = RecurrentConfig(
+        cell="gru", input_size=3, hidden_size=4, num_layers=2, dropout=0.5, recurrent_dropout=0.3
+    )
     layer = Recurrent(config, rng=rng, dtype=np.float64)
     x = rng.standard_normal((4, 2, 3))
     a = layer.forward(x, train=True, rng=np.random.default_rng(5))[0]
@@ -161,19 +183,25 @@ def test_bad_shapes_get_clear_errors(rng):
 
 
 TOKEN_CASES = [  # cell, dtype, backend: fused kernels (ids), NumPy kernels and the reference
-    ("lstm", np.float32, "fast"), ("gru", np.float32, "fast"), ("elman", np.float32, "fast"),
-    ("lstm", np.float64, "fast"), ("elman", np.float64, "fast"), ("gru", np.float64, "reference"),
+    ("lstm", np.float32, "fast"),
+    ("gru", np.float32, "fast"),
+    ("elman", np.float32, "fast"),
+    ("lstm", np.float64, "fast"),
+    ("elman", np.float64, "fast"),
+    ("gru", np.float64, "reference"),
 ]
 
 
-@pytest.mark.parametrize("cell,dtype,backend", TOKEN_CASES,
-                         ids=[f"{c}-{d.__name__}-{b}" for c, d, b in TOKEN_CASES])
+@pytest.mark.parametrize(
+    "cell,dtype,backend", TOKEN_CASES, ids=[f"{c}-{d.__name__}-{b}" for c, d, b in TOKEN_CASES]
+)
 def test_token_ids_are_their_one_hot_rows(cell, dtype, backend):
     """A stacked bidirectional batch-first layer: ids [B, T] give the outputs, final state,
     ∂L/∂(one-hot rows) and gradients of the one-hot input [B, T, V]."""
     V = 6
-    config = RecurrentConfig(cell=cell, input_size=V, hidden_size=4, num_layers=2,
-                             bidirectional=True, batch_first=True)
+    config = RecurrentConfig(
+        cell=cell, input_size=V, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True
+    )
     layer = Recurrent(config, rng=np.random.default_rng(0), dtype=dtype, backend=backend)
     ids = np.random.default_rng(1).integers(0, V, size=(3, 5)).astype(np.int32)
     lengths = np.array([5, 2, 4])
@@ -207,9 +235,16 @@ def test_stacked_bidirectional_layer_with_dropout_matches_finite_differences(cas
     from tests.conftest import FD_RTOL
 
     cell, L, bidir, dropout, rec_dropout, extra = case
-    config = RecurrentConfig(cell=cell, input_size=3, hidden_size=4, num_layers=L,
-                             bidirectional=bidir, dropout=dropout,
-                             recurrent_dropout=rec_dropout, **extra)
+    config = RecurrentConfig(
+        cell=cell,
+        input_size=3,
+        hidden_size=4,
+        num_layers=L,
+        bidirectional=bidir,
+        dropout=dropout,
+        recurrent_dropout=rec_dropout,
+        **extra,
+    )
     layer = Recurrent(config, rng=rng, dtype=np.float64)
     x = rng.standard_normal((4, 3, 3))
     lengths = np.array([4, 2, 3])

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from rnnkit.models.conditioned import Conditioned, ConditionedConfig
 from rnnkit.config import ModelConfig
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.layers.losses import softmax_cross_entropy
+from rnnkit.layers.recurrent import RecurrentConfig
+from rnnkit.models.conditioned import Conditioned, ConditionedConfig
 from rnnkit.training.optim import make_optimizer
 from tests.conftest import FD_RTOL
 
@@ -16,19 +16,31 @@ CASES = {
     "class-lstm-tokens": dict(cell="lstm", condition="class", vocab=5, layers=1, bidir=False),
     "class-gru-2-layers": dict(cell="gru", condition="class", vocab=5, layers=2, bidir=False),
     "vector-elman-real": dict(cell="elman", condition="vector", vocab=0, layers=1, bidir=False),
-    "vector-lstm-bidirectional": dict(cell="lstm", condition="vector", vocab=0, layers=1,
-                                      bidir=True),
+    "vector-lstm-bidirectional": dict(
+        cell="lstm", condition="vector", vocab=0, layers=1, bidir=True
+    ),
 }
 
 
 def _conditioned(case, rng, H=4, C=3):
     width = case["vocab"] or 2
-    rnn = RecurrentConfig(cell=case["cell"], input_size=width, hidden_size=H,
-                          num_layers=case["layers"], bidirectional=case["bidir"])
-    config = ModelConfig(rnn=rnn, output_size=case["vocab"] or 2, vocab_size=case["vocab"],
-                         loss="cross_entropy" if case["vocab"] else "mse", dtype="float64")
-    return Conditioned(ConditionedConfig(model=config, condition_size=C,
-                                         condition=case["condition"]), rng=rng)
+    rnn = RecurrentConfig(
+        cell=case["cell"],
+        input_size=width,
+        hidden_size=H,
+        num_layers=case["layers"],
+        bidirectional=case["bidir"],
+    )
+    config = ModelConfig(
+        rnn=rnn,
+        output_size=case["vocab"] or 2,
+        vocab_size=case["vocab"],
+        loss="cross_entropy" if case["vocab"] else "mse",
+        dtype="float64",
+    )
+    return Conditioned(
+        ConditionedConfig(model=config, condition_size=C, condition=case["condition"]), rng=rng
+    )
 
 
 def _inputs(case, rng, B=3, T=4, C=3):

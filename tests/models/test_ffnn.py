@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from rnnkit.training.bptt import TruncatedBPTT, full_bptt
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.models.ffnn import FFNN, FFNNConfig
 from rnnkit.training.arrays import fit
+from rnnkit.training.bptt import TruncatedBPTT, full_bptt
 from tests.conftest import FD_RTOL
 
 B, T, I, O = 3, 6, 2, 4
@@ -44,8 +44,13 @@ def test_gradients_match_finite_differences(rng, readout, activation, window):
 @pytest.mark.parametrize("embedding_dim", [0, 3])
 def test_token_input_gradients_match_finite_differences(rng, embedding_dim):
     V = 5
-    net = _net(rng, vocab_size=V, embedding_dim=embedding_dim,
-               input_size=embedding_dim or V, hidden_sizes=(4,))
+    net = _net(
+        rng,
+        vocab_size=V,
+        embedding_dim=embedding_dim,
+        input_size=embedding_dim or V,
+        hidden_sizes=(4,),
+    )
     errors = _check_fd(net, rng.integers(0, V, (B, T)), rng)
     assert set(errors) >= ({"embedding.weight"} if embedding_dim else {"head.weight"})
     assert max(errors.values()) < FD_RTOL, errors
@@ -58,8 +63,9 @@ def test_state_gradient_matches_finite_differences(rng):
     y, _, cache = net.forward(x, state)
     G = rng.standard_normal(y.shape)
     _, dstate = net.backward(cache, G)
-    errors = check_gradients(lambda: float(np.sum(net.forward(x, state)[0] * G)),
-                             {"state": state}, {"state": dstate})
+    errors = check_gradients(
+        lambda: float(np.sum(net.forward(x, state)[0] * G)), {"state": state}, {"state": dstate}
+    )
     assert errors["state"] < FD_RTOL
 
 
@@ -120,31 +126,45 @@ def test_truncated_bptt_drives_it_over_a_token_stream(rng):
     assert set(again.grads) == set(net.params)
 
 
-@pytest.mark.parametrize("options", [dict(window=0), dict(hidden_sizes=(0,)),
-                                     dict(activation="sigmoid"), dict(readout="middle"),
-                                     dict(embedding_dim=3)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(window=0),
+        dict(hidden_sizes=(0,)),
+        dict(activation="sigmoid"),
+        dict(readout="middle"),
+        dict(embedding_dim=3),
+    ],
+)
 def test_bad_configurations_are_refused(options):
     base = dict(input_size=I, window=3, output_size=O)
     with pytest.raises(ConfigError):
         FFNNConfig(**{**base, **options})
 
 
-@pytest.mark.parametrize("x, kwargs", [
-    (np.zeros((B, T, I + 1)), {}),
-    (np.zeros((B, T)), {}),
-    (np.zeros((B, T, I)), {"state": np.zeros((1, B, I))}),
-    (np.zeros((B, T, I)), {"lengths": np.array([7, 1, 1])}),
-])
+@pytest.mark.parametrize(
+    "x, kwargs",
+    [
+        (np.zeros((B, T, I + 1)), {}),
+        (np.zeros((B, T)), {}),
+        (np.zeros((B, T, I)), {"state": np.zeros((1, B, I))}),
+        (np.zeros((B, T, I)), {"lengths": np.array([7, 1, 1])}),
+    ],
+)
 def test_bad_inputs_raise_shape_errors(rng, x, kwargs):
     net = _net(rng)
     with pytest.raises(ShapeError):
         net.forward(x, **kwargs)
 
 
-@pytest.mark.parametrize("options, x", [
-    (dict(), np.zeros((B, 0, I))),
-    (dict(vocab_size=5, input_size=5), np.zeros((B, 0), np.int64)),
-], ids=["vectors", "token-ids"])
+@pytest.mark.parametrize(
+    "options, x",
+    [
+        (dict(), np.zeros((B, 0, I))),
+        (dict(vocab_size=5, input_size=5), np.zeros((B, 0), np.int64)),
+    ],
+    ids=["vectors", "token-ids"],
+)
 def test_an_input_with_no_steps_is_refused(rng, options, x):
     net = _net(rng, **options)
     with pytest.raises(ShapeError, match="at least one step"):
@@ -169,27 +189,33 @@ def test_save_and_load_give_back_the_same_baseline(rng, tmp_path, options):
     np.testing.assert_array_equal(back.predict(x), net.predict(x))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"window": "3"}, "window must be an integer"),
-    ({"hidden_sizes": [4, True]}, "hidden_sizes must be an integer"),
-    ({"hidden_sizes": 4}, "hidden_sizes must be a list"),
-    ({"depth": 2}, "unknown ffnn config keys: depth"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"window": "3"}, "window must be an integer"),
+        ({"hidden_sizes": [4, True]}, "hidden_sizes must be an integer"),
+        ({"hidden_sizes": 4}, "hidden_sizes must be a list"),
+        ({"depth": 2}, "unknown ffnn config keys: depth"),
+    ],
+)
 def test_a_damaged_config_dict_is_refused_by_name(rng, change, message):
     config = {**_net(rng).config.to_dict(), **change}
     with pytest.raises(ConfigError, match=message):
         FFNNConfig.from_dict(config)
 
 
-@pytest.mark.parametrize("kind, message", [("tree", "unknown model kind 'tree'"),
-                                           ("ffnn", "unknown ffnn config keys: rnn")])
-def test_a_checkpoint_of_an_unknown_kind_or_wrong_config_does_not_load(rng, tmp_path, kind,
-                                                                      message):
+@pytest.mark.parametrize(
+    "kind, message",
+    [("tree", "unknown model kind 'tree'"), ("ffnn", "unknown ffnn config keys: rnn")],
+)
+def test_a_checkpoint_of_an_unknown_kind_or_wrong_config_does_not_load(
+    rng, tmp_path, kind, message
+):
     import rnnkit
+    from rnnkit.config import ModelConfig
     from rnnkit.errors import CheckpointError
     from rnnkit.io.checkpoint import write_checkpoint
     from rnnkit.models.model import Model
-    from rnnkit.config import ModelConfig
 
     model = Model(ModelConfig.for_tokens(4, cell="gru", hidden_size=3), rng=rng)
     config = {"kind": kind, "model": model.config.to_dict(), "meta": {}}

@@ -15,16 +15,29 @@ CASES = {
     "embed-gru-bi-every": dict(vocab=5, emb=3, cell="gru", L=2, bidir=True, readout="every_step"),
     "vector-elman-last": dict(vocab=0, emb=0, cell="elman", L=1, bidir=False, readout="last_step"),
     "vector-lstm-bi-last": dict(vocab=0, emb=0, cell="lstm", L=2, bidir=True, readout="last_step"),
-    "vector-jordan-last": dict(vocab=0, emb=0, cell="jordan", L=1, bidir=False, readout="last_step"),
+    "vector-jordan-last": dict(
+        vocab=0, emb=0, cell="jordan", L=1, bidir=False, readout="last_step"
+    ),
 }
 
 
 def _model(case, rng):
     width = case["emb"] or case["vocab"] or 3
-    rnn = RecurrentConfig(cell=case["cell"], input_size=width, hidden_size=4, num_layers=case["L"],
-                          bidirectional=case["bidir"])
-    config = ModelConfig(rnn=rnn, output_size=3, vocab_size=case["vocab"],
-                         embedding_dim=case["emb"], readout=case["readout"], dtype="float64")
+    rnn = RecurrentConfig(
+        cell=case["cell"],
+        input_size=width,
+        hidden_size=4,
+        num_layers=case["L"],
+        bidirectional=case["bidir"],
+    )
+    config = ModelConfig(
+        rnn=rnn,
+        output_size=3,
+        vocab_size=case["vocab"],
+        embedding_dim=case["emb"],
+        readout=case["readout"],
+        dtype="float64",
+    )
     return Model(config, rng=rng)
 
 

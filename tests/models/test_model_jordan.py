@@ -9,10 +9,10 @@ the output layer's own weights).
 import numpy as np
 import pytest
 
-from rnnkit.layers import losses
 from rnnkit.config import ModelConfig
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError, ShapeError
+from rnnkit.layers import losses
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.models.model import Model
 from tests.conftest import FD_RTOL, torch_or_skip
@@ -21,11 +21,27 @@ B, T, I, H, O = 3, 4, 3, 5, 4
 LENGTHS = np.array([4, 2, 3])  # sequence 1 ends after two steps
 
 
-def jordan_model(feedback="output", readout="every_step", loss="cross_entropy", *, layers=1,
-                 nonlinearity="tanh", dropout=0.0, recurrent_dropout=0.0, seed=0) -> Model:
-    rnn = RecurrentConfig(cell="jordan", input_size=I, hidden_size=H, num_layers=layers,
-                          nonlinearity=nonlinearity, jordan_feedback=feedback, dropout=dropout,
-                          recurrent_dropout=recurrent_dropout)
+def jordan_model(
+    feedback="output",
+    readout="every_step",
+    loss="cross_entropy",
+    *,
+    layers=1,
+    nonlinearity="tanh",
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    seed=0,
+) -> Model:
+    rnn = RecurrentConfig(
+        cell="jordan",
+        input_size=I,
+        hidden_size=H,
+        num_layers=layers,
+        nonlinearity=nonlinearity,
+        jordan_feedback=feedback,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+    )
     config = ModelConfig(rnn=rnn, output_size=O, readout=readout, loss=loss, dtype="float64")
     return Model(config, rng=np.random.default_rng(seed))
 
@@ -56,10 +72,16 @@ CASES = [
     for r in ("every_step", "last_step")
     for loss in ("cross_entropy", "mse")
 ] + [
-    pytest.param(dict(feedback="softmax", layers=2, nonlinearity="relu", dropout=0.3,
-                      recurrent_dropout=0.3), id="softmax-stacked-relu-dropout"),
-    pytest.param(dict(feedback="output", layers=2, readout="last_step", loss="mse",
-                      recurrent_dropout=0.5), id="output-stacked-last-mse-dropout"),
+    pytest.param(
+        dict(
+            feedback="softmax", layers=2, nonlinearity="relu", dropout=0.3, recurrent_dropout=0.3
+        ),
+        id="softmax-stacked-relu-dropout",
+    ),
+    pytest.param(
+        dict(feedback="output", layers=2, readout="last_step", loss="mse", recurrent_dropout=0.5),
+        id="output-stacked-last-mse-dropout",
+    ),
 ]
 
 
@@ -82,16 +104,17 @@ def test_jordan_model_backward_matches_finite_differences(case):
     assert sorted(grads) == sorted(model.params)
     arrays = {**model.params, "state0": state0}
     analytic = {**grads, "state0": dstate0}
-    errors = check_gradients(lambda: _run(model, x, targets, mask, state0, train)[0],
-                             arrays, analytic)
+    errors = check_gradients(
+        lambda: _run(model, x, targets, mask, state0, train)[0], arrays, analytic
+    )
     assert max(errors.values()) < FD_RTOL, errors
 
 
 def torch_jordan_loss(torch, model: Model, w: dict, x, targets, mask, state0):
     """The Jordan model's loss in torch ops (one layer, no dropout), from its equations:
 
-        r = y_{t−1} | softmax(y_{t−1});  h_t = act(W_ih x_t + b_ih + W_hh r + b_hh);
-        y_t = W_hy h_t + b_hy;  a finished sequence keeps y and outputs 0;  loss on y.
+    r = y_{t−1} | softmax(y_{t−1});  h_t = act(W_ih x_t + b_ih + W_hh r + b_hh);
+    y_t = W_hy h_t + b_hy;  a finished sequence keeps y and outputs 0;  loss on y.
     """
     c = model.config
     act = torch.tanh if c.rnn.nonlinearity == "tanh" else torch.relu
@@ -127,14 +150,16 @@ def test_jordan_model_matches_torch_autograd_of_its_equations(case):
     loss, dy = model_loss(model, y, targets, mask)
     grads, dstate0 = model.backward(cache, dy)
 
-    w = {n[len("rnn."):-len("_l0")]: torch.tensor(v, requires_grad=True)
-         for n, v in model.params.items()}
+    w = {
+        n[len("rnn.") : -len("_l0")]: torch.tensor(v, requires_grad=True)
+        for n, v in model.params.items()
+    }
     t_state0 = torch.tensor(state0[0], requires_grad=True)
     t_loss = torch_jordan_loss(torch, model, w, x, targets, mask, t_state0)
     t_loss.backward()
     differences = [abs(loss - t_loss.item())]
     for name, g in grads.items():
-        theirs = w[name[len("rnn."):-len("_l0")]].grad.numpy()
+        theirs = w[name[len("rnn.") : -len("_l0")]].grad.numpy()
         np.testing.assert_allclose(g, theirs, rtol=1e-10, atol=1e-13, err_msg=name)
         differences.append(np.abs(g - theirs).max())
     np.testing.assert_allclose(dstate0[0], t_state0.grad.numpy(), rtol=1e-10, atol=1e-13)
@@ -147,11 +172,12 @@ def test_jordan_model_has_no_separate_head_and_its_output_is_the_cells_output():
     assert model.params["rnn.weight_hy_l0"].shape == (O, H)
     x, _, _ = batch(model)
     y, final, _ = model.forward(x)
-    p = {n[len("rnn."):-len("_l0")]: w for n, w in model.params.items()}
+    p = {n[len("rnn.") : -len("_l0")]: w for n, w in model.params.items()}
     y_prev = np.zeros((B, O))
     for t in range(T):  # y_t = W_hy tanh(W_ih x_t + b_ih + W_hh y_{t−1} + b_hh) + b_hy
-        h = np.tanh(x[:, t] @ p["weight_ih"].T + p["bias_ih"] + y_prev @ p["weight_hh"].T
-                    + p["bias_hh"])
+        h = np.tanh(
+            x[:, t] @ p["weight_ih"].T + p["bias_ih"] + y_prev @ p["weight_hh"].T + p["bias_hh"]
+        )
         y_prev = h @ p["weight_hy"].T + p["bias_hy"]
         np.testing.assert_allclose(y[:, t], y_prev, rtol=0, atol=1e-14)
     np.testing.assert_array_equal(final[0], y[:, -1])  # the state carried on is the output
@@ -169,8 +195,9 @@ def test_changing_the_output_layer_changes_the_next_steps_input(feedback):
     y_shifted, _, _ = model.forward(x)
     shift = np.zeros(O)
     shift[0] = 0.5
-    np.testing.assert_allclose(y_shifted[:, 0] - y[:, 0], np.broadcast_to(shift, (B, O)),
-                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        y_shifted[:, 0] - y[:, 0], np.broadcast_to(shift, (B, O)), rtol=0, atol=1e-14
+    )
     later = np.abs(y_shifted[:, 1:] - y[:, 1:] - shift)
     assert later.min() > 1e-6  # the shifted output went round the recurrence
 
@@ -181,9 +208,13 @@ def test_softmax_feedback_differs_from_output_feedback_on_the_same_weights():
     x, _, _ = batch(out)
     y_out, _, _ = out.forward(x)
     y_soft, _, _ = soft.forward(x)
-    p = {n[len("rnn."):-len("_l0")]: w for n, w in soft.params.items()}
-    h = np.tanh(x[:, 0] @ p["weight_ih"].T + p["bias_ih"] + np.full((B, O), 1 / O)
-                @ p["weight_hh"].T + p["bias_hh"])  # softmax(0) = 1/O is fed back first
+    p = {n[len("rnn.") : -len("_l0")]: w for n, w in soft.params.items()}
+    h = np.tanh(
+        x[:, 0] @ p["weight_ih"].T
+        + p["bias_ih"]
+        + np.full((B, O), 1 / O) @ p["weight_hh"].T
+        + p["bias_hh"]
+    )  # softmax(0) = 1/O is fed back first
     np.testing.assert_allclose(y_soft[:, 0], h @ p["weight_hy"].T + p["bias_hy"], atol=1e-14)
     assert np.abs(y_out - y_soft).max() > 1e-3
 
@@ -203,8 +234,10 @@ def test_jordan_model_fills_in_and_checks_the_output_units():
     again = ModelConfig.from_dict(ModelConfig(rnn=rnn, output_size=O).to_dict())
     assert again.rnn.output_size == O
     with pytest.raises(ConfigError, match="rnn.output_size must be 0 or output_size = 4, got 2"):
-        ModelConfig(rnn=RecurrentConfig(cell="jordan", input_size=I, hidden_size=H,
-                                        output_size=2), output_size=O)
+        ModelConfig(
+            rnn=RecurrentConfig(cell="jordan", input_size=I, hidden_size=H, output_size=2),
+            output_size=O,
+        )
 
 
 def test_bidirectional_jordan_model_is_refused():
@@ -234,11 +267,16 @@ def test_old_jordan_checkpoint_is_refused_with_a_clear_error(tmp_path):
     from rnnkit.io.model_files import load
 
     rng = np.random.default_rng(0)
-    tensors = {"head.weight": rng.standard_normal((O, H)), "head.bias": np.zeros(O),
-               "rnn.weight_ih_l0": rng.standard_normal((H, I)),
-               "rnn.weight_hh_l0": rng.standard_normal((H, H)),
-               "rnn.bias_ih_l0": np.zeros(H), "rnn.bias_hh_l0": np.zeros(H),
-               "rnn.weight_hy_l0": rng.standard_normal((H, H)), "rnn.bias_hy_l0": np.zeros(H)}
+    tensors = {
+        "head.weight": rng.standard_normal((O, H)),
+        "head.bias": np.zeros(O),
+        "rnn.weight_ih_l0": rng.standard_normal((H, I)),
+        "rnn.weight_hh_l0": rng.standard_normal((H, H)),
+        "rnn.bias_ih_l0": np.zeros(H),
+        "rnn.bias_hh_l0": np.zeros(H),
+        "rnn.weight_hy_l0": rng.standard_normal((H, H)),
+        "rnn.bias_hy_l0": np.zeros(H),
+    }
     rnn = {"cell": "jordan", "input_size": I, "hidden_size": H}
     config = {"model": {"rnn": rnn, "output_size": O, "dtype": "float64"}, "meta": {}}
     write_checkpoint(tmp_path / "old", tensors, config)

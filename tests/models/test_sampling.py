@@ -10,7 +10,9 @@ from rnnkit.models.sampling import generate
 
 
 def _model(seed: int = 0) -> Model:
-    return Model(ModelConfig.for_tokens(7, cell="gru", hidden_size=5), rng=np.random.default_rng(seed))
+    return Model(
+        ModelConfig.for_tokens(7, cell="gru", hidden_size=5), rng=np.random.default_rng(seed)
+    )
 
 
 def test_the_same_seed_draws_the_same_tokens_and_another_seed_differs():
@@ -42,19 +44,24 @@ def test_the_draws_follow_the_softmax_at_temperature_one():
     assert np.abs(freq - p).max() < 0.03  # 4 000 draws: standard error ≤ 0.008
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"temperature": 0.0}, "temperature"),
-    ({"temperature": -0.5}, "temperature must be a finite number > 0, got -0.5"),
-    ({"temperature": float("nan")}, "temperature must be a finite number > 0, got nan"),
-    ({"temperature": float("inf")}, "temperature must be a finite number > 0, got inf"),
-    ({"length": 2.5}, "length must be a whole number"),
-    ({"length": -1}, "length"),
-    ({"prime": np.array([], dtype=int)}, "priming"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -0.5}, "temperature must be a finite number > 0, got -0.5"),
+        ({"temperature": float("nan")}, "temperature must be a finite number > 0, got nan"),
+        ({"temperature": float("inf")}, "temperature must be a finite number > 0, got inf"),
+        ({"length": 2.5}, "length must be a whole number"),
+        ({"length": -1}, "length"),
+        ({"prime": np.array([], dtype=int)}, "priming"),
+    ],
+)
 def test_bad_arguments_are_refused(kwargs, match):
     args = {"prime": np.array([1]), "length": 3, "temperature": 1.0} | kwargs
     with pytest.raises(ConfigError, match=match):
-        generate(_model(), args.pop("prime"), args.pop("length"), rng=np.random.default_rng(0), **args)
+        generate(
+            _model(), args.pop("prime"), args.pop("length"), rng=np.random.default_rng(0), **args
+        )
 
 
 def test_a_vanishing_temperature_is_greedy_not_nan():

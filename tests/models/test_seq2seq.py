@@ -6,15 +6,27 @@ import pytest
 from rnnkit.data.synthetic import BOS, EOS, PAD, Seq2SeqVocab, reverse_pairs
 from rnnkit.diagnostics.gradcheck import check_gradients
 from rnnkit.errors import ConfigError
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_inputs, decoder_targets, exact_match
+from rnnkit.models.seq2seq import (
+    Seq2Seq,
+    Seq2SeqConfig,
+    decoder_inputs,
+    decoder_targets,
+    exact_match,
+)
 from tests.conftest import FD_RTOL, TORCH_ATOL, torch_or_skip
 
 VOCAB = Seq2SeqVocab("abcd")
 
 
 def _model(rng, cell="lstm", layers=1, dtype="float64", H=4):
-    config = Seq2SeqConfig(vocab_size=len(VOCAB), embedding_dim=3, hidden_size=H, cell=cell,
-                           num_layers=layers, dtype=dtype)
+    config = Seq2SeqConfig(
+        vocab_size=len(VOCAB),
+        embedding_dim=3,
+        hidden_size=H,
+        cell=cell,
+        num_layers=layers,
+        dtype=dtype,
+    )
     return Seq2Seq(config, rng=rng)
 
 
@@ -78,17 +90,22 @@ def test_backward_matches_torch_autograd(cell, rng):
     dec_params = dict(decoder.named_parameters())
     src = torch.tensor(batch.src.T)
     packed = torch.nn.utils.rnn.pack_padded_sequence(
-        t["encoder.embedding.weight"][src], torch.tensor(batch.src_lengths), enforce_sorted=False)
+        t["encoder.embedding.weight"][src], torch.tensor(batch.src_lengths), enforce_sorted=False
+    )
     _, state = torch.func.functional_call(
-        encoder, {n: t[f"encoder.rnn.{n}"] for n in enc_params}, (packed,))
+        encoder, {n: t[f"encoder.rnn.{n}"] for n in enc_params}, (packed,)
+    )
     dec_in = torch.tensor(decoder_inputs(batch.tgt).T)
     hs, _ = torch.func.functional_call(
-        decoder, {n: t[f"decoder.rnn.{n}"] for n in dec_params},
-        (t["decoder.embedding.weight"][dec_in], state))
+        decoder,
+        {n: t[f"decoder.rnn.{n}"] for n in dec_params},
+        (t["decoder.embedding.weight"][dec_in], state),
+    )
     logits = hs @ t["decoder.head.weight"].T + t["decoder.head.bias"]  # [U + 1, B, V]
     targets, mask = decoder_targets(batch.tgt, batch.tgt_lengths)
     nll = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, len(VOCAB)), torch.tensor(targets.T).reshape(-1), reduction="none")
+        logits.reshape(-1, len(VOCAB)), torch.tensor(targets.T).reshape(-1), reduction="none"
+    )
     m = torch.tensor(mask.T.reshape(-1), dtype=torch.float64)
     torch_loss = (nll * m).sum() / m.sum()
     torch_loss.backward()
@@ -121,8 +138,8 @@ def test_beam_wide_enough_to_keep_everything_finds_the_most_probable_sequence(rn
     total = np.empty((len(batch.src), V, V))
     for t1 in range(V):
         lp2, _ = log_probs(np.full(len(batch.src), t1), state)
-        total[:, t1] = lp1[:, t1:t1 + 1] + (0.0 if t1 == EOS else lp2)
-    total[:, EOS, :EOS] = total[:, EOS, EOS + 1:] = -np.inf  # EOS is only followed by EOS
+        total[:, t1] = lp1[:, t1 : t1 + 1] + (0.0 if t1 == EOS else lp2)
+    total[:, EOS, :EOS] = total[:, EOS, EOS + 1 :] = -np.inf  # EOS is only followed by EOS
     best = total.reshape(len(batch.src), -1).argmax(1)
     np.testing.assert_array_equal(beam[:, :2], np.stack(np.divmod(best, V), axis=1))
 
@@ -130,10 +147,14 @@ def test_beam_wide_enough_to_keep_everything_finds_the_most_probable_sequence(rn
 def test_exact_match_reads_up_to_the_first_eos_and_needs_one():
     batch = VOCAB.batch([("ab", "ba"), ("c", "c"), ("d", "d"), ("a", "a")])
     a, b, c, d = VOCAB.encode("abcd")
-    predicted = np.array([[b, a, EOS, c],     # right, junk after EOS ignored
-                          [c, EOS, EOS, EOS],  # right
-                          [d, d, EOS, EOS],    # one token too many
-                          [a, a, a, a]])       # never ends
+    predicted = np.array(
+        [
+            [b, a, EOS, c],  # right, junk after EOS ignored
+            [c, EOS, EOS, EOS],  # right
+            [d, d, EOS, EOS],  # one token too many
+            [a, a, a, a],
+        ]
+    )  # never ends
     np.testing.assert_array_equal(exact_match(predicted, batch), [True, True, False, False])
 
 

@@ -33,16 +33,21 @@ def _texts_outside_the_canvas(fig) -> list[str]:
         if not text.get_visible() or not text.get_text():
             continue
         box = text.get_window_extent(renderer)
-        if (box.x0 < canvas.x0 - 0.5 or box.x1 > canvas.x1 + 0.5
-                or box.y0 < canvas.y0 - 0.5 or box.y1 > canvas.y1 + 0.5):
+        if (
+            box.x0 < canvas.x0 - 0.5
+            or box.x1 > canvas.x1 + 0.5
+            or box.y0 < canvas.y0 - 0.5
+            or box.y1 > canvas.y1 + 0.5
+        ):
             outside.append(text.get_text())
     return outside
 
 
-@pytest.mark.parametrize("classes", [["0", "1"], ["up", "down", "a-rather-long-label"],
-                                     [f"class {k}" for k in range(8)]])
-def test_the_confusion_matrix_title_and_labels_lie_on_the_canvas(tmp_path, saved_figures,
-                                                                classes):
+@pytest.mark.parametrize(
+    "classes",
+    [["0", "1"], ["up", "down", "a-rather-long-label"], [f"class {k}" for k in range(8)]],
+)
+def test_the_confusion_matrix_title_and_labels_lie_on_the_canvas(tmp_path, saved_figures, classes):
     K = len(classes)
     matrix = [[(i * 7 + j * 3) % 11 for j in range(K)] for i in range(K)]
     title = "train.npz: gru H=32 (3,618 parameters), accuracy 0.967"

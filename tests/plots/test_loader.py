@@ -15,15 +15,19 @@ IMPORTS_MATPLOTLIB = re.compile(r"^\s*(import|from)\s+matplotlib\b", re.MULTILIN
 
 
 def test_matplotlib_is_imported_only_by_the_plots_loader():
-    importers = sorted(str(path.relative_to(SOURCE)) for path in SOURCE.rglob("*.py")
-                       if IMPORTS_MATPLOTLIB.search(path.read_text(encoding="utf-8")))
+    importers = sorted(
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if IMPORTS_MATPLOTLIB.search(path.read_text(encoding="utf-8"))
+    )
     assert importers == ["plots/__init__.py"]
 
 
 def test_without_matplotlib_the_error_names_the_plots_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    with pytest.raises(ConfigError,
-                       match=r"^plots need matplotlib: pip install 'rnnkit\[plots\]'$"):
+    with pytest.raises(
+        ConfigError, match=r"^plots need matplotlib: pip install 'rnnkit\[plots\]'$"
+    ):
         check_available()
 
 
@@ -33,7 +37,8 @@ def test_the_plots_extra_named_in_the_error_installs_matplotlib():
     if not pyproject.exists():
         pytest.skip("installed without its source tree")
     extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"][
-        "optional-dependencies"]
+        "optional-dependencies"
+    ]
     assert [r for r in extras["plots"] if r.startswith("matplotlib")]
 
 

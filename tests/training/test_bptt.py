@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from rnnkit.training.bptt import TruncatedBPTT, full_bptt, objective
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers import recurrent
 from rnnkit.models.model import Model
+from rnnkit.training.bptt import TruncatedBPTT, full_bptt, objective
 from tests.conftest import FD_RTOL, TORCH_ATOL, assert_equal_to_rounding, torch_or_skip
 
 V = 6
@@ -66,7 +66,9 @@ def test_truncated_bptt_equals_autograd_on_the_detached_graph(k1, k2, rng):
         loss.backward()
         assert ours.loss == pytest.approx(loss.item(), rel=1e-12)
         theirs = {"rnn." + n: w.grad.numpy() for n, w in lstm.named_parameters()}
-        theirs.update({"head.weight": head.weight.grad.numpy(), "head.bias": head.bias.grad.numpy()})
+        theirs.update(
+            {"head.weight": head.weight.grad.numpy(), "head.bias": head.bias.grad.numpy()}
+        )
         for name, g in theirs.items():
             np.testing.assert_allclose(ours.grads[name], g, rtol=0, atol=TORCH_ATOL, err_msg=name)
 
@@ -116,15 +118,18 @@ def recurrent_masks(monkeypatch):
 @pytest.mark.parametrize("k1,k2", [(3, 3), (3, 5), (2, 7)])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_one_recurrent_mask_serves_every_window_and_the_buffered_steps(
-        k1, k2, bidirectional, recurrent_masks, rng):
-    model = _dropout_model(num_layers=2, dropout=0.3, recurrent_dropout=0.5,
-                           bidirectional=bidirectional)
+    k1, k2, bidirectional, recurrent_masks, rng
+):
+    model = _dropout_model(
+        num_layers=2, dropout=0.3, recurrent_dropout=0.5, bidirectional=bidirectional
+    )
     per_forward = 2 * (2 if bidirectional else 1)  # one mask per layer and direction
     ids = rng.integers(0, V, (4, 4 * k1 + 1))
     tbptt, draws = TruncatedBPTT(k1, k2), np.random.default_rng(5)
     for c in range(4):
-        tbptt.step(model, ids[:, c * k1 : (c + 1) * k1], ids[:, c * k1 + 1 : (c + 1) * k1 + 1],
-                   rng=draws)
+        tbptt.step(
+            model, ids[:, c * k1 : (c + 1) * k1], ids[:, c * k1 + 1 : (c + 1) * k1 + 1], rng=draws
+        )
     first = recurrent_masks[:per_forward]
     assert len(recurrent_masks) > per_forward  # windows after the first, pieces of buffered steps
     assert all((m == 0).any() for m in first)  # dropout is on
@@ -162,8 +167,7 @@ def _start_state(model: Model, ids: np.ndarray, e: int, k2: int, held: list):
     return model.forward(ids[:, :start], train=True, rng=_Held(held))[1] if start else None
 
 
-def _window_loss(model: Model, ids: np.ndarray, e: int, k1: int, k2: int, held: list,
-                 state=None):
+def _window_loss(model: Model, ids: np.ndarray, e: int, k1: int, k2: int, held: list, state=None):
     """Full BPTT over the window [e − k2, e) from the detached ``state`` at e − k2, loss on its
     last k1 steps, every step under the recurrent masks ``held``: (loss, grads)."""
     start = max(e - k2, 0)
@@ -184,7 +188,9 @@ def test_truncated_bptt_under_the_held_mask_is_full_bptt_of_each_window(cell, k1
         e = (c + 1) * k1
         ours = tbptt.step(model, ids[:, e - k1 : e], ids[:, e - k1 + 1 : e + 1], rng=draws)
         held = tbptt.recurrent_draws
-        loss, grads = _window_loss(model, ids, e, k1, k2, held, _start_state(model, ids, e, k2, held))
+        loss, grads = _window_loss(
+            model, ids, e, k1, k2, held, _start_state(model, ids, e, k2, held)
+        )
         # the same arithmetic, but the windows' products are blocked differently by BLAS
         assert ours.loss == pytest.approx(loss, rel=64 * np.finfo(np.float64).eps)
         for name, g in grads.items():
@@ -197,8 +203,9 @@ def test_the_window_gradient_under_a_fixed_mask_matches_finite_differences(rng):
     ids = rng.integers(0, V, (2, e + 1))
     tbptt, draws = TruncatedBPTT(k1, k2), np.random.default_rng(2)
     for c in range(e // k1):
-        step = tbptt.step(model, ids[:, c * k1 : (c + 1) * k1], ids[:, c * k1 + 1 : (c + 1) * k1 + 1],
-                          rng=draws)
+        step = tbptt.step(
+            model, ids[:, c * k1 : (c + 1) * k1], ids[:, c * k1 + 1 : (c + 1) * k1 + 1], rng=draws
+        )
     held, eps = tbptt.recurrent_draws, 1e-6
     state = _start_state(model, ids, e, k2, held)  # a constant: the window starts detached
     for name in ("rnn.weight_hh_l0", "rnn.bias_ih_l0", "head.weight"):
@@ -223,7 +230,9 @@ def test_a_resume_continues_with_the_held_recurrent_masks(rng):
         a.step(model, ids[:, 3 * c : 3 * c + 3], ids[:, 3 * c + 1 : 3 * c + 4], rng=rng_a)
     saved = a.state_dict()
     assert sorted(k for k in saved if k.startswith("recurrent_draw_")) == [
-        "recurrent_draw_0", "recurrent_draw_1"]
+        "recurrent_draw_0",
+        "recurrent_draw_1",
+    ]
     b.load_state_dict(saved)
     rng_b = np.random.default_rng()
     rng_b.bit_generator.state = rng_a.bit_generator.state
@@ -240,7 +249,11 @@ def test_held_masks_for_another_batch_size_are_one_clear_error(rng):
     tbptt = TruncatedBPTT(3)
     tbptt.load_state_dict({"recurrent_draw_0": np.full((2, 5), 0.7)})  # held for 2 streams
     with pytest.raises(ShapeError, match=r"held for this stream are \[\[2, 5\]\].*\[4, 5\]"):
-        tbptt.step(model, rng.integers(0, V, (4, 3)), rng.integers(0, V, (4, 3)),
-                   rng=np.random.default_rng(0))
+        tbptt.step(
+            model,
+            rng.integers(0, V, (4, 3)),
+            rng.integers(0, V, (4, 3)),
+            rng=np.random.default_rng(0),
+        )
     with pytest.raises(ShapeError, match="must be \\[B, S\\]"):
         tbptt.load_state_dict({"recurrent_draw_0": np.zeros(5)})

@@ -17,23 +17,52 @@ import rnnkit
 from rnnkit.cli import main
 from rnnkit.config import ModelConfig, TrainConfig
 from rnnkit.data.text import CharStream
-from rnnkit.training.distributed import (LOCAL, INSTALL_HINT, RowRandom, connect, fingerprint,
-                                launched_size, pack, row_range, same_on_all, unpack)
 from rnnkit.errors import CheckpointError, ConfigError, RnnkitError
 from rnnkit.io.model_files import load_with_state
 from rnnkit.models.model import Model
 from rnnkit.training import Engine, Optimization, Truncated
 from rnnkit.training.batches import Batch
+from rnnkit.training.distributed import (
+    INSTALL_HINT,
+    LOCAL,
+    RowRandom,
+    connect,
+    fingerprint,
+    launched_size,
+    pack,
+    row_range,
+    same_on_all,
+    unpack,
+)
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 needs_mpi = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or not MPIEXEC.exists(),
-    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')")
+    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')",
+)
 
-TINY = ["--hidden-size", "16", "--seq-len", "20", "--eval-every", "4", "--sample-every", "0",
-        "--checkpoint-every", "4"]
-DROPOUT = ["--num-layers", "2", "--dropout", "0.2", "--recurrent-dropout", "0.1",
-           "--bptt-steps", "30"]
+TINY = [
+    "--hidden-size",
+    "16",
+    "--seq-len",
+    "20",
+    "--eval-every",
+    "4",
+    "--sample-every",
+    "0",
+    "--checkpoint-every",
+    "4",
+]
+DROPOUT = [
+    "--num-layers",
+    "2",
+    "--dropout",
+    "0.2",
+    "--recurrent-dropout",
+    "0.1",
+    "--bptt-steps",
+    "30",
+]
 
 
 # ----------------------------------------------------------------------------- without MPI
@@ -48,8 +77,10 @@ def test_local_is_rank_0_of_1_and_its_collectives_are_the_identity():
     assert same_on_all(LOCAL, 12345)
 
 
-@pytest.mark.parametrize("env, size", [({}, 1), ({"PMI_SIZE": "2"}, 2),
-                                       ({"OMPI_COMM_WORLD_SIZE": "3"}, 3), ({"PMI_SIZE": "1"}, 1)])
+@pytest.mark.parametrize(
+    "env, size",
+    [({}, 1), ({"PMI_SIZE": "2"}, 2), ({"OMPI_COMM_WORLD_SIZE": "3"}, 3), ({"PMI_SIZE": "1"}, 1)],
+)
 def test_launched_size_reads_what_mpiexec_sets(env, size):
     assert launched_size(env) == size
 
@@ -93,10 +124,13 @@ def test_pack_then_unpack_gives_the_arrays_and_extras_back():
     assert fingerprint(out) == fingerprint(arrays)
 
 
-@pytest.mark.parametrize("shape, full, index", [
-    ((2, 6), (5, 6), np.s_[3:5]),  # recurrent dropout: [B, S]
-    ((4, 2, 6), (4, 5, 6), np.s_[:, 3:5]),  # dropout between layers: [T, B, F]
-])
+@pytest.mark.parametrize(
+    "shape, full, index",
+    [
+        ((2, 6), (5, 6), np.s_[3:5]),  # recurrent dropout: [B, S]
+        ((4, 2, 6), (4, 5, 6), np.s_[:, 3:5]),  # dropout between layers: [T, B, F]
+    ],
+)
 def test_row_random_draws_the_single_process_rows(shape, full, index):
     single, ranked = np.random.default_rng(7), np.random.default_rng(7)
     draw = RowRandom(ranked, (3, 5), 5).random(shape)
@@ -118,8 +152,9 @@ class _Rank:
 
 def _trained_state(batch_size: int):
     config = TrainConfig(steps=3, seq_len=4, batch_size=batch_size, bptt_steps=6)
-    model = Model(ModelConfig.for_tokens(5, cell="lstm", hidden_size=3),
-                  rng=np.random.default_rng(0))
+    model = Model(
+        ModelConfig.for_tokens(5, cell="lstm", hidden_size=3), rng=np.random.default_rng(0)
+    )
     engine = _engine(model, config)
     stream = CharStream(np.random.default_rng(1).integers(0, 5, 400), batch_size, 4)
     for _ in range(2):
@@ -129,8 +164,14 @@ def _trained_state(batch_size: int):
 
 
 def _engine(model, config, comm=LOCAL):
-    return Engine(model, Truncated(config.seq_len, config.bptt_steps), Optimization.of(config),
-                  np.random.default_rng(0), comm=comm, batch_size=config.batch_size)
+    return Engine(
+        model,
+        Truncated(config.seq_len, config.bptt_steps),
+        Optimization.of(config),
+        np.random.default_rng(0),
+        comm=comm,
+        batch_size=config.batch_size,
+    )
 
 
 def test_a_rank_resumes_with_its_own_rows_of_the_carried_state():
@@ -146,8 +187,9 @@ def test_a_rank_resumes_with_its_own_rows_of_the_carried_state():
 @pytest.mark.parametrize("size", [1, 2])
 def test_a_carried_state_for_another_batch_size_is_refused(size):
     model, _, state = _trained_state(5)
-    engine = _engine(model, TrainConfig(steps=3, seq_len=4, batch_size=4, bptt_steps=6),
-                     _Rank(0, size))
+    engine = _engine(
+        model, TrainConfig(steps=3, seq_len=4, batch_size=4, bptt_steps=6), _Rank(0, size)
+    )
     with pytest.raises(CheckpointError, match="not for 4 rows"):
         engine.load_state_dict(state)
 
@@ -193,8 +235,18 @@ sys.exit(main(sys.argv[1:]))
 
 def _two_ranks(script: str, *args: str) -> list[str]:
     """The command that runs ``python -c script args`` as 2 ranks, one BLAS thread each."""
-    return [str(MPIEXEC), "-genv", "OPENBLAS_NUM_THREADS", "1", "-n", "2",
-            sys.executable, "-c", script, *args]
+    return [
+        str(MPIEXEC),
+        "-genv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "-n",
+        "2",
+        sys.executable,
+        "-c",
+        script,
+        *args,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -202,8 +254,9 @@ def _env() -> dict[str, str]:
 
 
 def _mpiexec(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_two_ranks(script, *args), cwd=cwd, env=_env(), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        _two_ranks(script, *args), cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -225,14 +278,19 @@ def runs(corpus, tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
     f64 = ["--dtype", "float64", "--batch-size", "4", "--steps", "12"]
     f32 = ["--dtype", "float32", "--batch-size", "5", *DROPOUT]
-    single = {"f64": _train(corpus, d / "f64-1", *f64),
-              "f32": _train(corpus, d / "f32-1", *f32, "--steps", "12"),
-              "f32-half-1": _train(corpus, d / "f32-1to2", *f32, "--steps", "6")}
+    single = {
+        "f64": _train(corpus, d / "f64-1", *f64),
+        "f32": _train(corpus, d / "f32-1", *f32, "--steps", "12"),
+        "f32-half-1": _train(corpus, d / "f32-1to2", *f32, "--steps", "6"),
+    }
     for argv in single.values():
         assert main(argv) == 0
-    ranked = [_train(corpus, d / "f64-2", *f64), _train(corpus, d / "f32-2", *f32, "--steps", "12"),
-              _train(corpus, d / "f32-2to1", *f32, "--steps", "6"),
-              ["train", "--resume", "--steps", "12", "--out", str(d / "f32-1to2")]]
+    ranked = [
+        _train(corpus, d / "f64-2", *f64),
+        _train(corpus, d / "f32-2", *f32, "--steps", "12"),
+        _train(corpus, d / "f32-2to1", *f32, "--steps", "6"),
+        ["train", "--resume", "--steps", "12", "--out", str(d / "f32-1to2")],
+    ]
     done = _mpiexec(RUN_ALL, json.dumps(ranked), cwd=d)
     assert done.returncode == 0, done.stderr
     assert main(["train", "--resume", "--steps", "12", "--out", str(d / "f32-2to1")]) == 0
@@ -268,8 +326,10 @@ def test_a_run_resumed_with_another_number_of_ranks_continues_as_if_uninterrupte
 @needs_mpi
 def test_only_rank_0_prints_and_writes_checkpoints(runs):
     d, done = runs
-    names = {r: sorted(p.name.rsplit("-", 1)[0] for p in (d / r / "checkpoints").iterdir())
-             for r in ("f64-1", "f64-2")}
+    names = {
+        r: sorted(p.name.rsplit("-", 1)[0] for p in (d / r / "checkpoints").iterdir())
+        for r in ("f64-1", "f64-2")
+    }
     assert names["f64-2"] == names["f64-1"]  # one of each: none written twice
     assert done.stdout.count("--- generated text ---") == 4  # one per run
     assert done.stderr.count("2 processes") == 4
@@ -285,21 +345,27 @@ def test_every_rank_holds_the_same_parameters(corpus, tmp_path):
 
 @needs_mpi
 def test_an_error_in_one_rank_ends_every_rank_with_one_line(corpus, tmp_path):
-    done = _mpiexec(FAIL_ON_RANK_1, *_train(corpus, tmp_path / "r", "--batch-size", "4",
-                                            "--steps", "50"), cwd=tmp_path)
+    done = _mpiexec(
+        FAIL_ON_RANK_1,
+        *_train(corpus, tmp_path / "r", "--batch-size", "4", "--steps", "50"),
+        cwd=tmp_path,
+    )
     assert done.returncode != 0
     assert "rnnkit: error in process 1 of 2: RuntimeError: injected failure" in done.stderr
 
 
 @needs_mpi
 def test_an_error_of_every_rank_is_reported_once(corpus, tmp_path):
-    done = _mpiexec(RUN_ALL, json.dumps([_train(corpus, tmp_path / "r", "--batch-size", "1",
-                                                      "--steps", "1")]),
-                    cwd=tmp_path)
+    done = _mpiexec(
+        RUN_ALL,
+        json.dumps([_train(corpus, tmp_path / "r", "--batch-size", "1", "--steps", "1")]),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "rnnkit: error: a batch of 1 rows cannot be split over 2 processes; use --batch-size "
-        ">= 2 or fewer processes"]
+        ">= 2 or fewer processes"
+    ]
 
 
 SIGNAL_WITH_PIDS = """
@@ -316,8 +382,14 @@ sys.exit(main(sys.argv[1:]))
 def test_a_signal_to_one_rank_stops_every_rank_and_saves(corpus, tmp_path):
     out = tmp_path / "r"
     argv = _train(corpus, out, "--batch-size", "4", "--steps", "100000")
-    job = subprocess.Popen(_two_ranks(SIGNAL_WITH_PIDS, *argv), cwd=tmp_path, env=_env(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen(
+        _two_ranks(SIGNAL_WITH_PIDS, *argv),
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not ((out / "last").exists() and (tmp_path / "pid-1").exists()):
         assert time.monotonic() < deadline and job.poll() is None

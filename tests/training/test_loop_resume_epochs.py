@@ -8,8 +8,16 @@ from rnnkit.config import ModelConfig
 from rnnkit.io.model_files import load_with_state
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.models.model import Model
-from rnnkit.training import (Budget, Checkpoints, Engine, FullBPTT, Optimization, Shuffled,
-                             Validation, fit)
+from rnnkit.training import (
+    Budget,
+    Checkpoints,
+    Engine,
+    FullBPTT,
+    Optimization,
+    Shuffled,
+    Validation,
+    fit,
+)
 
 
 class Killed(Exception):
@@ -17,8 +25,12 @@ class Killed(Exception):
 
 
 def _run(run_dir, budget: Budget, *, resume: bool = False, checkpoints=None):
-    config = ModelConfig(rnn=RecurrentConfig(cell="gru", input_size=1, hidden_size=4),
-                         output_size=2, readout="last_step", dtype="float64")
+    config = ModelConfig(
+        rnn=RecurrentConfig(cell="gru", input_size=1, hidden_size=4),
+        output_size=2,
+        readout="last_step",
+        dtype="float64",
+    )
     model = Model(config, rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
     x = rng.standard_normal((12, 5, 1))
@@ -32,8 +44,14 @@ def _run(run_dir, budget: Budget, *, resume: bool = False, checkpoints=None):
             model.params[n][...] = w
     # improves at every evaluation, so patience 1 never stops an uninterrupted run
     validation = Validation(lambda m: {"val_loss": 1.0 / (1 + engine.step)})
-    summary = fit(engine, source, budget, validation=validation,
-                  checkpoints=checkpoints or Checkpoints(run_dir), resume=state)
+    summary = fit(
+        engine,
+        source,
+        budget,
+        validation=validation,
+        checkpoints=checkpoints or Checkpoints(run_dir),
+        resume=state,
+    )
     return engine, summary
 
 

@@ -3,29 +3,40 @@
 import numpy as np
 import pytest
 
-from rnnkit.training.bptt import full_bptt
+from rnnkit.bench.memory_bptt import peak_bytes
 from rnnkit.cells import CELL_NAMES
 from rnnkit.config import ModelConfig
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers.recurrent import Recurrent, RecurrentConfig
-from rnnkit.training.memory_bptt import _Recomputing, checkpointed_bptt, segment_length
-from rnnkit.bench.memory_bptt import peak_bytes
 from rnnkit.models.model import Model
-
+from rnnkit.training.bptt import full_bptt
+from rnnkit.training.memory_bptt import _Recomputing, checkpointed_bptt, segment_length
 from tests.conftest import assert_equal_to_rounding
 
 V, B, T = 5, 3, 23
 # sequential roundings in a forward: T steps, each summing the widest input of a layer (the
 # 2·H outputs of a bidirectional layer below) and the H recurrent inputs
 FORWARD_OPERATIONS = T * (2 * 4 + 4)
-LAYOUTS = {"one layer": (1, False), "stacked": (2, False), "bidirectional": (1, True),
-           "stacked bidirectional": (2, True)}
+LAYOUTS = {
+    "one layer": (1, False),
+    "stacked": (2, False),
+    "bidirectional": (1, True),
+    "stacked bidirectional": (2, True),
+}
 
 
-def _model(cell: str, layers: int = 1, bidirectional: bool = False, *, readout="every_step",
-           dtype="float64", **rnn) -> Model:
-    config = ModelConfig.for_tokens(V, cell=cell, hidden_size=4, num_layers=layers,
-                                    bidirectional=bidirectional, **rnn)
+def _model(
+    cell: str,
+    layers: int = 1,
+    bidirectional: bool = False,
+    *,
+    readout="every_step",
+    dtype="float64",
+    **rnn,
+) -> Model:
+    config = ModelConfig.for_tokens(
+        V, cell=cell, hidden_size=4, num_layers=layers, bidirectional=bidirectional, **rnn
+    )
     return Model(config.replace(dtype=dtype, readout=readout), rng=np.random.default_rng(0))
 
 
@@ -50,8 +61,12 @@ def _assert_same_step(full, ck):
 
 
 # a Jordan model feeds back its one output, so it has no bidirectional form (a ConfigError)
-MODELS = [(cell, layout) for cell in CELL_NAMES for layout in LAYOUTS
-          if not (cell == "jordan" and LAYOUTS[layout][1])]
+MODELS = [
+    (cell, layout)
+    for cell in CELL_NAMES
+    for layout in LAYOUTS
+    if not (cell == "jordan" and LAYOUTS[layout][1])
+]
 
 
 @pytest.mark.parametrize(("cell", "layout"), MODELS)
@@ -71,22 +86,30 @@ def test_every_segment_length_gives_full_bptt(segment, layout):
     x, y = _batch("every_step")
     mask = np.ones((B, T), int)
     mask[1, 4:] = 0
-    _assert_same_step(full_bptt(model, x, y, mask=mask),
-                      checkpointed_bptt(model, x, y, mask=mask, segment=segment))
+    _assert_same_step(
+        full_bptt(model, x, y, mask=mask),
+        checkpointed_bptt(model, x, y, mask=mask, segment=segment),
+    )
 
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 @pytest.mark.parametrize("readout", ["every_step", "last_step"])
 def test_vector_inputs_with_a_carried_state_give_full_bptt(loss, readout):
-    config = ModelConfig(rnn=RecurrentConfig(cell="gru", input_size=3, hidden_size=4),
-                         output_size=2, loss=loss, readout=readout, dtype="float64")
+    config = ModelConfig(
+        rnn=RecurrentConfig(cell="gru", input_size=3, hidden_size=4),
+        output_size=2,
+        loss=loss,
+        readout=readout,
+        dtype="float64",
+    )
     model = Model(config, rng=np.random.default_rng(0))
     rng = np.random.default_rng(2)
     x, state = rng.standard_normal((B, T, 3)), rng.standard_normal((1, B, 4))
     lead = (B, T) if readout == "every_step" else (B,)
     y = rng.standard_normal(lead + (2,)) if loss == "mse" else rng.integers(0, 2, lead)
-    _assert_same_step(full_bptt(model, x, y, state=state),
-                      checkpointed_bptt(model, x, y, state=state, segment=4))
+    _assert_same_step(
+        full_bptt(model, x, y, state=state), checkpointed_bptt(model, x, y, state=state, segment=4)
+    )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -105,16 +128,18 @@ def test_dropout_with_a_generator_that_cannot_jump_is_skipped_by_drawing():
     x, y = _batch("every_step")
     rng_full = np.random.Generator(np.random.MT19937(3))
     rng_ck = np.random.Generator(np.random.MT19937(3))
-    _assert_same_step(full_bptt(model, x, y, rng=rng_full),
-                      checkpointed_bptt(model, x, y, rng=rng_ck, segment=6))
+    _assert_same_step(
+        full_bptt(model, x, y, rng=rng_full), checkpointed_bptt(model, x, y, rng=rng_ck, segment=6)
+    )
     assert np.array_equal(rng_full.random(8), rng_ck.random(8))  # the same place in the stream
 
 
 @pytest.mark.parametrize("backend", ["reference", "fast"])
 @pytest.mark.parametrize("cell", CELL_NAMES)
 def test_recomputing_time_loop_gives_the_same_bits_for_inputs_and_initial_state(cell, backend):
-    config = RecurrentConfig(cell=cell, input_size=3, hidden_size=4, num_layers=2,
-                             bidirectional=True)
+    config = RecurrentConfig(
+        cell=cell, input_size=3, hidden_size=4, num_layers=2, bidirectional=True
+    )
     layer = Recurrent(config, rng=np.random.default_rng(0), dtype=np.float64, backend=backend)
     rng = np.random.default_rng(1)
     x, d_out = rng.standard_normal((T, B, 3)), rng.standard_normal((T, B, layer.output_size))
@@ -127,8 +152,10 @@ def test_recomputing_time_loop_gives_the_same_bits_for_inputs_and_initial_state(
     # per-segment input products ([k·B, I] against [T·B, I]): equal to rounding, not to the bit
     assert_equal_to_rounding(out2, out, operations=FORWARD_OPERATIONS, err_msg="outputs")
     assert_equal_to_rounding(dx2, dx, operations=2 * FORWARD_OPERATIONS, err_msg="dx")
-    for a, b in zip(np.atleast_1d(ds0) if not isinstance(ds0, tuple) else ds0,
-                    np.atleast_1d(ds02) if not isinstance(ds02, tuple) else ds02):
+    for a, b in zip(
+        np.atleast_1d(ds0) if not isinstance(ds0, tuple) else ds0,
+        np.atleast_1d(ds02) if not isinstance(ds02, tuple) else ds02,
+    ):
         assert_equal_to_rounding(b, a, operations=2 * FORWARD_OPERATIONS, err_msg="dstate0")
     for name, g in grads.items():
         np.testing.assert_allclose(grads2[name], g, rtol=1e-12, atol=1e-14, err_msg=name)
@@ -173,11 +200,14 @@ def test_checkpointed_bptt_with_a_budget_gives_full_bptt():
     _assert_same_step(full_bptt(model, x, y), checkpointed_bptt(model, x, y, budget_bytes=20_000))
 
 
-@pytest.mark.parametrize(("targets", "message"), [
-    (np.zeros((B, T - 1), int), r"targets must have shape \[3, 23\]"),
-    (np.full((B, T), V), r"targets\[0, 0\] = 5 is not a class id in \[0, 5\)"),
-    (np.zeros((B, T)), "integer class ids"),
-])
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (np.zeros((B, T - 1), int), r"targets must have shape \[3, 23\]"),
+        (np.full((B, T), V), r"targets\[0, 0\] = 5 is not a class id in \[0, 5\)"),
+        (np.zeros((B, T)), "integer class ids"),
+    ],
+)
 def test_bad_targets_are_refused_with_their_shape_or_position(targets, message):
     x, _ = _batch("every_step")
     with pytest.raises(ShapeError, match=message):

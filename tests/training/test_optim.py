@@ -47,9 +47,13 @@ def _torch_optimizer(torch, name: str, opts: dict, lr: float, tensors: list):
     opts = dict(opts)
     if "beta1" in opts or "beta2" in opts:
         opts["betas"] = (opts.pop("beta1", 0.9), opts.pop("beta2", 0.999))
-    cls = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
-           "adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam,
-           "adamw": torch.optim.AdamW}[name]
+    cls = {
+        "sgd": torch.optim.SGD,
+        "rmsprop": torch.optim.RMSprop,
+        "adagrad": torch.optim.Adagrad,
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+    }[name]
     return cls(tensors, lr=lr, foreach=False, **opts)
 
 
@@ -171,16 +175,26 @@ def test_step_rejects_gradients_of_the_wrong_shape_or_for_unknown_parameters():
 
 @pytest.mark.parametrize(
     "name, lr, opts, pattern",
-    [("lbfgs", 0.1, {}, "unknown optimizer 'lbfgs'; choose one of: sgd"),
-     ("adam", 0.0, {}, "lr must be > 0"),
-     ("sgd", -1.0, {}, "lr must be > 0"),
-     ("adam", 0.1, {"momentum": 0.9}, "adam does not take momentum"),
-     ("sgd", 0.1, {"nesterov": True}, "Nesterov momentum needs momentum > 0"),
-     ("sgd", 0.1, {"weight_decay": -1.0}, "weight_decay must be >= 0"),
-     ("adam", 0.1, {"betas": (0.9, 1.0)}, r"beta2 must be in \[0, 1\)"),
-     ("rmsprop", 0.1, {"alpha": 1.5}, "alpha must be in")],
-    ids=["unknown", "zero-lr", "negative-lr", "foreign-option", "nesterov", "decay",
-         "beta", "alpha"],
+    [
+        ("lbfgs", 0.1, {}, "unknown optimizer 'lbfgs'; choose one of: sgd"),
+        ("adam", 0.0, {}, "lr must be > 0"),
+        ("sgd", -1.0, {}, "lr must be > 0"),
+        ("adam", 0.1, {"momentum": 0.9}, "adam does not take momentum"),
+        ("sgd", 0.1, {"nesterov": True}, "Nesterov momentum needs momentum > 0"),
+        ("sgd", 0.1, {"weight_decay": -1.0}, "weight_decay must be >= 0"),
+        ("adam", 0.1, {"betas": (0.9, 1.0)}, r"beta2 must be in \[0, 1\)"),
+        ("rmsprop", 0.1, {"alpha": 1.5}, "alpha must be in"),
+    ],
+    ids=[
+        "unknown",
+        "zero-lr",
+        "negative-lr",
+        "foreign-option",
+        "nesterov",
+        "decay",
+        "beta",
+        "alpha",
+    ],
 )
 def test_make_optimizer_rejects_bad_settings_with_a_clear_message(name, lr, opts, pattern):
     with pytest.raises(ConfigError, match=pattern):
@@ -202,8 +216,9 @@ def _clip_case(scale: float):
 def test_clip_grad_norm_matches_torch_clip_grad_norm(scale):
     torch = torch_or_skip()
     grads = _clip_case(scale)
-    tensors = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
-               for g in grads.values()]
+    tensors = [
+        torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads.values()
+    ]
     for t, g in zip(tensors, grads.values()):
         t.grad = torch.tensor(g)
     norm = clip_grad_norm(grads, 1.0)
@@ -217,8 +232,9 @@ def test_clip_grad_norm_matches_torch_clip_grad_norm(scale):
 def test_clip_grad_value_matches_torch_clip_grad_value():
     torch = torch_or_skip()
     grads = _clip_case(1.0)
-    tensors = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
-               for g in grads.values()]
+    tensors = [
+        torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads.values()
+    ]
     for t, g in zip(tensors, grads.values()):
         t.grad = torch.tensor(g)
     clip_grad_value(grads, 0.5)

@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.training import bptt
-from rnnkit.jobs.charmodel import resume_run, start_run
 from rnnkit.config import ModelConfig, TrainConfig
 from rnnkit.errors import ConfigError
 from rnnkit.io.model_files import load_with_state
+from rnnkit.jobs.charmodel import resume_run, start_run
 from rnnkit.layers.recurrent import RecurrentConfig
 from rnnkit.models.model import Model
-from rnnkit.training import Engine, Optimization, Truncated, TrainingDiverged
+from rnnkit.training import Engine, Optimization, TrainingDiverged, Truncated, bptt
 from rnnkit.training import loop as loop_module
 from rnnkit.training.batches import Batch
 
@@ -41,8 +40,9 @@ def _classifier(seed: int, cell: str = "gru") -> Model:
 def test_fit_learns_a_many_to_one_task(rng):
     x, y, lengths = _sign_task(rng)
     model = _classifier(0)
-    history = rnnkit.fit(model, x, y, lengths=lengths, epochs=15, lr=1e-2,
-                         rng=np.random.default_rng(1))
+    history = rnnkit.fit(
+        model, x, y, lengths=lengths, epochs=15, lr=1e-2, rng=np.random.default_rng(1)
+    )
     accuracy = (model.predict(x, lengths=lengths).argmax(-1) == y).mean()
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
     assert accuracy > 0.9
@@ -84,8 +84,16 @@ def corpus(tmp_path):
 
 
 def _run(corpus, out, **train):
-    options = {"steps": 12, "batch_size": 2, "seq_len": 8, "eval_every": 3, "eval_chars": 200,
-               "sample_every": 0, "checkpoint_every": 4, **train}
+    options = {
+        "steps": 12,
+        "batch_size": 2,
+        "seq_len": 8,
+        "eval_every": 3,
+        "eval_chars": 200,
+        "sample_every": 0,
+        "checkpoint_every": 4,
+        **train,
+    }
     return start_run([str(corpus)], 0, SMALL_RNN, TrainConfig(**options), out)
 
 
@@ -96,6 +104,7 @@ def _fit(run):
 @pytest.fixture
 def nan_loss_at(monkeypatch):
     """Make the loss NaN on the given calls of the objective (0-based, counted per test)."""
+
     def install(*calls: int) -> None:
         real, count = bptt.objective, [0]
 
@@ -105,6 +114,7 @@ def nan_loss_at(monkeypatch):
             return (math.nan, dy) if count[0] - 1 in calls else (loss, dy)
 
         monkeypatch.setattr(bptt, "objective", objective)
+
     return install
 
 
@@ -235,8 +245,16 @@ def test_a_resumed_run_with_recurrent_dropout_keeps_the_streams_masks(corpus, tm
     straight, split = tmp_path / "a", tmp_path / "b"
 
     def run(out, steps):
-        options = {"steps": steps, "batch_size": 2, "seq_len": 8, "bptt_steps": 12,
-                   "eval_every": 3, "eval_chars": 200, "sample_every": 0, "checkpoint_every": 4}
+        options = {
+            "steps": steps,
+            "batch_size": 2,
+            "seq_len": 8,
+            "bptt_steps": 12,
+            "eval_every": 3,
+            "eval_chars": 200,
+            "sample_every": 0,
+            "checkpoint_every": 4,
+        }
         return start_run([str(corpus)], 0, rnn, TrainConfig(**options), out)
 
     _fit(run(straight, 12))
@@ -256,17 +274,25 @@ class _SecondOfTwoRanks:
 
 def test_a_rank_resumes_with_its_own_rows_of_the_held_recurrent_masks():
     config = TrainConfig(steps=3, seq_len=4, batch_size=5, bptt_steps=6)
-    model = Model(ModelConfig.for_tokens(5, cell="gru", hidden_size=3, recurrent_dropout=0.5),
-                  rng=np.random.default_rng(0))
+    model = Model(
+        ModelConfig.for_tokens(5, cell="gru", hidden_size=3, recurrent_dropout=0.5),
+        rng=np.random.default_rng(0),
+    )
     engine = Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0))
     ids = np.random.default_rng(1).integers(0, 5, (5, 5))
     engine.update(Batch(ids[:, :4], ids[:, 1:]))
     state = engine.state_dict()
-    rank = Engine(model, Truncated(4, 6), Optimization.of(config), np.random.default_rng(0),
-                  comm=_SecondOfTwoRanks())
+    rank = Engine(
+        model,
+        Truncated(4, 6),
+        Optimization.of(config),
+        np.random.default_rng(0),
+        comm=_SecondOfTwoRanks(),
+    )
     rank.load_state_dict(state)
-    np.testing.assert_array_equal(rank.gradients.tbptt.recurrent_draws[0],
-                                  state["carried"]["recurrent_draw_0"][3:5])
+    np.testing.assert_array_equal(
+        rank.gradients.tbptt.recurrent_draws[0], state["carried"]["recurrent_draw_0"][3:5]
+    )
 
 
 def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
@@ -274,8 +300,9 @@ def test_the_checkpoint_holds_everything_a_resume_needs(corpus, tmp_path):
     _fit(_run(corpus, out, bptt_steps=12, steps=5))
     _, state = load_with_state(out / "last")
     assert {"step", "engine", "source", "loop", "job"} <= set(state)
-    assert {"step", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer",
-            "carried"} <= set(state["engine"])
+    assert {"step", "skipped", "nonfinite_run", "lr_scale", "rng", "optimizer", "carried"} <= set(
+        state["engine"]
+    )
     assert {"buffer", "state_0"} <= set(state["engine"]["carried"])  # truncated BPTT's state
     assert state["source"]["cursor"] == 5 and state["engine"]["optimizer"]["state"]
     assert {"best", "best_step", "since_best"} <= set(state["loop"])

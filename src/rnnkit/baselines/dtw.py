@@ -98,8 +98,9 @@ def dtw_distance(a, b, r, best):
     return _dtw(a, a.shape[0], b, m, r, best, np.empty(m + 1), np.empty(m + 1))
 
 
-@numba.njit(f"void({SET}, {LENGTHS}, {SET}, {LENGTHS}, int64, float64[:, ::1])",
-            parallel=True, **OPTIONS)
+@numba.njit(
+    f"void({SET}, {LENGTHS}, {SET}, {LENGTHS}, int64, float64[:, ::1])", parallel=True, **OPTIONS
+)
 def pairwise(train, train_len, query, query_len, r, out):
     """out[q, j] = dtw(query[q], train[j]) for every pair, no abandoning: ``[M, N]``."""
     M, N = query.shape[0], train.shape[0]
@@ -107,8 +108,7 @@ def pairwise(train, train_len, query, query_len, r, out):
     for q in prange(M):
         prev, curr = np.empty(T + 1), np.empty(T + 1)
         for j in range(N):
-            out[q, j] = _dtw(query[q], query_len[q], train[j], train_len[j], r, np.inf,
-                             prev, curr)
+            out[q, j] = _dtw(query[q], query_len[q], train[j], train_len[j], r, np.inf, prev, curr)
 
 
 @numba.njit(f"void({SET}, {LENGTHS}, int64, {SET}, {SET})", parallel=True, **OPTIONS)
@@ -149,10 +149,15 @@ def _lb_keogh(a, n, upper, lower, best):
     return total
 
 
-@numba.njit(f"void({SET}, {LENGTHS}, {SET}, {LENGTHS}, int64, {LENGTHS}, boolean, "
-            f"{SET}, {SET}, {LENGTHS}, float64[::1])", parallel=True, **OPTIONS)
-def nearest(train, train_len, query, query_len, r, first, leave_one_out, upper, lower, index,
-            distance):
+@numba.njit(
+    f"void({SET}, {LENGTHS}, {SET}, {LENGTHS}, int64, {LENGTHS}, boolean, "
+    f"{SET}, {SET}, {LENGTHS}, float64[::1])",
+    parallel=True,
+    **OPTIONS,
+)
+def nearest(
+    train, train_len, query, query_len, r, first, leave_one_out, upper, lower, index, distance
+):
     """index[q], distance[q]: the training series nearest to query q, by dtw in a band of r.
 
     ``first[q]`` (or −1) is tried first, to start with a tight bound (the neighbour found with
@@ -184,9 +189,15 @@ def nearest(train, train_len, query, query_len, r, first, leave_one_out, upper, 
         distance[q] = best
 
 
-def nearest_neighbours(train: np.ndarray, train_len: np.ndarray, query: np.ndarray,
-                       query_len: np.ndarray, r: int, first: np.ndarray | None = None,
-                       leave_one_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    train: np.ndarray,
+    train_len: np.ndarray,
+    query: np.ndarray,
+    query_len: np.ndarray,
+    r: int,
+    first: np.ndarray | None = None,
+    leave_one_out: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """(index ``[M]``, distance ``[M]``) of ``nearest``, with the envelopes it needs.
 
     Arrays as the kernels take them: float64 C-ordered ``[N, T, C]`` / ``[M, T', C]`` and
@@ -197,8 +208,9 @@ def nearest_neighbours(train: np.ndarray, train_len: np.ndarray, query: np.ndarr
     if first is None:
         first = np.full(len(query), -1, dtype=np.int64)
     index, distance = np.empty(len(query), dtype=np.int64), np.empty(len(query))
-    nearest(train, train_len, query, query_len, r, first, leave_one_out, upper, lower, index,
-            distance)
+    nearest(
+        train, train_len, query, query_len, r, first, leave_one_out, upper, lower, index, distance
+    )
     return index, distance
 
 

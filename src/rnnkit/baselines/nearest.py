@@ -63,20 +63,26 @@ class NearestNeighbour:
     (r as a fraction of T), ``window_search_`` (a ``WindowScore`` per window tried, or empty).
     """
 
-    def __init__(self, metric: str = "dtw", window: float | None = None,
-                 window_steps: int | None = None, grid: tuple[float, ...] = WINDOW_GRID):
+    def __init__(
+        self,
+        metric: str = "dtw",
+        window: float | None = None,
+        window_steps: int | None = None,
+        grid: tuple[float, ...] = WINDOW_GRID,
+    ):
         if metric not in METRICS:
             raise ConfigError(f"metric must be one of {METRICS}, got {metric!r}")
         if window is not None and window_steps is not None:
-            raise ConfigError("give the DTW window as a fraction (window) or in steps "
-                              "(window_steps), not both")
+            raise ConfigError(
+                "give the DTW window as a fraction (window) or in steps (window_steps), not both"
+            )
         if metric == "euclidean" and (window is not None or window_steps is not None):
             raise ConfigError("the Euclidean distance takes no window; use metric='dtw'")
         if window is not None and not 0.0 <= window <= 1.0:
             raise ConfigError(f"window must be a fraction in [0, 1], got {window}")
-        if window_steps is not None and (isinstance(window_steps, bool)
-                                         or int(window_steps) != window_steps
-                                         or window_steps < 0):
+        if window_steps is not None and (
+            isinstance(window_steps, bool) or int(window_steps) != window_steps or window_steps < 0
+        ):
             raise ConfigError(f"window_steps must be a whole number >= 0, got {window_steps}")
         if not grid or any(not 0.0 <= w <= 1.0 for w in grid):
             raise ConfigError(f"the window grid must be fractions in [0, 1], got {grid}")
@@ -84,8 +90,9 @@ class NearestNeighbour:
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def fit(self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None
-            ) -> "NearestNeighbour":
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None
+    ) -> "NearestNeighbour":
         """Keep the training series (x ``[N, T, C]``, labels y ``[N]``) and settle the window."""
         x, lengths = _series_set(x, lengths, "the training series")
         y = np.asarray(y)
@@ -109,8 +116,10 @@ class NearestNeighbour:
     def _learn_window(self) -> int:
         """r of the best leave-one-out accuracy over the grid (ties: the smaller r)."""
         if len(self.y_) < 2:
-            raise DataError("learning the DTW window by leave-one-out needs at least two "
-                            "training series; give window= or window_steps=")
+            raise DataError(
+                "learning the DTW window by leave-one-out needs at least two "
+                "training series; give window= or window_steps="
+            )
         tried: dict[int, float] = {}
         first = np.full(len(self.y_), -1, dtype=np.int64)
         for w in sorted(self.grid):
@@ -126,14 +135,17 @@ class NearestNeighbour:
 
     # -- prediction ------------------------------------------------------------------------
 
-    def neighbours(self, x: np.ndarray, lengths: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def neighbours(
+        self, x: np.ndarray, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(training index ``[M]``, squared distance ``[M]``) of each query's nearest series."""
         self._check_fitted()
         x, lengths = _series_set(x, lengths, "the query series")
         if x.shape[2] != self.x_.shape[2]:
-            raise ShapeError(f"the query series have {x.shape[2]} channels (x {x.shape}), the "
-                             f"training series {self.x_.shape[2]}")
+            raise ShapeError(
+                f"the query series have {x.shape[2]} channels (x {x.shape}), the "
+                f"training series {self.x_.shape[2]}"
+            )
         if self.metric == "euclidean":
             _require_one_length(self.lengths_, lengths)
         first = np.full(len(x), -1, dtype=np.int64)
@@ -160,42 +172,49 @@ class NearestNeighbour:
         return f"1-NN DTW (window {100 * self.window_:.3g} %, {self.window_steps_} steps{how})"
 
     def _search(self, x, lengths, r, first, *, leave_one_out):
-        return dtw.nearest_neighbours(self.x_, self.lengths_, x, lengths, r, first,
-                                      leave_one_out)
+        return dtw.nearest_neighbours(self.x_, self.lengths_, x, lengths, r, first, leave_one_out)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "x_"):
             raise ConfigError("call fit(x, y) before predicting")
 
 
-def _series_set(x: np.ndarray, lengths: np.ndarray | None, what: str
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _series_set(
+    x: np.ndarray, lengths: np.ndarray | None, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(x as float64 C-ordered ``[N, T, C]``, lengths int64 ``[N]``), checked."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3 or 0 in x.shape:
-        raise ShapeError(f"{what} must be [N, T, C] (or [N, T]) with N, T, C >= 1, "
-                         f"got shape {x.shape}")
+        raise ShapeError(
+            f"{what} must be [N, T, C] (or [N, T]) with N, T, C >= 1, got shape {x.shape}"
+        )
     N, T, _ = x.shape
     if lengths is None:
         lengths = np.full(N, T, dtype=np.int64)
     lengths = np.asarray(lengths)
     if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
-        raise ShapeError(f"lengths of {what} must be whole numbers [N] = [{N}], got "
-                         f"{lengths.dtype} {lengths.shape}")
+        raise ShapeError(
+            f"lengths of {what} must be whole numbers [N] = [{N}], got "
+            f"{lengths.dtype} {lengths.shape}"
+        )
     if lengths.min() < 1 or lengths.max() > T:
-        raise ShapeError(f"lengths of {what} must lie in [1, T = {T}], got "
-                         f"[{lengths.min()}, {lengths.max()}]")
+        raise ShapeError(
+            f"lengths of {what} must lie in [1, T = {T}], got [{lengths.min()}, {lengths.max()}]"
+        )
     valid = np.arange(T)[None, :] < lengths[:, None]  # [N, T]
     if not np.isfinite(x[valid]).all():
-        raise DataError(f"{what} hold NaN or infinite values within their lengths; fill "
-                        "or drop them first")
+        raise DataError(
+            f"{what} hold NaN or infinite values within their lengths; fill or drop them first"
+        )
     return np.ascontiguousarray(x), np.ascontiguousarray(lengths, dtype=np.int64)
 
 
 def _require_one_length(train_lengths: np.ndarray, query_lengths: np.ndarray) -> None:
     both = np.concatenate([train_lengths, query_lengths])
     if both.min() != both.max():
-        raise ShapeError(f"the Euclidean distance needs series of one length, got lengths "
-                         f"{both.min()} to {both.max()}; resample them or use metric='dtw'")
+        raise ShapeError(
+            f"the Euclidean distance needs series of one length, got lengths "
+            f"{both.min()} to {both.max()}; resample them or use metric='dtw'"
+        )

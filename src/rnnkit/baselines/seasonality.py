@@ -65,8 +65,9 @@ class Season(NamedTuple):
         return f"season {self.season} detected (ACF {self.acf:.2f})"
 
 
-def detect_season(train: np.ndarray, *, detrend: str = "auto",
-                  alpha: float = 0.05, max_lag: int | None = None) -> Season:
+def detect_season(
+    train: np.ndarray, *, detrend: str = "auto", alpha: float = 0.05, max_lag: int | None = None
+) -> Season:
     """The season of ``train`` (``[N]`` or ``[N, 1]``, the training part) from its ACF.
 
     ``max_lag`` caps the lags examined (default ⌊N/3⌋); ``alpha`` is the chance of a spurious
@@ -149,9 +150,13 @@ def _one_channel(train: np.ndarray) -> np.ndarray:
     if s.ndim == 2 and s.shape[1] == 1:
         s = s[:, 0]
     if s.ndim != 1:
-        raise ShapeError(f"detect_season takes one channel, [N] or [N, 1], got shape "
-                         f"{s.shape}; call it per channel")
+        raise ShapeError(
+            f"detect_season takes one channel, [N] or [N, 1], got shape "
+            f"{s.shape}; call it per channel"
+        )
     if not np.isfinite(s).all():
-        raise DataError("detect_season needs a series without NaN or infinite values; fill "
-                        "the training part first (rnnkit.data.timeseries.fill_missing)")
+        raise DataError(
+            "detect_season needs a series without NaN or infinite values; fill "
+            "the training part first (rnnkit.data.timeseries.fill_missing)"
+        )
     return s

@@ -129,9 +129,15 @@ def ets_forms(season: int, n_train: int, positive: bool) -> list[dict[str, Any]]
             for season_kind in (None, "add", "mul") if seasonal else (None,):
                 if season_kind == "mul" and (error == "add" or not positive):
                     continue
-                forms.append({"error": error, "trend": trend, "damped_trend": damped,
-                              "seasonal": season_kind,
-                              "seasonal_periods": season if season_kind else None})
+                forms.append(
+                    {
+                        "error": error,
+                        "trend": trend,
+                        "damped_trend": damped,
+                        "seasonal": season_kind,
+                        "seasonal_periods": season if season_kind else None,
+                    }
+                )
     return forms
 
 
@@ -211,8 +217,12 @@ def select_sarima(train: np.ndarray, season: int = 1, *, search: str = "stepwise
 
     def options(pqPQ: tuple[int, int, int, int]) -> dict[str, Any]:
         p, q, P, Q = pqPQ
-        return {"order": (p, d, q), "seasonal_order": (P, D, Q, m),
-                "trend": "c" if d + D <= 1 else None, "simple_differencing": True}
+        return {
+            "order": (p, d, q),
+            "seasonal_order": (P, D, Q, m),
+            "trend": "c" if d + D <= 1 else None,
+            "simple_differencing": True,
+        }
 
     def name(o: dict[str, Any]) -> str:
         return sarima_name(o["order"], o["seasonal_order"])
@@ -222,8 +232,13 @@ def select_sarima(train: np.ndarray, season: int = 1, *, search: str = "stepwise
 
     bounds = (MAX_P, MAX_Q, max_sp, max_sq)
     if search == "grid":
-        grid = [(p, q, P, Q) for p in range(MAX_P + 1) for q in range(MAX_Q + 1)
-                for P in range(max_sp + 1) for Q in range(max_sq + 1)]
+        grid = [
+            (p, q, P, Q)
+            for p in range(MAX_P + 1)
+            for q in range(MAX_Q + 1)
+            for P in range(max_sp + 1)
+            for Q in range(max_sq + 1)
+        ]
         chosen = _choose("sarima", [options(g) for g in grid], name, fit, len(s))
     else:
         chosen = _stepwise(bounds, options, name, fit, len(s))
@@ -233,6 +248,7 @@ def select_sarima(train: np.ndarray, season: int = 1, *, search: str = "stepwise
 
 def _stepwise(bounds, options, name, fit, n_train: int) -> Fitted:
     """Hyndman & Khandakar's stepwise search over (p, q, P, Q) within ``bounds``."""
+
     def clip(c):
         return tuple(min(v, b) for v, b in zip(c, bounds))
 
@@ -242,8 +258,9 @@ def _stepwise(bounds, options, name, fit, n_train: int) -> Fitted:
     def visit(c) -> float:
         if c not in tried:
             tried[c] = _try(options(c), name, fit, n_train)
-            candidates.append(tried[c] if isinstance(tried[c], Candidate)
-                              else tried[c].candidates[0])
+            candidates.append(
+                tried[c] if isinstance(tried[c], Candidate) else tried[c].candidates[0]
+            )
         return tried[c].aicc if np.isfinite(tried[c].aicc) else np.inf
 
     starts = [clip(c) for c in ((2, 2, 1, 1), (0, 0, 0, 0), (1, 0, 1, 0), (0, 1, 0, 1))]
@@ -277,8 +294,9 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _try(options: dict[str, Any], name: Callable, fit: Callable, n_train: int
-         ) -> "Fitted | Candidate":
+def _try(
+    options: dict[str, Any], name: Callable, fit: Callable, n_train: int
+) -> "Fitted | Candidate":
     """A fitted model, or the Candidate saying why it failed; warnings counted, not shown."""
     label = name(options)
     with one_blas_thread(), warnings.catch_warnings(record=True) as said:
@@ -291,12 +309,20 @@ def _try(options: dict[str, Any], name: Callable, fit: Callable, n_train: int
     if not np.isfinite(aicc):
         return Candidate(label, float("nan"), "the fit's AICc is not finite", len(said))
     kind = "ets" if "error" in options else "sarima"
-    return Fitted(kind, label, dict(options), np.asarray(result.params, dtype=np.float64), aicc,
-                  n_train, [Candidate(label, aicc, "", len(said))])
+    return Fitted(
+        kind,
+        label,
+        dict(options),
+        np.asarray(result.params, dtype=np.float64),
+        aicc,
+        n_train,
+        [Candidate(label, aicc, "", len(said))],
+    )
 
 
-def _choose(kind: str, forms: list[dict[str, Any]], name: Callable, fit: Callable,
-            n_train: int) -> Fitted:
+def _choose(
+    kind: str, forms: list[dict[str, Any]], name: Callable, fit: Callable, n_train: int
+) -> Fitted:
     """The candidate of least AICc (the first of equals) among ``forms``."""
     start = time.perf_counter()
     results = [_try(o, name, fit, n_train) for o in forms]
@@ -311,9 +337,11 @@ def _choose(kind: str, forms: list[dict[str, Any]], name: Callable, fit: Callabl
 def _finish(kind: str, best: "Fitted | Candidate", candidates: list[Candidate]) -> Fitted:
     if isinstance(best, Candidate):
         first = next(c for c in candidates if c.error)
-        raise ModelFitError(f"{kind}: none of the {len(candidates)} candidate models could be "
-                            f"fitted to the training part; the first, {first.name}, failed "
-                            f"with {first.error}".replace("\n", " "))
+        raise ModelFitError(
+            f"{kind}: none of the {len(candidates)} candidate models could be "
+            f"fitted to the training part; the first, {first.name}, failed "
+            f"with {first.error}".replace("\n", " ")
+        )
     best.candidates = candidates
     return best
 
@@ -331,15 +359,24 @@ class Baseline:
     seconds: float  # selection, fitting and forecasting together
 
 
-def seasonal_naive_forecasts(values: np.ndarray, origins: np.ndarray, horizon: int,
-                             season: int) -> np.ndarray:
+def seasonal_naive_forecasts(
+    values: np.ndarray, origins: np.ndarray, horizon: int, season: int
+) -> np.ndarray:
     """``[O, h, C]``: the value one season before, from ``values [N, C]`` (needs o ≥ m)."""
     history, _ = ts.origin_windows(values, origins, season, horizon)
     return ts.seasonal_naive(history, horizon, season)
 
 
-def rolling_forecasts(values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int, *,
-                      method: str, season: int = 1, search: str = "stepwise") -> Baseline:
+def rolling_forecasts(
+    values: np.ndarray,
+    n_train: int,
+    origins: np.ndarray,
+    horizon: int,
+    *,
+    method: str,
+    season: int = 1,
+    search: str = "stepwise",
+) -> Baseline:
     """Forecasts ``[O, h, C]`` of ``method`` from each origin, every channel on its own.
 
     ``values [N, C]`` (or ``[N]``) is the whole series with no missing values (fill them
@@ -355,21 +392,25 @@ def rolling_forecasts(values: np.ndarray, n_train: int, origins: np.ndarray, hor
     if values.ndim != 2 or 0 in values.shape:
         raise ShapeError(f"values must be [N, C], got shape {values.shape}")
     if not np.isfinite(values).all():
-        raise DataError("values hold NaN or infinite values; fill them first "
-                        "(rnnkit.data.timeseries.fill_causally)")
+        raise DataError(
+            "values hold NaN or infinite values; fill them first "
+            "(rnnkit.data.timeseries.fill_causally)"
+        )
     if not 1 <= n_train <= len(values):
         raise DataError(f"n_train must be in [1, {len(values)}], got {n_train}")
     origins = _check_origins(origins, len(values), horizon)
     start = time.perf_counter()
     if method == "seasonal_naive":
         forecasts = seasonal_naive_forecasts(values, origins, horizon, season)
-        return Baseline(f"seasonal naive m={season}", forecasts, [],
-                        time.perf_counter() - start)
+        return Baseline(f"seasonal naive m={season}", forecasts, [], time.perf_counter() - start)
     models, out = [], np.empty((len(origins), horizon, values.shape[1]))
     for c in range(values.shape[1]):
         train = values[:n_train, c]
-        model = select_ets(train, season) if method == "ets" else \
-            select_sarima(train, season, search=search)
+        model = (
+            select_ets(train, season)
+            if method == "ets"
+            else select_sarima(train, season, search=search)
+        )
         out[:, :, c] = model.forecasts(values[:, c], origins, horizon)
         models.append(model)
     name = "; ".join(dict.fromkeys(m.name for m in models))
@@ -397,9 +438,12 @@ def _one_channel(series: np.ndarray, what: str) -> np.ndarray:
 def _check_origins(origins: np.ndarray, N: int, horizon: int) -> np.ndarray:
     origins = np.asarray(origins)
     if origins.ndim != 1 or len(origins) == 0 or not np.issubdtype(origins.dtype, np.integer):
-        raise ShapeError(f"origins must be whole numbers [O] with O >= 1, got {origins.dtype} "
-                         f"{origins.shape}")
+        raise ShapeError(
+            f"origins must be whole numbers [O] with O >= 1, got {origins.dtype} {origins.shape}"
+        )
     if origins.min() < 1 or origins.max() + horizon > N:
-        raise DataError(f"origins must lie in [1, {N - horizon}] for a series of {N} steps "
-                        f"and horizon {horizon}, got [{origins.min()}, {origins.max()}]")
+        raise DataError(
+            f"origins must lie in [1, {N - horizon}] for a series of {N} steps "
+            f"and horizon {horizon}, got [{origins.min()}, {origins.max()}]"
+        )
     return origins.astype(np.int64)

@@ -31,13 +31,22 @@ def floor_step(cell: str, config: Config, rng: np.random.Generator):
     layers = []
     for k in range(c.layers):
         F = c.I if k == 0 else H
-        layers.append({
-            "xs": rand(N, F), "W_ih": rand(G, F), "W_hhT": rand(H, G), "W_hh": rand(G, H),
-            "ax": np.empty((N, G), f32), "da": rand(T, B, G), "hs": rand(T, B, H),
-            "q": np.empty((B, G), f32), "dh": np.empty((B, H), f32),
-            "dW_ih": np.empty((G, F), f32), "dW_hh": np.empty((G, H), f32),
-            "dxs": np.empty((N, F), f32) if k > 0 else None,
-        })
+        layers.append(
+            {
+                "xs": rand(N, F),
+                "W_ih": rand(G, F),
+                "W_hhT": rand(H, G),
+                "W_hh": rand(G, H),
+                "ax": np.empty((N, G), f32),
+                "da": rand(T, B, G),
+                "hs": rand(T, B, H),
+                "q": np.empty((B, G), f32),
+                "dh": np.empty((B, H), f32),
+                "dW_ih": np.empty((G, F), f32),
+                "dW_hh": np.empty((G, H), f32),
+                "dxs": np.empty((N, F), f32) if k > 0 else None,
+            }
+        )
     W_out, dy = rand(c.O, H), rand(N, c.O)
     y, dW_out, dhs = np.empty((N, c.O), f32), np.empty((c.O, H), f32), np.empty((N, H), f32)
 

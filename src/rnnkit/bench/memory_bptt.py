@@ -30,18 +30,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..training.bptt import full_bptt
 from ..config import ModelConfig
-from ..training.memory_bptt import checkpointed_bptt, segment_length
 from ..models.model import Model
+from ..training.bptt import full_bptt
+from ..training.memory_bptt import checkpointed_bptt, segment_length
 from ..training.optim import clip_grad_norm, make_optimizer
 
 V, H = 96, 256  # one-hot input and readout width; hidden units
 
 
 def _setup(T: int, B: int, seed: int = 0):
-    model = Model(ModelConfig.for_tokens(V, cell="lstm", hidden_size=H),
-                  rng=np.random.default_rng(seed))
+    model = Model(
+        ModelConfig.for_tokens(V, cell="lstm", hidden_size=H), rng=np.random.default_rng(seed)
+    )
     ids = np.random.default_rng(seed + 1).integers(0, V, (B, T + 1))
     return model, ids[:, :-1], ids[:, 1:]
 
@@ -110,13 +111,29 @@ def train_long(T: int, B: int, steps: int) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"T": T, "B": B, "segment": segment_length(T), "ck_peak": peak, "max_rss": rss,
-            "ck_s": statistics.median(seconds), "losses": losses}
+    return {
+        "T": T,
+        "B": B,
+        "segment": segment_length(T),
+        "ck_peak": peak,
+        "max_rss": rss,
+        "ck_s": statistics.median(seconds),
+        "losses": losses,
+    }
 
 
 def _child(T: int, B: int, steps: int) -> dict:
-    cmd = [sys.executable, "-m", "rnnkit.bench.memory_bptt", "--train-child", str(T),
-           "--batch", str(B), "--steps", str(steps)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnkit.bench.memory_bptt",
+        "--train-child",
+        str(T),
+        "--batch",
+        str(B),
+        "--steps",
+        str(steps),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -126,32 +143,48 @@ def _mib(n: float) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| T | B | segment | full BPTT peak MiB | checkpointed peak MiB | memory ratio | "
-             "full s/step | checkpointed s/step | time ratio (interleaved) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| T | B | segment | full BPTT peak MiB | checkpointed peak MiB | memory ratio | "
+        "full s/step | checkpointed s/step | time ratio (interleaved) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "full_peak" in r:
-            lines.append(f"| {r['T']:,} | {r['B']} | {r['segment']} | {_mib(r['full_peak'])} | "
-                         f"{_mib(r['ck_peak'])} | {r['memory_ratio']:.1%} | {r['full_s']:.2f} | "
-                         f"{r['ck_s']:.2f} | {r['time_ratio']:.2f}× |")
+            lines.append(
+                f"| {r['T']:,} | {r['B']} | {r['segment']} | {_mib(r['full_peak'])} | "
+                f"{_mib(r['ck_peak'])} | {r['memory_ratio']:.1%} | {r['full_s']:.2f} | "
+                f"{r['ck_s']:.2f} | {r['time_ratio']:.2f}× |"
+            )
         else:
             est = f"≈ {_mib(r['full_estimate'])} (scaled)" if "full_estimate" in r else "—"
-            lines.append(f"| {r['T']:,} | {r['B']} | {r['segment']} | {est} | "
-                         f"{_mib(r['ck_peak'])} (max RSS {_mib(r['max_rss'])}) | — | — | "
-                         f"{r['ck_s']:.2f} | — (loss {r['losses'][0]:.4f} → {r['losses'][-1]:.4f})"
-                         " |")
+            lines.append(
+                f"| {r['T']:,} | {r['B']} | {r['segment']} | {est} | "
+                f"{_mib(r['ck_peak'])} (max RSS {_mib(r['max_rss'])}) | — | — | "
+                f"{r['ck_s']:.2f} | — (loss {r['losses'][0]:.4f} → {r['losses'][-1]:.4f})"
+                " |"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnnkit.bench.memory_bptt",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--T", type=int, nargs="+", default=[1_000, 10_000, 100_000],
-                        help="sequence lengths to measure")
+    parser = argparse.ArgumentParser(
+        prog="python -m rnnkit.bench.memory_bptt", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--T",
+        type=int,
+        nargs="+",
+        default=[1_000, 10_000, 100_000],
+        help="sequence lengths to measure",
+    )
     parser.add_argument("--batch", type=int, default=32, help="sequences per batch (B)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing pairs per T")
-    parser.add_argument("--full-max-T", type=int, default=10_000,
-                        help="longest T that also runs full BPTT; longer ones train in a child")
+    parser.add_argument(
+        "--full-max-T",
+        type=int,
+        default=10_000,
+        help="longest T that also runs full BPTT; longer ones train in a child",
+    )
     parser.add_argument("--steps", type=int, default=2, help="training steps of the long runs")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--train-child", type=int, default=0, help=argparse.SUPPRESS)

@@ -100,7 +100,8 @@ def training_step(cell: str, c: Config, rng: np.random.Generator) -> Callable[[]
         v = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, v, g)
         step = lr * jnp.sqrt(1 - b2**k) / (1 - b1**k)
         params = jax.tree_util.tree_map(
-            lambda p, m, v: p - step * m / (jnp.sqrt(v) + eps), params, m, v)
+            lambda p, m, v: p - step * m / (jnp.sqrt(v) + eps), params, m, v
+        )
         return params, m, v, loss
 
     params = jax.tree_util.tree_map(jnp.asarray, _init(cell, c, rng))

@@ -37,10 +37,13 @@ def _graph(cell: str, H: int, O: int, rng: np.random.Generator):
         attrs["linear_before_reset"] = 1  # PyTorch's GRU
     if cell == "elman":
         attrs["activations"] = ["Tanh"]
-    node = helper.make_node(OPS[cell], ["x", "W", "R", "B", "", *state_in], ["", *state_out],
-                            **attrs)
-    readout = [helper.make_node("MatMul", ["h_out", "W_out"], ["y0"]),
-               helper.make_node("Add", ["y0", "b_out"], ["y"])]
+    node = helper.make_node(
+        OPS[cell], ["x", "W", "R", "B", "", *state_in], ["", *state_out], **attrs
+    )
+    readout = [
+        helper.make_node("MatMul", ["h_out", "W_out"], ["y0"]),
+        helper.make_node("Add", ["y0", "b_out"], ["y"]),
+    ]
     f = TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info("x", f, [1, 1, O])]
     inputs += [helper.make_tensor_value_info(s, f, [1, 1, H]) for s in state_in]
@@ -59,8 +62,9 @@ def streaming(cell: str, H: int, O: int, steps: int, rng: np.random.Generator):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     model = _graph(cell, H, O, rng)
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     eye = np.eye(O, dtype=np.float32).reshape(O, 1, 1, O)
     ids = rng.integers(0, O, size=steps)
     n_state = 2 if cell == "lstm" else 1

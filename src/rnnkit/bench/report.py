@@ -12,7 +12,9 @@ PEER_ORDER = ("rnnkit", "torch", "jax", "onnx", "floor")
 def _cell(s: Summary | None, scale: float, digits: int) -> str:
     if s is None:
         return "—"
-    return f"{s.median * scale:.{digits}f} ({s.min * scale:.{digits}f}, {s.max * scale:.{digits}f})"
+    return (
+        f"{s.median * scale:.{digits}f} ({s.min * scale:.{digits}f}, {s.max * scale:.{digits}f})"
+    )
 
 
 def _best_peer(times: dict[str, Summary]) -> tuple[str, float] | None:
@@ -50,10 +52,13 @@ def _timing_rows(rows: list[dict], keys: list[str], scale: float, digits: int, f
 def text(results: dict[str, Any]) -> str:
     """The human-readable report."""
     m = results["machine"]
-    parts = [f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']}",
-             f"BLAS: {m['blas']}",
-             "env: " + ", ".join(f"{k}={v}" for k, v in m["env"].items() if v is not None)
-             + ("" if any(v is not None for v in m["env"].values()) else "no BLAS variables set")]
+    parts = [
+        f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']}",
+        f"BLAS: {m['blas']}",
+        "env: "
+        + ", ".join(f"{k}={v}" for k, v in m["env"].items() if v is not None)
+        + ("" if any(v is not None for v in m["env"].values()) else "no BLAS variables set"),
+    ]
     if "heap" in m:  # results saved before the heap setting have no entry
         parts.append(f"heap: {m['heap']}")
     if "train" in results:
@@ -70,20 +75,40 @@ def text(results: dict[str, Any]) -> str:
         parts.append(_table("scaling (LSTM, config A sizes), ms per step", h, rows))
     if "memory" in results:
         impls = sorted({k for r in results["memory"] for k in r["bytes"]})
-        rows = [[str(r["T"])] + [f"{r['bytes'][k] / 2**20:.1f}" if k in r["bytes"] else "—"
-                                 for k in impls] for r in results["memory"]]
-        parts.append(_table("peak memory of a step (LSTM, config A sizes), MiB "
-                            "(rnnkit: tracemalloc; torch: resident-set growth)",
-                            ["T", *impls], rows))
+        rows = [
+            [str(r["T"])]
+            + [f"{r['bytes'][k] / 2**20:.1f}" if k in r["bytes"] else "—" for k in impls]
+            for r in results["memory"]
+        ]
+        parts.append(
+            _table(
+                "peak memory of a step (LSTM, config A sizes), MiB "
+                "(rnnkit: tracemalloc; torch: resident-set growth)",
+                ["T", *impls],
+                rows,
+            )
+        )
     if "cold" in results:
         c = results["cold"]
-        rows = [[cell, f"{d['setup_s']:.2f}", f"{d['first_s'] * 1e3:.1f}",
-                 f"{d['steady_s'] * 1e3:.1f}", _ratio(d["first_s"], d["steady_s"])]
-                for cell, d in c["first_step"].items()]
+        rows = [
+            [
+                cell,
+                f"{d['setup_s']:.2f}",
+                f"{d['first_s'] * 1e3:.1f}",
+                f"{d['steady_s'] * 1e3:.1f}",
+                _ratio(d["first_s"], d["steady_s"]),
+            ]
+            for cell, d in c["first_step"].items()
+        ]
         parts.append(f"cold start: rnnkit --help {c['help_s']:.3f} s")
         title = f"new process, config A (medians of {c.get('processes', 1)} processes)"
-        parts.append(_table(title, ["cell", "import+setup s", "first step ms", "steady ms",
-                                    "first/steady"], rows))
+        parts.append(
+            _table(
+                title,
+                ["cell", "import+setup s", "first step ms", "steady ms", "first/steady"],
+                rows,
+            )
+        )
     for note in results.get("notes", []):
         parts.append(f"note: {note}")
     return "\n\n".join(parts) + "\n"

@@ -88,8 +88,8 @@ def training(o: Options, notes: list[str]) -> list[dict]:
 
 def streaming(o: Options, notes: list[str]) -> list[dict]:
     from ..config import ModelConfig
-    from ..models.streaming import Stepper
     from ..models.model import Model
+    from ..models.streaming import Stepper
 
     H, O = (8, 5) if o.quick else (cf.STREAM_H, cf.STREAM_O)
     n = 3 if o.quick else cf.STREAM_STEPS
@@ -158,7 +158,7 @@ def memory(o: Options, notes: list[str]) -> list[dict]:
     """
     base = _config(o, "A")
     rows = []
-    for T in ((4, 8) if o.quick else cf.MEMORY_T):
+    for T in (4, 8) if o.quick else cf.MEMORY_T:
         c = base.with_sizes(T=T)
         rng = np.random.default_rng(o.seed)
         row: dict[str, Any] = {"T": T, "bytes": {}}
@@ -181,12 +181,21 @@ def cold_start(o: Options, notes: list[str]) -> dict:
     help_times = system.help_seconds(1 if o.quick else 5)
     reps, processes = (1, 1) if o.quick else (5, 3)
     first = {cell: system.first_step(cell, "A", o.quick, reps, processes) for cell in o.cells}
-    return {"help_s": sorted(help_times)[len(help_times) // 2], "first_step": first,
-            "processes": processes}
+    return {
+        "help_s": sorted(help_times)[len(help_times) // 2],
+        "first_step": first,
+        "processes": processes,
+    }
 
 
-RUNNERS = {"train": training, "stream": streaming, "infer": inference, "scale": scaling,
-           "memory": memory, "cold": cold_start}
+RUNNERS = {
+    "train": training,
+    "stream": streaming,
+    "infer": inference,
+    "scale": scaling,
+    "memory": memory,
+    "cold": cold_start,
+}
 
 
 def run(o: Options, progress: Callable[[str], None] = lambda s: None) -> dict:

@@ -41,34 +41,53 @@ def _corpus(path: Path, rng: np.random.Generator) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rnnkit.bench.soak", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m rnnkit.bench.soak", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--steps", type=int, default=10_000, help="training steps (default 10000)")
     p.add_argument("--every", type=int, default=500, help="sample memory every N steps")
-    p.add_argument("--max-growth-mb", type=float, default=10.0,
-                   help="exit 1 if memory grew more than this after the first sample")
+    p.add_argument(
+        "--max-growth-mb",
+        type=float,
+        default=10.0,
+        help="exit 1 if memory grew more than this after the first sample",
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         _corpus(corpus, np.random.default_rng(0))
         from ..config import TrainConfig
 
-        config = TrainConfig(steps=args.every, batch_size=4, seq_len=16, eval_every=250,
-                             eval_chars=500, sample_every=1000, sample_length=50,
-                             checkpoint_every=500)
-        run = start_run([str(corpus)], 0, {"cell": "lstm", "hidden_size": 32}, config,
-                        Path(tmp) / "run")
+        config = TrainConfig(
+            steps=args.every,
+            batch_size=4,
+            seq_len=16,
+            eval_every=250,
+            eval_chars=500,
+            sample_every=1000,
+            sample_length=50,
+            checkpoint_every=500,
+        )
+        run = start_run(
+            [str(corpus)], 0, {"cell": "lstm", "hidden_size": 32}, config, Path(tmp) / "run"
+        )
         samples, start = [], time.monotonic()
         for done in range(args.every, args.steps + args.every, args.every):
             run.config = replace(config, steps=min(done, args.steps))
             result = run.fit(io.StringIO(), io.StringIO(), time.monotonic)
             samples.append((run.engine.step, resident_mb()))
-            print(f"step {run.engine.step:6d}  resident {samples[-1][1]:8.1f} MB  "
-                  f"{time.monotonic() - start:7.1f} s", flush=True)
+            print(
+                f"step {run.engine.step:6d}  resident {samples[-1][1]:8.1f} MB  "
+                f"{time.monotonic() - start:7.1f} s",
+                flush=True,
+            )
             if run.engine.step >= args.steps or result["stopped_by"]:
                 break
     (first_step, first), (last_step, last) = samples[0], samples[-1]
-    print(f"resident memory: {first:.1f} MB at step {first_step}, {last:.1f} MB at step "
-          f"{last_step} ({last - first:+.1f} MB)")
+    print(
+        f"resident memory: {first:.1f} MB at step {first_step}, {last:.1f} MB at step "
+        f"{last_step} ({last - first:+.1f} MB)"
+    )
     return 1 if last - first > args.max_growth_mb else 0
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..training.bptt import full_bptt
 from ..config import ModelConfig
 from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
+from ..training.bptt import full_bptt
 from ..training.optim import make_optimizer
 from .configs import Config
 

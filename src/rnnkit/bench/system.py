@@ -8,11 +8,16 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
-BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-             "OMP_NUM_THREADS", "RNNKIT_BACKEND")
+BLAS_VARS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "RNNKIT_BACKEND",
+)
 
 
 def machine() -> dict:
@@ -29,16 +34,29 @@ def machine() -> dict:
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
         "env": {v: os.environ.get(v) for v in BLAS_VARS},
-        "heap": (f"freed memory kept (mmap threshold {_heap.MMAP_THRESHOLD >> 20} MiB, trim "
-                 f"threshold {_heap.TRIM_THRESHOLD >> 20} MiB)" if _heap.keep_freed_memory()
-                 else "malloc as configured by the system"),
+        "heap": (
+            f"freed memory kept (mmap threshold {_heap.MMAP_THRESHOLD >> 20} MiB, trim "
+            f"threshold {_heap.TRIM_THRESHOLD >> 20} MiB)"
+            if _heap.keep_freed_memory()
+            else "malloc as configured by the system"
+        ),
     }
     try:
         from threadpoolctl import threadpool_info
 
-        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture",
-                                                 "num_threads", "threading_layer")}
-                        for d in threadpool_info()]
+        info["blas"] = [
+            {
+                k: d.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "num_threads",
+                    "threading_layer",
+                )
+            }
+            for d in threadpool_info()
+        ]
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
     return info
@@ -122,8 +140,7 @@ print(json.dumps({"setup_s": ready - start, "first_s": first, "steady_s": times[
 """
 
 
-def first_step(cell: str, config: str, quick: bool, steady_reps: int,
-               processes: int = 1) -> dict:
+def first_step(cell: str, config: str, quick: bool, steady_reps: int, processes: int = 1) -> dict:
     """A new process's import+setup time, first training step and steady (median) step: the
     median of each over ``processes`` new processes (a first step is one sample per process)."""
     import json
@@ -131,7 +148,18 @@ def first_step(cell: str, config: str, quick: bool, steady_reps: int,
     runs = []
     for _ in range(processes):
         out = subprocess.run(
-            [sys.executable, "-c", FIRST_STEP, cell, config, "1" if quick else "0",
-             str(steady_reps)], check=True, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                FIRST_STEP,
+                cell,
+                config,
+                "1" if quick else "0",
+                str(steady_reps),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {key: sorted(r[key] for r in runs)[len(runs) // 2] for key in runs[0]}

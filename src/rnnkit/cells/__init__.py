@@ -31,7 +31,13 @@ from importlib import import_module
 from types import ModuleType
 
 from ..config import (  # noqa: F401  (the cells' options live with the other configuration)
-    ALIASES, CELL_NAMES, JORDAN_FEEDBACK, CellOptions, canonical_name)
+    ALIASES,
+    CELL_NAMES,
+    JORDAN_FEEDBACK,
+    CellOptions,
+    canonical_name,
+)
+
 
 def get_cell(name: str) -> ModuleType:
     """The module implementing cell ``name`` (imported on first use)."""

@@ -22,7 +22,6 @@ import numpy as np
 IRNN_STD = 1e-3  # standard deviation of the IRNN's non-recurrent weights (Le et al. 2015)
 
 
-
 def uniform(rng: np.random.Generator, shape: tuple, hidden_size: int, dtype) -> np.ndarray:
     """U(−1/√H, 1/√H) of ``shape``."""
     k = 1.0 / np.sqrt(hidden_size)
@@ -52,7 +51,9 @@ def recurrent(
     if init == "uniform" or shape[0] % shape[1]:
         return uniform(rng, shape, hidden_size, dtype)
     n = shape[1]
-    make = (lambda: orthogonal(rng, n, dtype)) if init == "orthogonal" else (
-        lambda: np.eye(n, dtype=dtype)
+    make = (
+        (lambda: orthogonal(rng, n, dtype))
+        if init == "orthogonal"
+        else (lambda: np.eye(n, dtype=dtype))
     )
     return np.concatenate([make() for _ in range(shape[0] // n)], axis=0)

@@ -67,7 +67,9 @@ def step_forward(p: dict, ax: np.ndarray, state: tuple, opts: CellOptions, drop=
     (h_prev,) = state
     act, _ = ACTIVATIONS[opts.nonlinearity]
     h_rec = h_prev if drop is None else h_prev * drop
-    a = ax + p["bias_ih"] + h_rec @ p["weight_hh"].T + p["bias_hh"]  # a = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
+    a = (
+        ax + p["bias_ih"] + h_rec @ p["weight_hh"].T + p["bias_hh"]
+    )  # a = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
     h = act(a)  # h = act(a)
     return h, (h,), Cache(h_rec, h, drop)
 

@@ -142,8 +142,9 @@ def step_forward(p: dict, ax: np.ndarray, state: tuple, opts: CellOptions, drop=
         c_out, xhat_c, rstd_c = ln.forward(c, p["ln_c_weight"], p["ln_c_bias"], 1)
     tanh_c = np.tanh(c_out)
     h = o * tanh_c  # h_t = o ⊙ tanh(c_t)   (or of LN_c(c_t))
-    cache = Cache(h_rec, c_prev, c, gates, tanh_c, drop, xhat_ih, rstd_ih, xhat_hh, rstd_hh,
-                  xhat_c, rstd_c)
+    cache = Cache(
+        h_rec, c_prev, c, gates, tanh_c, drop, xhat_ih, rstd_ih, xhat_hh, rstd_hh, xhat_c, rstd_c
+    )
     return h, (h, c), cache
 
 

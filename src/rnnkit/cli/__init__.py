@@ -12,18 +12,48 @@ from collections.abc import Callable
 from importlib import import_module
 
 COMMANDS = {
-    "train": ("rnnkit.cli.train", "train a character-level model on text files (default: the Python stdlib)"),
+    "train": (
+        "rnnkit.cli.train",
+        "train a character-level model on text files (default: the Python stdlib)",
+    ),
     "sample": ("rnnkit.cli.sample", "generate text from a trained character model"),
     "info": ("rnnkit.cli.info", "describe a saved model or run directory"),
-    "forecast": ("rnnkit.cli.forecast", "forecast a time series; compare with seasonal naive and ARIMA/ETS"),
-    "classify": ("rnnkit.cli.classify", "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline"),
-    "experiment": ("rnnkit.cli.experiment", "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate"),
-    "seq2seq": ("rnnkit.cli.seq2seq", "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy"),
-    "one-to-many": ("rnnkit.cli.one_to_many", "generate sequences from one conditioning input (a class or a value): sine waves, words"),
-    "export": ("rnnkit.cli.export", "export a saved model to ONNX (one file) or PyTorch (state dict + module definition)"),
-    "bench": ("rnnkit.cli.bench", "benchmark training, streaming and inference against PyTorch, JAX and onnxruntime"),
-    "gradflow": ("rnnkit.cli.gradflow", "show how the gradient flows back through time, per cell and during training"),
-    "influence": ("rnnkit.cli.influence", "show which earlier inputs a prediction depends on (gradient connectivity)"),
+    "forecast": (
+        "rnnkit.cli.forecast",
+        "forecast a time series; compare with seasonal naive and ARIMA/ETS",
+    ),
+    "classify": (
+        "rnnkit.cli.classify",
+        "classify sequences (accuracy, confusion matrix) beside a feed-forward baseline",
+    ),
+    "experiment": (
+        "rnnkit.cli.experiment",
+        "run a long-time-lag experiment (adding, irnn, copy, temporal-order) and tabulate",
+    ),
+    "seq2seq": (
+        "rnnkit.cli.seq2seq",
+        "train an encoder-decoder on reversing strings or adding numbers; exact-match accuracy",
+    ),
+    "one-to-many": (
+        "rnnkit.cli.one_to_many",
+        "generate sequences from one conditioning input (a class or a value): sine waves, words",
+    ),
+    "export": (
+        "rnnkit.cli.export",
+        "export a saved model to ONNX (one file) or PyTorch (state dict + module definition)",
+    ),
+    "bench": (
+        "rnnkit.cli.bench",
+        "benchmark training, streaming and inference against PyTorch, JAX and onnxruntime",
+    ),
+    "gradflow": (
+        "rnnkit.cli.gradflow",
+        "show how the gradient flows back through time, per cell and during training",
+    ),
+    "influence": (
+        "rnnkit.cli.influence",
+        "show which earlier inputs a prediction depends on (gradient connectivity)",
+    ),
 }
 
 

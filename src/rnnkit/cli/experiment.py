@@ -22,36 +22,61 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..experiments.cells import CELLS
 
     p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment to run")
-    p.add_argument("--cells", nargs="+", default=list(CELLS), metavar="CELL",
-                   help=f"cells to compare (default: all of {' '.join(CELLS)})")
-    p.add_argument("--steps", type=int,
-                   help="the budget: most updates per cell (default: the experiment's)")
-    p.add_argument("--minutes", type=float,
-                   help="safety cap on minutes of training per cell (default: none); a cell "
-                        "it stops is reported as not finished, neither pass nor fail")
+    p.add_argument(
+        "--cells",
+        nargs="+",
+        default=list(CELLS),
+        metavar="CELL",
+        help=f"cells to compare (default: all of {' '.join(CELLS)})",
+    )
+    p.add_argument(
+        "--steps", type=int, help="the budget: most updates per cell (default: the experiment's)"
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="safety cap on minutes of training per cell (default: none); a cell "
+        "it stops is reported as not finished, neither pass nor fail",
+    )
     p.add_argument("--T", type=int, dest="T", help="sequence length (default: the experiment's)")
     p.add_argument("--batch-size", type=int, help="sequences per update")
     p.add_argument("--lr", type=float, help="the optimizer's learning rate")
-    p.add_argument("--optimizer", choices=("adam", "rmsprop", "adamw", "adagrad", "sgd"),
-                   help="the optimizer (default: the experiment's)")
+    p.add_argument(
+        "--optimizer",
+        choices=("adam", "rmsprop", "adamw", "adagrad", "sgd"),
+        help="the optimizer (default: the experiment's)",
+    )
     p.add_argument("--clip", type=float, help="clip the global gradient norm to this (0: off)")
     p.add_argument("--parameters", type=int, help="parameter count every cell is matched to")
     p.add_argument("--eval-every", type=int, help="validate every this many updates")
-    p.add_argument("--curriculum", type=int, metavar="C",
-                   help="train first at length C and lengthen by C whenever the criterion "
-                        "holds there; 0: at T throughout (default: the experiment's)")
+    p.add_argument(
+        "--curriculum",
+        type=int,
+        metavar="C",
+        help="train first at length C and lengthen by C whenever the criterion "
+        "holds there; 0: at T throughout (default: the experiment's)",
+    )
     p.add_argument("--test-size", type=int, dest="n_test", help="test sequences")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
-    p.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient: skip the update, skip it and lower the "
-                        "rate, or stop the cell (diverged); default skip")
-    p.add_argument("--out", metavar="DIR",
-                   help="a run directory per cell, DIR/<cell>: last, best, metrics.jsonl, "
-                        "row.json (Ctrl-C saves; continue with --resume)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the table saved in --out (scored cells are not retrained)")
+    p.add_argument(
+        "--on-nonfinite",
+        choices=("skip", "reduce-lr", "stop"),
+        help="a NaN/Inf loss or gradient: skip the update, skip it and lower the "
+        "rate, or stop the cell (diverged); default skip",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="a run directory per cell, DIR/<cell>: last, best, metrics.jsonl, "
+        "row.json (Ctrl-C saves; continue with --resume)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the table saved in --out (scored cells are not retrained)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,14 +86,28 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..experiments import get_task
-    from ..experiments.runner import (Interrupted, RunOptions, format_json, format_table,
-                                      run_table, with_overrides)
+    from ..experiments.runner import (
+        Interrupted,
+        RunOptions,
+        format_json,
+        format_table,
+        run_table,
+        with_overrides,
+    )
 
     task = get_task(args.experiment)
     settings = with_overrides(
-        task.settings, steps=args.steps, minutes=args.minutes, T=args.T,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, clip=args.clip,
-        parameters=args.parameters, eval_every=args.eval_every, n_test=args.n_test,
+        task.settings,
+        steps=args.steps,
+        minutes=args.minutes,
+        T=args.T,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        clip=args.clip,
+        parameters=args.parameters,
+        eval_every=args.eval_every,
+        n_test=args.n_test,
         curriculum=args.curriculum,
     )
     for name in ("steps", "batch_size", "parameters", "eval_every", "n_test"):
@@ -80,18 +119,31 @@ def run(args: argparse.Namespace) -> int:
     if settings.minutes is not None and not settings.minutes > 0:
         raise ConfigError(f"--minutes must be > 0, got {settings.minutes}")
     if not settings.lr > 0 or not settings.clip >= 0:
-        raise ConfigError(f"--lr must be > 0 and --clip >= 0, got {settings.lr} and "
-                          f"{settings.clip}")
+        raise ConfigError(
+            f"--lr must be > 0 and --clip >= 0, got {settings.lr} and {settings.clip}"
+        )
     if args.resume and not args.out:
         raise ConfigError("--resume continues the table saved in --out DIR: give --out")
-    options = RunOptions(out=None if args.out is None else Path(args.out), resume=args.resume,
-                         on_nonfinite=args.on_nonfinite)
+    options = RunOptions(
+        out=None if args.out is None else Path(args.out),
+        resume=args.resume,
+        on_nonfinite=args.on_nonfinite,
+    )
     try:
-        table = run_table(task, args.cells, settings, seed=args.seed, options=options,
-                          log=None if args.quiet else sys.stderr)
+        table = run_table(
+            task,
+            args.cells,
+            settings,
+            seed=args.seed,
+            options=options,
+            log=None if args.quiet else sys.stderr,
+        )
     except Interrupted as e:
-        print(f"rnnkit: {e}; continue with: rnnkit experiment {args.experiment} ... "
-              f"--out {args.out} --resume", file=sys.stderr)
+        print(
+            f"rnnkit: {e}; continue with: rnnkit experiment {args.experiment} ... "
+            f"--out {args.out} --resume",
+            file=sys.stderr,
+        )
         return 128 + int(signal.Signals[e.signal])
     print(format_json(table) if args.json else format_table(table))
     return 0

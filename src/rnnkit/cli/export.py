@@ -16,17 +16,28 @@ SUMMARY = "export a saved model to ONNX (one file) or PyTorch (state dict + modu
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("format", choices=("onnx", "torch"), help="onnx | torch")
     p.add_argument("dir", help="run directory (uses best/, else last/) or model directory")
-    p.add_argument("--out", required=True,
-                   help="onnx: the file to write (.onnx); torch: the directory to write")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="onnx: the file to write (.onnx); torch: the directory to write",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     o = p.add_argument_group("onnx")
     o.add_argument("--opset", type=int, default=21, help="ONNX opset, 14..26 (default 21)")
-    o.add_argument("--lengths", action=argparse.BooleanOptionalAction, default=True,
-                   help="the graph takes lengths [B] for variable-length batches (default on)")
-    o.add_argument("--state", action="store_true",
-                   help="the graph takes h0 (c0) and returns h_n (c_n)")
-    o.add_argument("--verify", action="store_true",
-                   help="run the file in onnxruntime on random inputs; print the max difference")
+    o.add_argument(
+        "--lengths",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the graph takes lengths [B] for variable-length batches (default on)",
+    )
+    o.add_argument(
+        "--state", action="store_true", help="the graph takes h0 (c0) and returns h_n (c_n)"
+    )
+    o.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the file in onnxruntime on random inputs; print the max difference",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

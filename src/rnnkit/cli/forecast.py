@@ -27,27 +27,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--dataset", choices=("sunspots", "co2"), help="a statsmodels bundled series")
     d.add_argument("--csv", metavar="FILE", help="a CSV file with a header")
-    d.add_argument("--column", action="append", metavar="NAME",
-                   help="CSV column to forecast (repeat for several channels; default: all)")
+    d.add_argument(
+        "--column",
+        action="append",
+        metavar="NAME",
+        help="CSV column to forecast (repeat for several channels; default: all)",
+    )
     s = p.add_argument_group("forecast (defaults: the dataset's preset, else shown)")
     s.add_argument("--lookback", type=int, help="past steps the network reads (default 24)")
     s.add_argument("--horizon", type=int, help="steps forecast from each origin (default 12)")
     s.add_argument("--test-size", type=int, help="held-out tail (default: a fifth, >= horizon)")
     s.add_argument("--stride", type=int, help="steps between forecast origins (default 1)")
-    s.add_argument("--season", type=int, help="seasonal period m (naive forecast, MASE; default 1)")
-    s.add_argument("--relative", action=argparse.BooleanOptionalAction, default=None,
-                   help="measure windows from their last value (for trending series)")
-    s.add_argument("--strategy", choices=("both", "recursive", "direct"),
-                   help="multi-step strategy (default both)")
-    s.add_argument("--stat", choices=("arima", "ets", "none"),
-                   help="statistical baseline (default arima; co2: ets)")
-    s.add_argument("--arima-order", metavar="P,D,Q",
-                   help="ARIMA order (default 2,1,1; sunspots 9,0,0)")
+    s.add_argument(
+        "--season", type=int, help="seasonal period m (naive forecast, MASE; default 1)"
+    )
+    s.add_argument(
+        "--relative",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure windows from their last value (for trending series)",
+    )
+    s.add_argument(
+        "--strategy",
+        choices=("both", "recursive", "direct"),
+        help="multi-step strategy (default both)",
+    )
+    s.add_argument(
+        "--stat",
+        choices=("arima", "ets", "none"),
+        help="statistical baseline (default arima; co2: ets)",
+    )
+    s.add_argument(
+        "--arima-order", metavar="P,D,Q", help="ARIMA order (default 2,1,1; sunspots 9,0,0)"
+    )
     m = p.add_argument_group("network (default gru H=32)")
     t = p.add_argument_group("training (default: at most 200 epochs, patience 25)")
     o = add_networks_and_training(p, m, t, "forecast", network=[], training=[])
-    t.add_argument("--val-fraction", type=float,
-                   help="last share of training windows used for validation (default 0.2)")
+    t.add_argument(
+        "--val-fraction",
+        type=float,
+        help="last share of training windows used for validation (default 0.2)",
+    )
     o.add_argument("--plot", metavar="FILE", help="save a PNG of history, truth and forecasts")
 
 
@@ -77,10 +97,17 @@ def _run(args: argparse.Namespace, comm) -> int:
         names = [r["model"] for r in report["results"]]
         title = f"{series.name}: {setup.horizon}-step forecasts of the held-out tail"
         saved = write_or_warn(
-            lambda: forecast_png(args.plot, series.values, report["train_steps"],
-                                 arrays["origins"], {n: arrays[n] for n in names},
-                                 context=4 * report["test_steps"], title=title),
-            f"the plot {args.plot}")
+            lambda: forecast_png(
+                args.plot,
+                series.values,
+                report["train_steps"],
+                arrays["origins"],
+                {n: arrays[n] for n in names},
+                context=4 * report["test_steps"],
+                title=title,
+            ),
+            f"the plot {args.plot}",
+        )
         if saved and not args.json:
             print(f"plot saved to {args.plot}")
     return 0
@@ -103,19 +130,26 @@ def _given(args: argparse.Namespace) -> dict:
 
 def format_report(report: dict) -> str:
     """The results as a plain-text table."""
-    lines = [f"series {report['series']}: {report['steps']} steps, train {report['train_steps']}, "
-             f"held-out tail {report['test_steps']} ({report['origins']} origins, horizon "
-             f"{report['horizon']}, lookback {report['lookback']}, season {report['season']})"]
+    lines = [
+        f"series {report['series']}: {report['steps']} steps, train {report['train_steps']}, "
+        f"held-out tail {report['test_steps']} ({report['origins']} origins, horizon "
+        f"{report['horizon']}, lookback {report['lookback']}, season {report['season']})"
+    ]
     if report["missing_filled"]:
         lines.append(f"missing values filled by interpolation: {report['missing_filled']}")
     if report.get("test_missing_skipped"):
-        lines.append(f"test: {report['test_steps']} steps, {report['test_missing_skipped']} "
-                     "missing skipped (not scored; inputs carry the last value forward)")
-    lines.append(f"{'model':<24} {'MAE':>10} {'RMSE':>10} {'MASE':>7} {'params':>8} "
-                 f"{'seconds':>8}")
+        lines.append(
+            f"test: {report['test_steps']} steps, {report['test_missing_skipped']} "
+            "missing skipped (not scored; inputs carry the last value forward)"
+        )
+    lines.append(
+        f"{'model':<24} {'MAE':>10} {'RMSE':>10} {'MASE':>7} {'params':>8} {'seconds':>8}"
+    )
     for r in report["results"]:
-        lines.append(f"{r['model']:<24} {r['mae']:>10.4g} {r['rmse']:>10.4g} {r['mase']:>7.3f} "
-                     f"{r.get('params', ''):>8} {r.get('seconds', ''):>8}")
+        lines.append(
+            f"{r['model']:<24} {r['mae']:>10.4g} {r['rmse']:>10.4g} {r['mase']:>7.3f} "
+            f"{r.get('params', ''):>8} {r.get('seconds', ''):>8}"
+        )
     return "\n".join(lines)
 
 

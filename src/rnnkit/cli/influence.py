@@ -21,26 +21,39 @@ SUMMARY = "show which earlier inputs a prediction depends on (gradient connectiv
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", help="run directory or model directory of a character model")
     p.add_argument("--text", help="the text the model reads")
-    p.add_argument("--position", type=int, default=-1,
-                   help="explain the prediction made after this character (default: the last)")
-    p.add_argument("--target", help="character whose logit is explained (default: the true next "
-                                    "character, or the most probable one after the text)")
+    p.add_argument(
+        "--position",
+        type=int,
+        default=-1,
+        help="explain the prediction made after this character (default: the last)",
+    )
+    p.add_argument(
+        "--target",
+        help="character whose logit is explained (default: the true next "
+        "character, or the most probable one after the text)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--html", help="write the coloured text to this HTML file")
     out.add_argument("--png", help="write the picture to this PNG file (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     a = p.add_argument_group("adding problem (--adding)")
-    a.add_argument("--adding", action="store_true",
-                   help="train a small LSTM on the adding problem and report its influence peaks")
+    a.add_argument(
+        "--adding",
+        action="store_true",
+        help="train a small LSTM on the adding problem and report its influence peaks",
+    )
     a.add_argument("--T", type=int, default=30, help="sequence length (default 30)")
     a.add_argument("--steps", type=int, default=1200, help="training updates (default 1200)")
     a.add_argument("--hidden-size", type=int, default=32, help="LSTM units (default 32)")
     a.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     a.add_argument("--test-size", type=int, default=256, help="test sequences (default 256)")
     a.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
-    a.add_argument("--on-nonfinite", choices=("skip", "reduce-lr", "stop"),
-                   help="a NaN/Inf loss or gradient in training: skip the update (default), "
-                        "skip it and lower the rate, or stop with an error")
+    a.add_argument(
+        "--on-nonfinite",
+        choices=("skip", "reduce-lr", "stop"),
+        help="a NaN/Inf loss or gradient in training: skip the update (default), "
+        "skip it and lower the rate, or stop with an error",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,8 +93,17 @@ def _run_text(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({"text": text, "position": t, "target": target,
-                          "influence": [float(v) for v in values]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "text": text,
+                    "position": t,
+                    "target": target,
+                    "influence": [float(v) for v in values],
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"influence of each character on the logit of {target!r} predicted after position {t}")
     print(_render(text, values))
@@ -116,8 +138,15 @@ def _run_adding(args: argparse.Namespace) -> int:
     from ..jobs.influence import AddingSetup, adding_influence
 
     given = {} if args.on_nonfinite is None else {"on_nonfinite": args.on_nonfinite}
-    setup = AddingSetup(T=args.T, steps=args.steps, hidden_size=args.hidden_size, lr=args.lr,
-                        test_size=args.test_size, seed=args.seed, **given)
+    setup = AddingSetup(
+        T=args.T,
+        steps=args.steps,
+        hidden_size=args.hidden_size,
+        lr=args.lr,
+        test_size=args.test_size,
+        seed=args.seed,
+        **given,
+    )
     result, values, marks = adding_influence(setup)
     if args.png:
         from ..plots.influence import adding_png
@@ -129,13 +158,19 @@ def _run_adding(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     example = result["example"]
-    print(f"LSTM({args.hidden_size}) on the adding problem, T={args.T}, {args.steps} updates: "
-          f"{100 * result['test_accuracy']:.1f}% of {args.test_size} test sequences within "
-          f"{ADDING_TOLERANCE}")
-    print(f"the two largest influences on the prediction sit at the two marked positions in "
-          f"{100 * result['top2_at_marks']:.1f}% of test sequences")
-    print(f"mean influence at a marked position / at an unmarked one: "
-          f"{result['marked_to_unmarked_ratio']:.1f}")
+    print(
+        f"LSTM({args.hidden_size}) on the adding problem, T={args.T}, {args.steps} updates: "
+        f"{100 * result['test_accuracy']:.1f}% of {args.test_size} test sequences within "
+        f"{ADDING_TOLERANCE}"
+    )
+    print(
+        f"the two largest influences on the prediction sit at the two marked positions in "
+        f"{100 * result['top2_at_marks']:.1f}% of test sequences"
+    )
+    print(
+        f"mean influence at a marked position / at an unmarked one: "
+        f"{result['marked_to_unmarked_ratio']:.1f}"
+    )
     top = ", ".join(f"{s} ({values[s]:.3g})" for s in example["top"])
     print(f"example: marks at {example['marks']}; largest influences at {top}")
     if args.png:

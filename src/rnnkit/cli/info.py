@@ -29,9 +29,14 @@ def run(args: argparse.Namespace) -> int:
     path = model_dir(args.dir)
     model, state = load_with_state(path)
     c = model.config
-    desc = {"path": str(path), **_shape(c), "parameters": model.num_parameters(),
-            "dtype": c.dtype, "config": c.to_dict(),
-            "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()}}
+    desc = {
+        "path": str(path),
+        **_shape(c),
+        "parameters": model.num_parameters(),
+        "dtype": c.dtype,
+        "config": c.to_dict(),
+        "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()},
+    }
     if "vocab" in model.meta:
         desc["vocabulary_size"] = len(model.meta["vocab"]["chars"])
     if state:
@@ -56,17 +61,29 @@ def _shape(c) -> dict:
     from ..models.ffnn import FFNNConfig
 
     if isinstance(c, FFNNConfig):
-        return {"cell": c.cell, "window": c.window, "hidden_sizes": list(c.hidden_sizes),
-                "activation": c.activation}
-    return {"cell": c.rnn.cell, "hidden_size": c.rnn.hidden_size,
-            "num_layers": c.rnn.num_layers, "bidirectional": c.rnn.bidirectional}
+        return {
+            "cell": c.cell,
+            "window": c.window,
+            "hidden_sizes": list(c.hidden_sizes),
+            "activation": c.activation,
+        }
+    return {
+        "cell": c.rnn.cell,
+        "hidden_size": c.rnn.hidden_size,
+        "num_layers": c.rnn.num_layers,
+        "bidirectional": c.rnn.bidirectional,
+    }
 
 
 def _headline(c) -> str:
     from ..models.ffnn import FFNNConfig
 
     if isinstance(c, FFNNConfig):
-        return (f"ffnn (feed-forward baseline), window {c.window}, hidden layers "
-                f"{list(c.hidden_sizes)} ({c.activation})")
-    return (f"{c.rnn.cell}, {c.rnn.num_layers} layer(s) of {c.rnn.hidden_size}"
-            f"{' x2 directions' if c.rnn.bidirectional else ''}")
+        return (
+            f"ffnn (feed-forward baseline), window {c.window}, hidden layers "
+            f"{list(c.hidden_sizes)} ({c.activation})"
+        )
+    return (
+        f"{c.rnn.cell}, {c.rnn.num_layers} layer(s) of {c.rnn.hidden_size}"
+        f"{' x2 directions' if c.rnn.bidirectional else ''}"
+    )

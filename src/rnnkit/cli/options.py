@@ -12,8 +12,14 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 
-def add_options(group: Any, cls: type, names: list[str],
-                metavars: dict[str, str] | None = None, *, show_defaults: bool = True) -> None:
+def add_options(
+    group: Any,
+    cls: type,
+    names: list[str],
+    metavars: dict[str, str] | None = None,
+    *,
+    show_defaults: bool = True,
+) -> None:
     """``--name`` flags for ``names`` (fields of the config dataclass ``cls``), in that order
     (``show_defaults=False``: the help leaves out the field's default, for a job whose
     presets choose it)."""
@@ -27,11 +33,13 @@ def add_options(group: Any, cls: type, names: list[str],
         shown = show_defaults and default is not MISSING
         text = helps[name] + (f" (default: {_shown(default)})" if shown else "")
         if kinds[name] is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                               help=text)
+            group.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
         else:
-            group.add_argument(flag, type=kinds[name], default=None, help=text,
-                               metavar=(metavars or {}).get(name))
+            group.add_argument(
+                flag, type=kinds[name], default=None, help=text, metavar=(metavars or {}).get(name)
+            )
 
 
 def add_run_options(group: Any, job: str, *, resume_may_change: str) -> None:
@@ -40,13 +48,21 @@ def add_run_options(group: Any, job: str, *, resume_may_change: str) -> None:
     from ..config import Optimization
 
     add_options(group, Optimization, ["on_nonfinite"])
-    group.add_argument("--out", metavar="DIR",
-                       help=f"run directory (default: a new runs/{job}-<date>-<time>, named on "
-                            "stderr)")
-    group.add_argument("--resume", action="store_true",
-                       help=f"continue the run saved in --out ({resume_may_change})")
-    group.add_argument("--overwrite", action="store_true",
-                       help="start a new run in --out even though it holds one (which is lost)")
+    group.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"run directory (default: a new runs/{job}-<date>-<time>, named on stderr)",
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the run saved in --out ({resume_may_change})",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in --out even though it holds one (which is lost)",
+    )
     group.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -54,12 +70,16 @@ RUN_FLAGS = ("out", "resume", "overwrite", "quiet")
 """The run flags that are not the job's options (``add_run_options``)."""
 
 
-def given_options(args: argparse.Namespace, names: set[str] | None = None,
-                  leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+def given_options(
+    args: argparse.Namespace, names: set[str] | None = None, leave_out: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The job's options the user gave: the flags not left at None, among ``names`` (None:
     all but the run flags and ``leave_out``)."""
-    return {k: v for k, v in vars(args).items() if v is not None and (
-        k in names if names is not None else k not in RUN_FLAGS + leave_out)}
+    return {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and (k in names if names is not None else k not in RUN_FLAGS + leave_out)
+    }
 
 
 def defaults_of(cls: type, names: list[str] | None = None) -> dict[str, Any]:

@@ -13,8 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="run directory (uses best/, else last/) or model directory")
     p.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
     p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
-    p.add_argument("--temperature", type=float, default=0.8,
-                   help="< 1: safer, > 1: more surprising (default 0.8)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="< 1: safer, > 1: more surprising (default 0.8)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
 
 
@@ -27,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.text import CharVocab
     from ..errors import CheckpointError, ConfigError
-    from ..models.sampling import generate
     from ..io.model_files import load
+    from ..models.sampling import generate
     from .info import model_dir
 
     if not (math.isfinite(args.temperature) and args.temperature > 0):
@@ -45,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.prime:
         raise ConfigError("--prime must hold at least one character")
     prime = vocab.encode(args.prime)
-    ids = generate(model, prime, args.length, temperature=args.temperature,
-                   rng=np.random.default_rng(args.seed))
+    ids = generate(
+        model,
+        prime,
+        args.length,
+        temperature=args.temperature,
+        rng=np.random.default_rng(args.seed),
+    )
     sys.stdout.write(args.prime + vocab.decode(ids) + "\n")
     return 0

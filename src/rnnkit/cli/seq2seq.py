@@ -24,10 +24,17 @@ SUMMARY = "train an encoder-decoder on reversing strings or adding numbers; exac
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults are None so that a flag the user gave can be told from one they did not; the
     # real defaults are Seq2SeqJob's (shown in the help texts)
-    p.add_argument("task", nargs="?", choices=["reverse", "addition"],
-                   help="the generated task (not with --resume: the run's own)")
-    p.add_argument("--cell", choices=["elman", "lstm", "gru"],
-                   help="cell of the encoder and the decoder (default lstm)")
+    p.add_argument(
+        "task",
+        nargs="?",
+        choices=["reverse", "addition"],
+        help="the generated task (not with --resume: the run's own)",
+    )
+    p.add_argument(
+        "--cell",
+        choices=["elman", "lstm", "gru"],
+        help="cell of the encoder and the decoder (default lstm)",
+    )
     p.add_argument("--hidden-size", type=int, help="units per layer (default 128)")
     p.add_argument("--embedding-dim", type=int, help="embedding width (default 32)")
     p.add_argument("--num-layers", type=int, help="stacked layers (default 1)")
@@ -50,9 +57,12 @@ def add_training_arguments(p: argparse.ArgumentParser, command: str, options: ty
     from .options import add_options, add_run_options
 
     add_options(p.add_argument_group("training"), options, STEP_FLAGS)
-    add_run_options(p.add_argument_group("run"), f"{command}-TASK",
-                    resume_may_change="it may change --steps, --minutes, --on-nonfinite, "
-                                      "--checkpoint-every and what is only reported")
+    add_run_options(
+        p.add_argument_group("run"),
+        f"{command}-TASK",
+        resume_may_change="it may change --steps, --minutes, --on-nonfinite, "
+        "--checkpoint-every and what is only reported",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,9 +74,19 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, comm) -> int:
     from ..jobs.seq2seq import Seq2SeqJob, resume, start
 
-    return train_job(args, comm, "seq2seq", Seq2SeqJob, start, resume, lambda r: (
-        f"seq2seq {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
-        f"{r.model.num_parameters():,} parameters"), lambda r, s: _test(r, s, args.json, comm))
+    return train_job(
+        args,
+        comm,
+        "seq2seq",
+        Seq2SeqJob,
+        start,
+        resume,
+        lambda r: (
+            f"seq2seq {r.job.task}: {r.job.cell} H={r.job.hidden_size}, "
+            f"{r.model.num_parameters():,} parameters"
+        ),
+        lambda r, s: _test(r, s, args.json, comm),
+    )
 
 
 def _test(run, summary, as_json: bool, comm) -> int:
@@ -74,8 +94,13 @@ def _test(run, summary, as_json: bool, comm) -> int:
     from ..jobs import runs
 
     job = run.job
-    result = {"task": job.task, "cell": job.cell, "parameters": run.model.num_parameters(),
-              **runs.figures(summary), **run.test()}
+    result = {
+        "task": job.task,
+        "cell": job.cell,
+        "parameters": run.model.num_parameters(),
+        **runs.figures(summary),
+        **run.test(),
+    }
     if comm.rank == 0:
         import json
 
@@ -83,9 +108,16 @@ def _test(run, summary, as_json: bool, comm) -> int:
     return 0
 
 
-def train_job(args: argparse.Namespace, comm, command: str, options: type,
-              start: Callable[..., Any], resume: Callable[..., Any],
-              describe: Callable[[Any], str], finish: Callable[[Any, Any], int]) -> int:
+def train_job(
+    args: argparse.Namespace,
+    comm,
+    command: str,
+    options: type,
+    start: Callable[..., Any],
+    resume: Callable[..., Any],
+    describe: Callable[[Any], str],
+    finish: Callable[[Any, Any], int],
+) -> int:
     """The job ``command`` started with ``options`` of the flags given, or resumed with
     them, and trained (progress on stderr); then ``finish(run, summary)`` unless a signal
     stopped it.  The exit status."""
@@ -99,11 +131,17 @@ def train_job(args: argparse.Namespace, comm, command: str, options: type,
     given = given_options(args, {f.name for f in fields(options)})
     if args.task is None and not args.resume:
         raise ConfigError(f"give the task ({command} TASK), or --resume --out DIR")
-    out = runs.run_directory(f"{command}-{args.task}", args.out, resume=args.resume,
-                             overwrite=args.overwrite, comm=comm)
-    run = runs.prepare(out, resume=args.resume, overwrite=args.overwrite,
-                       new=lambda: start(options(**given), out, comm),
-                       again=lambda: resume(out, comm, **given), comm=comm)
+    out = runs.run_directory(
+        f"{command}-{args.task}", args.out, resume=args.resume, overwrite=args.overwrite, comm=comm
+    )
+    run = runs.prepare(
+        out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        new=lambda: start(options(**given), out, comm),
+        again=lambda: resume(out, comm, **given),
+        comm=comm,
+    )
     if comm.rank == 0:
         K = f", {comm.size} processes" if comm.size > 1 else ""
         print(f"{describe(run)}{K}; run directory {out}", file=sys.stderr)
@@ -112,17 +150,26 @@ def train_job(args: argparse.Namespace, comm, command: str, options: type,
     except TrainingDiverged as e:
         raise runs.diverged(e, command, out, " (with --on-nonfinite skip)") from None
     if summary.stopped_by.startswith("SIG"):
-        return runs.stopped(summary.stopped_by, command, out,
-                            f"stopped at step {summary.steps}, saved {out / 'last'}", comm)
+        return runs.stopped(
+            summary.stopped_by,
+            command,
+            out,
+            f"stopped at step {summary.steps}, saved {out / 'last'}",
+            comm,
+        )
     return finish(run, summary)
 
 
 def _format(r: dict) -> str:
-    lines = [f"seq2seq {r['task']}: {r['cell']}, {r['parameters']} parameters, {r['steps']} steps "
-             f"in {r['seconds']:.0f} s, {r['test_pairs']} test pairs",
-             f"  exact match, greedy:      {r['greedy_exact_match']:.4f}",
-             f"  exact match, beam of {r['beam_width']}:  {r['beam_exact_match']:.4f}"]
+    lines = [
+        f"seq2seq {r['task']}: {r['cell']}, {r['parameters']} parameters, {r['steps']} steps "
+        f"in {r['seconds']:.0f} s, {r['test_pairs']} test pairs",
+        f"  exact match, greedy:      {r['greedy_exact_match']:.4f}",
+        f"  exact match, beam of {r['beam_width']}:  {r['beam_exact_match']:.4f}",
+    ]
     for ex in r["examples"]:
-        lines.append(f"  {ex['source']!r:>12} -> {ex['greedy']!r} (beam {ex['beam']!r}, "
-                     f"want {ex['target']!r})")
+        lines.append(
+            f"  {ex['source']!r:>12} -> {ex['greedy']!r} (beam {ex['beam']!r}, "
+            f"want {ex['target']!r})"
+        )
     return "\n".join(lines)

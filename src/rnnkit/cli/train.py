@@ -33,17 +33,55 @@ from typing import Any
 
 SUMMARY = "train a character-level model"
 
-MODEL_OPTIONS = ["cell", "hidden_size", "num_layers", "embedding_dim", "dropout",
-                 "recurrent_dropout", "nonlinearity", "init", "peepholes", "forget_bias",
-                 "chrono_init", "layer_norm", "reset_after", "output_size", "jordan_feedback",
-                 "linear_outputs", "dtype", "window"]
+MODEL_OPTIONS = [
+    "cell",
+    "hidden_size",
+    "num_layers",
+    "embedding_dim",
+    "dropout",
+    "recurrent_dropout",
+    "nonlinearity",
+    "init",
+    "peepholes",
+    "forget_bias",
+    "chrono_init",
+    "layer_norm",
+    "reset_after",
+    "output_size",
+    "jordan_feedback",
+    "linear_outputs",
+    "dtype",
+    "window",
+]
 """The model's flags, in the order ``--help`` shows them (``config.CharModelOptions``)."""
 
-TRAIN_OPTIONS = ["steps", "minutes", "seq_len", "bptt_steps", "batch_size", "optimizer", "lr",
-                 "momentum", "weight_decay", "clip", "clip_value", "schedule", "warmup_steps",
-                 "min_lr", "step_size", "gamma", "eval_every", "eval_chars", "val_fraction",
-                 "sample_length", "sample_every", "checkpoint_every", "nonfinite_lr_factor",
-                 "max_nonfinite", "seed"]
+TRAIN_OPTIONS = [
+    "steps",
+    "minutes",
+    "seq_len",
+    "bptt_steps",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "clip",
+    "clip_value",
+    "schedule",
+    "warmup_steps",
+    "min_lr",
+    "step_size",
+    "gamma",
+    "eval_every",
+    "eval_chars",
+    "val_fraction",
+    "sample_length",
+    "sample_every",
+    "checkpoint_every",
+    "nonfinite_lr_factor",
+    "max_nonfinite",
+    "seed",
+]
 """The training flags, in the order ``--help`` shows them (``config.TrainConfig``; the run
 flags, ``--on-nonfinite`` among them, are ``options.add_run_options``')."""
 
@@ -76,19 +114,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from .options import add_options, add_run_options
 
     p.add_argument("files", nargs="*", help="UTF-8 text files (default: the Python stdlib source)")
-    p.add_argument("--config", metavar="FILE.json",
-                   help="JSON object of option names (hidden_size, lr, ...); flags override it")
+    p.add_argument(
+        "--config",
+        metavar="FILE.json",
+        help="JSON object of option names (hidden_size, lr, ...); flags override it",
+    )
     m = p.add_argument_group("model")
     add_options(m, CharModelOptions, MODEL_OPTIONS, metavars={"chrono_init": "T_MAX"})
-    m.add_argument("--baseline", action="store_true",
-                   help="also train the ffnn baseline for the same budget (in DIR/baseline) "
-                        "and print both validation figures")
+    m.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also train the ffnn baseline for the same budget (in DIR/baseline) "
+        "and print both validation figures",
+    )
     t = p.add_argument_group("training")
     add_options(t, TrainConfig, TRAIN_OPTIONS)
     add_options(t, CharModelOptions, DATA_OPTIONS)
-    add_run_options(p.add_argument_group("run"), "train",
-                    resume_may_change="it may change the budget, --lr, --clip and the "
-                                      "reporting and non-finite options")
+    add_run_options(
+        p.add_argument_group("run"),
+        "train",
+        resume_may_change="it may change the budget, --lr, --clip and the "
+        "reporting and non-finite options",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,16 +147,24 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, comm) -> int:
     from ..jobs import runs
 
-    out = runs.run_directory("train", args.out, resume=args.resume, overwrite=args.overwrite,
-                             comm=comm)
-    run, baseline = runs.prepare(out, resume=args.resume, overwrite=args.overwrite,
-                                 new=lambda: _prepare(args, out, comm),
-                                 again=lambda: _prepare_resume(args, out, comm), comm=comm)
+    out = runs.run_directory(
+        "train", args.out, resume=args.resume, overwrite=args.overwrite, comm=comm
+    )
+    run, baseline = runs.prepare(
+        out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        new=lambda: _prepare(args, out, comm),
+        again=lambda: _prepare_resume(args, out, comm),
+        comm=comm,
+    )
     c = run.config
     if args.resume and c.steps and run.engine.step >= c.steps:  # re-running a finished resume
         if comm.rank == 0:
-            print(f"{out}: the run is already at step {run.engine.step:,} of its {c.steps:,}; "
-                  f"nothing to train (give --steps greater than {c.steps:,} to continue it)")
+            print(
+                f"{out}: the run is already at step {run.engine.step:,} of its {c.steps:,}; "
+                f"nothing to train (give --steps greater than {c.steps:,} to continue it)"
+            )
         return 0
     code, result = _fit(run, out, args.quiet)
     if code:
@@ -138,24 +193,33 @@ def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
     comm = run.engine.comm
     if comm.rank == 0:
         K = f", {comm.size} processes" if comm.size > 1 else ""
-        print(f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
-              f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
-              f"characters{K}; run directory {out}", file=sys.stderr)
+        print(
+            f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
+            f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
+            f"characters{K}; run directory {out}",
+            file=sys.stderr,
+        )
     try:
         result = run.fit(None if quiet else sys.stderr, sys.stdout, time.monotonic)
     except TrainingDiverged as e:
         raise runs.diverged(e, "train", out, " --lr SMALLER") from None
     if result["stopped_by"]:
-        return runs.stopped(result["stopped_by"], "train", out,
-                            f"stopped at step {result['steps']}, saved {out / 'last'}",
-                            comm), result
+        return runs.stopped(
+            result["stopped_by"],
+            "train",
+            out,
+            f"stopped at step {result['steps']}, saved {out / 'last'}",
+            comm,
+        ), result
     return 0, result
 
 
 def _report(run, result: dict[str, Any], out) -> None:
-    print(f"steps {result['steps']}  validation {result['val_bits_per_char']:.3f} bits/char"
-          f"  (uniform: log2 V = {run.log2_vocab:.3f})  skipped {result['skipped']}"
-          f"  saved to {out}")
+    print(
+        f"steps {result['steps']}  validation {result['val_bits_per_char']:.3f} bits/char"
+        f"  (uniform: log2 V = {run.log2_vocab:.3f})  skipped {result['skipped']}"
+        f"  saved to {out}"
+    )
     print("--- generated text ---")
     print(run.final_sample(400))
 
@@ -166,11 +230,12 @@ def _comparison(rows: list) -> str:
 
     names = [describe(run.model) for run, _ in rows]
     width = max(map(len, names))
-    lines = ["--- what memory buys (same text, same budget) ---",
-             f"{'model':<{width}} {'steps':>7} {'validation bits/char':>21}"]
+    lines = [
+        "--- what memory buys (same text, same budget) ---",
+        f"{'model':<{width}} {'steps':>7} {'validation bits/char':>21}",
+    ]
     for name, (_, result) in zip(names, rows):
-        lines.append(f"{name:<{width}} {result['steps']:>7} "
-                     f"{result['val_bits_per_char']:>21.3f}")
+        lines.append(f"{name:<{width}} {result['steps']:>7} {result['val_bits_per_char']:>21.3f}")
     return "\n".join(lines)
 
 
@@ -188,14 +253,16 @@ def _given(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _prepare_resume(args: argparse.Namespace, out, comm):
     """(the run saved in ``out``, None) with the options given again."""
-    from ..jobs.charmodel import resume_run
     from ..errors import ConfigError
+    from ..jobs.charmodel import resume_run
 
     if args.files:
         raise ConfigError("--resume reads the run's own text; leave out the text files")
     if args.baseline:
-        raise ConfigError("--baseline trains a new baseline; use it without --resume (or "
-                          f"resume the baseline itself: --resume --out {out / 'baseline'})")
+        raise ConfigError(
+            "--baseline trains a new baseline; use it without --resume (or "
+            f"resume the baseline itself: --resume --out {out / 'baseline'})"
+        )
     return resume_run(out, comm=comm, **_given(args)[1]), None
 
 
@@ -227,11 +294,11 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
             flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
             raise ConfigError(f"{flags}: recurrent options, not for --cell ffnn")
         if baseline:
-            raise ConfigError("--baseline compares a recurrent cell with ffnn; "
-                              "choose a recurrent --cell")
+            raise ConfigError(
+                "--baseline compares a recurrent cell with ffnn; choose a recurrent --cell"
+            )
     elif "window" in given and not baseline:
-        raise ConfigError("--window is the ffnn baseline's; use it with --cell ffnn "
-                          "or --baseline")
+        raise ConfigError("--window is the ffnn baseline's; use it with --cell ffnn or --baseline")
 
 
 def _start(files: list[str], options: dict[str, Any], train, out, comm):
@@ -240,6 +307,14 @@ def _start(files: list[str], options: dict[str, Any], train, out, comm):
     rnn = {k: options[k] for k in model_defaults() if k not in NOT_LAYER_OPTIONS}
     if rnn["cell"] == "ffnn":
         rnn = {k: rnn[k] for k in ("cell", "hidden_size", "num_layers", "nonlinearity")}
-    return start_run(files, options["max_chars"], rnn, train, out,
-                     embedding_dim=options["embedding_dim"], dtype=options["dtype"],
-                     window=options["window"], comm=comm)
+    return start_run(
+        files,
+        options["max_chars"],
+        rnn,
+        train,
+        out,
+        embedding_dim=options["embedding_dim"],
+        dtype=options["dtype"],
+        window=options["window"],
+        comm=comm,
+    )

@@ -85,8 +85,10 @@ def check_distinct(text: str, source: str) -> None:
     perfect 0 bits per character.
     """
     if text and text.count(text[0]) == len(text):
-        raise DataError(f"{source}: the text holds one distinct character ({text[0]!r}, "
-                        f"{len(text):,} times); a character model needs at least two")
+        raise DataError(
+            f"{source}: the text holds one distinct character ({text[0]!r}, "
+            f"{len(text):,} times); a character model needs at least two"
+        )
 
 
 def read_corpus(paths: Iterable[str | os.PathLike], max_chars: int | None = None) -> Corpus:

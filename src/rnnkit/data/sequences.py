@@ -30,8 +30,12 @@ DATASETS = {
 }
 """Bundled sets (names compared without case, '-' or '_') → sktime loader."""
 
-DISPLAY_NAMES = {"gunpoint": "GunPoint", "italypowerdemand": "ItalyPowerDemand",
-                 "japanesevowels": "JapaneseVowels", "basicmotions": "BasicMotions"}
+DISPLAY_NAMES = {
+    "gunpoint": "GunPoint",
+    "italypowerdemand": "ItalyPowerDemand",
+    "japanesevowels": "JapaneseVowels",
+    "basicmotions": "BasicMotions",
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,10 @@ class Sequences:
     def __post_init__(self) -> None:
         N = len(self.x)
         if self.x.ndim != 3 or self.lengths.shape != (N,) or self.y.shape != (N,):
-            raise DataError(f"sequences need x [N, T, C], lengths [N], y [N]; got "
-                            f"{self.x.shape}, {self.lengths.shape}, {self.y.shape}")
+            raise DataError(
+                f"sequences need x [N, T, C], lengths [N], y [N]; got "
+                f"{self.x.shape}, {self.lengths.shape}, {self.y.shape}"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -73,8 +79,9 @@ def pad_sequences(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     C = seqs[0].shape[1]
     for n, s in enumerate(seqs):
         if s.ndim != 2 or s.shape[1] != C or len(s) == 0:
-            raise DataError(f"sequence {n} has shape {s.shape}; every sequence must be "
-                            f"[T_n >= 1, C = {C}]")
+            raise DataError(
+                f"sequence {n} has shape {s.shape}; every sequence must be [T_n >= 1, C = {C}]"
+            )
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     x = np.zeros((len(seqs), int(lengths.max()), C))
     for n, s in enumerate(seqs):
@@ -82,8 +89,9 @@ def pad_sequences(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return x, lengths
 
 
-def encode_labels(labels: np.ndarray, classes: tuple[str, ...] | None = None
-                  ) -> tuple[np.ndarray, tuple[str, ...]]:
+def encode_labels(
+    labels: np.ndarray, classes: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """(class ids ``[N]``, class names) — the names sorted (numerically if all are integers)."""
     names = np.asarray(labels).astype(str)
     if classes is None:
@@ -92,8 +100,10 @@ def encode_labels(labels: np.ndarray, classes: tuple[str, ...] | None = None
     index = {c: k for k, c in enumerate(classes)}
     unknown = sorted(set(names.tolist()) - set(index))
     if unknown:
-        raise DataError(f"labels {unknown[:5]} do not occur in the training split "
-                        f"(classes: {list(classes)[:10]})")
+        raise DataError(
+            f"labels {unknown[:5]} do not occur in the training split "
+            f"(classes: {list(classes)[:10]})"
+        )
     return np.array([index[c] for c in names.tolist()], dtype=np.int64), classes
 
 
@@ -101,8 +111,9 @@ def dataset_key(name: str) -> str:
     """The registry key of a bundled set, or a DataError listing the choices."""
     key = name.lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of: "
-                        f"{', '.join(DISPLAY_NAMES.values())}")
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(DISPLAY_NAMES.values())}"
+        )
     return key
 
 
@@ -119,12 +130,19 @@ def load_dataset(name: str) -> tuple[Sequences, Sequences]:
     test_x, test_len = pad_sequences(_nested_rows(raw["test"][0]))
     y_train, classes = encode_labels(raw["train"][1])
     y_test, _ = encode_labels(raw["test"][1], classes)
-    return (Sequences(train_x, train_len, y_train, classes),
-            Sequences(test_x, test_len, y_test, classes))
+    return (
+        Sequences(train_x, train_len, y_train, classes),
+        Sequences(test_x, test_len, y_test, classes),
+    )
 
 
-def read_sequences(path: str | Path, classes: tuple[str, ...] | None = None, *,
-                   id_column: str = "sequence", label_column: str = "label") -> Sequences:
+def read_sequences(
+    path: str | Path,
+    classes: tuple[str, ...] | None = None,
+    *,
+    id_column: str = "sequence",
+    label_column: str = "label",
+) -> Sequences:
     """Labelled sequences from an ``.npz`` or a long-form ``.csv`` file.
 
     ``classes`` (from the training file) fixes the class ids of a test file.
@@ -142,8 +160,9 @@ def read_sequences(path: str | Path, classes: tuple[str, ...] | None = None, *,
     return Sequences(x, lengths, y, classes)
 
 
-def read_csv_sequences(path: str | Path, id_column: str = "sequence",
-                       label_column: str = "label") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_csv_sequences(
+    path: str | Path, id_column: str = "sequence", label_column: str = "label"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x ``[N, T, C]``, lengths ``[N]``, labels ``[N]``) from a long-form CSV (one row per step).
 
     Sequences appear in the order of their first row; a sequence's label must not change.
@@ -151,12 +170,16 @@ def read_csv_sequences(path: str | Path, id_column: str = "sequence",
     path = Path(path)
     table = read_rows(path)
     if not table.has_header:
-        raise DataError(f"{path}: needs a header naming the {id_column!r} and {label_column!r} "
-                        "columns and the channels")
+        raise DataError(
+            f"{path}: needs a header naming the {id_column!r} and {label_column!r} "
+            "columns and the channels"
+        )
     for col in (id_column, label_column):
         if table.header.count(col) != 1:
-            raise DataError(f"{path}: the header must name one {col!r} column, got "
-                            f"{', '.join(map(repr, table.header[:20]))}")
+            raise DataError(
+                f"{path}: the header must name one {col!r} column, got "
+                f"{', '.join(map(repr, table.header[:20]))}"
+            )
     id_k, label_k = table.header.index(id_column), table.header.index(label_column)
     channels = [k for k in range(len(table.header)) if k not in (id_k, label_k)]
     if not channels:
@@ -168,11 +191,14 @@ def read_csv_sequences(path: str | Path, id_column: str = "sequence",
         if label.lower() in MISSING_TOKENS:
             raise DataError(f"{path}: line {line}: the label is missing")
         if sid in labels and labels[sid][0] != label:
-            raise DataError(f"{path}: line {line}: sequence {sid!r} has label {label!r} here "
-                            f"but {labels[sid][0]!r} on line {labels[sid][1]}")
+            raise DataError(
+                f"{path}: line {line}: sequence {sid!r} has label {label!r} here "
+                f"but {labels[sid][0]!r} on line {labels[sid][1]}"
+            )
         labels.setdefault(sid, (label, line))
         steps.setdefault(sid, []).append(
-            [_channel_value(path, line, table.header[k], fields[k]) for k in channels])
+            [_channel_value(path, line, table.header[k], fields[k]) for k in channels]
+        )
     x, lengths = pad_sequences([np.array(v) for v in steps.values()])
     return x, lengths, np.array([labels[sid][0] for sid in steps])
 
@@ -219,8 +245,9 @@ def _channel_value(path: Path, line: int, column: str, field: str) -> float:
         value = None
     if value is None or not np.isfinite(value):
         what = "a missing value" if field.lower() in MISSING_TOKENS else repr(field[:40])
-        raise DataError(f"{path}: line {line}: column {column!r} holds {what}, "
-                        "not a finite number")
+        raise DataError(
+            f"{path}: line {line}: column {column!r} holds {what}, not a finite number"
+        )
     return value
 
 

@@ -72,8 +72,9 @@ def _check(B: int, T: int, min_T: int) -> None:
         raise ConfigError(f"sequence length T must be >= {min_T} for this task, got {T}")
 
 
-def adding_problem(rng: np.random.Generator, B: int, T: int, *, vary_length: bool = True,
-                   dtype=np.float32) -> RealTask:
+def adding_problem(
+    rng: np.random.Generator, B: int, T: int, *, vary_length: bool = True, dtype=np.float32
+) -> RealTask:
     """Hochreiter & Schmidhuber's adding problem: ``x [B, T + ⌊T/10⌋, 2]``, target in [0, 1].
 
     With ``vary_length=False`` every sequence has exactly T steps.
@@ -125,7 +126,7 @@ def copy_memory(rng: np.random.Generator, B: int, T: int, *, n_copy: int = 10) -
     y = np.zeros((B, total), dtype=np.int64)
     x[:, :n_copy] = data
     x[:, T + n_copy - 1] = COPY_DELIMITER
-    y[:, T + n_copy:] = data
+    y[:, T + n_copy :] = data
     return SymbolTask(x, y)
 
 
@@ -206,8 +207,14 @@ REVERSE_CHARS = "abcdefghij"
 ADDITION_CHARS = "0123456789+"
 
 
-def reverse_pairs(rng: np.random.Generator, n: int, *, min_len: int = 1, max_len: int = 8,
-                  chars: str = REVERSE_CHARS) -> list[tuple[str, str]]:
+def reverse_pairs(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    min_len: int = 1,
+    max_len: int = 8,
+    chars: str = REVERSE_CHARS,
+) -> list[tuple[str, str]]:
     """``n`` (string, its reverse) pairs; lengths ~ U{min_len..max_len}."""
     if not 1 <= min_len <= max_len:
         raise ConfigError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")

@@ -55,8 +55,10 @@ def read_rows(path: str | Path) -> Rows:
     width = len(rows[0])
     for fields, line in zip(rows, lines):
         if len(fields) != width:
-            raise DataError(f"{path}: line {line}: {len(fields)} fields where the first row has "
-                            f"{width}; every row needs the same number of comma-separated fields")
+            raise DataError(
+                f"{path}: line {line}: {len(fields)} fields where the first row has "
+                f"{width}; every row needs the same number of comma-separated fields"
+            )
     has_header = any(_number(f) is None and f.lower() not in MISSING_TOKENS for f in rows[0])
     if has_header:
         header, rows, lines = rows[0], rows[1:], lines[1:]
@@ -112,8 +114,10 @@ def read_npz_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
     path = Path(path)
     arrays = _load_npz(path)
     if "x" not in arrays:
-        raise DataError(f"{path}: no array named 'x' (found {sorted(arrays) or 'none'}); "
-                        "save the sequences as x=[N, T, C], with optional lengths=[N], y=[N]")
+        raise DataError(
+            f"{path}: no array named 'x' (found {sorted(arrays) or 'none'}); "
+            "save the sequences as x=[N, T, C], with optional lengths=[N], y=[N]"
+        )
     x = _sequence_array(path, arrays["x"])
     N, T, _ = x.shape
     lengths = _lengths(path, arrays.get("lengths"), N, T)
@@ -121,8 +125,10 @@ def read_npz_sequences(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
         n, t, c = (int(k) for k in bad[0])
-        raise DataError(f"{path}: x[{n}, {t}, {c}] = {x[n, t, c]} is not finite "
-                        f"({len(bad)} such values); fill or drop missing values first")
+        raise DataError(
+            f"{path}: x[{n}, {t}, {c}] = {x[n, t, c]} is not finite "
+            f"({len(bad)} such values); fill or drop missing values first"
+        )
     labels = arrays.get("y")
     if labels is not None:
         labels = _labels(path, labels, N)
@@ -147,8 +153,9 @@ def _read_text(path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: byte 0x{data[e.start]:02x} is not UTF-8; "
-                        "save the file as UTF-8") from None
+        raise DataError(
+            f"{path}: line {line}: byte 0x{data[e.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise DataError(f"{path}: line {line}: contains a NUL byte; is this a text file?")
@@ -166,15 +173,19 @@ def _parse(path: Path, line: int, column: str, field: str, missing: str) -> floa
     if field.lower() in MISSING_TOKENS:
         if missing == "keep":
             return math.nan
-        raise DataError(f"{path}: line {line}: column {column!r} has a missing value "
-                        f"({field!r}); fill it in, or let the command fill missing values")
+        raise DataError(
+            f"{path}: line {line}: column {column!r} has a missing value "
+            f"({field!r}); fill it in, or let the command fill missing values"
+        )
     value = _number(field)
     if value is None:
-        raise DataError(f"{path}: line {line}: column {column!r} holds {field[:40]!r}, "
-                        "which is not a number")
+        raise DataError(
+            f"{path}: line {line}: column {column!r} holds {field[:40]!r}, which is not a number"
+        )
     if not math.isfinite(value):
-        raise DataError(f"{path}: line {line}: column {column!r} holds {field!r}, "
-                        "which is not a finite number")
+        raise DataError(
+            f"{path}: line {line}: column {column!r} holds {field!r}, which is not a finite number"
+        )
     return value
 
 
@@ -189,15 +200,19 @@ def _column_indices(path: Path, header: list[str], columns: list[str | int] | No
     for col in columns:
         if isinstance(col, (int, np.integer)) and not isinstance(col, bool):
             if not 0 <= col < len(header):
-                raise DataError(f"{path}: column index {col} is out of range: the file has "
-                                f"{len(header)} columns")
+                raise DataError(
+                    f"{path}: column index {col} is out of range: the file has "
+                    f"{len(header)} columns"
+                )
             picks.append(int(col))
             continue
         hits = [k for k, name in enumerate(header) if name == col]
         if len(hits) != 1:
             problem = "appears more than once in" if hits else "is not in"
-            raise DataError(f"{path}: column {col!r} {problem} the header "
-                            f"({', '.join(map(repr, header[:20]))})")
+            raise DataError(
+                f"{path}: column {col!r} {problem} the header "
+                f"({', '.join(map(repr, header[:20]))})"
+            )
         picks.append(hits[0])
     return picks
 
@@ -210,18 +225,30 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         limit = DEFLATE_MAX_RATIO * path.stat().st_size
         with zipfile.ZipFile(path) as archive:
-            return {_key(info.filename): _read_member(archive, info, limit)
-                    for info in archive.infolist()}
+            return {
+                _key(info.filename): _read_member(archive, info, limit)
+                for info in archive.infolist()
+            }
     except DataError as e:
         raise DataError(f"{path}: {e}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not a file") from None
-    except (ValueError, SyntaxError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-            RuntimeError, NotImplementedError) as e:
-        raise DataError(f"{path}: not a readable .npz archive of numeric arrays "
-                        f"({type(e).__name__}: {e})") from None
+    except (
+        ValueError,
+        SyntaxError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
+        raise DataError(
+            f"{path}: not a readable .npz archive of numeric arrays ({type(e).__name__}: {e})"
+        ) from None
 
 
 DEFLATE_MAX_RATIO = 1100
@@ -243,12 +270,16 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) ->
         else:
             raise DataError(f"array {_key(info.filename)!r}: .npy format {version} is not read")
         if dtype.hasobject:
-            raise DataError(f"array {_key(info.filename)!r} holds Python objects, which would "
-                            "need pickle; save numeric or string arrays")
+            raise DataError(
+                f"array {_key(info.filename)!r} holds Python objects, which would "
+                "need pickle; save numeric or string arrays"
+            )
         declared = math.prod(shape) * dtype.itemsize
         if declared > min(info.file_size, limit):
-            raise DataError(f"array {_key(info.filename)!r} declares shape {shape} "
-                            f"({declared:,} bytes) but its file holds {info.file_size:,} bytes")
+            raise DataError(
+                f"array {_key(info.filename)!r} declares shape {shape} "
+                f"({declared:,} bytes) but its file holds {info.file_size:,} bytes"
+            )
     with archive.open(info) as f:
         return np.lib.format.read_array(f, allow_pickle=False)
 
@@ -259,8 +290,9 @@ def _sequence_array(path: Path, x: np.ndarray) -> np.ndarray:
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:
-        raise DataError(f"{path}: x must be [N, T, C] (or [N, T] for one channel), "
-                        f"got shape {x.shape}")
+        raise DataError(
+            f"{path}: x must be [N, T, C] (or [N, T] for one channel), got shape {x.shape}"
+        )
     if 0 in x.shape:
         raise DataError(f"{path}: x is empty (shape {x.shape}); it needs N, T, C >= 1")
     return x.astype(np.float64)
@@ -289,6 +321,8 @@ def _labels(path: Path, y: np.ndarray, N: int) -> np.ndarray:
         try:
             return y.astype(str)
         except UnicodeDecodeError:
-            raise DataError(f"{path}: y holds byte strings that are not ASCII; "
-                            "save the labels as integers or str") from None
+            raise DataError(
+                f"{path}: y holds byte strings that are not ASCII; "
+                "save the labels as integers or str"
+            ) from None
     return y

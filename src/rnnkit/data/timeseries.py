@@ -75,13 +75,16 @@ def fill_causally(values: np.ndarray, n_train: int) -> np.ndarray:
 def split_point(n: int, test_size: int, lookback: int, horizon: int) -> int:
     """The number of training steps: ``n − test_size``, checked to leave room for windows."""
     if test_size < horizon:
-        raise DataError(f"the held-out tail ({test_size} steps) must cover the horizon "
-                        f"({horizon} steps)")
+        raise DataError(
+            f"the held-out tail ({test_size} steps) must cover the horizon ({horizon} steps)"
+        )
     n_train = n - test_size
     if n_train < lookback + horizon + 1:
-        raise DataError(f"series too short: {n} steps leave {n_train} for training, but a "
-                        f"lookback of {lookback} and horizon of {horizon} need at least "
-                        f"{lookback + horizon + 1}")
+        raise DataError(
+            f"series too short: {n} steps leave {n_train} for training, but a "
+            f"lookback of {lookback} and horizon of {horizon} need at least "
+            f"{lookback + horizon + 1}"
+        )
     return n_train
 
 
@@ -107,8 +110,9 @@ class Scaler(NamedTuple):
         return z * self.std + self.mean
 
 
-def make_windows(series: np.ndarray, lookback: int, horizon: int, *,
-                 relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def make_windows(
+    series: np.ndarray, lookback: int, horizon: int, *, relative: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(x ``[M, L, C]``, y ``[M, h, C]``) for every window that fits in ``series: [N, C]``."""
     series = _series(series)
     N = len(series)
@@ -116,8 +120,10 @@ def make_windows(series: np.ndarray, lookback: int, horizon: int, *,
     if lookback < 1 or horizon < 1:
         raise DataError(f"lookback and horizon must be >= 1, got {lookback} and {horizon}")
     if M < 1:
-        raise DataError(f"series of {N} steps is too short for windows of lookback {lookback} "
-                        f"and horizon {horizon}")
+        raise DataError(
+            f"series of {N} steps is too short for windows of lookback {lookback} "
+            f"and horizon {horizon}"
+        )
     view = np.lib.stride_tricks.sliding_window_view(series, lookback + horizon, axis=0)
     view = view.transpose(0, 2, 1)  # [M, L + h, C]
     x, y = view[:, :lookback].copy(), view[:, lookback:].copy()
@@ -127,8 +133,9 @@ def make_windows(series: np.ndarray, lookback: int, horizon: int, *,
     return x, y
 
 
-def origin_windows(series: np.ndarray, origins: np.ndarray, lookback: int,
-                   horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def origin_windows(
+    series: np.ndarray, origins: np.ndarray, lookback: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(history x ``[O, L, C]``, truth y ``[O, h, C]``) for forecasts made at each origin o.
 
     The forecast at o sees s[o − L … o − 1] and predicts s[o … o + h − 1].
@@ -183,10 +190,14 @@ def errors(forecast: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict[s
     a = np.abs(e)
     per_channel = seen.reshape(-1, e.shape[-1])
     with np.errstate(invalid="ignore", divide="ignore"):  # a channel with none seen: NaN
-        mae_c = np.where(per_channel, a.reshape(per_channel.shape), 0.0).sum(axis=0) \
-            / per_channel.sum(axis=0)
-    return {"mae": float(a[seen].mean()), "rmse": float(np.sqrt(np.mean(e[seen] ** 2))),
-            "mase": float(np.mean(mae_c / scale))}
+        mae_c = np.where(per_channel, a.reshape(per_channel.shape), 0.0).sum(
+            axis=0
+        ) / per_channel.sum(axis=0)
+    return {
+        "mae": float(a[seen].mean()),
+        "rmse": float(np.sqrt(np.mean(e[seen] ** 2))),
+        "mase": float(np.mean(mae_c / scale)),
+    }
 
 
 def _series(series: np.ndarray) -> np.ndarray:

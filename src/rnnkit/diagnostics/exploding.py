@@ -28,8 +28,17 @@ from ..data.synthetic import irnn_adding
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
-from ..training import (Batch, Budget, Engine, FullBPTT, Generated, MetricsLog, Optimization,
-                        TrainingDiverged, fit)
+from ..training import (
+    Batch,
+    Budget,
+    Engine,
+    FullBPTT,
+    Generated,
+    MetricsLog,
+    Optimization,
+    TrainingDiverged,
+    fit,
+)
 from .gradflow import profile
 
 SPIKE_FACTOR = 100.0
@@ -51,12 +60,16 @@ class ExplodingSetup:
 
     def __post_init__(self) -> None:
         counts = {"hidden_size": 1, "seq_len": 2, "batch_size": 1, "steps": 1, "seed": 0}
-        bad = [f"{name} >= {least} (got {getattr(self, name)!r})"
-               for name, least in counts.items()
-               if not isinstance(getattr(self, name), int) or getattr(self, name) < least]
-        bad += [f"{name} > 0 and finite (got {getattr(self, name)!r})"
-                for name in ("radius", "lr", "clip")
-                if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0)]
+        bad = [
+            f"{name} >= {least} (got {getattr(self, name)!r})"
+            for name, least in counts.items()
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < least
+        ]
+        bad += [
+            f"{name} > 0 and finite (got {getattr(self, name)!r})"
+            for name in ("radius", "lr", "clip")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0)
+        ]
         if bad:
             raise ConfigError(f"the exploding-gradient set-up needs {'; '.join(bad)}")
 
@@ -86,7 +99,7 @@ class RunSummary(NamedTuple):
 
     @property
     def outcome(self) -> str:
-        """"non-finite", "spiking" (max > SPIKE_FACTOR × first) or "stable"."""
+        """ "non-finite", "spiking" (max > SPIKE_FACTOR × first) or "stable"."""
         if self.nonfinite_steps:
             return "non-finite"
         return "spiking" if self.max_loss > SPIKE_FACTOR * self.losses[0] else "stable"
@@ -125,12 +138,15 @@ def train(setup: ExplodingSetup, clip: float) -> RunSummary:
     tried = lambda: "tried" if len(records) >= setup.steps else None  # noqa: E731
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is the phenomenon shown
         try:
-            fit(engine, source, Budget(steps=setup.steps, restore_best=False), log=log,
-                stop=tried)
+            fit(engine, source, Budget(steps=setup.steps, restore_best=False), log=log, stop=tried)
         except TrainingDiverged:
             pass
-        moved = math.sqrt(sum(float(np.sum((model.params[n].astype(np.float64) - w) ** 2))
-                              for n, w in theta0.items()))
+        moved = math.sqrt(
+            sum(
+                float(np.sum((model.params[n].astype(np.float64) - w) ** 2))
+                for n, w in theta0.items()
+            )
+        )
     losses, norms = np.full(setup.steps, np.nan), np.full(setup.steps, np.nan)
     losses[: len(records)] = [r["loss"] for r in records]
     norms[: len(records)] = [r["grad_norm"] for r in records]
@@ -144,21 +160,38 @@ def compare(setup: ExplodingSetup = ExplodingSetup()) -> list[RunSummary]:
 
 def table(runs: list[RunSummary], setup: ExplodingSetup) -> str:
     """A text table: one row per run."""
-    head = (f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
-            f"{setup.radius:g}, SGD lr {setup.lr:g}, {setup.steps} steps, seed {setup.seed}\n"
-            f"initial decay rate of |dL/dh_t|: {runs[0].initial_rate:+.3f} per step "
-            f"(x{math.exp(runs[0].initial_rate):.3f} per step back)\n")
-    rows = [("clipping", "first loss", "max loss", "last loss", "max |g|", "non-finite",
-             "|theta - theta0|", "outcome")]
+    head = (
+        f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
+        f"{setup.radius:g}, SGD lr {setup.lr:g}, {setup.steps} steps, seed {setup.seed}\n"
+        f"initial decay rate of |dL/dh_t|: {runs[0].initial_rate:+.3f} per step "
+        f"(x{math.exp(runs[0].initial_rate):.3f} per step back)\n"
+    )
+    rows = [
+        (
+            "clipping",
+            "first loss",
+            "max loss",
+            "last loss",
+            "max |g|",
+            "non-finite",
+            "|theta - theta0|",
+            "outcome",
+        )
+    ]
     for r in runs:
         first_bad = r.first_nonfinite
-        rows.append((
-            f"norm {r.clip:g}" if r.clip else "none",
-            f"{r.losses[0]:.4g}", f"{r.max_loss:.4g}", f"{r.losses[-1]:.4g}",
-            f"{np.nanmax(np.where(np.isfinite(r.grad_norms), r.grad_norms, np.nan)):.3g}",
-            f"{r.nonfinite_steps} (from {first_bad})" if first_bad else "0",
-            f"{r.displacement:.3g}", r.outcome,
-        ))
+        rows.append(
+            (
+                f"norm {r.clip:g}" if r.clip else "none",
+                f"{r.losses[0]:.4g}",
+                f"{r.max_loss:.4g}",
+                f"{r.losses[-1]:.4g}",
+                f"{np.nanmax(np.where(np.isfinite(r.grad_norms), r.grad_norms, np.nan)):.3g}",
+                f"{r.nonfinite_steps} (from {first_bad})" if first_bad else "0",
+                f"{r.displacement:.3g}",
+                r.outcome,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
     return head + "\n".join(lines)

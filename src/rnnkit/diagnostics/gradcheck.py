@@ -36,7 +36,9 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check_gradients(
-    f: Callable[[], float], arrays: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+    f: Callable[[], float],
+    arrays: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
     eps: float = 1e-6,
 ) -> dict[str, float]:
     """Relative error of ``grads[name]`` against finite differences of ``f`` for every array."""

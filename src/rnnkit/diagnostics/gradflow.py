@@ -32,11 +32,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..training.bptt import objective
 from ..errors import ConfigError, ShapeError
 from ..models.model import Model
-from ..training import (Batch, Budget, Engine, FullBPTT, Generated, Optimization, Validation,
-                        fit)
+from ..training import Batch, Budget, Engine, FullBPTT, Generated, Optimization, Validation, fit
+from ..training.bptt import objective
 
 VERDICT_FACTOR = 1e3
 """A gradient that changes by more than this factor across the sequence vanishes/explodes."""
@@ -49,8 +48,10 @@ def state_gradients(model: Model, x: np.ndarray, targets: np.ndarray) -> tuple[f
     (``[B]`` class ids or ``[B, O]`` values).  The model must be unidirectional.
     """
     if model.rnn.num_directions != 1:
-        raise ConfigError("gradient flow needs a unidirectional model (h_t depends on the future "
-                          "in a bidirectional one)")
+        raise ConfigError(
+            "gradient flow needs a unidirectional model (h_t depends on the future "
+            "in a bidirectional one)"
+        )
     x = np.asarray(x)
     T = x.shape[1]
     caches, state, y = [], None, None
@@ -99,7 +100,7 @@ def decay_rate(norms: np.ndarray) -> float:
 
 
 def verdict(rate: float, span: int, factor: float = VERDICT_FACTOR) -> str:
-    """"vanishing", "exploding" or "stable": does e^{r·span} leave [1/factor, factor]?"""
+    """ "vanishing", "exploding" or "stable": does e^{r·span} leave [1/factor, factor]?"""
     if not math.isfinite(rate):
         return "undefined"
     change = rate * span  # ln of the fitted change across the sequence
@@ -165,7 +166,8 @@ def track(
     if options.steps < 0 or options.every < 1:
         raise ConfigError(f"need steps >= 0 and every >= 1, got {options.steps}, {options.every}")
     optimization = Optimization.of(
-        options, on_nonfinite=options.on_nonfinite or Optimization.on_nonfinite)
+        options, on_nonfinite=options.on_nonfinite or Optimization.on_nonfinite
+    )
     engine = Engine(model, FullBPTT(), optimization, rng)
     profiles: list[Profile] = []
 
@@ -178,8 +180,12 @@ def track(
     record(model)
     if options.steps:
         source = Generated(lambda rng: Batch(*sample(rng)))
-        fit(engine, source, Budget(steps=options.steps, eval_every=options.every,
-                                   restore_best=False), validation=Validation(record, "probe_loss"))
+        fit(
+            engine,
+            source,
+            Budget(steps=options.steps, eval_every=options.every, restore_best=False),
+            validation=Validation(record, "probe_loss"),
+        )
     return profiles
 
 

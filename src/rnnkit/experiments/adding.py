@@ -38,11 +38,18 @@ def score(model: Model, batch: Batch) -> float:
 TASK = Task(
     name="adding",
     title="adding problem (Hochreiter & Schmidhuber 1997), T = {T}",
-    input_size=2, vocab_size=0, output_size=1, readout="last_step", loss="mse",
+    input_size=2,
+    vocab_size=0,
+    output_size=1,
+    readout="last_step",
+    loss="mse",
     metric=f"share |err| < {ADDING_TOLERANCE}",
-    threshold=lambda T: REQUIRED, lower_is_better=False,
+    threshold=lambda T: REQUIRED,
+    lower_is_better=False,
     expect={"lstm": True, "elman": False},
-    sample=sample, score=score,
-    settings=Settings(T=100, batch_size=64, lr=1e-3, clip=1.0, parameters=4641, steps=8000,
-                      eval_every=100),
+    sample=sample,
+    score=score,
+    settings=Settings(
+        T=100, batch_size=64, lr=1e-3, clip=1.0, parameters=4641, steps=8000, eval_every=100
+    ),
 )

@@ -67,14 +67,29 @@ def hidden_for(name: str, I: int, O: int, budget: int, max_hidden: int = 2048) -
     return best
 
 
-def model_config(name: str, *, input_size: int, vocab_size: int, output_size: int,
-                 hidden_size: int, readout: str, loss: str, dtype: str = "float32"
-                 ) -> ModelConfig:
+def model_config(
+    name: str,
+    *,
+    input_size: int,
+    vocab_size: int,
+    output_size: int,
+    hidden_size: int,
+    readout: str,
+    loss: str,
+    dtype: str = "float32",
+) -> ModelConfig:
     """A one-layer model: real or one-hot inputs → cell ``name`` → linear readout."""
-    rnn = RecurrentConfig(input_size=input_size or vocab_size, hidden_size=hidden_size,
-                          **CELLS[name])
-    return ModelConfig(rnn=rnn, output_size=output_size, vocab_size=vocab_size,
-                       readout=readout, loss=loss, dtype=dtype)
+    rnn = RecurrentConfig(
+        input_size=input_size or vocab_size, hidden_size=hidden_size, **CELLS[name]
+    )
+    return ModelConfig(
+        rnn=rnn,
+        output_size=output_size,
+        vocab_size=vocab_size,
+        readout=readout,
+        loss=loss,
+        dtype=dtype,
+    )
 
 
 def make_model(name: str, config: ModelConfig, rng: np.random.Generator) -> Model:

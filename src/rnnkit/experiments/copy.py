@@ -41,9 +41,9 @@ Adam 5e-4 (on the plateau after 3 250); Adam 1e-2 stays on the plateau.
 
 import numpy as np
 
-from ..training.bptt import objective
 from ..data.synthetic import COPY_SYMBOLS, copy_baseline, copy_memory
 from ..models.model import Model
+from ..training.bptt import objective
 from .task import Batch, Settings, Task, predict
 
 
@@ -60,13 +60,27 @@ def score(model: Model, batch: Batch) -> float:
 TASK = Task(
     name="copy",
     title="copy memory (Arjovsky et al. 2016), T = {T}; memoryless baseline 10 ln 8 / (T + 20)",
-    input_size=0, vocab_size=COPY_SYMBOLS, output_size=COPY_SYMBOLS, readout="every_step",
-    loss="cross_entropy", metric="nats/step",
-    threshold=lambda T: copy_baseline(T) / 2, lower_is_better=True,
+    input_size=0,
+    vocab_size=COPY_SYMBOLS,
+    output_size=COPY_SYMBOLS,
+    readout="every_step",
+    loss="cross_entropy",
+    metric="nats/step",
+    threshold=lambda T: copy_baseline(T) / 2,
+    lower_is_better=True,
     expect={"lstm": True},
-    sample=sample, score=score,
+    sample=sample,
+    score=score,
     # the budget is 40 000 updates, over twice the LSTM's 11 100–20 600 with seeds 0–2 (no
     # time cap: the LSTM's 17 300 updates took 1 to 3.5 min here, depending on the load)
-    settings=Settings(T=100, batch_size=32, lr=2e-3, clip=1.0, parameters=8730, steps=40000,
-                      eval_every=100, curriculum=10),
+    settings=Settings(
+        T=100,
+        batch_size=32,
+        lr=2e-3,
+        clip=1.0,
+        parameters=8730,
+        steps=40000,
+        eval_every=100,
+        curriculum=10,
+    ),
 )

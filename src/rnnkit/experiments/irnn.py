@@ -33,11 +33,18 @@ def score(model: Model, batch: Batch) -> float:
 TASK = Task(
     name="irnn",
     title="adding problem (Le et al. 2015), T = {T}; constant predictor MSE 1/6 = 0.167",
-    input_size=2, vocab_size=0, output_size=1, readout="last_step", loss="mse",
+    input_size=2,
+    vocab_size=0,
+    output_size=1,
+    readout="last_step",
+    loss="mse",
     metric="MSE",
-    threshold=lambda T: REQUIRED, lower_is_better=True,
+    threshold=lambda T: REQUIRED,
+    lower_is_better=True,
     expect={"irnn": True, "elman": False},
-    sample=sample, score=score,
-    settings=Settings(T=150, batch_size=32, lr=1e-3, clip=1.0, parameters=10501, steps=8000,
-                      eval_every=100),
+    sample=sample,
+    score=score,
+    settings=Settings(
+        T=150, batch_size=32, lr=1e-3, clip=1.0, parameters=10501, steps=8000, eval_every=100
+    ),
 )

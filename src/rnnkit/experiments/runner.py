@@ -39,10 +39,19 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..errors import ConfigError
-from ..training.progress import format_duration
-from ..training import (Budget, Checkpoints, Engine, FullBPTT, MetricsLog, Optimization,
-                        TrainingDiverged, Validation, fit)
 from ..training import Batch as TrainingBatch
+from ..training import (
+    Budget,
+    Checkpoints,
+    Engine,
+    FullBPTT,
+    MetricsLog,
+    Optimization,
+    TrainingDiverged,
+    Validation,
+    fit,
+)
+from ..training.progress import format_duration
 from .cells import check_cells, hidden_for, make_model, model_config
 from .task import Batch, Settings, Task
 
@@ -129,9 +138,15 @@ class Table:
         return {True: "hold", False: "do not hold", None: "not finished"}[self.claims_hold()]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "title": self.title, "criterion": self.criterion,
-                "settings": asdict(self.settings), "rows": [r.to_dict() for r in self.rows],
-                "claims_hold": self.claims_hold(), "claims": self.claims()}
+        return {
+            "experiment": self.experiment,
+            "title": self.title,
+            "criterion": self.criterion,
+            "settings": asdict(self.settings),
+            "rows": [r.to_dict() for r in self.rows],
+            "claims_hold": self.claims_hold(),
+            "claims": self.claims(),
+        }
 
 
 class Lengthening:
@@ -151,10 +166,17 @@ class Lengthening:
         self.length = int(state["length"])
 
 
-def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
-               log: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
-               options: RunOptions = RunOptions(),
-               stop: Callable[[], str | None] = lambda: None) -> Row:
+def train_cell(
+    task: Task,
+    cell: str,
+    settings: Settings,
+    *,
+    seed: int,
+    log: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    options: RunOptions = RunOptions(),
+    stop: Callable[[], str | None] = lambda: None,
+) -> Row:
     """Train one cell on ``task`` within ``settings``' budgets; the row of its result.
 
     ``Interrupted`` when ``stop()`` names a signal (``last`` saved under ``options.out``).
@@ -169,8 +191,9 @@ def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
     val = task.sample(np.random.default_rng([seed, 1]), s.n_val, s.T)
     source = Lengthening(task, s.batch_size, min(s.curriculum, s.T) if s.curriculum else s.T)
     engine = Engine(model, FullBPTT(), _optimization(s, options), rng)
-    budget = Budget.of(s, minutes=s.minutes or 0.0, restore_best=False,
-                       checkpoint_every=s.eval_every)
+    budget = Budget.of(
+        s, minutes=s.minutes or 0.0, restore_best=False, checkpoint_every=s.eval_every
+    )
     stages: dict[int, Batch] = {}
 
     def validate(model: Any) -> dict[str, float]:
@@ -182,24 +205,43 @@ def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
     def on_evaluate(engine: Engine, record: dict[str, Any]) -> None:
         L = int(record["val_length"])
         at = "" if L == s.T else f" at T = {L}"
-        _log(log, f"{task.name} {cell} step {engine.step} ({format_duration(record['time'])}): "
-                  f"loss {record['loss']:.4f}, validation {task.metric} "
-                  f"{record['val_score']:.4f}{at}")
+        _log(
+            log,
+            f"{task.name} {cell} step {engine.step} ({format_duration(record['time'])}): "
+            f"loss {record['loss']:.4f}, validation {task.metric} "
+            f"{record['val_score']:.4f}{at}",
+        )
         due = engine.step % s.eval_every == 0  # not the evaluation added at an off-schedule stop
         if due and L < s.T and task.passes(record["val_score"], L):
             source.length = min(s.T, L + s.curriculum)
 
-    validation = Validation(validate, "val_metric", higher_is_better=not task.lower_is_better,
-                            target=lambda m: m["val_length"] == s.T and task.passes(
-                                m["val_metric"], s.T))
+    validation = Validation(
+        validate,
+        "val_metric",
+        higher_is_better=not task.lower_is_better,
+        target=lambda m: m["val_length"] == s.T and task.passes(m["val_metric"], s.T),
+    )
     start = clock()
     logged = MetricsLog(run_dir, resume_step=None if state is None else state["step"])
     try:
-        summary = fit(engine, source, budget, validation=validation,
-                      checkpoints=Checkpoints(run_dir), log=logged, stop=stop, clock=clock,
-                      resume=state, on_evaluate=on_evaluate)
-        steps, seconds, stopped, last = (summary.steps, summary.seconds, summary.stopped_by,
-                                         summary.history[-1] if summary.history else None)
+        summary = fit(
+            engine,
+            source,
+            budget,
+            validation=validation,
+            checkpoints=Checkpoints(run_dir),
+            log=logged,
+            stop=stop,
+            clock=clock,
+            resume=state,
+            on_evaluate=on_evaluate,
+        )
+        steps, seconds, stopped, last = (
+            summary.steps,
+            summary.seconds,
+            summary.stopped_by,
+            summary.history[-1] if summary.history else None,
+        )
     except TrainingDiverged as e:
         _log(log, f"{task.name} {cell}: {e}")
         steps, seconds, stopped, last = engine.step, clock() - start, "diverged", None
@@ -213,32 +255,60 @@ def train_cell(task: Task, cell: str, settings: Settings, *, seed: int,
     test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
     metric = task.score(model, test)  # the only time the test set is scored
     passed = None if stopped == "time" else task.passes(metric, s.T)
-    _log(log, f"{task.name} {cell} stopped after {steps} updates ({STOPS[stopped]}): "
-              f"validation {task.metric} {value:.4f}, test {metric:.4f}")
-    row = Row(cell, H, model.num_parameters(), steps, source.length, seconds, stopped, value,
-              metric, passed, task.expect.get(cell))
+    _log(
+        log,
+        f"{task.name} {cell} stopped after {steps} updates ({STOPS[stopped]}): "
+        f"validation {task.metric} {value:.4f}, test {metric:.4f}",
+    )
+    row = Row(
+        cell,
+        H,
+        model.num_parameters(),
+        steps,
+        source.length,
+        seconds,
+        stopped,
+        value,
+        metric,
+        passed,
+        task.expect.get(cell),
+    )
     if run_dir is not None:
         _write_row(row, run_dir / ROW_FILE)
     return row
 
 
-def _model(task: Task, cell: str, s: Settings, rng: np.random.Generator,
-           run_dir: Path | None, resume: bool) -> tuple[Any, dict[str, Any] | None]:
+def _model(
+    task: Task,
+    cell: str,
+    s: Settings,
+    rng: np.random.Generator,
+    run_dir: Path | None,
+    resume: bool,
+) -> tuple[Any, dict[str, Any] | None]:
     """A new model of the cell's matched size drawn from ``rng``, or the one saved in
     ``run_dir/last`` (with the training state, ``rng``'s included) when resuming."""
     last = None if run_dir is None else run_dir / "last"
     if last is not None and last.exists():
         if not resume:
-            raise ConfigError(f"{run_dir} holds a run already: add --resume to continue it, "
-                              "or give another --out")
+            raise ConfigError(
+                f"{run_dir} holds a run already: add --resume to continue it, "
+                "or give another --out"
+            )
         from ..io.model_files import load_with_state
 
         return load_with_state(last)
     I = task.input_size or task.vocab_size
     H = hidden_for(cell, I, task.output_size, s.parameters)
-    config = model_config(cell, input_size=task.input_size, vocab_size=task.vocab_size,
-                          output_size=task.output_size, hidden_size=H, readout=task.readout,
-                          loss=task.loss)
+    config = model_config(
+        cell,
+        input_size=task.input_size,
+        vocab_size=task.vocab_size,
+        output_size=task.output_size,
+        hidden_size=H,
+        readout=task.readout,
+        loss=task.loss,
+    )
     return make_model(cell, config, rng), None
 
 
@@ -263,20 +333,35 @@ def _read_row(path: Path) -> Row:
     return Row(**{f.name: data[f.name] for f in fields(Row)})
 
 
-def run_experiment(task: Task, cells: list[str], settings: Settings | None = None, *,
-                   seed: int = 0, log: TextIO | None = None,
-                   clock: Callable[[], float] = time.monotonic,
-                   options: RunOptions = RunOptions(),
-                   stop: Callable[[], str | None] = lambda: None) -> Table:
+def run_experiment(
+    task: Task,
+    cells: list[str],
+    settings: Settings | None = None,
+    *,
+    seed: int = 0,
+    log: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    options: RunOptions = RunOptions(),
+    stop: Callable[[], str | None] = lambda: None,
+) -> Table:
     """Train every cell in ``cells`` on ``task`` (one after the other) and tabulate."""
     s = settings or task.settings
-    rows = [train_cell(task, c, s, seed=seed, log=log, clock=clock, options=options, stop=stop)
-            for c in check_cells(cells)]
+    rows = [
+        train_cell(task, c, s, seed=seed, log=log, clock=clock, options=options, stop=stop)
+        for c in check_cells(cells)
+    ]
     return Table(task.name, task.title.format(T=s.T), task.criterion(s.T), s, rows)
 
 
-def run_table(task: Task, cells: list[str], settings: Settings, *, seed: int,
-              options: RunOptions, log: TextIO | None = None) -> Table:
+def run_table(
+    task: Task,
+    cells: list[str],
+    settings: Settings,
+    *,
+    seed: int,
+    options: RunOptions,
+    log: TextIO | None = None,
+) -> Table:
     """``run_experiment``; with ``options.out``, SIGINT/SIGTERM save the running cell's
     ``last`` and end the table (``Interrupted``)."""
     if options.out is None:
@@ -284,8 +369,9 @@ def run_table(task: Task, cells: list[str], settings: Settings, *, seed: int,
     from ..training.signals import stop_on_signals
 
     with stop_on_signals() as stop:
-        return run_experiment(task, cells, settings, seed=seed, log=log, options=options,
-                              stop=stop)
+        return run_experiment(
+            task, cells, settings, seed=seed, log=log, options=options, stop=stop
+        )
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
@@ -299,39 +385,62 @@ def format_table(table: Table) -> str:
     cap = "" if s.minutes is None else f", a {s.minutes:g}-minute safety cap per cell"
     lines = [
         table.title,
-        (f"criterion: {table.criterion}; training stops at the first validation where it holds "
-         f"({s.n_val} sequences) or after {s.steps} updates{cap}; the test set "
-         f"({s.n_test} sequences) is scored once, at the end"),
-        (f"{_OPTIMIZER_NAMES.get(s.optimizer, s.optimizer)} lr {s.lr}, batch {s.batch_size}, "
-         f"clip {s.clip}, ~{s.parameters} parameters per model"),
+        (
+            f"criterion: {table.criterion}; training stops at the first validation where it holds "
+            f"({s.n_val} sequences) or after {s.steps} updates{cap}; the test set "
+            f"({s.n_test} sequences) is scored once, at the end"
+        ),
+        (
+            f"{_OPTIMIZER_NAMES.get(s.optimizer, s.optimizer)} lr {s.lr}, batch {s.batch_size}, "
+            f"clip {s.clip}, ~{s.parameters} parameters per model"
+        ),
     ]
     if s.curriculum:
-        lines.append(f"curriculum: training starts at T = {s.curriculum} and lengthens by "
-                     f"{s.curriculum} whenever the criterion holds at the current length "
-                     f"(column T: the last); every metric is at T = {s.T}")
+        lines.append(
+            f"curriculum: training starts at T = {s.curriculum} and lengthens by "
+            f"{s.curriculum} whenever the criterion holds at the current length "
+            f"(column T: the last); every metric is at T = {s.T}"
+        )
     lines += [
         "",
-        (f"{'cell':<6} {'hidden':>6} {'params':>7} {'steps':>6} {'T':>4} {'wall time':>9} "
-         f"{'stopped':>9} {'validation':>10} {'test':>10}  result"),
+        (
+            f"{'cell':<6} {'hidden':>6} {'params':>7} {'steps':>6} {'T':>4} {'wall time':>9} "
+            f"{'stopped':>9} {'validation':>10} {'test':>10}  result"
+        ),
     ]
     for r in table.rows:
         claim = "" if r.expected is None else f"  (expected {'pass' if r.expected else 'fail'})"
-        lines.append(f"{r.cell:<6} {r.hidden_size:>6} {r.parameters:>7} {r.steps:>6} "
-                     f"{r.length:>4} {format_duration(r.seconds):>9} {r.stopped:>9} "
-                     f"{r.val_metric:>10.4f} {r.test_metric:>10.4f}  {r.result}{claim}")
+        lines.append(
+            f"{r.cell:<6} {r.hidden_size:>6} {r.parameters:>7} {r.steps:>6} "
+            f"{r.length:>4} {format_duration(r.seconds):>9} {r.stopped:>9} "
+            f"{r.val_metric:>10.4f} {r.test_metric:>10.4f}  {r.result}{claim}"
+        )
     unfinished = [r.cell for r in table.rows if not r.finished]
     if unfinished:
-        lines += ["", (f"not finished (the time cap stopped training before the criterion "
-                       f"held on validation and before {s.steps} updates; no verdict): "
-                       f"{', '.join(unfinished)}")]
-    verdict = {True: "hold", False: "do not hold",
-               None: "are not settled: a claimed cell did not finish"}[table.claims_hold()]
+        lines += [
+            "",
+            (
+                f"not finished (the time cap stopped training before the criterion "
+                f"held on validation and before {s.steps} updates; no verdict): "
+                f"{', '.join(unfinished)}"
+            ),
+        ]
+    verdict = {
+        True: "hold",
+        False: "do not hold",
+        None: "are not settled: a claimed cell did not finish",
+    }[table.claims_hold()]
     lines += ["", f"claims {verdict} in this run"]
     return "\n".join(lines)
 
 
-_OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD",
-                    "adagrad": "Adagrad"}
+_OPTIMIZER_NAMES = {
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+    "sgd": "SGD",
+    "adagrad": "Adagrad",
+}
 
 
 def format_json(table: Table) -> str:
@@ -341,4 +450,3 @@ def format_json(table: Table) -> str:
 def _log(stream: TextIO | None, message: str) -> None:
     if stream is not None:
         print(message, file=stream, flush=True)
-

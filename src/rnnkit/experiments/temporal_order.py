@@ -31,12 +31,19 @@ def score(model: Model, batch: Batch) -> float:
 TASK = Task(
     name="temporal-order",
     title="temporal order (Hochreiter & Schmidhuber 1997; Pascanu et al. 2013), T = {T}, "
-          "gradient norm clipped at 1",
-    input_size=0, vocab_size=TEMPORAL_SYMBOLS, output_size=TEMPORAL_CLASSES,
-    readout="last_step", loss="cross_entropy", metric="accuracy",
-    threshold=lambda T: REQUIRED, lower_is_better=False,
+    "gradient norm clipped at 1",
+    input_size=0,
+    vocab_size=TEMPORAL_SYMBOLS,
+    output_size=TEMPORAL_CLASSES,
+    readout="last_step",
+    loss="cross_entropy",
+    metric="accuracy",
+    threshold=lambda T: REQUIRED,
+    lower_is_better=False,
     expect={"lstm": True},
-    sample=sample, score=score,
-    settings=Settings(T=100, batch_size=32, lr=2e-3, clip=1.0, parameters=4932, steps=6000,
-                      eval_every=100),
+    sample=sample,
+    score=score,
+    settings=Settings(
+        T=100, batch_size=32, lr=2e-3, clip=1.0, parameters=4932, steps=6000, eval_every=100
+    ),
 )

@@ -339,8 +339,9 @@ def _parse_json(data: bytes, path: Path, allow_nan: bool) -> Any:
 
     parse_constant = None if allow_nan else no_constant  # None: NaN and ±Infinity as floats
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates,
-                          parse_constant=parse_constant)
+        return json.loads(
+            data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=parse_constant
+        )
     except Exception as e:  # UnicodeDecodeError, JSONDecodeError, RecursionError, ...
         raise CheckpointError(f"{path}: not valid JSON ({e}); {_REWRITE}") from e
 

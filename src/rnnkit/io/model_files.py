@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ..models.conditioned import Conditioned, ConditionedConfig
 from ..config import ModelConfig
 from ..errors import CheckpointError, RnnkitError
-from ..models.ffnn import CELL_NAME as FFNN_KIND, FFNN, FFNNConfig
+from ..models.conditioned import Conditioned, ConditionedConfig
+from ..models.ffnn import CELL_NAME as FFNN_KIND
+from ..models.ffnn import FFNN, FFNNConfig
 from ..models.model import Model
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
 from .atomic import point_atomic
@@ -85,7 +86,8 @@ def load_with_state(directory: str | Path) -> tuple[Saved, dict[str, Any] | None
         skeleton = _skeleton(ckpt.config.get("kind", "recurrent"), ckpt.config["model"], meta)
     except (KeyError, TypeError, ValueError, AttributeError, RnnkitError) as e:
         raise CheckpointError(
-            f"{directory}: config.json does not describe an rnnkit model ({e})") from None
+            f"{directory}: config.json does not describe an rnnkit model ({e})"
+        ) from None
     expected = {n: (w.shape, w.dtype) for n, w in skeleton.params.items()}
     validate_tensors(ckpt.tensors, expected, str(Path(directory) / "model.safetensors"))
     skeleton.load_state_dict(ckpt.tensors)
@@ -107,7 +109,8 @@ def _refuse_headed_jordan(config: Any, tensors: dict[str, np.ndarray], directory
         raise CheckpointError(
             f"{directory}: a Jordan model saved with a separate head.weight/head.bias readout "
             "over an internal output layer; rnnkit's Jordan model now feeds back its own "
-            "output, which these weights do not define: train the model again")
+            "output, which these weights do not define: train the model again"
+        )
 
 
 def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Saved:
@@ -123,8 +126,9 @@ def _skeleton(kind: Any, config: Any, meta: dict[str, Any]) -> Saved:
 # ----------------------------------------------------------------------------- run directories
 
 
-def save_in_run(model: Saved, run_dir: str | Path, name: str, step: int,
-                extra: dict[str, Any] | None = None) -> Path:
+def save_in_run(
+    model: Saved, run_dir: str | Path, name: str, step: int, extra: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` (+ ``extra``) as a new checkpoint and point ``run_dir/name`` at it.
 
     Returns the link.  If the write fails (``CheckpointError``: a full disk, a NaN tensor)
@@ -149,8 +153,10 @@ def save_in_run(model: Saved, run_dir: str | Path, name: str, step: int,
         if not _points_at(link, folder):  # else the switch happened; only its fsync failed
             shutil.rmtree(folder, ignore_errors=True)
         remove_unlinked(run_dir)
-        raise CheckpointError(f"{link}: could not switch to the new checkpoint ({e}); "
-                              "check the run directory's permissions and free space") from e
+        raise CheckpointError(
+            f"{link}: could not switch to the new checkpoint ({e}); "
+            "check the run directory's permissions and free space"
+        ) from e
     remove_unlinked(run_dir)
     return link
 
@@ -208,14 +214,17 @@ def check_output_dir(run_dir: str | Path, need_bytes: int) -> None:
     except OSError as e:
         with contextlib.suppress(OSError):
             probe.unlink(missing_ok=True)
-        raise CheckpointError(f"{run_dir}: cannot write checkpoints there "
-                              f"({e.strerror or e}); choose another --out, fix its "
-                              "permissions or free some disk space") from None
+        raise CheckpointError(
+            f"{run_dir}: cannot write checkpoints there "
+            f"({e.strerror or e}); choose another --out, fix its "
+            "permissions or free some disk space"
+        ) from None
     free = shutil.disk_usage(run_dir).free
     if free < need_bytes:
         raise CheckpointError(
             f"{run_dir}: {free / 1e6:.1f} MB free, but the run's checkpoints need about "
-            f"{need_bytes / 1e6:.1f} MB; free some disk space or choose another --out")
+            f"{need_bytes / 1e6:.1f} MB; free some disk space or choose another --out"
+        )
 
 
 def clear_run(run_dir: str | Path) -> None:

@@ -87,8 +87,9 @@ def reorder_blocks(w: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([blocks[k] for k in order], axis=0)
 
 
-def onnx_weights(cell: str, p: dict[str, np.ndarray], reset_after: bool = True
-                 ) -> dict[str, np.ndarray]:
+def onnx_weights(
+    cell: str, p: dict[str, np.ndarray], reset_after: bool = True
+) -> dict[str, np.ndarray]:
     """One direction's ``W [G, I]``, ``R [G, H]``, ``B [2G]`` (and ``P [3H]``) in ONNX order.
 
     ``p`` holds the direction's parameters under rnnkit's base names (``weight_ih`` …).
@@ -135,8 +136,9 @@ class _Graph:
         return names[0] if outputs == 1 else names
 
 
-def to_onnx(model: Model, *, lengths: bool = True, state: bool = False,
-            opset: int = DEFAULT_OPSET) -> Any:
+def to_onnx(
+    model: Model, *, lengths: bool = True, state: bool = False, opset: int = DEFAULT_OPSET
+) -> Any:
     """The ``onnx.ModelProto`` computing ``model.predict`` (see the module docstring).
 
     ``lengths``: the graph takes ``lengths [B]`` (int32) for variable-length batches.
@@ -169,8 +171,13 @@ def to_onnx(model: Model, *, lengths: bool = True, state: bool = False,
         x, layer_finals, last = layer_fn(g, model, layer, x, seq_lens, init)
         for j, f in enumerate(layer_finals):
             finals[j].append(f)
-    results: list[tuple[str, str, list[str | int]]] = [("y", _readout(g, model, x, last), ["B", "T", c.output_size]
-                if c.readout == "every_step" else ["B", c.output_size])]
+    results: list[tuple[str, str, list[str | int]]] = [
+        (
+            "y",
+            _readout(g, model, x, last),
+            ["B", "T", c.output_size] if c.readout == "every_step" else ["B", c.output_size],
+        )
+    ]
     if state:
         for j, name in enumerate(["h_n", "c_n"][:n_states]):
             joined = finals[j][0] if L == 1 else g.op("Concat", finals[j], axis=0)
@@ -198,17 +205,20 @@ def export_onnx(model: Model, path: str | Path, **options: Any) -> Path:
 
 def _check_exportable(model: Model, opset: int) -> None:
     if not isinstance(model, Model):
-        raise ConfigError(f"ONNX export takes a recurrent rnnkit Model, "
-                          f"got {type(model).__name__}")
+        raise ConfigError(
+            f"ONNX export takes a recurrent rnnkit Model, got {type(model).__name__}"
+        )
     rnn = model.config.rnn
     if rnn.layer_norm:
         raise ConfigError(
             f"ONNX has no layer-normalised {rnn.cell.upper()} operator and rnnkit does not "
             "export layer_norm=True models to ONNX; export it to PyTorch instead "
-            "(rnnkit export torch)")
+            "(rnnkit export torch)"
+        )
     if not 14 <= opset <= 26:
-        raise ConfigError(f"opset must be in [14, 26] (onnxruntime 1.31 runs up to 26), "
-                          f"got {opset}")
+        raise ConfigError(
+            f"opset must be in [14, 26] (onnxruntime 1.31 runs up to 26), got {opset}"
+        )
 
 
 def _readout(g: _Graph, model: Model, seq: str, last: str) -> str:
@@ -263,18 +273,20 @@ def _direction_params(model: Model, layer: int, d: int) -> dict[str, np.ndarray]
 # ----------------------------------------------------------------------------- RNN / LSTM / GRU
 
 
-def _operator_layer(g: _Graph, model: Model, layer: int, x: str, seq_lens: str,
-                    init: list[str]) -> tuple[str, list[str], str]:
+def _operator_layer(
+    g: _Graph, model: Model, layer: int, x: str, seq_lens: str, init: list[str]
+) -> tuple[str, list[str], str]:
     """One stacked layer as an ONNX RNN/LSTM/GRU node.
 
     Returns (outputs [T, B, D·H], final states [D, B, H] each, last-step outputs [B, D·H]).
     """
     rnn = model.config.rnn
     D = model.rnn.num_directions
-    per_dir = [onnx_weights(rnn.cell, _direction_params(model, layer, d), rnn.reset_after)
-               for d in range(D)]
-    weights = {k: g.const(f"{k}_l{layer}", np.stack([w[k] for w in per_dir]))
-               for k in per_dir[0]}
+    per_dir = [
+        onnx_weights(rnn.cell, _direction_params(model, layer, d), rnn.reset_after)
+        for d in range(D)
+    ]
+    weights = {k: g.const(f"{k}_l{layer}", np.stack([w[k] for w in per_dir])) for k in per_dir[0]}
     direction = "bidirectional" if D == 2 else "forward"
     attrs: dict[str, Any] = {"hidden_size": rnn.hidden_size, "direction": direction}
     if rnn.cell == "elman":
@@ -299,8 +311,9 @@ def _operator_layer(g: _Graph, model: Model, layer: int, x: str, seq_lens: str,
 # ----------------------------------------------------------------------------- Jordan / FRNN
 
 
-def _scan_layer(g: _Graph, model: Model, layer: int, x: str, seq_lens: str,
-                init: list[str]) -> tuple[str, list[str], str]:
+def _scan_layer(
+    g: _Graph, model: Model, layer: int, x: str, seq_lens: str, init: list[str]
+) -> tuple[str, list[str], str]:
     """One stacked Jordan or fully recurrent layer: a ``Scan`` per direction.
 
     Returns (outputs [T, B, D·O], final states [D, B, S], last-step outputs [B, D·O]).
@@ -317,8 +330,11 @@ def _scan_layer(g: _Graph, model: Model, layer: int, x: str, seq_lens: str,
         lasts.append(last)
     if D == 1:
         return seqs[0], finals, lasts[0]
-    return (g.op("Concat", seqs, axis=2), [g.op("Concat", finals, axis=0)],
-            g.op("Concat", lasts, axis=1))
+    return (
+        g.op("Concat", seqs, axis=2),
+        [g.op("Concat", finals, axis=0)],
+        g.op("Concat", lasts, axis=1),
+    )
 
 
 def _step_mask(g: _Graph, x: str, seq_lens: str) -> str:
@@ -337,8 +353,9 @@ def _initial_state(g: _Graph, model: Model, x: str, init: str | None, d: int) ->
         row = g.op("Gather", [init, g.const("direction", d, np.int64)])
         return row
     S = model.rnn.state_sizes[0]
-    B = g.op("Slice", [g.op("Shape", [x]), g.const("one", [1], np.int64),
-                       g.const("two", [2], np.int64)])
+    B = g.op(
+        "Slice", [g.op("Shape", [x]), g.const("one", [1], np.int64), g.const("two", [2], np.int64)]
+    )
     shape = g.op("Concat", [B, g.const("S", [S], np.int64)], axis=0)
     return g.op("ConstantOfShape", [shape], value=_zero_tensor())
 
@@ -349,8 +366,15 @@ def _zero_tensor() -> Any:
     return numpy_helper.from_array(np.zeros(1, np.float32))
 
 
-def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
-                    mask: str | None, s0: str, reverse: bool) -> tuple[str, str, str]:
+def _scan_direction(
+    g: _Graph,
+    model: Model,
+    p: dict[str, np.ndarray],
+    x: str,
+    mask: str | None,
+    s0: str,
+    reverse: bool,
+) -> tuple[str, str, str]:
     """(outputs [T, B, O], final state [B, S], last-step output [B, O]) of one direction.
 
     Before the loop, for all steps at once:  ax = x W_ihᵀ + b_ih + b_hh        [T, B, G]
@@ -365,19 +389,27 @@ def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
 
     rnn = model.config.rnn
     bias = p["bias_ih"] + p["bias_hh"]
-    ax = g.op("Add", [g.op("MatMul", [x, g.const("W_ih_t", p["weight_ih"].T)]),
-                      g.const("bias", bias)])
+    ax = g.op(
+        "Add", [g.op("MatMul", [x, g.const("W_ih_t", p["weight_ih"].T)]), g.const("bias", bias)]
+    )
     body = _Graph(g.numbers)
     act = _ACTIVATION[rnn.nonlinearity]
     S = model.rnn.state_sizes[0]
     if rnn.cell == "jordan":
-        fed = body.op("Softmax", ["s_prev"], axis=1) if rnn.jordan_feedback == "softmax" \
+        fed = (
+            body.op("Softmax", ["s_prev"], axis=1)
+            if rnn.jordan_feedback == "softmax"
             else "s_prev"
-        a = body.op("Add", ["ax_t", body.op("MatMul", [fed, g.const("W_hh_t",
-                                                                     p["weight_hh"].T)])])
+        )
+        a = body.op("Add", ["ax_t", body.op("MatMul", [fed, g.const("W_hh_t", p["weight_hh"].T)])])
         h = body.op(act, [a])
-        new = body.op("Add", [body.op("MatMul", [h, g.const("W_hy_t", p["weight_hy"].T)]),
-                              g.const("b_hy", p["bias_hy"])])
+        new = body.op(
+            "Add",
+            [
+                body.op("MatMul", [h, g.const("W_hy_t", p["weight_hy"].T)]),
+                g.const("b_hy", p["bias_hy"]),
+            ],
+        )
         out = new
     else:
         W = p["connection_mask"] * p["weight_hh"]  # M ⊙ W_hh
@@ -386,43 +418,75 @@ def _scan_direction(g: _Graph, model: Model, p: dict[str, np.ndarray], x: str,
         H = rnn.hidden_size
         if rnn.linear_outputs:  # u = [act(a[:, :H]) | a[:, H:]]
             split = [g.const("axis", [1], np.int64)]
-            hidden = body.op("Slice", [new, g.const("start", [0], np.int64),
-                                       g.const("end", [H], np.int64)] + split)
-            outputs = body.op("Slice", [a, g.const("start", [H], np.int64),
-                                        g.const("end", [S], np.int64)] + split)
+            hidden = body.op(
+                "Slice",
+                [new, g.const("start", [0], np.int64), g.const("end", [H], np.int64)] + split,
+            )
+            outputs = body.op(
+                "Slice",
+                [a, g.const("start", [H], np.int64), g.const("end", [S], np.int64)] + split,
+            )
             new = body.op("Concat", [hidden, outputs], axis=1)
-        out = body.op("Slice", [new, g.const("start", [H], np.int64),
-                                g.const("end", [S], np.int64), g.const("axis", [1], np.int64)])
+        out = body.op(
+            "Slice",
+            [
+                new,
+                g.const("start", [H], np.int64),
+                g.const("end", [S], np.int64),
+                g.const("axis", [1], np.int64),
+            ],
+        )
     O = model.rnn.cell.output_size(rnn.hidden_size, model.rnn.opts)
     f = TensorProto.FLOAT
-    body_inputs = [helper.make_tensor_value_info("s_prev", f, ["B", S]),
-                   helper.make_tensor_value_info("ax_t", f, ["B", None])]
+    body_inputs = [
+        helper.make_tensor_value_info("s_prev", f, ["B", S]),
+        helper.make_tensor_value_info("ax_t", f, ["B", None]),
+    ]
     if mask is not None:
         body_inputs.append(helper.make_tensor_value_info("m_t", TensorProto.BOOL, ["B", 1]))
         new = body.op("Where", ["m_t", new, "s_prev"])
         out = body.op("Where", ["m_t", out, g.const("zero", 0.0)])
     body.nodes.append(helper.make_node("Identity", [new], ["s_next"]))
     body.nodes.append(helper.make_node("Identity", [out], ["out_t"]))
-    body_outputs = [helper.make_tensor_value_info("s_next", f, ["B", S]),
-                    helper.make_tensor_value_info("out_t", f, ["B", O])]
+    body_outputs = [
+        helper.make_tensor_value_info("s_next", f, ["B", S]),
+        helper.make_tensor_value_info("out_t", f, ["B", O]),
+    ]
     graph = helper.make_graph(body.nodes, g.fresh("scan_body"), body_inputs, body_outputs)
     scan_in = [s0, ax] + ([mask] if mask is not None else [])
     n_scan = len(scan_in) - 1
-    final, seq = g.op("Scan", scan_in, outputs=2, body=graph, num_scan_inputs=n_scan,
-                      scan_input_directions=[int(reverse)] * n_scan,
-                      scan_output_directions=[int(reverse)])
+    final, seq = g.op(
+        "Scan",
+        scan_in,
+        outputs=2,
+        body=graph,
+        num_scan_inputs=n_scan,
+        scan_input_directions=[int(reverse)] * n_scan,
+        scan_output_directions=[int(reverse)],
+    )
     # the last real step's output is part of the kept final state (y_t, or u_t[:, H:])
-    last = final if rnn.cell == "jordan" else g.op(
-        "Slice", [final, g.const("start", [rnn.hidden_size], np.int64),
-                  g.const("end", [S], np.int64), g.const("axis", [1], np.int64)])
+    last = (
+        final
+        if rnn.cell == "jordan"
+        else g.op(
+            "Slice",
+            [
+                final,
+                g.const("start", [rnn.hidden_size], np.int64),
+                g.const("end", [S], np.int64),
+                g.const("axis", [1], np.int64),
+            ],
+        )
+    )
     return seq, final, last
 
 
 # ----------------------------------------------------------------------------- checking
 
 
-def max_difference(model: Model, path: str | Path, *, batch: int = 4, steps: int = 7,
-                   seed: int = 0) -> float:
+def max_difference(
+    model: Model, path: str | Path, *, batch: int = 4, steps: int = 7, seed: int = 0
+) -> float:
     """Largest |onnxruntime − rnnkit| over every output of the file at ``path``.
 
     Random inputs (ids or N(0, 1) vectors), lengths from 1 to ``steps`` when the graph takes
@@ -437,8 +501,11 @@ def max_difference(model: Model, path: str | Path, *, batch: int = 4, steps: int
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     shape = (batch, steps) if c.vocab_size else (batch, steps, c.rnn.input_size)
-    x = (rng.integers(0, c.vocab_size, shape) if c.vocab_size
-         else rng.standard_normal(shape).astype(np.float32))
+    x = (
+        rng.integers(0, c.vocab_size, shape)
+        if c.vocab_size
+        else rng.standard_normal(shape).astype(np.float32)
+    )
     feeds: dict[str, np.ndarray] = {"x": x}
     lengths = None
     if "lengths" in names:
@@ -448,8 +515,9 @@ def max_difference(model: Model, path: str | Path, *, batch: int = 4, steps: int
     state: np.ndarray | tuple[np.ndarray, ...] | None = None
     if "h0" in names:
         LD = c.rnn.num_layers * model.rnn.num_directions
-        states = tuple(rng.standard_normal((LD, batch, s)).astype(np.float32)
-                       for s in model.rnn.state_sizes)
+        states = tuple(
+            rng.standard_normal((LD, batch, s)).astype(np.float32) for s in model.rnn.state_sizes
+        )
         feeds.update(zip(("h0", "c0"), states))
         state = states if len(states) > 1 else states[0]
     y, final, _ = model.forward(x, state, lengths=lengths)

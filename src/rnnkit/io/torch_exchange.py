@@ -68,8 +68,10 @@ def to_torch(layer: Any) -> Any:
     if isinstance(layer, Model):
         return _model_to_torch(layer)
     if not isinstance(layer, Recurrent):
-        raise ConfigError(f"to_torch takes an rnnkit Model or its recurrent layer (model.rnn), "
-                          f"got {type(layer).__name__}")
+        raise ConfigError(
+            f"to_torch takes an rnnkit Model or its recurrent layer (model.rnn), "
+            f"got {type(layer).__name__}"
+        )
     torch = _torch()
     c = layer.config
     if c.cell not in ("elman", "lstm", "gru"):
@@ -108,6 +110,7 @@ def _model_to_torch(model: Any) -> Any:
     source = types.ModuleType("rnnkit_model")  # a fresh module, not added to sys.modules
     exec(compile(MODULE_SOURCE, MODULE_FILE, "exec"), source.__dict__)  # noqa: S102 - our own
     module = source.RnnkitModel(model.config.to_dict(), dict(model.meta))
-    module.load_state_dict({n: torch.from_numpy(np.ascontiguousarray(w))
-                            for n, w in model.state_dict().items()})
+    module.load_state_dict(
+        {n: torch.from_numpy(np.ascontiguousarray(w)) for n, w in model.state_dict().items()}
+    )
     return module.eval()

@@ -44,8 +44,9 @@ MODULE_FILE = "rnnkit_model.py"
 def export_torch(model: Model, directory: str | Path) -> Path:
     """Write ``model`` as a checkpoint plus ``rnnkit_model.py`` into ``directory``."""
     if not isinstance(model, Model):
-        raise ConfigError(f"PyTorch export takes a recurrent rnnkit Model, got "
-                          f"{type(model).__name__}")
+        raise ConfigError(
+            f"PyTorch export takes a recurrent rnnkit Model, got {type(model).__name__}"
+        )
     directory = save(model, directory)
     write_atomic(directory / MODULE_FILE, MODULE_SOURCE.encode("utf-8"))
     return directory
@@ -70,8 +71,11 @@ def load_torch_module(directory: str | Path) -> Any:
     return module.RnnkitModel.from_directory(directory)
 
 
-def model_from_state_dict(state_dict: dict[str, Any], config: ModelConfig | dict[str, Any],
-                          meta: dict[str, Any] | None = None) -> Model:
+def model_from_state_dict(
+    state_dict: dict[str, Any],
+    config: ModelConfig | dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> Model:
     """An rnnkit ``Model`` from a state dict (torch tensors or arrays) and its config.
 
     Values are copied unchanged (bit for bit) in the config's dtype; names and shapes are
@@ -83,8 +87,10 @@ def model_from_state_dict(state_dict: dict[str, Any], config: ModelConfig | dict
     for name, value in state_dict.items():
         array = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
         if array.dtype != np.dtype(config.dtype):
-            raise ShapeError(f"parameter {name} is {array.dtype}, the config says {config.dtype}; "
-                             "cast the module (module.double() / module.float()) or the config")
+            raise ShapeError(
+                f"parameter {name} is {array.dtype}, the config says {config.dtype}; "
+                "cast the module (module.double() / module.float()) or the config"
+            )
         params[name] = array
     return Model(config, params=params, meta=meta)
 
@@ -93,9 +99,11 @@ def model_from_torch(module: Any) -> Model:
     """An rnnkit ``Model`` from an ``RnnkitModel`` (its ``config`` and ``state_dict()``)."""
     config = getattr(module, "config", None)
     if not isinstance(config, dict):
-        raise ConfigError(f"model_from_torch takes an RnnkitModel (written by `rnnkit export "
-                          f"torch`), got {type(module).__name__}; for a state dict use "
-                          "model_from_state_dict(state_dict, config)")
+        raise ConfigError(
+            f"model_from_torch takes an RnnkitModel (written by `rnnkit export "
+            f"torch`), got {type(module).__name__}; for a state dict use "
+            "model_from_state_dict(state_dict, config)"
+        )
     return model_from_state_dict(module.state_dict(), config, getattr(module, "meta", None))
 
 

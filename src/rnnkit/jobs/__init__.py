@@ -23,14 +23,24 @@ import numpy as np
 
 from ..cells import canonical_name
 from ..config import ModelConfig
-from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError
-from ..models.ffnn import CELL_NAME as FFNN, FFNN as FeedForward, FFNNConfig
 from ..layers.recurrent import RecurrentConfig
+from ..models.ffnn import CELL_NAME as FFNN
+from ..models.ffnn import FFNN as FeedForward
+from ..models.ffnn import FFNNConfig
 from ..models.model import Model
-from ..training import (Budget, Engine, FullBPTT, MetricsLog, Optimization, Shuffled,
-                        Validation, read_log)
+from ..training import (
+    Budget,
+    Engine,
+    FullBPTT,
+    MetricsLog,
+    Optimization,
+    Shuffled,
+    Validation,
+    read_log,
+)
 from ..training.arrays import epoch_records, evaluate_arrays
+from ..training.distributed import LOCAL, Comm
 from ..training.metrics import LOG_NAME
 from . import runs
 
@@ -51,8 +61,10 @@ class Net:
         cell = self.cell.lower()
         object.__setattr__(self, "cell", cell if cell == FFNN else canonical_name(cell))
         if self.hidden_size < 1 or self.num_layers < 1 or self.window < 0:
-            raise ConfigError(f"hidden_size and num_layers must be >= 1 and window >= 0, got "
-                              f"{self.hidden_size}, {self.num_layers}, {self.window}")
+            raise ConfigError(
+                f"hidden_size and num_layers must be >= 1 and window >= 0, got "
+                f"{self.hidden_size}, {self.num_layers}, {self.window}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,28 +86,49 @@ class Fit:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 0:
-            raise ConfigError(f"epochs and batch_size must be >= 1, lr > 0, patience >= 0; "
-                              f"got {self.epochs}, {self.batch_size}, {self.lr}, {self.patience}")
+            raise ConfigError(
+                f"epochs and batch_size must be >= 1, lr > 0, patience >= 0; "
+                f"got {self.epochs}, {self.batch_size}, {self.lr}, {self.patience}"
+            )
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
         Optimization.of(self)  # the engine's own checks, now rather than mid-job
 
 
-def build_model(net: Net, *, input_size: int, output_size: int, steps: int, readout: str,
-                loss: str, rng: np.random.Generator) -> Model | FeedForward:
+def build_model(
+    net: Net,
+    *,
+    input_size: int,
+    output_size: int,
+    steps: int,
+    readout: str,
+    loss: str,
+    rng: np.random.Generator,
+) -> Model | FeedForward:
     """A recurrent Model, or the FFNN baseline reading ``net.window`` (0: all ``steps``) steps."""
     if net.cell == FFNN:
-        config = FFNNConfig(input_size=input_size, window=net.window or steps,
-                            output_size=output_size,
-                            hidden_sizes=(net.hidden_size,) * net.num_layers,
-                            activation=net.nonlinearity, readout=readout, loss=loss,
-                            dtype=net.dtype)
+        config = FFNNConfig(
+            input_size=input_size,
+            window=net.window or steps,
+            output_size=output_size,
+            hidden_sizes=(net.hidden_size,) * net.num_layers,
+            activation=net.nonlinearity,
+            readout=readout,
+            loss=loss,
+            dtype=net.dtype,
+        )
         return FeedForward(config, rng=rng)
-    rnn = RecurrentConfig(cell=net.cell, input_size=input_size, hidden_size=net.hidden_size,
-                          num_layers=net.num_layers, nonlinearity=net.nonlinearity,
-                          jordan_feedback=net.jordan_feedback)
-    config = ModelConfig(rnn=rnn, output_size=output_size, readout=readout, loss=loss,
-                         dtype=net.dtype)
+    rnn = RecurrentConfig(
+        cell=net.cell,
+        input_size=input_size,
+        hidden_size=net.hidden_size,
+        num_layers=net.num_layers,
+        nonlinearity=net.nonlinearity,
+        jordan_feedback=net.jordan_feedback,
+    )
+    config = ModelConfig(
+        rnn=rnn, output_size=output_size, readout=readout, loss=loss, dtype=net.dtype
+    )
     return Model(config, rng=rng)
 
 
@@ -106,7 +139,8 @@ def describe(model: Model | FeedForward) -> str:
         text = f"ffnn window={c.window} hidden={list(c.hidden_sizes)}"
     else:
         text = f"{c.rnn.cell} H={c.rnn.hidden_size}" + (
-            f" L={c.rnn.num_layers}" if c.rnn.num_layers > 1 else "")
+            f" L={c.rnn.num_layers}" if c.rnn.num_layers > 1 else ""
+        )
     return f"{text} ({model.num_parameters():,} parameters)"
 
 
@@ -127,12 +161,21 @@ class Trained:
         return self.stopped_by.startswith("SIG")
 
 
-def train_network(model: Model | FeedForward, x: np.ndarray, y: np.ndarray, fit: Fit, *,
-                  rng: np.random.Generator, lengths: np.ndarray | None = None,
-                  validation: tuple | None = None, run_dir: Path | None = None,
-                  options: dict[str, Any] | None = None, comm: Comm = LOCAL,
-                  stop: Callable[[], str | None] = lambda: None,
-                  say: Callable[[str], None] | None = None) -> Trained:
+def train_network(
+    model: Model | FeedForward,
+    x: np.ndarray,
+    y: np.ndarray,
+    fit: Fit,
+    *,
+    rng: np.random.Generator,
+    lengths: np.ndarray | None = None,
+    validation: tuple | None = None,
+    run_dir: Path | None = None,
+    options: dict[str, Any] | None = None,
+    comm: Comm = LOCAL,
+    stop: Callable[[], str | None] = lambda: None,
+    say: Callable[[str], None] | None = None,
+) -> Trained:
     """Train ``model`` on ``x: [N, T, I]``, ``y`` (its readout's targets) through the engine.
 
     ``validation = (x_val, y_val, lengths_val or None)`` is scored after every epoch; the
@@ -146,26 +189,47 @@ def train_network(model: Model | FeedForward, x: np.ndarray, y: np.ndarray, fit:
 
     def prepare() -> tuple[Engine, dict[str, Any] | None]:
         _check_rows(len(x), fit.batch_size, comm)
-        engine = Engine(model, FullBPTT(), Optimization.of(fit), rng,
-                        total_steps=fit.epochs * source.batches_per_epoch, comm=comm)
+        engine = Engine(
+            model,
+            FullBPTT(),
+            Optimization.of(fit),
+            rng,
+            total_steps=fit.epochs * source.batches_per_epoch,
+            comm=comm,
+        )
         return engine, _restore(engine, source, run_dir)
 
     engine, resume = runs.agree(prepare, comm)
-    log = _EpochLines(runs.metrics_log(engine, run_dir, resume, keep=True), source, fit.epochs,
-                      say)
+    log = _EpochLines(
+        runs.metrics_log(engine, run_dir, resume, keep=True), source, fit.epochs, say
+    )
     check = None
     if validation is not None:
         check = Validation(lambda m: {"val_loss": evaluate_arrays(m, *validation)})
-    summary = runs.train(engine, source, Budget.of(fit), out=run_dir, options=options or {},
-                         validation=check, resumed=resume, stop=stop, log=log)
+    summary = runs.train(
+        engine,
+        source,
+        Budget.of(fit),
+        out=run_dir,
+        options=options or {},
+        validation=check,
+        resumed=resume,
+        stop=stop,
+        log=log,
+    )
     writer = run_dir if comm.rank == 0 else None
     records = read_log(writer / LOG_NAME) if writer is not None else log.records
     epochs = epoch_records(records)
     best = next((r["epoch"] for r in records if r["step"] == summary.best_step), summary.epochs)
-    return Trained(summary.epochs, best if check else summary.epochs,
-                   epochs[-1]["loss"] if epochs else math.nan,
-                   None if check is None or math.isnan(summary.best) else summary.best,
-                   summary.seconds, summary.skipped, summary.stopped_by)
+    return Trained(
+        summary.epochs,
+        best if check else summary.epochs,
+        epochs[-1]["loss"] if epochs else math.nan,
+        None if check is None or math.isnan(summary.best) else summary.best,
+        summary.seconds,
+        summary.skipped,
+        summary.stopped_by,
+    )
 
 
 def _check_rows(n: int, batch_size: int, comm: Comm) -> None:
@@ -176,7 +240,8 @@ def _check_rows(n: int, batch_size: int, comm: Comm) -> None:
         raise ConfigError(
             f"the {n} training sequences make batches of {batch_size} and a last one of {last} "
             f"per epoch, which cannot be split over {comm.size} processes; choose a "
-            f"--batch-size that leaves no remainder below {comm.size}, or fewer processes")
+            f"--batch-size that leaves no remainder below {comm.size}, or fewer processes"
+        )
 
 
 def _restore(engine: Engine, source: Shuffled, run_dir: Path | None) -> dict[str, Any] | None:
@@ -186,8 +251,10 @@ def _restore(engine: Engine, source: Shuffled, run_dir: Path | None) -> dict[str
     model = engine.model
     saved, state = runs.load_last(run_dir, type(model))
     if type(saved) is not type(model) or saved.config != model.config:
-        raise CheckpointError(f"{run_dir / 'last'} is not a checkpoint of this job's "
-                              f"{describe(model)}; start afresh with --overwrite")
+        raise CheckpointError(
+            f"{run_dir / 'last'} is not a checkpoint of this job's "
+            f"{describe(model)}; start afresh with --overwrite"
+        )
     for n, w in saved.params.items():
         model.params[n][...] = w
     engine.load_state_dict(state["engine"])
@@ -199,8 +266,14 @@ class _EpochLines:
     """The loop's metrics log, which also says each epoch's mean loss (and validation loss)
     at the first, every tenth and the last epoch — progress readable for epoch jobs."""
 
-    def __init__(self, log: MetricsLog, source: Shuffled, epochs: int,
-                 say: Callable[[str], None] | None, every: int = 10) -> None:
+    def __init__(
+        self,
+        log: MetricsLog,
+        source: Shuffled,
+        epochs: int,
+        say: Callable[[str], None] | None,
+        every: int = 10,
+    ) -> None:
         self.log, self.source, self.epochs, self.say, self.every = log, source, epochs, say, every
         self.total = self.count = 0.0
 
@@ -232,7 +305,9 @@ class _EpochLines:
 
 def stderr_log(stream: TextIO, prefix: str) -> Callable[[str], None]:
     """A job's ``log``: writes ``prefix: message`` lines to ``stream`` (progress, on stderr)."""
+
     def log(message: str) -> None:
         stream.write(f"{prefix}: {message}\n")
         stream.flush()
+
     return log

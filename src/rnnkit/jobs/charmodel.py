@@ -31,28 +31,42 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..training.bptt import objective
 from ..config import CharModelOptions, ModelConfig, TrainConfig
 from ..data.corpus import check_distinct, default_corpus, read_texts
 from ..data.text import CharStream, CharVocab, split
-from ..training.distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
 from ..errors import CheckpointError, ConfigError, DataError, RnnkitError
-from ..models.ffnn import CELL_NAME as FFNN_CELL, FFNN, FFNNConfig
+from ..models.ffnn import CELL_NAME as FFNN_CELL
+from ..models.ffnn import FFNN, FFNNConfig
 from ..models.model import Model
 from ..models.sampling import generate
-from . import runs
 from ..training import Budget, Engine, Optimization, Truncated, Validation
 from ..training.batches import Chunks
+from ..training.bptt import objective
+from ..training.distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
+from . import runs
 
 LN2 = math.log(2)
 
 DEFAULT_WINDOW = CharModelOptions.window
 """Characters the feed-forward baseline reads by default (≈ an LSTM-256's parameters at V ≈ 96)."""
 
-RESUME_OVERRIDES = frozenset({
-    "steps", "minutes", "lr", "clip", "clip_value", "eval_every", "eval_chars", "sample_every",
-    "sample_length", "checkpoint_every", "on_nonfinite", "nonfinite_lr_factor", "max_nonfinite",
-})
+RESUME_OVERRIDES = frozenset(
+    {
+        "steps",
+        "minutes",
+        "lr",
+        "clip",
+        "clip_value",
+        "eval_every",
+        "eval_chars",
+        "sample_every",
+        "sample_length",
+        "checkpoint_every",
+        "on_nonfinite",
+        "nonfinite_lr_factor",
+        "max_nonfinite",
+    }
+)
 """Training options a resumed run may change (the rest would make it another run)."""
 
 
@@ -83,8 +97,14 @@ class CharRun:
     def log2_vocab(self) -> float:
         return math.log2(self.vocab.size)
 
-    def fit(self, progress_stream: TextIO | None, samples: TextIO,
-            clock: Callable[[], float], *, handle_signals: bool = True) -> dict[str, Any]:
+    def fit(
+        self,
+        progress_stream: TextIO | None,
+        samples: TextIO,
+        clock: Callable[[], float],
+        *,
+        handle_signals: bool = True,
+    ) -> dict[str, Any]:
         """Train to the budget; SIGINT/SIGTERM save ``last`` and return (``"stopped_by"``).
 
         Progress goes to ``progress_stream`` (None: none), samples to ``samples``.  Returns
@@ -93,31 +113,57 @@ class CharRun:
         c, comm = self.config, self.engine.comm
         samples = runs.quiet(samples, comm)  # one voice: rank 0's
         _check_same_start(self.engine, self.stream)
-        budget = Budget(steps=c.steps, minutes=c.minutes, eval_every=c.eval_every,
-                        checkpoint_every=c.checkpoint_every, restore_best=False)
-        validation = Validation(self._validate, "val_loss",
-                                show=lambda m: f"validation {m['val_loss'] / LN2:.3f} bits/char")
+        budget = Budget(
+            steps=c.steps,
+            minutes=c.minutes,
+            eval_every=c.eval_every,
+            checkpoint_every=c.checkpoint_every,
+            restore_best=False,
+        )
+        validation = Validation(
+            self._validate,
+            "val_loss",
+            show=lambda m: f"validation {m['val_loss'] / LN2:.3f} bits/char",
+        )
 
         def sample(engine: Engine) -> None:
             if c.sample_every and engine.step % c.sample_every == 0:
-                _print_sample(self.model, self.vocab, c.seed, c.sample_length, samples,
-                              engine.step)
+                _print_sample(
+                    self.model, self.vocab, c.seed, c.sample_length, samples, engine.step
+                )
 
-        summary = runs.train(self.engine, Chunks(self.stream), budget, out=self.out_dir,
-                             options=c.to_dict(), validation=validation, resumed=self.resumed,
-                             stream=progress_stream, clock=clock,
-                             signals=runs.SIGNALS if handle_signals else (),
-                             need_bytes=self.checkpoint_bytes(), after_update=sample)
+        summary = runs.train(
+            self.engine,
+            Chunks(self.stream),
+            budget,
+            out=self.out_dir,
+            options=c.to_dict(),
+            validation=validation,
+            resumed=self.resumed,
+            stream=progress_stream,
+            clock=clock,
+            signals=runs.SIGNALS if handle_signals else (),
+            need_bytes=self.checkpoint_bytes(),
+            after_update=sample,
+        )
         val_loss = summary.history[-1]["val_loss"] if summary.history else math.nan
         signalled = summary.stopped_by if summary.stopped_by.startswith("SIG") else None
-        return {"steps": summary.steps, "train_loss": summary.train_loss, "val_loss": val_loss,
-                "val_bits_per_char": val_loss / LN2, "skipped": summary.skipped,
-                "stopped_by": signalled}
+        return {
+            "steps": summary.steps,
+            "train_loss": summary.train_loss,
+            "val_loss": val_loss,
+            "val_bits_per_char": val_loss / LN2,
+            "skipped": summary.skipped,
+            "stopped_by": signalled,
+        }
 
     def _validate(self, model: Model | FFNN) -> dict[str, float]:
         c = self.config
-        return {"val_loss": evaluate(model, self.val_ids, c.batch_size, c.seq_len, c.eval_chars,
-                                     self.engine.comm)}
+        return {
+            "val_loss": evaluate(
+                model, self.val_ids, c.batch_size, c.seq_len, c.eval_chars, self.engine.comm
+            )
+        }
 
     def checkpoint_bytes(self) -> int:
         """Room the run's checkpoints need: the last, the best, and a new last being written."""
@@ -127,8 +173,9 @@ class CharRun:
     def final_sample(self, length: int, temperature: float = 0.8) -> str:
         rng = np.random.default_rng([self.config.seed, 1 << 30])
         prime = self.vocab.encode("\n" if "\n" in self.vocab.chars else self.vocab.chars[0])
-        return self.vocab.decode(generate(self.model, prime, length, temperature=temperature,
-                                          rng=rng))
+        return self.vocab.decode(
+            generate(self.model, prime, length, temperature=temperature, rng=rng)
+        )
 
 
 def _last_checkpoint_bytes(engine: Engine, c: TrainConfig) -> int:
@@ -145,22 +192,31 @@ def _last_checkpoint_bytes(engine: Engine, c: TrainConfig) -> int:
     return params * (1 + len(engine.optimizer.slots)) + carried + (1 << 20)
 
 
-def evaluate(model: Model | FFNN, ids: np.ndarray, batch_size: int, seq_len: int,
-             max_tokens: int = 0, comm: Comm = LOCAL) -> float:
+def evaluate(
+    model: Model | FFNN,
+    ids: np.ndarray,
+    batch_size: int,
+    seq_len: int,
+    max_tokens: int = 0,
+    comm: Comm = LOCAL,
+) -> float:
     """Mean cross-entropy (nats per token) on ``ids``, read as parallel streams, state carried.
 
     With K ranks each reads its own rows of the streams and the sums are added up, so every
     rank returns the same figure.
     """
-    ids = ids[:max_tokens + 1] if max_tokens else ids
+    ids = ids[: max_tokens + 1] if max_tokens else ids
     B = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
     n = (len(ids) - 1) // B
     if n < 1:
         raise RnnkitError(f"validation text too short: {len(ids)} tokens")
     xs = ids[: B * n].reshape(B, n)
     ys = ids[1 : B * n + 1].reshape(B, n)
-    lo, hi = row_range(B, comm.rank, comm.size) if B >= comm.size else (
-        min(comm.rank, B), min(comm.rank + 1, B))
+    lo, hi = (
+        row_range(B, comm.rank, comm.size)
+        if B >= comm.size
+        else (min(comm.rank, B), min(comm.rank + 1, B))
+    )
     state, total = None, 0.0
     for a in range(0, n if hi > lo else 0, seq_len):
         logits, state, _ = model.forward(xs[lo:hi, a : a + seq_len], state)
@@ -180,11 +236,13 @@ def _check_same_start(engine: Engine, stream: CharStream) -> None:
     if not same_on_all(comm, fingerprint({**engine.model.params, "stream": where})):
         raise Disagreement(
             f"the {comm.size} processes do not start from the same parameters, text and "
-            "position; every host must read the same text files and the same run directory")
+            "position; every host must read the same text files and the same run directory"
+        )
 
 
-def _print_sample(model: Model | FFNN, vocab: CharVocab, seed: int, length: int,
-                  out: TextIO, step: int) -> None:
+def _print_sample(
+    model: Model | FFNN, vocab: CharVocab, seed: int, length: int, out: TextIO, step: int
+) -> None:
     # a generator of its own, so that sampling never shifts the training run's random stream
     sample_rng = np.random.default_rng([seed, step])
     prime = vocab.encode("\n")[:1] if "\n" in vocab.chars else np.array([0])
@@ -193,9 +251,18 @@ def _print_sample(model: Model | FFNN, vocab: CharVocab, seed: int, length: int,
     out.flush()
 
 
-def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: TrainConfig,
-              out_dir: Path | None, *, embedding_dim: int = 0, dtype: str = "float32",
-              window: int = DEFAULT_WINDOW, comm: Comm = LOCAL) -> CharRun:
+def start_run(
+    files: list[str],
+    max_chars: int,
+    rnn: dict[str, Any],
+    train: TrainConfig,
+    out_dir: Path | None,
+    *,
+    embedding_dim: int = 0,
+    dtype: str = "float32",
+    window: int = DEFAULT_WINDOW,
+    comm: Comm = LOCAL,
+) -> CharRun:
     """A new run: read the corpus, build the vocabulary and a freshly initialised model.
 
     ``rnn`` holds the recurrent layer's options; with ``rnn["cell"] == "ffnn"`` the model is
@@ -208,19 +275,30 @@ def start_run(files: list[str], max_chars: int, rnn: dict[str, Any], train: Trai
         check_distinct(text, f"the first {max_chars:,} characters (--max-chars)")
     vocab = CharVocab.from_text(text)
     rng = np.random.default_rng(train.seed)
-    meta = {"vocab": vocab.to_dict(), "corpus": {"files": [str(f) for f in files],
-                                                 "max_chars": max_chars}}
+    meta = {
+        "vocab": vocab.to_dict(),
+        "corpus": {"files": [str(f) for f in files], "max_chars": max_chars},
+    }
     if rnn.get("cell") == FFNN_CELL:
-        model = FFNN(ffnn_config(vocab.size, rnn, embedding_dim=embedding_dim, dtype=dtype,
-                                 window=window), rng=rng, meta=meta)
+        model = FFNN(
+            ffnn_config(vocab.size, rnn, embedding_dim=embedding_dim, dtype=dtype, window=window),
+            rng=rng,
+            meta=meta,
+        )
     else:
         config = ModelConfig.for_tokens(vocab.size, embedding_dim=embedding_dim, **rnn)
         model = Model(config.replace(dtype=dtype), rng=rng, meta=meta)
     return _assemble(model, vocab, text, train, rng, out_dir, comm)
 
 
-def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
-                dtype: str = "float32", window: int = DEFAULT_WINDOW) -> FFNNConfig:
+def ffnn_config(
+    vocab_size: int,
+    rnn: dict[str, Any],
+    *,
+    embedding_dim: int = 0,
+    dtype: str = "float32",
+    window: int = DEFAULT_WINDOW,
+) -> FFNNConfig:
     """The baseline's config from the recurrent options it shares (sizes, activation)."""
     hidden = rnn.get("hidden_size", CharModelOptions.hidden_size)
     layers = rnn.get("num_layers", CharModelOptions.num_layers)
@@ -228,14 +306,21 @@ def ffnn_config(vocab_size: int, rnn: dict[str, Any], *, embedding_dim: int = 0,
         raise ConfigError(f"window must be an integer >= 1, got {window!r}")
     if not isinstance(layers, int) or layers < 1:
         raise ConfigError(f"num_layers must be >= 1, got {layers!r}")
-    return FFNNConfig(input_size=embedding_dim or vocab_size, window=window,
-                      output_size=vocab_size, hidden_sizes=(hidden,) * layers,
-                      activation=rnn.get("nonlinearity", "tanh"), vocab_size=vocab_size,
-                      embedding_dim=embedding_dim, dtype=dtype)
+    return FFNNConfig(
+        input_size=embedding_dim or vocab_size,
+        window=window,
+        output_size=vocab_size,
+        hidden_sizes=(hidden,) * layers,
+        activation=rnn.get("nonlinearity", "tanh"),
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
+        dtype=dtype,
+    )
 
 
-def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Comm = LOCAL,
-               **changes: Any) -> CharRun:
+def resume_run(
+    out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Comm = LOCAL, **changes: Any
+) -> CharRun:
     """Continue the run saved in ``out_dir/last`` exactly where it stopped.
 
     ``steps``/``minutes`` replace the saved budget when given (``steps`` counts from the
@@ -246,8 +331,9 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
     """
     if steps or minutes:
         changes = {**changes, "steps": steps, "minutes": minutes}
-    model, state, train = runs.load_run(out_dir, (Model, FFNN), TrainConfig, changes,
-                                        RESUME_OVERRIDES)
+    model, state, train = runs.load_run(
+        out_dir, (Model, FFNN), TrainConfig, changes, RESUME_OVERRIDES
+    )
     last = Path(out_dir) / "last"
     if "vocab" not in model.meta:
         raise CheckpointError(f"{last} holds no character model to resume")
@@ -263,8 +349,15 @@ def resume_run(out_dir: Path, steps: int = 0, minutes: float = 0.0, *, comm: Com
     return run
 
 
-def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConfig,
-              rng: np.random.Generator, out_dir: Path | None, comm: Comm = LOCAL) -> CharRun:
+def _assemble(
+    model: Model | FFNN,
+    vocab: CharVocab,
+    text: str,
+    train: TrainConfig,
+    rng: np.random.Generator,
+    out_dir: Path | None,
+    comm: Comm = LOCAL,
+) -> CharRun:
     ids = vocab.encode(text)
     need = train.batch_size * (train.seq_len + 1)
     if len(ids) * (1 - train.val_fraction) < need:
@@ -273,12 +366,22 @@ def _assemble(model: Model | FFNN, vocab: CharVocab, text: str, train: TrainConf
             f"streams of seq_len+1={train.seq_len + 1} characters after holding out "
             f"{train.val_fraction:.0%} for validation (it needs about "
             f"{math.ceil(need / (1 - train.val_fraction)):,}); use a longer text or a smaller "
-            "--batch-size or --seq-len")
+            "--batch-size or --seq-len"
+        )
     train_ids, val_ids = split(ids, train.val_fraction, min_length=need)
     if len(val_ids) < train.seq_len + 1:
-        raise ConfigError(f"the validation split ({len(val_ids)} characters) is shorter than "
-                          f"seq_len + 1 = {train.seq_len + 1}; use a longer text")
+        raise ConfigError(
+            f"the validation split ({len(val_ids)} characters) is shorter than "
+            f"seq_len + 1 = {train.seq_len + 1}; use a longer text"
+        )
     stream = CharStream(train_ids, train.batch_size, train.seq_len, name="training text")
-    engine = Engine(model, Truncated(train.seq_len, train.bptt_steps), Optimization.of(train),
-                    rng, total_steps=train.steps, comm=comm, batch_size=train.batch_size)
+    engine = Engine(
+        model,
+        Truncated(train.seq_len, train.bptt_steps),
+        Optimization.of(train),
+        rng,
+        total_steps=train.steps,
+        comm=comm,
+        batch_size=train.batch_size,
+    )
     return CharRun(model, engine, train, stream, val_ids, vocab, out_dir)

@@ -31,12 +31,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (check_array, check_consistent_length, check_is_fitted,
-                                      column_or_1d, validate_data)
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
-from ..layers import losses
 from ..config import ModelConfig
 from ..errors import ShapeError
+from ..layers import losses
 from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
 from ..training.arrays import fit as fit_arrays
@@ -95,16 +100,20 @@ class _RNNEstimator(BaseEstimator):
         else:
             x = check_array(X, allow_nd=True, dtype=[np.float64, np.float32], ensure_2d=False)
             if x.ndim != 3:
-                raise ValueError(f"X must be [N, T, C] sequences, a list of [T_i, C] arrays, "
-                                 f"or [N, T] univariate sequences; got shape {x.shape}")
+                raise ValueError(
+                    f"X must be [N, T, C] sequences, a list of [T_i, C] arrays, "
+                    f"or [N, T] univariate sequences; got shape {x.shape}"
+                )
             lengths = None
             self._forget_width(fit)
         if fit:
             self.n_channels_ = x.shape[2]
         elif x.shape[2] != self.n_channels_:  # ShapeError is a ValueError, as sklearn expects
-            raise ShapeError(f"X has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per "
-                             f"step, but {type(self).__name__} was fitted with "
-                             f"{self.n_channels_}")
+            raise ShapeError(
+                f"X has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per "
+                f"step, but {type(self).__name__} was fitted with "
+                f"{self.n_channels_}"
+            )
         if fit:
             y = self._check_y(y)
             check_consistent_length(x, y)
@@ -137,15 +146,30 @@ class _RNNEstimator(BaseEstimator):
     def _fit(self, x: np.ndarray, lengths, targets: np.ndarray, output_size: int, loss: str):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
-        rnn = RecurrentConfig(cell=self.cell, input_size=x.shape[2],
-                              hidden_size=self.hidden_size, num_layers=self.num_layers,
-                              bidirectional=self.bidirectional, dropout=self.dropout)
-        config = ModelConfig(rnn=rnn, output_size=output_size, readout="last_step", loss=loss,
-                             dtype=self.dtype)
+        rnn = RecurrentConfig(
+            cell=self.cell,
+            input_size=x.shape[2],
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+        )
+        config = ModelConfig(
+            rnn=rnn, output_size=output_size, readout="last_step", loss=loss, dtype=self.dtype
+        )
         self.model_ = Model(config, rng=rng)
-        history = fit_arrays(self.model_, x.astype(self.model_.dtype), targets, rng=rng,
-                             lengths=lengths, epochs=self.max_iter, batch_size=self.batch_size,
-                             optimizer=self.optimizer, lr=self.learning_rate, clip=self.clip)
+        history = fit_arrays(
+            self.model_,
+            x.astype(self.model_.dtype),
+            targets,
+            rng=rng,
+            lengths=lengths,
+            epochs=self.max_iter,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.learning_rate,
+            clip=self.clip,
+        )
         self.loss_curve_ = [record["loss"] for record in history]
         self.n_iter_ = len(history)
 

@@ -36,8 +36,8 @@ import numpy as np
 
 from ..data import timeseries as ts
 from ..data.tables import count_missing, read_csv
-from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, DataError
+from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
 from . import Fit, Net, build_model, describe, runs, train_network
 
@@ -82,8 +82,13 @@ without a better validation loss (the last ``Setup.val_fraction`` of the windows
 
 PRESETS = {
     # yearly sunspot numbers 1700–2008; the ≈ 11-year solar cycle is the season
-    "sunspots": {"lookback": 22, "horizon": 11, "season": 11, "stat": "arima",
-                 "arima_order": (9, 0, 0)},
+    "sunspots": {
+        "lookback": 22,
+        "horizon": 11,
+        "season": 11,
+        "stat": "arima",
+        "arima_order": (9, 0, 0),
+    },
     # weekly CO₂ at Mauna Loa 1958–2001 (59 weeks missing), with a rising trend: relative
     # windows; a year of lookback does as well as two at half the cost
     "co2": {"lookback": 52, "horizon": 52, "season": 52, "relative": True, "stat": "ets"},
@@ -99,8 +104,9 @@ class Series:
     missing: dict[str, int] = field(default_factory=dict)  # missing values per column
 
 
-def load_series(dataset: str | None = None, csv: str | None = None,
-                columns: list[str] | None = None) -> Series:
+def load_series(
+    dataset: str | None = None, csv: str | None = None, columns: list[str] | None = None
+) -> Series:
     """A bundled statsmodels series (``sunspots``, ``co2``) or columns of a CSV file."""
     if (dataset is None) == (csv is None):
         raise ConfigError("give either --dataset or --csv (with --column)")
@@ -125,8 +131,9 @@ def _statsmodels_series(dataset: str) -> tuple[list[str], np.ndarray]:
     try:
         from statsmodels.datasets import co2, sunspots
     except ImportError:
-        raise DataError("the bundled series need statsmodels: pip install 'rnnkit[jobs]'") \
-            from None
+        raise DataError(
+            "the bundled series need statsmodels: pip install 'rnnkit[jobs]'"
+        ) from None
     frame = {"sunspots": sunspots, "co2": co2}[dataset].load_pandas().data
     column = {"sunspots": "SUNACTIVITY", "co2": "co2"}[dataset]
     return [column], frame[column].to_numpy(dtype=np.float64)[:, None]
@@ -156,8 +163,9 @@ def windows_for(train_part: np.ndarray, setup: Setup, steps_ahead: int) -> Windo
     return Windowed(scaler, xs, ys, None)
 
 
-def forecast_with(model, scaler: ts.Scaler, history: np.ndarray, horizon: int,
-                  direct: bool, relative: bool) -> np.ndarray:
+def forecast_with(
+    model, scaler: ts.Scaler, history: np.ndarray, horizon: int, direct: bool, relative: bool
+) -> np.ndarray:
     """Forecasts ``[O, h, C]`` from the last L values ``history: [O, L, C]`` of each origin."""
     if direct:
         anchor = history[:, -1:] if relative else 0.0
@@ -173,26 +181,55 @@ def forecast_with(model, scaler: ts.Scaler, history: np.ndarray, horizon: int,
     return np.concatenate(out, axis=1)
 
 
-def fit_network(net: Net, fit: Fit, train_part: np.ndarray, setup: Setup, strategy: str, *,
-                rng: np.random.Generator, log: Callable[[str], None] | None = None,
-                run_dir: Path | None = None, options: dict[str, Any] | None = None,
-                comm: Comm = LOCAL, stop: Callable[[], str | None] = lambda: None):
+def fit_network(
+    net: Net,
+    fit: Fit,
+    train_part: np.ndarray,
+    setup: Setup,
+    strategy: str,
+    *,
+    rng: np.random.Generator,
+    log: Callable[[str], None] | None = None,
+    run_dir: Path | None = None,
+    options: dict[str, Any] | None = None,
+    comm: Comm = LOCAL,
+    stop: Callable[[], str | None] = lambda: None,
+):
     """(trained model, scaler, ``Trained``) for the ``recursive`` or ``direct`` strategy."""
     ahead = setup.horizon if strategy == "direct" else 1
     w = windows_for(train_part, setup, ahead)
     C = train_part.shape[1]
-    model = build_model(net, input_size=C, output_size=w.y.shape[1], steps=setup.lookback,
-                        readout="last_step", loss="mse", rng=rng)
-    trained = train_network(model, w.x, w.y, fit, rng=rng, validation=w.val, run_dir=run_dir,
-                            options=options, comm=comm, stop=stop, say=log)
+    model = build_model(
+        net,
+        input_size=C,
+        output_size=w.y.shape[1],
+        steps=setup.lookback,
+        readout="last_step",
+        loss="mse",
+        rng=rng,
+    )
+    trained = train_network(
+        model,
+        w.x,
+        w.y,
+        fit,
+        rng=rng,
+        validation=w.val,
+        run_dir=run_dir,
+        options=options,
+        comm=comm,
+        stop=stop,
+        say=log,
+    )
     return model, w.scaler, trained
 
 
 # -- statistical baselines -----------------------------------------------------------------------
 
 
-def statistical_forecasts(values: np.ndarray, n_train: int, origins: np.ndarray,
-                          setup: Setup) -> np.ndarray:
+def statistical_forecasts(
+    values: np.ndarray, n_train: int, origins: np.ndarray, setup: Setup
+) -> np.ndarray:
     """ARIMA or ETS forecasts ``[O, h, C]``, fitted per channel on the first ``n_train`` steps."""
     out = np.empty((len(origins), setup.horizon, values.shape[1]))
     with warnings.catch_warnings():
@@ -214,8 +251,12 @@ def _fitted_on_train(series: np.ndarray, n_train: int, setup: Setup):
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     seasonal = setup.season > 1 and n_train >= 2 * setup.season
-    options = {"error": "add", "trend": "add", "seasonal": "add" if seasonal else None,
-               "seasonal_periods": setup.season if seasonal else None}
+    options = {
+        "error": "add",
+        "trend": "add",
+        "seasonal": "add" if seasonal else None,
+        "seasonal_periods": setup.season if seasonal else None,
+    }
     result = ETSModel(series[:n_train], **options).fit(disp=False)
     return ETSModel(series, **options).smooth(result.params)
 
@@ -229,10 +270,19 @@ def stat_name(setup: Setup) -> str:
 # -- the whole job -------------------------------------------------------------------------------
 
 
-def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, seed: int = 0,
-                 log: Callable[[str], None] | None = None, run_dir: Path | None = None,
-                 options: dict[str, Any] | None = None, comm: Comm = LOCAL,
-                 stop: Callable[[], str | None] = lambda: None) -> dict[str, Any]:
+def run_forecast(
+    series: Series,
+    setup: Setup,
+    nets: list[Net],
+    fit: Fit,
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+    run_dir: Path | None = None,
+    options: dict[str, Any] | None = None,
+    comm: Comm = LOCAL,
+    stop: Callable[[], str | None] = lambda: None,
+) -> dict[str, Any]:
     """Train every net with every strategy, forecast the tail, score all against the baselines.
 
     Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
@@ -251,8 +301,10 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
     scale = ts.naive_scale(observed[:n_train], setup.season)
     gaps = np.isnan(observed)
     if gaps[n_train:].all():
-        raise DataError(f"{series.name}: the held-out tail ({test_size} steps) has no observed "
-                        "value to score the forecasts against")
+        raise DataError(
+            f"{series.name}: the held-out tail ({test_size} steps) has no observed "
+            "value to score the forecasts against"
+        )
     rows, arrays = [], {"origins": origins, "truth": truth}
 
     def add(name: str, forecast: np.ndarray, **extra: Any) -> None:
@@ -264,31 +316,61 @@ def run_forecast(series: Series, setup: Setup, nets: list[Net], fit: Fit, *, see
             rng = np.random.default_rng([seed, k, STRATEGIES.index(strategy)])
             prefix = f"{net.cell} {strategy}"
             model, scaler, trained = fit_network(
-                net, fit, values[:n_train], setup, strategy, rng=rng,
+                net,
+                fit,
+                values[:n_train],
+                setup,
+                strategy,
+                rng=rng,
                 log=None if log is None else (lambda m, p=prefix: log(f"{p}: {m}")),
                 run_dir=None if run_dir is None else Path(run_dir) / f"{net.cell}-{strategy}",
-                options=options, comm=comm, stop=stop)
+                options=options,
+                comm=comm,
+                stop=stop,
+            )
             if trained.interrupted:
                 return {"series": series.name, "stopped_by": trained.stopped_by}
-            forecast = forecast_with(model, scaler, history[:, -setup.lookback:], setup.horizon,
-                                     strategy == "direct", setup.relative)
-            add(f"{net.cell} ({strategy})", forecast, params=model.num_parameters(),
-                description=describe(model), epochs=trained.epochs,
-                best_epoch=trained.best_epoch, skipped=trained.skipped,
-                seconds=round(trained.seconds, 2))
-    add(f"seasonal naive m={setup.season}",
-        ts.seasonal_naive(history, setup.horizon, setup.season))
+            forecast = forecast_with(
+                model,
+                scaler,
+                history[:, -setup.lookback :],
+                setup.horizon,
+                strategy == "direct",
+                setup.relative,
+            )
+            add(
+                f"{net.cell} ({strategy})",
+                forecast,
+                params=model.num_parameters(),
+                description=describe(model),
+                epochs=trained.epochs,
+                best_epoch=trained.best_epoch,
+                skipped=trained.skipped,
+                seconds=round(trained.seconds, 2),
+            )
+    add(
+        f"seasonal naive m={setup.season}", ts.seasonal_naive(history, setup.horizon, setup.season)
+    )
     if setup.stat != "none":
         start = time.perf_counter()
         forecast = statistical_forecasts(values, n_train, origins, setup)
         add(stat_name(setup), forecast, seconds=round(time.perf_counter() - start, 2))
     return {
-        "series": series.name, "columns": series.header, "steps": N, "train_steps": n_train,
-        "test_steps": test_size, "origins": len(origins),
+        "series": series.name,
+        "columns": series.header,
+        "steps": N,
+        "train_steps": n_train,
+        "test_steps": test_size,
+        "origins": len(origins),
         "missing_filled": _per_column(series.header, gaps[:n_train]),  # in the training part
         "test_missing_skipped": int(gaps[n_train:].sum()),  # held-out values left unscored
-        "lookback": setup.lookback, "horizon": setup.horizon, "season": setup.season,
-        "relative": setup.relative, "seed": seed, "results": rows, "_arrays": arrays,
+        "lookback": setup.lookback,
+        "horizon": setup.horizon,
+        "season": setup.season,
+        "relative": setup.relative,
+        "seed": seed,
+        "results": rows,
+        "_arrays": arrays,
     }
 
 
@@ -334,23 +416,37 @@ class Options:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Options":
         try:
-            setup = {**d["setup"], "strategies": tuple(d["setup"]["strategies"]),
-                     "arima_order": tuple(d["setup"]["arima_order"])}
+            setup = {
+                **d["setup"],
+                "strategies": tuple(d["setup"]["strategies"]),
+                "arima_order": tuple(d["setup"]["arima_order"]),
+            }
             columns = None if d.get("columns") is None else tuple(d["columns"])
-            return cls(**{**d, "columns": columns, "setup": Setup(**setup),
-                          "net": Net(**d["net"]), "fit": Fit(**d["fit"])})
+            return cls(
+                **{
+                    **d,
+                    "columns": columns,
+                    "setup": Setup(**setup),
+                    "net": Net(**d["net"]),
+                    "fit": Fit(**d["fit"]),
+                }
+            )
         except (KeyError, TypeError) as e:
-            raise CheckpointError(f"the saved forecast options are damaged ({e}); start "
-                                  "afresh with --overwrite") from None
+            raise CheckpointError(
+                f"the saved forecast options are damaged ({e}); start afresh with --overwrite"
+            ) from None
 
 
 def configure(given: dict[str, Any]) -> Options:
     """Options from the given ones (by field name of ``Setup``, ``Net``, ``Fit`` or
     ``Options``; the rest from the dataset's preset or the defaults)."""
     given = {k: v for k, v in given.items() if v is not None}
-    groups = {"setup": {f.name for f in fields(Setup)}, "net": {f.name for f in fields(Net)},
-              "fit": {f.name for f in fields(Fit)},
-              "own": {f.name for f in fields(Options)} - {"setup", "net", "fit"}}
+    groups = {
+        "setup": {f.name for f in fields(Setup)},
+        "net": {f.name for f in fields(Net)},
+        "fit": {f.name for f in fields(Fit)},
+        "own": {f.name for f in fields(Options)} - {"setup", "net", "fit"},
+    }
     unknown = set(given) - set().union(*groups.values())
     if unknown:
         raise ConfigError(f"unknown options {sorted(unknown)}")
@@ -358,32 +454,65 @@ def configure(given: dict[str, Any]) -> Options:
     own = pick("own")
     if own.get("columns") is not None:
         own["columns"] = tuple(own["columns"])
-    return Options(**own, setup=setup_for(given.get("dataset"), **pick("setup")),
-                   net=Net(**pick("net")), fit=replace(FIT, **pick("fit")))
+    return Options(
+        **own,
+        setup=setup_for(given.get("dataset"), **pick("setup")),
+        net=Net(**pick("net")),
+        fit=replace(FIT, **pick("fit")),
+    )
 
 
-def run_job(given: dict[str, Any], out: Path, *, resume: bool = False, overwrite: bool = False,
-            comm: Comm = LOCAL, log: Callable[[str], None] | None = None,
-            handle_signals: bool = True) -> tuple[Series, Setup, dict[str, Any]]:
+def run_job(
+    given: dict[str, Any],
+    out: Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    comm: Comm = LOCAL,
+    log: Callable[[str], None] | None = None,
+    handle_signals: bool = True,
+) -> tuple[Series, Setup, dict[str, Any]]:
     """(series, setup, report) of a new run in ``out`` from the ``given`` options, or
     (``resume``) of the run saved there.  SIGINT/SIGTERM save each net's ``last`` and end the
     job (``"stopped_by"`` in the report)."""
+
     def with_data(options: Options) -> tuple[Options, Series]:
-        return options, load_series(options.dataset, options.csv,
-                                    None if options.columns is None else list(options.columns))
+        return options, load_series(
+            options.dataset,
+            options.csv,
+            None if options.columns is None else list(options.columns),
+        )
 
     options, series = runs.prepare(
-        out, resume=resume, overwrite=overwrite, comm=comm,
+        out,
+        resume=resume,
+        overwrite=overwrite,
+        comm=comm,
         new=lambda: with_data(configure(given)),
-        again=lambda: with_data(Options.from_dict(runs.saved_options(out, given))))
+        again=lambda: with_data(Options.from_dict(runs.saved_options(out, given))),
+    )
     if log:
-        log(f"{series.name}: {len(series.values)} steps"
-            + (f", {comm.size} processes" if comm.size > 1 else "") + f"; run in {out}")
+        log(
+            f"{series.name}: {len(series.values)} steps"
+            + (f", {comm.size} processes" if comm.size > 1 else "")
+            + f"; run in {out}"
+        )
         if series.missing:
-            log(f"{sum(series.missing.values())} missing values ({series.missing}): "
-                "interpolated in the training part, not scored in the held-out tail")
+            log(
+                f"{sum(series.missing.values())} missing values ({series.missing}): "
+                "interpolated in the training part, not scored in the held-out tail"
+            )
     with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
-        report = run_forecast(series, options.setup, options.nets(), options.fit,
-                              seed=options.seed, log=log, run_dir=out,
-                              options=options.to_dict(), comm=comm, stop=stop)
+        report = run_forecast(
+            series,
+            options.setup,
+            options.nets(),
+            options.fit,
+            seed=options.seed,
+            log=log,
+            run_dir=out,
+            options=options.to_dict(),
+            comm=comm,
+            stop=stop,
+        )
     return series, options.setup, report

@@ -50,36 +50,52 @@ Results = dict[str, tuple[int, list[Profile]]]
 """Cell → (parameter count, its profiles in training order)."""
 
 
-def track_cells(setup: GradflowSetup, report: Callable[[str, Profile], None] | None = None
-                ) -> Results:
+def track_cells(
+    setup: GradflowSetup, report: Callable[[str, Profile], None] | None = None
+) -> Results:
     """Train and profile every cell of ``setup``; ``report(cell, profile)`` as each comes."""
     return {cell: track_cell(cell, setup, report) for cell in setup.cells}
 
 
-def track_cell(cell: str, setup: GradflowSetup,
-               report: Callable[[str, Profile], None] | None = None) -> tuple[int, list[Profile]]:
+def track_cell(
+    cell: str, setup: GradflowSetup, report: Callable[[str, Profile], None] | None = None
+) -> tuple[int, list[Profile]]:
     """(parameter count, profiles) of one cell trained on the adding problem."""
     s = setup
-    rnn = RecurrentConfig(cell=cell, input_size=2, hidden_size=s.hidden_size,
-                          forget_bias=s.forget_bias if cell == "lstm" else 0.0)
+    rnn = RecurrentConfig(
+        cell=cell,
+        input_size=2,
+        hidden_size=s.hidden_size,
+        forget_bias=s.forget_bias if cell == "lstm" else 0.0,
+    )
     config = ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse")
     model = Model(config, rng=np.random.default_rng([s.seed, 0]))
-    probe = adding_problem(np.random.default_rng([s.seed, 2]), s.probe_size, s.T,
-                           vary_length=False)
+    probe = adding_problem(
+        np.random.default_rng([s.seed, 2]), s.probe_size, s.T, vary_length=False
+    )
 
     def sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         batch = adding_problem(rng, s.batch_size, s.T, vary_length=False)
         return batch.x, batch.y
 
-    options = TrainOptions(steps=s.steps, every=s.every or max(1, s.steps // 20), lr=s.lr,
-                           clip=s.clip, on_nonfinite=s.on_nonfinite)
+    options = TrainOptions(
+        steps=s.steps,
+        every=s.every or max(1, s.steps // 20),
+        lr=s.lr,
+        clip=s.clip,
+        on_nonfinite=s.on_nonfinite,
+    )
     on_profile = None if report is None else (lambda p: report(config.rnn.cell, p))
-    profiles = track(model, sample, np.random.default_rng([s.seed, 1]), (probe.x, probe.y),
-                     options, on_profile)
+    profiles = track(
+        model, sample, np.random.default_rng([s.seed, 1]), (probe.x, probe.y), options, on_profile
+    )
     return model.num_parameters(), profiles
 
 
 def report_to_stderr(cell: str, p: Profile) -> None:
     """The progress line of one profile."""
-    print(f"{cell}: step {p.step}: loss {p.loss:.4f}, decay rate {p.rate:+.4f} per step",
-          file=sys.stderr, flush=True)
+    print(
+        f"{cell}: step {p.step}: loss {p.loss:.4f}, decay rate {p.rate:+.4f} per step",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -23,7 +23,6 @@ from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
 from ..training import Batch, Budget, Engine, FullBPTT, Generated, Optimization, fit
 
-
 # -- a character model ------------------------------------------------------------------------
 
 
@@ -38,8 +37,9 @@ class TextInfluence:
     values: np.ndarray  # [t + 1] influence of each character
 
 
-def text_influence(path: Any, text: str, position: int = -1,
-                   target: str | None = None) -> TextInfluence:
+def text_influence(
+    path: Any, text: str, position: int = -1, target: str | None = None
+) -> TextInfluence:
     """Explain a character model's prediction after ``text[position]`` (see the module).
 
     The explained character is ``target``, else the true next one when ``text`` has one,
@@ -94,8 +94,10 @@ class AddingSetup:
 
     def __post_init__(self) -> None:
         if self.T < 22 or self.steps < 0 or self.test_size < 1:
-            raise ConfigError(f"need --T >= 22, --steps >= 0, --test-size >= 1; got {self.T}, "
-                              f"{self.steps}, {self.test_size}")
+            raise ConfigError(
+                f"need --T >= 22, --steps >= 0, --test-size >= 1; got {self.T}, "
+                f"{self.steps}, {self.test_size}"
+            )
 
 
 def adding_influence(setup: AddingSetup) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -107,8 +109,9 @@ def adding_influence(setup: AddingSetup) -> tuple[dict[str, Any], np.ndarray, np
     ``marked_to_unmarked_ratio`` and an ``example`` (the first test sequence).
     """
     model = train_adding(setup)
-    test = adding_problem(np.random.default_rng([setup.seed, 3]), setup.test_size, setup.T,
-                          vary_length=False)
+    test = adding_problem(
+        np.random.default_rng([setup.seed, 3]), setup.test_size, setup.T, vary_length=False
+    )
     pred = model.predict(test.x)
     accuracy = float(np.mean(np.abs(pred - test.y) < ADDING_TOLERANCE))
     values = influence(model, test.x)  # [N, T]
@@ -117,11 +120,19 @@ def adding_influence(setup: AddingSetup) -> tuple[dict[str, Any], np.ndarray, np
     marked = np.zeros(values.shape, dtype=bool)
     marked[np.arange(len(values))[:, None], test.marks] = True
     ratio = float(values[marked].mean() / values[~marked].mean())
-    example = {"marks": [int(m) for m in sorted(test.marks[0])],
-               "top": [int(s) for s in top_positions(values[0], 5)],
-               "influence": [float(v) for v in values[0]]}
-    result = {"T": setup.T, "steps": setup.steps, "test_accuracy": accuracy,
-              "top2_at_marks": hit, "marked_to_unmarked_ratio": ratio, "example": example}
+    example = {
+        "marks": [int(m) for m in sorted(test.marks[0])],
+        "top": [int(s) for s in top_positions(values[0], 5)],
+        "influence": [float(v) for v in values[0]],
+    }
+    result = {
+        "T": setup.T,
+        "steps": setup.steps,
+        "test_accuracy": accuracy,
+        "top2_at_marks": hit,
+        "marked_to_unmarked_ratio": ratio,
+        "example": example,
+    }
     return result, values[0], test.marks[0]
 
 
@@ -129,14 +140,18 @@ def train_adding(setup: AddingSetup) -> Model:
     """A small LSTM (forget bias 1) trained through the engine on the adding problem."""
     s = setup
     rnn = RecurrentConfig(cell="lstm", input_size=2, hidden_size=s.hidden_size, forget_bias=1.0)
-    model = Model(ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse"),
-                  rng=np.random.default_rng([s.seed, 0]))
+    model = Model(
+        ModelConfig(rnn=rnn, output_size=1, readout="last_step", loss="mse"),
+        rng=np.random.default_rng([s.seed, 0]),
+    )
     if not s.steps:
         return model
-    engine = Engine(model, FullBPTT(), Optimization.of(s, optimizer="adam"),
-                    np.random.default_rng([s.seed, 1]))
-    source = Generated(lambda rng: Batch(*adding_problem(rng, s.batch_size, s.T,
-                                                         vary_length=False)[:2]))
+    engine = Engine(
+        model, FullBPTT(), Optimization.of(s, optimizer="adam"), np.random.default_rng([s.seed, 1])
+    )
+    source = Generated(
+        lambda rng: Batch(*adding_problem(rng, s.batch_size, s.T, vary_length=False)[:2])
+    )
     fit(engine, source, Budget(steps=s.steps), progress=_EveryHundred(s.steps))
     return model
 

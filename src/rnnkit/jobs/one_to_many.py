@@ -31,14 +31,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..training.bptt import Step, objective
-from ..models.conditioned import Conditioned, ConditionedConfig
 from ..config import ModelConfig
-from ..training.distributed import LOCAL, Comm
 from ..errors import ConfigError
 from ..layers.recurrent import RecurrentConfig
-from ..training import (Batch, Budget, Custom, Engine, Optimization, Shuffled, Summary,
-                        Validation)
+from ..models.conditioned import Conditioned, ConditionedConfig
+from ..training import Batch, Budget, Custom, Engine, Optimization, Shuffled, Summary, Validation
+from ..training.bptt import Step, objective
+from ..training.distributed import LOCAL, Comm
 from . import runs
 
 PERIODS = (8.0, 24.0)
@@ -78,8 +77,7 @@ class OneToManyJob(runs.StepOptions):
         if self.condition not in ("class", "value"):
             raise ConfigError(f"condition must be class or value, got {self.condition!r}")
         if self.task == "words" and self.condition != "class":
-            raise ConfigError("words are conditioned on their class; leave out "
-                              "--condition value")
+            raise ConfigError("words are conditioned on their class; leave out --condition value")
         for name in ("classes", "length", "hidden_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -110,8 +108,11 @@ def sine_waves(periods, T: int) -> np.ndarray:
 def shown_periods(job: OneToManyJob) -> np.ndarray:
     """The periods generated at the end: the classes', or four between the extremes."""
     lo, hi = PERIODS
-    return np.linspace(lo, hi, job.classes) if job.condition == "class" else np.linspace(
-        lo + 1, hi - 1, 4)
+    return (
+        np.linspace(lo, hi, job.classes)
+        if job.condition == "class"
+        else np.linspace(lo + 1, hi - 1, 4)
+    )
 
 
 def period_value(periods: np.ndarray) -> np.ndarray:
@@ -138,15 +139,22 @@ def sine_task(job: OneToManyJob) -> Task:
         return c, x, y
 
     shown_c = period_value(shown).astype(np.float32) if value else np.arange(len(shown))
-    return Task("", 1 if value else len(shown), make, shown_c, sine_waves(shown, T),
-                np.zeros((len(shown), 1), np.float32))
+    return Task(
+        "",
+        1 if value else len(shown),
+        make,
+        shown_c,
+        sine_waves(shown, T),
+        np.zeros((len(shown), 1), np.float32),
+    )
 
 
 def words_task(job: OneToManyJob) -> Task:
     words = [w.strip() for w in job.words.split(",") if w.strip()]
     if not words or any("." in w for w in words) or len(set(words)) != len(words):
-        raise ConfigError(f"--words must be distinct comma-separated words without '.', "
-                          f"got {job.words!r}")
+        raise ConfigError(
+            f"--words must be distinct comma-separated words without '.', got {job.words!r}"
+        )
     vocab = "." + "".join(sorted(set("".join(words))))
     T = max(map(len, words)) + 1
     y = np.array([[vocab.index(ch) for ch in w.ljust(T, ".")] for w in words])
@@ -166,13 +174,17 @@ def make_task(job: OneToManyJob) -> Task:
 
 def model_config(job: OneToManyJob, task: Task) -> ConditionedConfig:
     if task.vocab:
-        model = ModelConfig.for_tokens(len(task.vocab), cell=job.cell,
-                                       hidden_size=job.hidden_size).replace(dtype=job.dtype)
+        model = ModelConfig.for_tokens(
+            len(task.vocab), cell=job.cell, hidden_size=job.hidden_size
+        ).replace(dtype=job.dtype)
     else:
         rnn = RecurrentConfig(cell=job.cell, input_size=1, hidden_size=job.hidden_size)
         model = ModelConfig(rnn=rnn, output_size=1, loss="mse", dtype=job.dtype)
-    return ConditionedConfig(model=model, condition_size=task.condition_size,
-                             condition="vector" if job.condition == "value" else "class")
+    return ConditionedConfig(
+        model=model,
+        condition_size=task.condition_size,
+        condition="vector" if job.condition == "value" else "class",
+    )
 
 
 def split(task: Task, seed: int) -> tuple[tuple, tuple]:
@@ -180,7 +192,7 @@ def split(task: Task, seed: int) -> tuple[tuple, tuple]:
     rng = np.random.default_rng([seed, 1])
     c, x, y = task.make(rng)
     order = rng.permutation(len(x))
-    val, train = order[: max(1, len(x) // 8)], order[max(1, len(x) // 8):]
+    val, train = order[: max(1, len(x) // 8)], order[max(1, len(x) // 8) :]
     return (c[train], x[train], y[train]), (c[val], x[val], y[val])
 
 
@@ -227,24 +239,44 @@ class OneToManyRun:
     out: Path | None
     resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
-    def fit(self, stream: TextIO | None, clock: Callable[[], float] = time.monotonic, *,
-            handle_signals: bool = True) -> Summary:
+    def fit(
+        self,
+        stream: TextIO | None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        handle_signals: bool = True,
+    ) -> Summary:
         """Train to the budget (progress and validation lines on ``stream``)."""
         what = "characters wrong" if self.task.vocab else "rmse"
-        validation = Validation(self.validate, "val_generation_error", show=lambda m: (
-            f"validation: generated {what} {m['val_generation_error']:.4f}, teacher-forced "
-            f"loss {m['val_loss']:.4f}"))
-        return runs.train(self.engine, self.source, Budget.of(self.job), out=self.out,
-                          options=self.job.to_dict(), validation=validation,
-                          resumed=self.resumed, stream=stream, clock=clock,
-                          bits_per="char" if self.task.vocab else "",
-                          signals=runs.SIGNALS if handle_signals else ())
+        validation = Validation(
+            self.validate,
+            "val_generation_error",
+            show=lambda m: (
+                f"validation: generated {what} {m['val_generation_error']:.4f}, teacher-forced "
+                f"loss {m['val_loss']:.4f}"
+            ),
+        )
+        return runs.train(
+            self.engine,
+            self.source,
+            Budget.of(self.job),
+            out=self.out,
+            options=self.job.to_dict(),
+            validation=validation,
+            resumed=self.resumed,
+            stream=stream,
+            clock=clock,
+            bits_per="char" if self.task.vocab else "",
+            signals=runs.SIGNALS if handle_signals else (),
+        )
 
     def validate(self, net: Conditioned) -> dict[str, float]:
         c, x, y = self.val
         out, _ = net.forward(c, x)
-        return {"val_generation_error": generation_error(net, self.task, c, y),
-                "val_loss": float(objective(net.model, out, y)[0])}
+        return {
+            "val_generation_error": generation_error(net, self.task, c, y),
+            "val_loss": float(objective(net.model, out, y)[0]),
+        }
 
     def generate(self) -> Results:
         """Each shown condition's sequence, generated once from the start input."""
@@ -258,8 +290,9 @@ def start(job: OneToManyJob, out: Path | None, comm: Comm = LOCAL) -> OneToManyR
     """A new run: the task's sequences and a freshly initialised model (generator [seed, 0])."""
     task = make_task(job)
     rng = np.random.default_rng([job.seed, 0])
-    net = Conditioned(model_config(job, task), rng=rng, meta={"task": job.task,
-                                                             "vocab": task.vocab})
+    net = Conditioned(
+        model_config(job, task), rng=rng, meta={"task": job.task, "vocab": task.vocab}
+    )
     return _assemble(job, net, task, rng, out, comm)
 
 
@@ -274,15 +307,30 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> OneToManyRun:
     return run
 
 
-def _assemble(job: OneToManyJob, net: Conditioned, task: Task, rng: np.random.Generator,
-              out: Path | None, comm: Comm) -> OneToManyRun:
+def _assemble(
+    job: OneToManyJob,
+    net: Conditioned,
+    task: Task,
+    rng: np.random.Generator,
+    out: Path | None,
+    comm: Comm,
+) -> OneToManyRun:
     (c, x, y), val = split(task, job.seed)
     rest = len(x) % job.batch_size
     if comm.size > 1 and 0 < rest < comm.size:
-        raise ConfigError(f"the last batch of each epoch holds {rest} of the {len(x)} training "
-                          f"sequences, too few for {comm.size} processes; choose another "
-                          "--batch-size")
+        raise ConfigError(
+            f"the last batch of each epoch holds {rest} of the {len(x)} training "
+            f"sequences, too few for {comm.size} processes; choose another "
+            "--batch-size"
+        )
     source = Shuffled(x, y, batch_size=min(job.batch_size, len(x)), extra={"c": c})
-    engine = Engine(net, Custom(gradients), Optimization.of(job), rng, total_steps=job.steps,
-                    comm=comm, batch_size=job.batch_size)
+    engine = Engine(
+        net,
+        Custom(gradients),
+        Optimization.of(job),
+        rng,
+        total_steps=job.steps,
+        comm=comm,
+        batch_size=job.batch_size,
+    )
     return OneToManyRun(job, net, engine, task, source, val, out)

@@ -44,9 +44,9 @@ from typing import Any, TextIO, cast
 
 import numpy as np
 
-from ..training.distributed import LOCAL, Comm
 from ..errors import CheckpointError, ConfigError, RnnkitError
 from ..training import Budget, Checkpoints, Engine, MetricsLog, Source, Summary, Validation, fit
+from ..training.distributed import LOCAL, Comm
 from ..training.metrics import LOG_NAME
 from ..training.signals import stop_on_signals
 
@@ -57,13 +57,16 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # -- the directory -------------------------------------------------------------------------------
 
 
-def run_directory(job: str, out: str | Path | None, *, resume: bool, overwrite: bool,
-                  comm: Comm = LOCAL) -> Path:
+def run_directory(
+    job: str, out: str | Path | None, *, resume: bool, overwrite: bool, comm: Comm = LOCAL
+) -> Path:
     """``out``, or a new ``runs/<job>-<date>-<time>[.<k>]`` (rank 0's clock: every rank names
     the same one)."""
     if resume and overwrite:
-        raise ConfigError("--resume continues the run in --out and --overwrite starts a new one "
-                          "there, losing it; give one of them")
+        raise ConfigError(
+            "--resume continues the run in --out and --overwrite starts a new one "
+            "there, losing it; give one of them"
+        )
     if out is not None:
         return Path(out)
     if resume:
@@ -88,8 +91,10 @@ def networks(out: Path) -> list[Path]:
 def refuse_existing(out: Path, overwrite: bool) -> None:
     """ConfigError if ``out`` holds a run and ``overwrite`` is not given."""
     if networks(out) and not overwrite:
-        raise ConfigError(f"{out} already holds a run; continue it with --resume, pass "
-                          "--overwrite to start afresh (losing it), or choose another --out")
+        raise ConfigError(
+            f"{out} already holds a run; continue it with --resume, pass "
+            "--overwrite to start afresh (losing it), or choose another --out"
+        )
 
 
 def clear(out: Path, comm: Comm = LOCAL) -> None:
@@ -106,14 +111,22 @@ def clear(out: Path, comm: Comm = LOCAL) -> None:
         (d / LOG_NAME).unlink(missing_ok=True)
 
 
-def prepare(out: Path, *, resume: bool, overwrite: bool, new: Callable[[], Any],
-            again: Callable[[], Any], comm: Comm = LOCAL) -> Any:
+def prepare(
+    out: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    new: Callable[[], Any],
+    again: Callable[[], Any],
+    comm: Comm = LOCAL,
+) -> Any:
     """The run to train in ``out``: ``again()`` continues the saved one (``resume``), else
     ``new()`` starts one where no run is (or ``overwrite``).
 
     Every rank prepares, and they agree on how it went (``agree``); only then does
     ``overwrite`` clear the old run, so that a bad option or file keeps it.
     """
+
     def step() -> Any:
         if resume:
             return again()
@@ -144,8 +157,10 @@ class SavedOptions:
 
         unknown = sorted(set(d) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
         if unknown:
-            raise CheckpointError(f"the saved options name unknown ones: {', '.join(unknown)}; "
-                                  "start afresh with --overwrite")
+            raise CheckpointError(
+                f"the saved options name unknown ones: {', '.join(unknown)}; "
+                "start afresh with --overwrite"
+            )
         return cls(**d)
 
     def check_training(self) -> None:
@@ -158,10 +173,12 @@ class SavedOptions:
         Budget.of(self)
 
 
-
-def saved_options(out: Path, changes: dict[str, Any] | None = None,
-                  allowed: frozenset[str] = frozenset(),
-                  state: dict[str, Any] | None = None) -> dict[str, Any]:
+def saved_options(
+    out: Path,
+    changes: dict[str, Any] | None = None,
+    allowed: frozenset[str] = frozenset(),
+    state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The options the run in ``out`` was started with, with ``changes``.
 
     ``state`` is a ``last``'s (``load_last``), else the first network's is read.
@@ -174,28 +191,39 @@ def saved_options(out: Path, changes: dict[str, Any] | None = None,
         from ..io.checkpoint import read_checkpoint
 
         if not last.exists():
-            raise CheckpointError(f"{out} holds no run to resume (no {last}); start one "
-                                  "without --resume")
+            raise CheckpointError(
+                f"{out} holds no run to resume (no {last}); start one without --resume"
+            )
         state = read_checkpoint(last).extra
     if not isinstance(state, dict) or not isinstance(state.get("job"), dict):
-        raise CheckpointError(f"{last} holds no options of a run to resume; start afresh with "
-                              "--overwrite")
+        raise CheckpointError(
+            f"{last} holds no options of a run to resume; start afresh with --overwrite"
+        )
     changes = {k: v for k, v in (changes or {}).items() if v is not None}
     wrong = sorted(set(changes) - allowed)
     if wrong:
         may = ", ".join(sorted(allowed)) or "none of them"
-        raise ConfigError(f"a resumed run cannot change {', '.join(wrong)}; start a new run "
-                          f"for that (a resume may change {may})")
+        raise ConfigError(
+            f"a resumed run cannot change {', '.join(wrong)}; start a new run "
+            f"for that (a resume may change {may})"
+        )
     done, steps = state.get("step"), changes.get("steps", 0)
     if isinstance(done, int) and 0 < steps < done:
-        raise ConfigError(f"{out}: the run is already at step {done:,}, past a budget of "
-                          f"{steps:,} steps (counted from its start); give --steps greater "
-                          f"than {done:,} to continue it")
+        raise ConfigError(
+            f"{out}: the run is already at step {done:,}, past a budget of "
+            f"{steps:,} steps (counted from its start); give --steps greater "
+            f"than {done:,} to continue it"
+        )
     return {**state["job"], **changes}
 
 
-def load_run(out: Path, kind: type | tuple[type, ...], options: Any,
-             changes: dict[str, Any], allowed: frozenset[str]) -> tuple[Any, dict[str, Any], Any]:
+def load_run(
+    out: Path,
+    kind: type | tuple[type, ...],
+    options: Any,
+    changes: dict[str, Any],
+    allowed: frozenset[str],
+) -> tuple[Any, dict[str, Any], Any]:
     """(network, saved state, ``options.from_dict`` of the saved options with ``changes``) of
     the one-network run in ``out``, to continue exactly where it stopped."""
     model, state = load_last(out, kind)
@@ -209,13 +237,19 @@ def load_last(run_dir: Path, kind: type | tuple[type, ...]) -> tuple[Any, dict[s
 
     last = Path(run_dir) / "last"
     if not last.exists():
-        raise CheckpointError(f"{run_dir} holds no run to resume (no {last}); start one "
-                              "without --resume")
+        raise CheckpointError(
+            f"{run_dir} holds no run to resume (no {last}); start one without --resume"
+        )
     model, state = load_with_state(last)
-    if not isinstance(model, kind) or not isinstance(state, dict) or not all(
-            isinstance(state.get(k), dict) for k in ("engine", "source", "loop")):
-        raise CheckpointError(f"{last} holds no training state of this job to continue from; "
-                              "start afresh with --overwrite")
+    if (
+        not isinstance(model, kind)
+        or not isinstance(state, dict)
+        or not all(isinstance(state.get(k), dict) for k in ("engine", "source", "loop"))
+    ):
+        raise CheckpointError(
+            f"{last} holds no training state of this job to continue from; "
+            "start afresh with --overwrite"
+        )
     return model, state
 
 
@@ -243,21 +277,40 @@ class StepOptions(SavedOptions):
         self.check_training()
 
 
-STEP_FLAGS = ["steps", "minutes", "batch_size", "lr", "clip", "eval_every", "checkpoint_every",
-              "seed"]
+STEP_FLAGS = [
+    "steps",
+    "minutes",
+    "batch_size",
+    "lr",
+    "clip",
+    "eval_every",
+    "checkpoint_every",
+    "seed",
+]
 """``StepOptions``' flags on the command line (``--on-nonfinite`` is a run flag)."""
 
 
 # -- training ------------------------------------------------------------------------------------
 
 
-def train(engine: Engine, source: Source, budget: Budget, *, out: Path | None,
-          options: dict[str, Any], validation: Validation | None = None,
-          resumed: dict[str, Any] | None = None, stream: TextIO | None = None,
-          bits_per: str = "", clock: Callable[[], float] = time.monotonic,
-          signals: tuple[int, ...] = SIGNALS, stop: Callable[[], str | None] | None = None,
-          log: MetricsLog | None = None, need_bytes: int = 0,
-          after_update: Callable[[Engine], None] | None = None) -> Summary:
+def train(
+    engine: Engine,
+    source: Source,
+    budget: Budget,
+    *,
+    out: Path | None,
+    options: dict[str, Any],
+    validation: Validation | None = None,
+    resumed: dict[str, Any] | None = None,
+    stream: TextIO | None = None,
+    bits_per: str = "",
+    clock: Callable[[], float] = time.monotonic,
+    signals: tuple[int, ...] = SIGNALS,
+    stop: Callable[[], str | None] | None = None,
+    log: MetricsLog | None = None,
+    need_bytes: int = 0,
+    after_update: Callable[[Engine], None] | None = None,
+) -> Summary:
     """``training.loop.fit`` writing the run in ``out`` (``options`` saved in every ``last``).
 
     Progress goes to ``stream`` (None: none) on rank 0.  ``signals`` save ``last`` and
@@ -271,32 +324,51 @@ def train(engine: Engine, source: Source, budget: Budget, *, out: Path | None,
     check_writable(engine, out, need_bytes)
     progress = None
     if stream is not None:
-        progress = Progress(budget.steps, 60 * budget.minutes, stream=quiet(stream, comm),
-                            clock=clock, bits_per=bits_per)
+        progress = Progress(
+            budget.steps,
+            60 * budget.minutes,
+            stream=quiet(stream, comm),
+            clock=clock,
+            bits_per=bits_per,
+        )
     if log is None:
         log = metrics_log(engine, out, resumed)
     checkpoints = Checkpoints(out, extra={"job": options})
     with stop_on_signals(() if stop is not None else signals) as request:
-        return fit(engine, source, budget, validation=validation, checkpoints=checkpoints,
-                   log=log, progress=progress, stop=stop or request, clock=clock,
-                   resume=resumed, after_update=after_update)
+        return fit(
+            engine,
+            source,
+            budget,
+            validation=validation,
+            checkpoints=checkpoints,
+            log=log,
+            progress=progress,
+            stop=stop or request,
+            clock=clock,
+            resume=resumed,
+            after_update=after_update,
+        )
 
 
-def metrics_log(engine: Engine, out: Path | None, resumed: dict[str, Any] | None, *,
-                keep: bool = False) -> MetricsLog:
+def metrics_log(
+    engine: Engine, out: Path | None, resumed: dict[str, Any] | None, *, keep: bool = False
+) -> MetricsLog:
     """The run's ``metrics.jsonl`` (written by rank 0), continued after the resumed step."""
     writer = out if engine.comm.rank == 0 else None
-    return MetricsLog(writer, resume_step=engine.step if resumed is not None else None,
-                      keep=keep)
+    return MetricsLog(writer, resume_step=engine.step if resumed is not None else None, keep=keep)
 
 
 def figures(summary: Summary) -> dict[str, Any]:
     """What a run's ``Summary`` tells its reader: steps, seconds, how it stopped, the best
     validation figure and its step."""
-    return {"steps": summary.steps, "seconds": round(summary.seconds, 1),
-            "skipped": summary.skipped, "stopped_by": summary.stopped_by,
-            "best_validation": None if math.isnan(summary.best) else summary.best,
-            "best_step": summary.best_step}
+    return {
+        "steps": summary.steps,
+        "seconds": round(summary.seconds, 1),
+        "skipped": summary.skipped,
+        "stopped_by": summary.stopped_by,
+        "best_validation": None if math.isnan(summary.best) else summary.best,
+        "best_step": summary.best_step,
+    }
 
 
 def check_writable(engine: Engine, out: Path | None, need_bytes: int = 0) -> None:
@@ -336,8 +408,11 @@ def stopped(signal_name: str, job: str, out: Path, what: str, comm: Comm = LOCAL
     if comm.rank == 0:
         import sys
 
-        print(f"rnnkit: {signal_name} received: {what}; continue with: rnnkit {job} --resume "
-              f"--out {out}", file=sys.stderr)
+        print(
+            f"rnnkit: {signal_name} received: {what}; continue with: rnnkit {job} --resume "
+            f"--out {out}",
+            file=sys.stderr,
+        )
     return 128 + int(signal.Signals[signal_name])
 
 
@@ -345,8 +420,9 @@ def diverged(error: Exception, job: str, out: Path, hint: str = "") -> Exception
     """The ``TrainingDiverged`` to raise instead of ``error``: how to continue the run."""
     from ..training import TrainingDiverged
 
-    return TrainingDiverged(f"{error}; to continue from the last checkpoint: rnnkit {job} "
-                            f"--resume --out {out}{hint}")
+    return TrainingDiverged(
+        f"{error}; to continue from the last checkpoint: rnnkit {job} --resume --out {out}{hint}"
+    )
 
 
 # -- K data-parallel processes -------------------------------------------------------------------
@@ -374,9 +450,9 @@ def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
     except Exception as e:  # noqa: BLE001 — handled once every rank has said how it went
         error = e
     # [did any fail, −(the lowest failing rank), did any succeed]
-    failed = comm.allreduce_max(np.array([int(error is not None),
-                                          -comm.rank if error else -comm.size,
-                                          int(error is None)]))
+    failed = comm.allreduce_max(
+        np.array([int(error is not None), -comm.rank if error else -comm.size, int(error is None)])
+    )
     if not failed[0]:
         return result
     if error is None:  # another rank failed: it names itself
@@ -386,8 +462,9 @@ def agree(step: Callable[[], Any], comm: Comm = LOCAL) -> Any:
     if comm.rank == -int(failed[1]):
         import sys
 
-        print(f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(error)}",
-              file=sys.stderr)
+        print(
+            f"rnnkit: error in process {comm.rank} of {comm.size}: {_what(error)}", file=sys.stderr
+        )
     raise SystemExit(2)
 
 
@@ -410,16 +487,15 @@ def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
     """
     if comm.size == 1:
         return job()
-    from ..training.distributed import Disagreement
     from ..training import TrainingDiverged
+    from ..training.distributed import Disagreement
 
     try:
         return job()
     except SystemExit:
         raise
     except BaseException as e:  # the other ranks may wait in a collective
-        if getattr(e, "on_every_rank", False) or isinstance(e, (TrainingDiverged,
-                                                                 Disagreement)):
+        if getattr(e, "on_every_rank", False) or isinstance(e, (TrainingDiverged, Disagreement)):
             if comm.rank != 0:
                 raise SystemExit(2) from None
             raise

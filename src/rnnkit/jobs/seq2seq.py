@@ -29,13 +29,12 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..training.bptt import Step
 from ..data.synthetic import SEQ2SEQ_TASKS, Seq2SeqBatch, Seq2SeqVocab
-from ..training.distributed import LOCAL, Comm
 from ..errors import ConfigError
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
-from ..training import (Batch, Budget, Custom, Engine, Generated, Optimization, Summary,
-                        Validation)
+from ..training import Batch, Budget, Custom, Engine, Generated, Optimization, Summary, Validation
+from ..training.bptt import Step
+from ..training.distributed import LOCAL, Comm
 from . import runs
 
 Pairs = list[tuple[str, str]]
@@ -69,8 +68,16 @@ class Seq2SeqJob(runs.StepOptions):
     def __post_init__(self) -> None:
         if self.task not in SEQ2SEQ_TASKS:
             raise ConfigError(f"task must be one of {', '.join(SEQ2SEQ_TASKS)}, got {self.task!r}")
-        for name in ("max_len", "digits", "hidden_size", "embedding_dim", "num_layers",
-                     "val_size", "test_size", "beam"):
+        for name in (
+            "max_len",
+            "digits",
+            "hidden_size",
+            "embedding_dim",
+            "num_layers",
+            "val_size",
+            "test_size",
+            "beam",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         super().__post_init__()
@@ -93,8 +100,10 @@ class Data:
             pairs += [p for p in self.draw(rng, n - len(pairs)) if p[0] not in self.held_out]
             if len(pairs) == n:
                 return pairs
-        raise ConfigError("the test set holds nearly every source this task can draw; use a "
-                          "smaller --test-size, or a larger --max-len or --digits")
+        raise ConfigError(
+            "the test set holds nearly every source this task can draw; use a "
+            "smaller --test-size, or a larger --max-len or --digits"
+        )
 
     def batch(self, rng: np.random.Generator, n: int) -> Batch:
         """A training batch: x = (source ids ``[n, S]``, lengths ``[n]``), y = the same of
@@ -141,24 +150,45 @@ class Seq2SeqRun:
     out: Path | None
     resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
-    def fit(self, stream: TextIO | None, clock: Callable[[], float] = time.monotonic, *,
-            handle_signals: bool = True) -> Summary:
+    def fit(
+        self,
+        stream: TextIO | None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        handle_signals: bool = True,
+    ) -> Summary:
         """Train to the budget (progress and validation lines on ``stream``)."""
         source = Generated(lambda rng: self.data.batch(rng, self.job.batch_size))
-        validation = Validation(self.validate, "val_loss", show=lambda m: (
-            f"validation loss {m['val_loss']:.4f}, greedy exact match "
-            f"{m['val_exact_match']:.3f} on {len(self.data.val)} pairs"))
-        return runs.train(self.engine, source, Budget.of(self.job), out=self.out,
-                          options=self.job.to_dict(), validation=validation,
-                          resumed=self.resumed, stream=stream, clock=clock, bits_per="char",
-                          signals=runs.SIGNALS if handle_signals else ())
+        validation = Validation(
+            self.validate,
+            "val_loss",
+            show=lambda m: (
+                f"validation loss {m['val_loss']:.4f}, greedy exact match "
+                f"{m['val_exact_match']:.3f} on {len(self.data.val)} pairs"
+            ),
+        )
+        return runs.train(
+            self.engine,
+            source,
+            Budget.of(self.job),
+            out=self.out,
+            options=self.job.to_dict(),
+            validation=validation,
+            resumed=self.resumed,
+            stream=stream,
+            clock=clock,
+            bits_per="char",
+            signals=runs.SIGNALS if handle_signals else (),
+        )
 
     def validate(self, model: Seq2Seq) -> dict[str, float]:
         """Teacher-forced loss and greedy exact match on the validation pairs."""
         b = self.data.vocab.batch(self.data.val)
         greedy = model.greedy(b.src, b.src_lengths, longest_target(self.job))
-        return {"val_loss": float(model.loss(b)[0]),
-                "val_exact_match": float(exact_match(greedy, b).mean())}
+        return {
+            "val_loss": float(model.loss(b)[0]),
+            "val_exact_match": float(exact_match(greedy, b).mean()),
+        }
 
     def test(self) -> dict[str, Any]:
         """Exact match of greedy and beam decoding on the test pairs, and five examples."""
@@ -169,10 +199,12 @@ class Seq2SeqRun:
         return {
             "test_pairs": len(pairs),
             "greedy_exact_match": float(exact_match(greedy, b).mean()),
-            "beam_width": job.beam, "beam_exact_match": float(exact_match(beam, b).mean()),
-            "examples": [{"source": s, "target": t, "greedy": vocab.decode(g),
-                          "beam": vocab.decode(e)}
-                         for (s, t), g, e in zip(pairs[:5], greedy, beam)],
+            "beam_width": job.beam,
+            "beam_exact_match": float(exact_match(beam, b).mean()),
+            "examples": [
+                {"source": s, "target": t, "greedy": vocab.decode(g), "beam": vocab.decode(e)}
+                for (s, t), g, e in zip(pairs[:5], greedy, beam)
+            ],
         }
 
 
@@ -180,9 +212,14 @@ def start(job: Seq2SeqJob, out: Path | None, comm: Comm = LOCAL) -> Seq2SeqRun:
     """A new run: the task's data and a freshly initialised model (generator [seed, 0])."""
     data = make_data(job)
     rng = np.random.default_rng([job.seed, 0])
-    config = Seq2SeqConfig(vocab_size=len(data.vocab), embedding_dim=job.embedding_dim,
-                           cell=job.cell, hidden_size=job.hidden_size,
-                           num_layers=job.num_layers, dtype=job.dtype)
+    config = Seq2SeqConfig(
+        vocab_size=len(data.vocab),
+        embedding_dim=job.embedding_dim,
+        cell=job.cell,
+        hidden_size=job.hidden_size,
+        num_layers=job.num_layers,
+        dtype=job.dtype,
+    )
     model = Seq2Seq(config, rng=rng, meta={"task": job.task, "chars": data.vocab.chars})
     return Seq2SeqRun(job, model, _engine(model, job, rng, comm), data, out)
 
@@ -197,6 +234,12 @@ def resume(out: Path, comm: Comm = LOCAL, **changes: Any) -> Seq2SeqRun:
 
 
 def _engine(model: Seq2Seq, job: Seq2SeqJob, rng: np.random.Generator, comm: Comm) -> Engine:
-    return Engine(model, Custom(gradients), Optimization.of(job), rng, total_steps=job.steps,
-                  comm=comm, batch_size=job.batch_size)
-
+    return Engine(
+        model,
+        Custom(gradients),
+        Optimization.of(job),
+        rng,
+        total_steps=job.steps,
+        comm=comm,
+        batch_size=job.batch_size,
+    )

@@ -39,18 +39,31 @@ from ..cells import CellOptions, unroll
 from ..errors import ConfigError
 from ._heap import keep_freed_memory
 
-__all__ = ["BACKENDS", "KERNELS", "OPS", "default_backend", "keep_freed_memory", "resolve",
-           "resolve_op"]
+__all__ = [
+    "BACKENDS",
+    "KERNELS",
+    "OPS",
+    "default_backend",
+    "keep_freed_memory",
+    "resolve",
+    "resolve_op",
+]
 
 BACKENDS = ("auto", "fast", "reference")
 
 KERNELS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "elman": (("rnnkit.kernels.elman_fused", ("float32",)),
-              ("rnnkit.kernels.elman", ("float32", "float64"))),
-    "gru": (("rnnkit.kernels.gru_fused", ("float32",)),
-            ("rnnkit.kernels.gru", ("float32", "float64"))),
-    "lstm": (("rnnkit.kernels.lstm_fused", ("float32",)),
-             ("rnnkit.kernels.lstm", ("float32", "float64"))),
+    "elman": (
+        ("rnnkit.kernels.elman_fused", ("float32",)),
+        ("rnnkit.kernels.elman", ("float32", "float64")),
+    ),
+    "gru": (
+        ("rnnkit.kernels.gru_fused", ("float32",)),
+        ("rnnkit.kernels.gru", ("float32", "float64")),
+    ),
+    "lstm": (
+        ("rnnkit.kernels.lstm_fused", ("float32",)),
+        ("rnnkit.kernels.lstm", ("float32", "float64")),
+    ),
 }
 """Cell name → (module path, dtypes) of its fast paths, first choice first.  A module is
 imported only for its dtypes (so a float64 layer never loads Numba); the first whose

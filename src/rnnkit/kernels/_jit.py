@@ -61,11 +61,27 @@ def compiled(signature: str):
 
 f32 = np.float32
 CLAMP = f32(7.90531110763549805)  # |x| beyond which tanh(x) rounds to ±1 in float32
-P1, P3, P5, P7, P9, P11, P13 = (f32(c) for c in (
-    4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
-    -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16))
-Q0, Q2, Q4, Q6 = (f32(c) for c in (
-    4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06))
+P1, P3, P5, P7, P9, P11, P13 = (
+    f32(c)
+    for c in (
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
+    )
+)
+Q0, Q2, Q4, Q6 = (
+    f32(c)
+    for c in (
+        4.89352518554385e-03,
+        2.26843463243900e-03,
+        1.18534705686654e-04,
+        1.19825839466702e-06,
+    )
+)
 HALF, ONE = f32(0.5), f32(1.0)
 
 
@@ -85,15 +101,19 @@ E0, E1, E2, E3, E4, E5, E6, E7 = (f32(1 / math.factorial(k)) for k in range(8))
 
 
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # set from the environment at import
+
     def _pow2(n):
         """2ⁿ as float32 for an integer-valued n in [−126, 127]."""
         return f32(math.ldexp(1.0, int(n)))
 else:
+
     @intrinsic
     def _float32_from_bits(typingctx, bits):
         """The float32 whose IEEE bits are the int32 ``bits``."""
+
         def codegen(context, builder, signature, args):
             return builder.bitcast(args[0], context.get_value_type(types.float32))
+
         return types.float32(types.int32), codegen
 
     @numba.njit(inline="always", fastmath=FLAGS, error_model="numpy")

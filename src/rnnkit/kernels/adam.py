@@ -46,4 +46,5 @@ def supports(*arrays: np.ndarray) -> bool:
     """True when the arrays are C-contiguous float32 or float64 arrays of one dtype and size."""
     first = arrays[0]
     return first.dtype in (np.float32, np.float64) and all(
-        a.dtype == first.dtype and a.size == first.size and a.flags.c_contiguous for a in arrays)
+        a.dtype == first.dtype and a.size == first.size and a.flags.c_contiguous for a in arrays
+    )

@@ -63,12 +63,18 @@ def _rows(z, y, w, inv_n, dz):
     return loss
 
 
-def softmax_cross_entropy_rows(z: np.ndarray, y: np.ndarray, w: np.ndarray,
-                               n: int) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy_rows(
+    z: np.ndarray, y: np.ndarray, w: np.ndarray, n: int
+) -> tuple[float, np.ndarray]:
     """(L, dz) for float32 logits ``z: [N, V]``, class ids ``y: [N]`` (any valid id where
     w = 0), weights ``w: [N]`` of 0/1 and the normaliser ``n`` > 0."""
     z = np.ascontiguousarray(z, np.float32)
     dz = np.empty_like(z)
-    loss = _rows(z, np.ascontiguousarray(y, np.int64), np.ascontiguousarray(w, np.float32),
-                 np.float32(1.0 / n), dz)
+    loss = _rows(
+        z,
+        np.ascontiguousarray(y, np.int64),
+        np.ascontiguousarray(w, np.float32),
+        np.float32(1.0 / n),
+        dz,
+    )
     return loss / n, dz

@@ -36,8 +36,15 @@ def supports(opts: CellOptions, dtype) -> bool:
     return np.dtype(dtype) in (np.float32, np.float64)
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.elman``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
@@ -68,8 +75,15 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     return outs, (hs[T].copy(),), cache
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.elman``."""
     xs, hs, act, mk, drop = cache[:5]
     T, B, H = act.shape

@@ -70,8 +70,10 @@ def _forward_step(act, P, ids, q, t, hs, m, relu):
             hs[t + 1, b] = a
 
 
-@compiled(f"void({ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, {IDS}, "
-          f"{ARRAY2}, {ARRAY2})")
+@compiled(
+    f"void({ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, {IDS}, "
+    f"{ARRAY2}, {ARRAY2})"
+)
 def _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db):
     """Step t: da = dA[t] and its sum db[t] = Σ_b da; for token ids dW_ihᵀ[id] += da
     (m, ids: [T, B], or [0, 0] without a mask / for vectors)."""
@@ -93,8 +95,15 @@ def _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db):
         add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.elman``, for
     vectors ``xs: [T, B, I]`` or token ids ``xs: [T, B]`` (one-hot rows of width I)."""
     T, B = xs.shape[:2]
@@ -119,8 +128,15 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     return outs, (hs[T].copy(),), cache
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.elman``.
 
     ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).

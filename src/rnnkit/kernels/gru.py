@@ -49,12 +49,18 @@ class Cache(NamedTuple):
 
 def supports(opts: CellOptions, dtype) -> bool:
     """The GRU with reset_after=True and no layer norm, in float32 or float64."""
-    return opts.reset_after and not opts.layer_norm and np.dtype(dtype) in (
-        np.float32, np.float64)
+    return opts.reset_after and not opts.layer_norm and np.dtype(dtype) in (np.float32, np.float64)
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
@@ -115,8 +121,15 @@ def _factors(cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     return P, G
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
 
     ``need_dx=False`` skips the input gradient (returns None in its place).
@@ -149,7 +162,8 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
         dh_next, dh_prev = dh_prev, dh_next
     POOL.give(P, G)
     d_ih[:, :, : 2 * H] = d_hh[:, :, : 2 * H]  # da_r, da_z
-    dxs, grads = seq.split_gate_grads(p, xs, hs, drop, d_ih, d_hh, need_dx,
-                                      seq.bias_grad(d_ih), seq.bias_grad(d_hh))
+    dxs, grads = seq.split_gate_grads(
+        p, xs, hs, drop, d_ih, d_hh, need_dx, seq.bias_grad(d_ih), seq.bias_grad(d_hh)
+    )
     POOL.give(d_ih, d_hh)
     return dxs, (dh_next,), grads

@@ -29,7 +29,6 @@ from . import sequence as seq
 from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, copy_token_rows, tanh32
 from ._workspace import POOL, Lease, leased
 
-
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
 
@@ -48,8 +47,10 @@ def supports(opts: CellOptions, dtype) -> bool:
     return opts.reset_after and not opts.layer_norm and np.dtype(dtype) == np.float32
 
 
-@compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, "
-          f"{ARRAY3}, {ARRAY2})")
+@compiled(
+    f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY1}, int64, {ARRAY3}, {ARRAY3}, "
+    f"{ARRAY3}, {ARRAY2})"
+)
 def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
     """Step t: gates[t] becomes τ_r, τ_z, n; a_hn[t] and h_t (and outs when masked).
 
@@ -80,10 +81,13 @@ def _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m):
                 outs[t, b] = h
 
 
-@compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, "
-          f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2}, {ARRAY2}, boolean)")
-def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m, ids, dW_ihT,
-                   db_hh, db_n, fill_ih):
+@compiled(
+    f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY3}, "
+    f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2}, {ARRAY2}, boolean)"
+)
+def _backward_step(
+    gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m, ids, dW_ihT, db_hh, db_n, fill_ih
+):
     """Step t: d_hh[t] = [da_r | da_z | da_hn], dh_z = dh z, the step's sums db_hh[t] = Σ_b
     d_hh[t] and db_n[t] = Σ_b da_n; d_ih[t] = [da_r | da_z | da_n] (only da_n unless
     ``fill_ih``), and for token ids dW_ihᵀ[id] += d_ih[t] (m, ids: [T, B], or [0, 0] without
@@ -126,8 +130,15 @@ def _backward_step(gates, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_z, m, ids,
                 w[2 * H + j] += da_n[j]
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T,), cache — as ``unroll.forward`` with ``cells.gru``, for vectors
     ``xs: [T, B, I]`` or token ids ``xs: [T, B]`` (one-hot rows of width I)."""
     T, B = xs.shape[:2]
@@ -149,8 +160,15 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     return outs, (hs[T].copy(),), cache
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0,), grads) — as ``unroll.backward`` with ``cells.gru``.
 
     ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).
@@ -169,8 +187,23 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     mm = np.empty((B, H), dt)
     for t in reversed(range(T)):
-        _backward_step(tau, hs, a_hn, douts, t, dh_next, d_ih, d_hh, dh_prev, m, ids,
-                       dW_ihT, db_hh, db_n, need_dx or not tokens)
+        _backward_step(
+            tau,
+            hs,
+            a_hn,
+            douts,
+            t,
+            dh_next,
+            d_ih,
+            d_hh,
+            dh_prev,
+            m,
+            ids,
+            dW_ihT,
+            db_hh,
+            db_n,
+            need_dx or not tokens,
+        )
         np.matmul(d_hh[t], W_hh, out=mm)  # [da_r | da_z | da_hn] W_hh
         if drop is not None:
             mm *= drop
@@ -181,7 +214,8 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
     db_hh, db_n = (s.sum(axis=0, dtype=np.float64).astype(dt) for s in (db_hh, db_n))
     db_ih = np.concatenate([db_hh[: 2 * H], db_n])
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
-    dxs, grads = seq.split_gate_grads(p, cache.xs, hs, drop, d_ih, d_hh, need_dx, db_ih, db_hh,
-                                      dW_ih)
+    dxs, grads = seq.split_gate_grads(
+        p, cache.xs, hs, drop, d_ih, d_hh, need_dx, db_ih, db_hh, dW_ih
+    )
     POOL.give(d_ih, d_hh)
     return dxs, (dh_next,), grads

@@ -54,12 +54,20 @@ class Cache(NamedTuple):
 
 def supports(opts: CellOptions, dtype) -> bool:
     """The plain LSTM (no peepholes, no layer norm) in float32 or float64."""
-    return not opts.peepholes and not opts.layer_norm and np.dtype(dtype) in (
-        np.float32, np.float64)
+    return (
+        not opts.peepholes and not opts.layer_norm and np.dtype(dtype) in (np.float32, np.float64)
+    )
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``."""
     T, B, _ = xs.shape
     H = state0[0].shape[1]
@@ -121,8 +129,15 @@ def _factors(cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return P, P_c, G
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
 
     ``need_dx=False`` skips the input gradient (returns None in its place).

@@ -28,10 +28,8 @@ import numpy as np
 from ..cells import CellOptions
 from . import prelude
 from . import sequence as seq
-from ._jit import (ARRAY2, ARRAY3, HALF, IDS, ONE, add_token_rows, compiled, copy_token_rows,
-                   tanh32)
+from ._jit import ARRAY2, ARRAY3, HALF, IDS, ONE, add_token_rows, compiled, copy_token_rows, tanh32
 from ._workspace import POOL, Lease, leased
-
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
 
@@ -52,8 +50,10 @@ def supports(opts: CellOptions, dtype) -> bool:
     return not opts.peepholes and not opts.layer_norm and np.dtype(dtype) == np.float32
 
 
-@compiled(f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
-          f"{ARRAY3}, {ARRAY2})")
+@compiled(
+    f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, int64, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
+    f"{ARRAY3}, {ARRAY2})"
+)
 def _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m):
     """Step t: τ[t] = tanh(x_t W_ihᵀ + b + q), then c, tanh c, h (and outs when masked).
 
@@ -87,10 +87,11 @@ def _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m):
                 outs[t, b] = h
 
 
-@compiled(f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY2}, "
-          f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2})")
-def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, ids, dW_ihT,
-                   db):
+@compiled(
+    f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, int64, {ARRAY2}, {ARRAY2}, "
+    f"{ARRAY3}, {ARRAY2}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2})"
+)
+def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, ids, dW_ihT, db):
     """Step t: da = dA[t] and dc_{t−1} from dh_next, dc_next; db[t] = Σ_b da, and for token
     ids dW_ihᵀ[id] += da (m, ids: [T, B], or [0, 0] without a mask / for vectors).
 
@@ -128,8 +129,15 @@ def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, 
         add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
-def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
-            mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+def forward(
+    cell,
+    p: dict,
+    xs: np.ndarray,
+    state0: tuple,
+    opts: CellOptions,
+    mask: np.ndarray | None = None,
+    drop: np.ndarray | None = None,
+):
     """outs [T, B, H], (h_T, c_T), cache — as ``unroll.forward`` with ``cells.lstm``, for
     vectors ``xs: [T, B, I]`` or token ids ``xs: [T, B]`` (one-hot rows of width I)."""
     T, B = xs.shape[:2]
@@ -151,8 +159,15 @@ def forward(cell, p: dict, xs: np.ndarray, state0: tuple, opts: CellOptions,
     return outs, (hs[T].copy(), cs[T].copy()), cache
 
 
-def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
-             opts: CellOptions, need_dx: bool = True):
+def backward(
+    cell,
+    p: dict,
+    cache: Cache,
+    douts: np.ndarray,
+    dstate: tuple,
+    opts: CellOptions,
+    need_dx: bool = True,
+):
     """(dxs [T, B, I] or None, (dh_0, dc_0), grads) — as ``unroll.backward`` with ``cells.lstm``.
 
     ``need_dx=False`` skips the input gradient (for token ids, ∂L/∂ of their one-hot rows).
@@ -169,8 +184,21 @@ def backward(cell, p: dict, cache: Cache, douts: np.ndarray, dstate: tuple,
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
     for t in reversed(range(T)):
-        _backward_step(cache.tau, cache.cs, cache.tanh_c, douts, t, dh_next, dc_next, dA,
-                       dc_prev, m, ids, dW_ihT, db)
+        _backward_step(
+            cache.tau,
+            cache.cs,
+            cache.tanh_c,
+            douts,
+            t,
+            dh_next,
+            dc_next,
+            dA,
+            dc_prev,
+            m,
+            ids,
+            dW_ihT,
+            db,
+        )
         np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
         if cache.drop is not None:
             dh_prev *= cache.drop

@@ -60,8 +60,12 @@ def input_projection(xs: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray
     if I <= NARROW and xs.dtype == np.float32:
         from ._jit import project_narrow  # float32 only: float64 never loads Numba
 
-        project_narrow(np.ascontiguousarray(xs2), np.ascontiguousarray(W.T),
-                       np.ascontiguousarray(b, np.float32), ax2)
+        project_narrow(
+            np.ascontiguousarray(xs2),
+            np.ascontiguousarray(W.T),
+            np.ascontiguousarray(b, np.float32),
+            ax2,
+        )
         return ax
     if I == 1:  # an outer product: NumPy's matmul takes a slow path for K = 1
         np.multiply(xs2, W.T, out=ax2)
@@ -121,9 +125,16 @@ def recurrent_inputs(hs: np.ndarray, drop: np.ndarray | None, T: int) -> np.ndar
     return hs[:T] if drop is None else hs[:T] * drop
 
 
-def gate_grads(p: dict, xs: np.ndarray, hs: np.ndarray, drop: np.ndarray | None,
-               da: np.ndarray, need_dx: bool, db: np.ndarray | None = None,
-               dW_ih: np.ndarray | None = None):
+def gate_grads(
+    p: dict,
+    xs: np.ndarray,
+    hs: np.ndarray,
+    drop: np.ndarray | None,
+    da: np.ndarray,
+    need_dx: bool,
+    db: np.ndarray | None = None,
+    dW_ih: np.ndarray | None = None,
+):
     """(dxs or None, grads) of a cell whose every pre-activation a = x W_ihᵀ + b_ih + h_rec
     W_hhᵀ + b_hh (Elman, LSTM): dW_ih = Σ daᵀ x, dW_hh = Σ daᵀ h_rec, db_ih = db_hh = Σ da,
     dxs = da W_ih.  ``db`` and ``dW_ih`` are given when the time loop summed them already
@@ -144,9 +155,18 @@ def gate_grads(p: dict, xs: np.ndarray, hs: np.ndarray, drop: np.ndarray | None,
     return dxs, grads
 
 
-def split_gate_grads(p: dict, xs: np.ndarray, hs: np.ndarray, drop: np.ndarray | None,
-                     d_ih: np.ndarray, d_hh: np.ndarray, need_dx: bool,
-                     db_ih: np.ndarray, db_hh: np.ndarray, dW_ih: np.ndarray | None = None):
+def split_gate_grads(
+    p: dict,
+    xs: np.ndarray,
+    hs: np.ndarray,
+    drop: np.ndarray | None,
+    d_ih: np.ndarray,
+    d_hh: np.ndarray,
+    need_dx: bool,
+    db_ih: np.ndarray,
+    db_hh: np.ndarray,
+    dW_ih: np.ndarray | None = None,
+):
     """(dxs or None, grads) of a cell whose input side and recurrent side differ in some
     gradient (the GRU: da_n enters x W_inᵀ, da_hn = r ⊙ da_n enters h W_hnᵀ), from
     ``d_ih = ∂L/∂(x W_ihᵀ + b_ih)`` and ``d_hh = ∂L/∂(h_rec W_hhᵀ + b_hh)`` ``[T, B, G]``:

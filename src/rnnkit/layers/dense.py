@@ -1,7 +1,7 @@
 """Linear readout: y = h Wᵀ + b, applied at every step or once.
 
-    forward:   y = h Wᵀ + b               h: [N, F], W: [O, F], b: [O]
-    backward:  dh = dy W,  dW = dyᵀ h,  db = Σ_N dy
+forward:   y = h Wᵀ + b               h: [N, F], W: [O, F], b: [O]
+backward:  dh = dy W,  dW = dyᵀ h,  db = Σ_N dy
 """
 
 import numpy as np

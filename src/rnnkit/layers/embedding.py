@@ -43,9 +43,15 @@ def embed_backward(E: np.ndarray, ids: np.ndarray, dx: np.ndarray) -> np.ndarray
     return dE
 
 
-def model_inputs(x: np.ndarray, *, vocab_size: int, input_size: int, dtype,
-                 embedding: np.ndarray | None = None,
-                 one_hot_rows: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+def model_inputs(
+    x: np.ndarray,
+    *,
+    vocab_size: int,
+    input_size: int,
+    dtype,
+    embedding: np.ndarray | None = None,
+    one_hot_rows: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray]:
     """(ids ``[T, B]`` or None, xs ``[T, B, I]``) from a batch-first model input.
 
     With ``vocab_size`` V > 0, ``x: [B, T]`` holds token ids, read through ``embedding``

@@ -63,7 +63,10 @@ def bits_per_char(losses: list[float], counts: list[int]) -> float:
 
 
 def softmax_cross_entropy(
-    logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None, *,
+    logits: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
     normalizer: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """(mean cross-entropy in nats, ∂L/∂logits) of ``logits: [..., V]`` and class ids ``[...]``.
@@ -86,13 +89,13 @@ def softmax_cross_entropy(
     _check_range(y, keep, V)
     order = _memory_order(z)  # rows taken in memory order: a transposed view needs no copy
     z, y, keep = z.transpose(order + (z.ndim - 1,)), y.transpose(order), keep.transpose(order)
-    loss, dz = _cross_entropy_rows(z.reshape(-1, V), y.reshape(-1), keep.reshape(-1),
-                                   normalizer)
+    loss, dz = _cross_entropy_rows(z.reshape(-1, V), y.reshape(-1), keep.reshape(-1), normalizer)
     return loss, dz.reshape(z.shape).transpose(tuple(np.argsort(order)) + (z.ndim - 1,))
 
 
-def _cross_entropy_rows(z2: np.ndarray, y: np.ndarray, keep: np.ndarray,
-                        normalizer: int | None) -> tuple[float, np.ndarray]:
+def _cross_entropy_rows(
+    z2: np.ndarray, y: np.ndarray, keep: np.ndarray, normalizer: int | None
+) -> tuple[float, np.ndarray]:
     """(L, dz) of logits ``z2: [N, V]``, class ids ``y: [N]`` and the counted rows ``keep``."""
     y_flat = np.where(keep, y, 0)  # padded targets are never read
     w = keep.astype(z2.dtype)
@@ -122,7 +125,10 @@ def _memory_order(z: np.ndarray) -> tuple[int, ...]:
 
 
 def mse(
-    pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, *,
+    pred: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
     normalizer: int | None = None,
 ) -> tuple[float, np.ndarray]:
     """(mean squared error over the counted elements, ∂L/∂pred) for ``pred, target: [..., O]``.

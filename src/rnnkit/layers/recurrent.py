@@ -22,7 +22,6 @@ sequence keeps its last state, its outputs are 0, and it receives no gradient; t
 direction of a bidirectional layer starts at each sequence's last real step.
 """
 
-from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
@@ -91,7 +90,9 @@ class Recurrent:
         if self.dtype not in (np.float32, np.float64):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype}")
         # the implementation of the time loop: a fast kernel or the reference (see rnnkit.kernels)
-        self.impl: ModuleType | TimeLoop = kernels.resolve(config.cell, self.opts, self.dtype, backend)
+        self.impl: ModuleType | TimeLoop = kernels.resolve(
+            config.cell, self.opts, self.dtype, backend
+        )
         self.num_directions = 2 if config.bidirectional else 1
         H = config.hidden_size
         self.state_sizes = self.cell.state_sizes(H, self.opts)
@@ -239,7 +240,9 @@ class Recurrent:
         T, B = first.shape[:2]
         expected = (T, B, self.output_size)
         if d_out.shape != expected:
-            raise ShapeError(f"d_outputs must have shape {expected} (time-major), got {d_out.shape}")
+            raise ShapeError(
+                f"d_outputs must have shape {expected} (time-major), got {d_out.shape}"
+            )
         d_finals, _ = self._split_state(d_final_state, B)
         d_states0 = [np.zeros_like(s) for s in d_finals]
         grads: dict[str, np.ndarray] = {}
@@ -304,9 +307,13 @@ class Recurrent:
         if lengths is not None:
             lengths = np.asarray(lengths)
             if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
-                raise ShapeError(f"lengths must be {B} integers, got {lengths.dtype} {lengths.shape}")
+                raise ShapeError(
+                    f"lengths must be {B} integers, got {lengths.dtype} {lengths.shape}"
+                )
             if lengths.min() < 1 or lengths.max() > T:
-                raise ShapeError(f"lengths must lie in [1, {T}], got {lengths.min()}..{lengths.max()}")
+                raise ShapeError(
+                    f"lengths must lie in [1, {T}], got {lengths.min()}..{lengths.max()}"
+                )
             return np.arange(T)[:, None] < lengths[None, :]
         if mask is None:
             return None
@@ -334,7 +341,9 @@ class Recurrent:
         for part, shape in zip(parts, shapes):
             part = np.asarray(part, dtype=self.dtype)
             if part.shape != shape:
-                raise ShapeError(f"state arrays must have shape {shape} [L·D, B, S], got {part.shape}")
+                raise ShapeError(
+                    f"state arrays must have shape {shape} [L·D, B, S], got {part.shape}"
+                )
             out.append(part)
         return tuple(out), single
 
@@ -342,7 +351,9 @@ class Recurrent:
         if not (train and self.config.recurrent_dropout):
             return None
         assert rng is not None  # forward refuses training with dropout and no rng
-        return _dropout_mask(rng, (B, self.state_sizes[0]), self.config.recurrent_dropout, self.dtype)
+        return _dropout_mask(
+            rng, (B, self.state_sizes[0]), self.config.recurrent_dropout, self.dtype
+        )
 
 
 def _dropout_mask(rng: Uniforms, shape: tuple[int, ...], p: float, dtype) -> np.ndarray:

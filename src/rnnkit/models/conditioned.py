@@ -45,8 +45,11 @@ class ConditionedConfig:
             raise ConfigError(f"condition_size must be > 0, got {self.condition_size}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model.to_dict(), "condition_size": self.condition_size,
-                "condition": self.condition}
+        return {
+            "model": self.model.to_dict(),
+            "condition_size": self.condition_size,
+            "condition": self.condition,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ConditionedConfig":
@@ -75,20 +78,28 @@ class Conditioned:
     (``c: [B, C]``).
     """
 
-    def __init__(self, config: ConditionedConfig, *, rng: np.random.Generator,
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: ConditionedConfig,
+        *,
+        rng: np.random.Generator,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.meta = dict(meta or {})  # JSON-able extras saved with the model (the task)
         self.condition, self.condition_size = config.condition, config.condition_size
         condition_size = config.condition_size
         self.model = Model(config.model, rng=rng)
         rnn = self.model.rnn
-        self.widths = [rnn.config.num_layers * rnn.num_directions * S[-1]
-                       for S in _state_shapes(rnn)]
+        self.widths = [
+            rnn.config.num_layers * rnn.num_directions * S[-1] for S in _state_shapes(rnn)
+        ]
         N, k = sum(self.widths), 1.0 / np.sqrt(condition_size)
         dtype = self.model.dtype
-        self.params = {"init.weight": rng.uniform(-k, k, (N, condition_size)).astype(dtype),
-                       "init.bias": np.zeros(N, dtype=dtype)}
+        self.params = {
+            "init.weight": rng.uniform(-k, k, (N, condition_size)).astype(dtype),
+            "init.bias": np.zeros(N, dtype=dtype),
+        }
         self.params |= self.model.params  # the same arrays: in-place updates reach the model
 
     def num_parameters(self) -> int:
@@ -108,8 +119,9 @@ class Conditioned:
         if self.condition == "class":
             if c.ndim != 1:
                 raise ShapeError(f"class conditions must be [B] ids, got shape {c.shape}")
-            return one_hot(check_ids(c, self.condition_size), self.condition_size,
-                           self.model.dtype)
+            return one_hot(
+                check_ids(c, self.condition_size), self.condition_size, self.model.dtype
+            )
         if c.ndim != 2 or c.shape[1] != self.condition_size:
             raise ShapeError(f"conditions must be [B, {self.condition_size}], got {c.shape}")
         return c.astype(self.model.dtype, copy=False)
@@ -120,8 +132,14 @@ class Conditioned:
         s0 = np.tanh(cv @ self.params["init.weight"].T + self.params["init.bias"])  # tanh(Wc + b)
         return self._split(s0), cv, s0
 
-    def forward(self, c: np.ndarray, x: np.ndarray, *, train: bool = False,
-                rng: np.random.Generator | None = None) -> tuple[np.ndarray, ConditionedCache]:
+    def forward(
+        self,
+        c: np.ndarray,
+        x: np.ndarray,
+        *,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, ConditionedCache]:
         """Outputs ``[B, T, O]`` for conditions ``c`` and inputs ``x: [B, T]`` or ``[B, T, I]``."""
         state, cv, s0 = self.initial_state(c)
         if len(cv) != len(x):
@@ -136,8 +154,15 @@ class Conditioned:
         da = ds0 * (1 - cache.s0 * cache.s0)  # da = ds_0 ⊙ (1 − s_0²)
         return {"init.weight": da.T @ cache.c, "init.bias": da.sum(axis=0), **grads}
 
-    def generate(self, c: np.ndarray, start: np.ndarray, length: int, *,
-                 temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    def generate(
+        self,
+        c: np.ndarray,
+        start: np.ndarray,
+        length: int,
+        *,
+        temperature: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
         """``length`` outputs per condition, each fed back as the next input.
 
         ``start`` is the first input (``[B]`` ids or ``[B, I]``).  Token models take the most
@@ -178,8 +203,9 @@ class Conditioned:
 
     def _join(self, state: Any) -> np.ndarray:
         parts = state if isinstance(state, tuple) else (state,)
-        return np.concatenate([p.transpose(1, 0, 2).reshape(p.shape[1], -1) for p in parts],
-                              axis=1)
+        return np.concatenate(
+            [p.transpose(1, 0, 2).reshape(p.shape[1], -1) for p in parts], axis=1
+        )
 
     def _size(self, j: int) -> int:
         return _state_shapes(self.model.rnn)[j][-1]

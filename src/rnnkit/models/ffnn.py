@@ -76,12 +76,16 @@ class FFNNConfig:
         if self.embedding_dim and not self.vocab_size:
             raise ConfigError("embedding_dim needs vocab_size > 0 (token inputs)")
         if self.vocab_size and self.input_size != (self.embedding_dim or self.vocab_size):
-            raise ConfigError(f"input_size must be {self.embedding_dim or self.vocab_size} "
-                              f"for token inputs, got {self.input_size}")
-        for name, allowed in (("activation", ("tanh", "relu")),
-                              ("readout", ("every_step", "last_step")),
-                              ("loss", ("cross_entropy", "mse")),
-                              ("dtype", ("float32", "float64"))):
+            raise ConfigError(
+                f"input_size must be {self.embedding_dim or self.vocab_size} "
+                f"for token inputs, got {self.input_size}"
+            )
+        for name, allowed in (
+            ("activation", ("tanh", "relu")),
+            ("readout", ("every_step", "last_step")),
+            ("loss", ("cross_entropy", "mse")),
+            ("dtype", ("float32", "float64")),
+        ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -124,9 +128,14 @@ class FFNNCache(NamedTuple):
 class FFNN:
     """A multilayer perceptron over the last ``window`` inputs, with a hand-written backward."""
 
-    def __init__(self, config: FFNNConfig, *, rng: np.random.Generator | None = None,
-                 params: dict[str, np.ndarray] | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: FFNNConfig,
+        *,
+        rng: np.random.Generator | None = None,
+        params: dict[str, np.ndarray] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.dtype = np.dtype(config.dtype)
         self.meta = dict(meta or {})
@@ -173,12 +182,14 @@ class FFNN:
         missing = sorted(set(expected) - set(params))
         unexpected = sorted(set(params) - set(expected))
         if missing or unexpected:
-            raise ShapeError(f"parameters do not match this network: missing {missing}, "
-                             f"unexpected {unexpected}")
+            raise ShapeError(
+                f"parameters do not match this network: missing {missing}, unexpected {unexpected}"
+            )
         for n, shape in expected.items():
             if np.shape(params[n]) != shape:
-                raise ShapeError(f"parameter {n} must have shape {shape}, "
-                                 f"got {np.shape(params[n])}")
+                raise ShapeError(
+                    f"parameter {n} must have shape {shape}, got {np.shape(params[n])}"
+                )
         self.params = {n: np.array(params[n], dtype=self.dtype, order="C") for n in expected}
 
     def num_parameters(self) -> int:
@@ -186,10 +197,16 @@ class FFNN:
 
     # -- forward and backward -----------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, state: np.ndarray | None = None,
-                mask: np.ndarray | None = None, *, lengths: np.ndarray | None = None,
-                train: bool = False, rng: np.random.Generator | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, FFNNCache]:
+    def forward(
+        self,
+        x: np.ndarray,
+        state: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, FFNNCache]:
         """Outputs for ``x: [B, T]`` ids or ``[B, T, I]``; ``state``: earlier ``[k − 1, B, I]``.
 
         Returns (outputs ``[B, T, O]`` or ``[B, O]``, the last k − 1 inputs, cache).
@@ -217,13 +234,19 @@ class FFNN:
         final = xp[keep, np.arange(B)[None, :]]
         return y, final, FFNNCache(ids, acts, last, (T, B, I))
 
-    def predict(self, x: np.ndarray, state: np.ndarray | None = None,
-                mask: np.ndarray | None = None, *,
-                lengths: np.ndarray | None = None) -> np.ndarray:
+    def predict(
+        self,
+        x: np.ndarray,
+        state: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self.forward(x, state, mask, lengths=lengths)[0]
 
-    def backward(self, cache: FFNNCache, dy: np.ndarray, dstate: np.ndarray | None = None
-                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def backward(
+        self, cache: FFNNCache, dy: np.ndarray, dstate: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Gradients of every parameter from ∂L/∂outputs ``dy``; also ∂L/∂state ``[k − 1, B, I]``.
 
         ``dstate`` (∂L/∂ the carried inputs) only reaches an embedding, so it is accepted and,
@@ -235,23 +258,27 @@ class FFNN:
         dy = dy.swapaxes(0, 1).reshape(T * B, -1) if dy.ndim == 3 else dy
         grads = {}
         da, grads["head.weight"], grads["head.bias"] = dense_backward(
-            self.params["head.weight"], cache.acts[-1], dy)  # da_L = W_oᵀ dy
+            self.params["head.weight"], cache.acts[-1], dy
+        )  # da_L = W_oᵀ dy
         for layer in reversed(range(len(self.config.hidden_sizes))):
             dz = da * self._act_grad(cache.acts[layer + 1])  # dz_l = da_l ⊙ act'(a_l)
             W = self.params[f"layers.{layer}.weight"]
             da, grads[f"layers.{layer}.weight"], grads[f"layers.{layer}.bias"] = dense_backward(
-                W, cache.acts[layer], dz)
+                W, cache.acts[layer], dz
+            )
         dxp = self._scatter_windows(da, cache, dstate)  # [T + k − 1, B, I]
         if self.config.embedding_dim:
             assert cache.ids is not None  # an embedding reads token ids
             grads["embedding.weight"] = embed_backward(
-                self.params["embedding.weight"], cache.ids, dxp[k - 1:])
+                self.params["embedding.weight"], cache.ids, dxp[k - 1 :]
+            )
         return {n: grads[n] for n in self.params}, dxp[: k - 1]
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _scatter_windows(self, dwin: np.ndarray, cache: FFNNCache,
-                         dstate: np.ndarray | None) -> np.ndarray:
+    def _scatter_windows(
+        self, dwin: np.ndarray, cache: FFNNCache, dstate: np.ndarray | None
+    ) -> np.ndarray:
         """∂L/∂ each padded input: every window's gradient added back where it was read."""
         T, B, I = cache.shape
         k = self.config.window
@@ -283,15 +310,21 @@ class FFNN:
             return np.zeros((k - 1, B, I), dtype=self.dtype)
         state = np.asarray(state, dtype=self.dtype)
         if state.shape != (k - 1, B, I):
-            raise ShapeError(f"ffnn state must be the last k − 1 inputs [{k - 1}, {B}, {I}], "
-                             f"got {state.shape}")
+            raise ShapeError(
+                f"ffnn state must be the last k − 1 inputs [{k - 1}, {B}, {I}], got {state.shape}"
+            )
         return state
 
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """(ids [T, B] or None, xs [T, B, I]) from the batch-first input."""
         c = self.config
-        ids, xs = model_inputs(x, vocab_size=c.vocab_size, input_size=c.input_size,
-                               dtype=self.dtype, embedding=self.params.get("embedding.weight"))
+        ids, xs = model_inputs(
+            x,
+            vocab_size=c.vocab_size,
+            input_size=c.input_size,
+            dtype=self.dtype,
+            embedding=self.params.get("embedding.weight"),
+        )
         if xs.shape[0] == 0:
             raise ShapeError("input must have at least one step")
         return ids, xs

@@ -71,6 +71,7 @@ class Model:
         if self.dtype == np.float32 and config.loss == "cross_entropy":
             # load the loss's compiled pass now (≈ 5 ms), not in the first training step
             from ..kernels import resolve_op  # (none under RNNKIT_BACKEND=reference)
+
             resolve_op("cross_entropy", self.dtype)
         self.params: dict[str, np.ndarray] = {}
         if params is None:
@@ -110,18 +111,26 @@ class Model:
                 f"these {self.config.rnn.cell} weights have a separate head.weight/head.bias "
                 "readout, from an rnnkit whose Jordan layer fed back an internal output under "
                 "that head; a Jordan model's own output layer is now its readout, so they do "
-                "not define this model: train it again")
-        missing, unexpected = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+                "not define this model: train it again"
+            )
+        missing, unexpected = (
+            sorted(set(expected) - set(params)),
+            sorted(set(params) - set(expected)),
+        )
         if missing or unexpected:
-            raise ShapeError(f"parameters do not match this model: missing {missing}, "
-                             f"unexpected {unexpected}")
+            raise ShapeError(
+                f"parameters do not match this model: missing {missing}, unexpected {unexpected}"
+            )
         for n, shape in expected.items():
             if np.shape(params[n]) != shape:
-                raise ShapeError(f"parameter {n} must have shape {shape}, got {np.shape(params[n])}")
+                raise ShapeError(
+                    f"parameter {n} must have shape {shape}, got {np.shape(params[n])}"
+                )
         self.params = {n: np.array(params[n], dtype=self.dtype, order="C") for n in expected}
         # the layer works on the very same arrays, so in-place optimizer updates reach it
-        self.rnn.params = {n[len(RNN_PREFIX):]: w for n, w in self.params.items()
-                           if n.startswith(RNN_PREFIX)}
+        self.rnn.params = {
+            n[len(RNN_PREFIX) :]: w for n, w in self.params.items() if n.startswith(RNN_PREFIX)
+        }
 
     def num_parameters(self) -> int:
         return int(sum(w.size for w in self.params.values()))
@@ -147,7 +156,9 @@ class Model:
         m = None if mask is None else np.asarray(mask).T
         if m is not None and m.shape != (T, B):
             raise ShapeError(f"mask must have shape [B, T] = [{B}, {T}], got {m.T.shape}")
-        hs, state, rnn_cache = self.rnn.forward(xs, state, m, lengths=lengths, train=train, rng=rng)
+        hs, state, rnn_cache = self.rnn.forward(
+            xs, state, m, lengths=lengths, train=train, rng=rng
+        )
         last = None
         if self.config.readout == "last_step":
             last = _last_steps(m, lengths, T, B)
@@ -161,13 +172,20 @@ class Model:
         y = y.swapaxes(0, 1) if y.ndim == 3 else y
         return y, state, ModelCache(ids, rnn_cache, hs, last)
 
-    def predict(self, x: np.ndarray, state: Any = None, mask: np.ndarray | None = None, *,
-                lengths: np.ndarray | None = None) -> np.ndarray:
+    def predict(
+        self,
+        x: np.ndarray,
+        state: Any = None,
+        mask: np.ndarray | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Outputs for ``x`` in evaluation mode (no dropout): ``[B, T, O]`` or ``[B, O]``."""
         return self.forward(x, state, mask, lengths=lengths)[0]
 
-    def backward(self, cache: ModelCache, dy: np.ndarray, dstate: Any = None
-                 ) -> tuple[dict[str, np.ndarray], Any]:
+    def backward(
+        self, cache: ModelCache, dy: np.ndarray, dstate: Any = None
+    ) -> tuple[dict[str, np.ndarray], Any]:
         """Gradients of every parameter from ∂L/∂outputs ``dy`` (and ∂L/∂final state).
 
         Returns (grads keyed like ``params``, ∂L/∂initial state).
@@ -182,11 +200,13 @@ class Model:
             dh_read = dy
             if self.has_head:
                 dh_read, grads["head.weight"], grads["head.bias"] = dense_backward(
-                    self.params["head.weight"], h_read, dy)
+                    self.params["head.weight"], h_read, dy
+                )
             dhs = self._scatter_last(dh_read, cache.last, hs.shape)
         elif self.has_head:
             dhs, grads["head.weight"], grads["head.bias"] = dense_backward(
-                self.params["head.weight"], hs, dy)
+                self.params["head.weight"], hs, dy
+            )
         else:
             dhs = np.ascontiguousarray(dy)  # Jordan: ∂L/∂y_t enters the layer at its own output
         need_dx = bool(self.config.embedding_dim)  # ∂L/∂x feeds only an embedding's gradient
@@ -213,9 +233,14 @@ class Model:
     def _inputs(self, x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """(ids [T, B] or None, xs [T, B, I] or the ids [T, B]) from the batch-first input."""
         c = self.config
-        return model_inputs(x, vocab_size=c.vocab_size, input_size=c.rnn.input_size,
-                            dtype=self.dtype, embedding=self.params.get("embedding.weight"),
-                            one_hot_rows=False)  # one-hot input: the layer takes the ids
+        return model_inputs(
+            x,
+            vocab_size=c.vocab_size,
+            input_size=c.rnn.input_size,
+            dtype=self.dtype,
+            embedding=self.params.get("embedding.weight"),
+            one_hot_rows=False,
+        )  # one-hot input: the layer takes the ids
 
     def _gather_last(self, hs: np.ndarray, last: np.ndarray) -> np.ndarray:
         """[B, F]: the forward half at each sequence's last step, the reverse half at step 0."""
@@ -241,7 +266,7 @@ class Model:
 def _sub(params: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
     if params is None:
         return None
-    return {n[len(RNN_PREFIX):]: w for n, w in params.items() if n.startswith(RNN_PREFIX)}
+    return {n[len(RNN_PREFIX) :]: w for n, w in params.items() if n.startswith(RNN_PREFIX)}
 
 
 def _last_steps(m: np.ndarray | None, lengths, T: int, B: int) -> np.ndarray:

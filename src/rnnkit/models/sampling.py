@@ -37,8 +37,11 @@ def generate(
     ``temperature`` must be a finite number > 0 (a NaN would make every probability NaN and
     every draw the last token); ``length`` a whole number ≥ 0.
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
-            or not (math.isfinite(temperature) and temperature > 0):
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float, np.number))
+        or not (math.isfinite(temperature) and temperature > 0)
+    ):
         raise ConfigError(f"temperature must be a finite number > 0, got {temperature!r}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
         raise ConfigError(f"length must be a whole number >= 0, got {length!r}")

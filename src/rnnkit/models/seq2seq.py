@@ -28,8 +28,8 @@ from ..config import ModelConfig
 from ..data.synthetic import BOS, EOS, PAD, Seq2SeqBatch
 from ..errors import ConfigError, ShapeError
 from ..layers.embedding import check_ids, embed_backward, embed_forward
-from ..layers.recurrent import Recurrent, RecurrentConfig
 from ..layers.losses import log_softmax, softmax_cross_entropy
+from ..layers.recurrent import Recurrent, RecurrentConfig
 from .model import Model
 
 
@@ -52,9 +52,13 @@ class Seq2SeqConfig:
 
     def rnn(self) -> RecurrentConfig:
         forget_bias = 1.0 if self.cell == "lstm" else 0.0
-        return RecurrentConfig(cell=self.cell, input_size=self.embedding_dim,
-                               hidden_size=self.hidden_size, num_layers=self.num_layers,
-                               forget_bias=forget_bias)
+        return RecurrentConfig(
+            cell=self.cell,
+            input_size=self.embedding_dim,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            forget_bias=forget_bias,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,8 +91,13 @@ class Seq2Seq:
     arrays the layers compute with, so in-place optimizer updates reach them.
     """
 
-    def __init__(self, config: Seq2SeqConfig, *, rng: np.random.Generator,
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: Seq2SeqConfig,
+        *,
+        rng: np.random.Generator,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.meta = dict(meta or {})  # JSON-able extras saved with the model (the task)
         self.dtype = np.dtype(config.dtype)
@@ -96,10 +105,16 @@ class Seq2Seq:
         self.encoder = Recurrent(rnn, rng=rng, dtype=self.dtype)
         self.src_embedding = rng.standard_normal((config.vocab_size, config.embedding_dim))
         self.src_embedding = self.src_embedding.astype(self.dtype)
-        self.decoder = Model(ModelConfig(rnn=rnn, output_size=config.vocab_size,
-                                         vocab_size=config.vocab_size,
-                                         embedding_dim=config.embedding_dim,
-                                         dtype=config.dtype), rng=rng)
+        self.decoder = Model(
+            ModelConfig(
+                rnn=rnn,
+                output_size=config.vocab_size,
+                vocab_size=config.vocab_size,
+                embedding_dim=config.embedding_dim,
+                dtype=config.dtype,
+            ),
+            rng=rng,
+        )
         self.params = {"encoder.embedding.weight": self.src_embedding}
         self.params |= {f"encoder.rnn.{n}": w for n, w in self.encoder.params.items()}
         self.params |= {f"decoder.{n}": w for n, w in self.decoder.params.items()}
@@ -169,8 +184,9 @@ class Seq2Seq:
                 break
         return np.stack(out, axis=1)
 
-    def beam(self, src: np.ndarray, src_lengths: np.ndarray, max_len: int, width: int
-             ) -> np.ndarray:
+    def beam(
+        self, src: np.ndarray, src_lengths: np.ndarray, max_len: int, width: int
+    ) -> np.ndarray:
         """Ids ``[B, ≤ max_len + 1]`` of the most probable of ``width`` beams per source."""
         if width < 1:
             raise ConfigError(f"beam width must be >= 1, got {width}")
@@ -193,7 +209,8 @@ class Seq2Seq:
             parent, tok = np.divmod(best, V)
             scores = np.take_along_axis(total, best, axis=1)
             history = np.concatenate(
-                [np.take_along_axis(history, parent[..., None], axis=1), tok[..., None]], axis=2)
+                [np.take_along_axis(history, parent[..., None], axis=1), tok[..., None]], axis=2
+            )
             finished = np.take_along_axis(finished, parent, axis=1) | (tok == EOS)
             state = _take_state(state, (parent + K * np.arange(B)[:, None]).reshape(-1))
             tokens = tok.reshape(-1)
@@ -207,8 +224,9 @@ def copy_params(params: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> No
     ShapeError): the layers keep computing with the very arrays they hold."""
     if set(new) != set(params):
         missing, unexpected = set(params) - set(new), set(new) - set(params)
-        raise ShapeError(f"parameters do not match: missing {sorted(missing)}, "
-                         f"unexpected {sorted(unexpected)}")
+        raise ShapeError(
+            f"parameters do not match: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+        )
     for n, w in params.items():
         if np.shape(new[n]) != w.shape:
             raise ShapeError(f"parameter {n} must have shape {w.shape}, got {np.shape(new[n])}")

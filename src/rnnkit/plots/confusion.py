@@ -8,8 +8,9 @@ import numpy as np
 from . import pyplot
 
 
-def confusion_png(path: str | Path, matrix: np.ndarray, classes: list[str], *,
-                  title: str = "") -> Path:
+def confusion_png(
+    path: str | Path, matrix: np.ndarray, classes: list[str], *, title: str = ""
+) -> Path:
     """A confusion matrix (rows: true class, columns: predicted) as a PNG heat map."""
     plt = pyplot()
     path = Path(path)
@@ -34,8 +35,15 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], *, title: str = "")
     fig, ax = plt.subplots(figsize=(1.2 + 0.5 * K, 1.0 + 0.5 * K), dpi=110)
     ax.imshow(matrix, cmap="Blues")
     for (i, j), n in np.ndenumerate(matrix):
-        ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
-                color="white" if n > matrix.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(n),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if n > matrix.max() / 2 else "black",
+        )
     ax.set_xticks(range(K), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(K), classes, fontsize=8)
     ax.set_xlabel("predicted")

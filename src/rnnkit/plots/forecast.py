@@ -7,9 +7,17 @@ import numpy as np
 from . import pyplot
 
 
-def forecast_png(path: str | Path, series: np.ndarray, n_train: int, origins: np.ndarray,
-                 forecasts: dict[str, np.ndarray], *, context: int = 0, title: str = "",
-                 channel: int = 0) -> Path:
+def forecast_png(
+    path: str | Path,
+    series: np.ndarray,
+    n_train: int,
+    origins: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    *,
+    context: int = 0,
+    title: str = "",
+    channel: int = 0,
+) -> Path:
     """History, held-out truth and each model's forecasts, saved as a PNG at ``path``.
 
     ``series: [N, C]``; ``forecasts[name]: [O, h, C]`` made at ``origins``.  To keep the
@@ -21,16 +29,32 @@ def forecast_png(path: str | Path, series: np.ndarray, n_train: int, origins: np
     N = len(series)
     start = max(0, n_train - context) if context else 0
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=110)
-    ax.plot(np.arange(start, n_train), series[start:n_train, channel], color="0.35", lw=1.2,
-            label="history (training part)")
-    ax.plot(np.arange(n_train, N), series[n_train:, channel], color="black", lw=1.6,
-            label="truth (held out)")
+    ax.plot(
+        np.arange(start, n_train),
+        series[start:n_train, channel],
+        color="0.35",
+        lw=1.2,
+        label="history (training part)",
+    )
+    ax.plot(
+        np.arange(n_train, N),
+        series[n_train:, channel],
+        color="black",
+        lw=1.6,
+        label="truth (held out)",
+    )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (name, forecast) in enumerate(forecasts.items()):
         h = forecast.shape[1]
         for j, o in enumerate(origins[::h]):
-            ax.plot(np.arange(o, o + h), forecast[j * h, :, channel], color=colours[k % 10],
-                    lw=1.1, alpha=0.9, label=name if j == 0 else None)
+            ax.plot(
+                np.arange(o, o + h),
+                forecast[j * h, :, channel],
+                color=colours[k % 10],
+                lw=1.1,
+                alpha=0.9,
+                label=name if j == 0 else None,
+            )
     ax.axvline(n_train, color="0.6", ls="--", lw=0.8)
     ax.set_xlabel("step")
     ax.set_title(title)

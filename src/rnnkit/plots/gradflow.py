@@ -12,8 +12,7 @@ if TYPE_CHECKING:
     from ..diagnostics.gradflow import Profile
 
 
-def heatmap_png(path: str | Path, results: "dict[str, tuple[int, list[Profile]]]",
-                T: int) -> None:
+def heatmap_png(path: str | Path, results: "dict[str, tuple[int, list[Profile]]]", T: int) -> None:
     """Heat map of log10 ‖∂L/∂h_t‖: time × training step, one panel per cell.
 
     ``results[cell] = (parameters, profiles)``, one profile per checkpoint, each holding the
@@ -21,17 +20,26 @@ def heatmap_png(path: str | Path, results: "dict[str, tuple[int, list[Profile]]]
     """
     plt = pyplot()
     cells = list(results)
-    logs = {c: np.log10(np.maximum(np.stack([p.norms for p in results[c][1]]), 1e-300))
-            for c in cells}
+    logs = {
+        c: np.log10(np.maximum(np.stack([p.norms for p in results[c][1]]), 1e-300)) for c in cells
+    }
     vmax = max(float(v.max()) for v in logs.values())
     vmin = max(min(float(v.min()) for v in logs.values()), vmax - 30)
-    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 1.0 + 2.0 * len(cells)), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(
+        len(cells), 1, figsize=(8, 1.0 + 2.0 * len(cells)), squeeze=False, sharex=True
+    )
     for ax, cell in zip(axes[:, 0], cells):
         steps = [p.step for p in results[cell][1]]
-        image = ax.imshow(logs[cell], aspect="auto", origin="lower", cmap="viridis",
-                          vmin=vmin, vmax=vmax, interpolation="nearest",
-                          extent=(-0.5, T - 0.5, -0.5, len(steps) - 0.5))
+        image = ax.imshow(
+            logs[cell],
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest",
+            extent=(-0.5, T - 0.5, -0.5, len(steps) - 0.5),
+        )
         ticks = np.linspace(0, len(steps) - 1, min(len(steps), 5)).round().astype(int)
         ax.set_yticks(ticks, [str(steps[k]) for k in ticks])
         ax.set_ylabel("training step")
@@ -59,8 +67,11 @@ def exploding_png(path: str | Path, runs: "list[RunSummary]", setup: "ExplodingS
         ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     axes[1].set_xlabel("SGD update")
-    axes[0].set_title(f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
-                      f"{setup.radius:g}, lr {setup.lr:g} (gaps: not finite)", fontsize=10)
+    axes[0].set_title(
+        f"tanh Elman, H={setup.hidden_size}, T={setup.seq_len}, spectral radius "
+        f"{setup.radius:g}, lr {setup.lr:g} (gaps: not finite)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

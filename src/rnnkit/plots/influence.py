@@ -24,8 +24,9 @@ def relative(values: np.ndarray) -> np.ndarray:
     return np.asarray(values) / max(float(np.max(values)), 1e-300)
 
 
-def text_png(path: str | Path, text: str, values: np.ndarray, target: str,
-             width: int = 64) -> None:
+def text_png(
+    path: str | Path, text: str, values: np.ndarray, target: str, width: int = 64
+) -> None:
     """The text in rows of ``width`` characters, each on a square as red as its influence."""
     plt = pyplot()
     rel = relative(values)
@@ -36,8 +37,9 @@ def text_png(path: str | Path, text: str, values: np.ndarray, target: str,
     for k, (c, r) in enumerate(zip(text, rel)):
         y, x = divmod(k, width)
         ax.add_patch(plt.Rectangle((x, -y - 1), 1, 1, color=cmap(float(r))))
-        ax.text(x + 0.5, -y - 0.5, visible(c), ha="center", va="center", family="monospace",
-                fontsize=9)
+        ax.text(
+            x + 0.5, -y - 0.5, visible(c), ha="center", va="center", family="monospace", fontsize=9
+        )
     ax.set_xlim(0, cols)
     ax.set_ylim(-rows, 0)
     ax.set_axis_off()
@@ -51,14 +53,15 @@ def text_html(path: str | Path, text: str, values: np.ndarray, target: str) -> N
     spans = []
     for c, r, v in zip(text, relative(values), values):
         shown = "↵<br>" if c == "\n" else html.escape(c)
-        spans.append(f'<span style="background: rgba(220, 40, 30, {r:.3f})" '
-                     f'title="{v:.4g}">{shown}</span>')
+        spans.append(
+            f'<span style="background: rgba(220, 40, 30, {r:.3f})" title="{v:.4g}">{shown}</span>'
+        )
     page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rnnkit influence</title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>rnnkit influence</title>'
         "</head>\n<body><p>Influence of each character on the prediction of "
         f"<b>{html.escape(repr(target))}</b> (red: strongest)</p>\n"
-        f"<pre style=\"font-size: 15px; line-height: 1.6\">{''.join(spans)}"
-        "<span style=\"outline: 2px solid black\">&nbsp;</span></pre></body></html>\n"
+        f'<pre style="font-size: 15px; line-height: 1.6">{"".join(spans)}'
+        '<span style="outline: 2px solid black">&nbsp;</span></pre></body></html>\n'
     )
     write_atomic(path, page.encode("utf-8"))
 

@@ -7,8 +7,14 @@ import numpy as np
 from . import pyplot
 
 
-def waves_png(path: str | Path, truth: np.ndarray, generated: np.ndarray, periods: np.ndarray,
-              *, title: str = "") -> None:
+def waves_png(
+    path: str | Path,
+    truth: np.ndarray,
+    generated: np.ndarray,
+    periods: np.ndarray,
+    *,
+    title: str = "",
+) -> None:
     """One panel per wave: the truth and the generated wave, ``[K, T, 1]`` each.
 
     Each panel is labelled with its period ``periods[k]``.

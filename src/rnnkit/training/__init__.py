@@ -14,6 +14,22 @@ from .loop import Checkpoints, Summary, Validation, fit
 from .metrics import MetricsLog, read_log
 from .options import Budget, Optimization
 
-__all__ = ["Batch", "Budget", "Checkpoints", "Custom", "Engine", "FullBPTT", "Generated",
-           "MetricsLog", "Optimization", "Shuffled", "Source", "Summary", "TrainingDiverged",
-           "Truncated", "Validation", "fit", "read_log"]
+__all__ = [
+    "Batch",
+    "Budget",
+    "Checkpoints",
+    "Custom",
+    "Engine",
+    "FullBPTT",
+    "Generated",
+    "MetricsLog",
+    "Optimization",
+    "Shuffled",
+    "Source",
+    "Summary",
+    "TrainingDiverged",
+    "Truncated",
+    "Validation",
+    "fit",
+    "read_log",
+]

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from .bptt import objective
 from ..errors import RnnkitError
 from .batches import Shuffled
+from .bptt import objective
 from .engine import Engine
 from .gradients import FullBPTT
-from .loop import Validation, fit as fit_loop
+from .loop import Validation
+from .loop import fit as fit_loop
 from .metrics import MetricsLog
 from .options import Budget, Optimization
 
@@ -42,16 +43,22 @@ def fit(
     """
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or (lengths is not None and len(lengths) != len(x)):
-        raise RnnkitError(f"x, y and lengths must hold the same number of sequences, got "
-                          f"{len(x)}, {len(y)}, {None if lengths is None else len(lengths)}")
-    engine = Engine(model, FullBPTT(), Optimization(optimizer=optimizer, lr=lr, clip=clip),
-                    rng)
+        raise RnnkitError(
+            f"x, y and lengths must hold the same number of sequences, got "
+            f"{len(x)}, {len(y)}, {None if lengths is None else len(lengths)}"
+        )
+    engine = Engine(model, FullBPTT(), Optimization(optimizer=optimizer, lr=lr, clip=clip), rng)
     check = None
     if validation is not None:
         check = Validation(lambda m: {"val_loss": evaluate_arrays(m, *validation)})
     log = MetricsLog(None, keep=True)
-    fit_loop(engine, Shuffled(x, y, lengths=lengths, batch_size=batch_size),
-             Budget(epochs=epochs, restore_best=False), validation=check, log=log)
+    fit_loop(
+        engine,
+        Shuffled(x, y, lengths=lengths, batch_size=batch_size),
+        Budget(epochs=epochs, restore_best=False),
+        validation=check,
+        log=log,
+    )
     return epoch_records(log.records or [])
 
 
@@ -66,12 +73,19 @@ def epoch_records(records: list[dict[str, Any]]) -> list[dict[str, float]]:
         e["_sum"] += r["loss"] * r["positions"]
         e["_n"] += r["positions"]
         e.update({k: v for k, v in r.items() if k.startswith("val_")})
-    return [{"epoch": e["epoch"], "loss": e["_sum"] / max(e["_n"], 1),
-             **{k: v for k, v in e.items() if k.startswith("val_")}} for e in out.values()]
+    return [
+        {
+            "epoch": e["epoch"],
+            "loss": e["_sum"] / max(e["_n"], 1),
+            **{k: v for k, v in e.items() if k.startswith("val_")},
+        }
+        for e in out.values()
+    ]
 
 
-def evaluate_arrays(model: Any, x: np.ndarray, y: np.ndarray,
-                    lengths: np.ndarray | None = None) -> float:
+def evaluate_arrays(
+    model: Any, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None
+) -> float:
     """Mean loss of the model on in-memory sequences (evaluation mode)."""
     out = model.predict(x, lengths=lengths)
     mask = None

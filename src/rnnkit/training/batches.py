@@ -44,9 +44,14 @@ class Batch:
 
     def rows(self, lo: int, hi: int) -> "Batch":
         """The batch of rows ``[lo, hi)`` (data-parallel training's share of a rank)."""
-        return replace(self, x=_rows(self.x, lo, hi), y=_rows(self.y, lo, hi),
-                       lengths=_rows(self.lengths, lo, hi), mask=_rows(self.mask, lo, hi),
-                       extra={k: _rows(v, lo, hi) for k, v in self.extra.items()})
+        return replace(
+            self,
+            x=_rows(self.x, lo, hi),
+            y=_rows(self.y, lo, hi),
+            lengths=_rows(self.lengths, lo, hi),
+            mask=_rows(self.mask, lo, hi),
+            extra={k: _rows(v, lo, hi) for k, v in self.extra.items()},
+        )
 
 
 def _rows(a: Any, lo: int, hi: int) -> Any:
@@ -75,18 +80,27 @@ class Shuffled:
     state, so a resumed run continues with the very rows an uninterrupted one would take.
     """
 
-    def __init__(self, x: Any, y: Any, *, batch_size: int, lengths: np.ndarray | None = None,
-                 mask: np.ndarray | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int,
+        lengths: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self.x, self.y, self.lengths, self.mask = x, y, lengths, mask
         self.extra = dict(extra or {})
         n = len(x[0] if isinstance(x, tuple) else x)
         for name, a in [("y", y), ("lengths", lengths), ("mask", mask), *self.extra.items()]:
-            for part in (a if isinstance(a, tuple) else (a,)):
+            for part in a if isinstance(a, tuple) else (a,):
                 if part is not None and len(part) != n:
                     raise ShapeError(f"{name} holds {len(part)} sequences, x holds {n}")
         if n < 1 or batch_size < 1:
-            raise ShapeError(f"need at least one sequence and batch_size >= 1, got {n} and "
-                             f"{batch_size}")
+            raise ShapeError(
+                f"need at least one sequence and batch_size >= 1, got {n} and {batch_size}"
+            )
         self.n, self.batch_size = n, batch_size
         self.epoch, self.cursor, self.order = 0, n, np.arange(n)
 
@@ -100,9 +114,15 @@ class Shuffled:
         idx = self.order[self.cursor : self.cursor + self.batch_size]
         self.cursor += len(idx)
         pick = lambda a: _take(a, idx)  # noqa: E731
-        return Batch(pick(self.x), pick(self.y), pick(self.lengths), pick(self.mask),
-                     epoch=self.epoch, epoch_end=self.cursor >= self.n,
-                     extra={k: pick(v) for k, v in self.extra.items()})
+        return Batch(
+            pick(self.x),
+            pick(self.y),
+            pick(self.lengths),
+            pick(self.mask),
+            epoch=self.epoch,
+            epoch_end=self.cursor >= self.n,
+            extra={k: pick(v) for k, v in self.extra.items()},
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "cursor": self.cursor, "order": self.order.copy()}
@@ -110,8 +130,10 @@ class Shuffled:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         order = np.asarray(state["order"])
         if sorted(order.tolist()) != list(range(self.n)):
-            raise CheckpointError(f"the saved batch order is not a permutation of the "
-                                  f"{self.n} training sequences: was the data changed?")
+            raise CheckpointError(
+                f"the saved batch order is not a permutation of the "
+                f"{self.n} training sequences: was the data changed?"
+            )
         self.epoch, self.cursor, self.order = int(state["epoch"]), int(state["cursor"]), order
 
 

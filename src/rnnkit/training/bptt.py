@@ -25,19 +25,21 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from ..layers import losses
 from ..errors import ConfigError, ShapeError
+from ..layers import losses
 from ..models.model import Model
-
 
 # The functional form: the field ``count`` (positions the loss counted) replaces the tuple's
 # count() method, which the class form's type check refuses.
-Step = NamedTuple("Step", [
-    ("loss", float),  # mean loss over the counted positions
-    ("grads", dict[str, np.ndarray]),  # ∂loss/∂params
-    ("state", Any),  # final state (for carrying into the next batch)
-    ("count", int),  # positions the loss counted
-])
+Step = NamedTuple(
+    "Step",
+    [
+        ("loss", float),  # mean loss over the counted positions
+        ("grads", dict[str, np.ndarray]),  # ∂loss/∂params
+        ("state", Any),  # final state (for carrying into the next batch)
+        ("count", int),  # positions the loss counted
+    ],
+)
 
 
 class _LossConfig(Protocol):
@@ -52,7 +54,9 @@ class LossModel(Protocol):
     def config(self) -> _LossConfig: ...
 
 
-def objective(model: LossModel, y: np.ndarray, targets: np.ndarray, mask=None) -> tuple[float, np.ndarray]:
+def objective(
+    model: LossModel, y: np.ndarray, targets: np.ndarray, mask=None
+) -> tuple[float, np.ndarray]:
     """(mean loss, ∂loss/∂y) with the model's loss (cross-entropy or MSE)."""
     if model.config.loss == "cross_entropy":
         return losses.softmax_cross_entropy(y, targets, mask)
@@ -110,8 +114,14 @@ class TruncatedBPTT:
         """Start new streams: no carried state, no buffered inputs, new recurrent masks."""
         self.state, self.buffer, self.recurrent_draws = None, None, None
 
-    def step(self, model: Model, x: np.ndarray, targets: np.ndarray, *,
-             rng: np.random.Generator | None = None) -> Step:
+    def step(
+        self,
+        model: Model,
+        x: np.ndarray,
+        targets: np.ndarray,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> Step:
         """One update's loss and gradients from the chunk ``x: [B, k1]`` and its ``targets``."""
         x = np.asarray(x)
         window = x if self.buffer is None else np.concatenate([self.buffer, x], axis=1)
@@ -163,15 +173,17 @@ class TruncatedBPTT:
         self.buffer = d.get("buffer")
         draws = [np.asarray(d[k], dtype=np.float64) for k in _numbered(d, DRAW_KEY)]
         if any(u.ndim != 2 for u in draws):
-            raise ShapeError(f"saved recurrent-dropout draws must be [B, S], got shapes "
-                             f"{[list(u.shape) for u in draws]}")
+            raise ShapeError(
+                f"saved recurrent-dropout draws must be [B, S], got shapes "
+                f"{[list(u.shape) for u in draws]}"
+            )
         self.recurrent_draws = draws or None
 
 
 def _numbered(d: dict[str, Any], prefix: str) -> list[str]:
     """The keys ``prefix{k}`` of ``d`` in the order of k."""
-    keys = [k for k in d if k.startswith(prefix) and k[len(prefix):].isdigit()]
-    return sorted(keys, key=lambda k: int(k[len(prefix):]))
+    keys = [k for k in d if k.startswith(prefix) and k[len(prefix) :].isdigit()]
+    return sorted(keys, key=lambda k: int(k[len(prefix) :]))
 
 
 class _StreamDraws:
@@ -199,16 +211,20 @@ class _StreamDraws:
             return self.draws[-1]
         if self.used >= len(self.draws) or self.draws[self.used].shape != shape:
             held = [list(u.shape) for u in self.draws]
-            raise ShapeError(f"the recurrent-dropout masks held for this stream are {held}, "
-                             f"but the model asks for a mask of shape {list(shape)}; call "
-                             "reset() before feeding streams of another batch size or model")
+            raise ShapeError(
+                f"the recurrent-dropout masks held for this stream are {held}, "
+                f"but the model asks for a mask of shape {list(shape)}; call "
+                "reset() before feeding streams of another batch size or model"
+            )
         self.used += 1
         return self.draws[self.used - 1]
 
     def held(self) -> list[np.ndarray]:
         """The stream's draws, after checking that a replayed forward used every one of them."""
         if not self.recording and self.used != len(self.draws):
-            raise ShapeError(f"the model used {self.used} of the {len(self.draws)} recurrent-"
-                             "dropout masks held for this stream; call reset() before feeding "
-                             "another model")
+            raise ShapeError(
+                f"the model used {self.used} of the {len(self.draws)} recurrent-"
+                "dropout masks held for this stream; call reset() before feeding "
+                "another model"
+            )
         return self.draws

@@ -139,8 +139,10 @@ def launched_size(env: Mapping[str, str] | None = None) -> int:
         value = env.get(name, "").strip()
         if value:
             if not value.isdigit() or int(value) < 1:
-                raise ConfigError(f"the environment variable {name}={value!r} is not a "
-                                  "number of processes; unset it, or launch with mpiexec")
+                raise ConfigError(
+                    f"the environment variable {name}={value!r} is not a "
+                    "number of processes; unset it, or launch with mpiexec"
+                )
             return int(value)
     return 1
 
@@ -153,12 +155,16 @@ def connect(env: Mapping[str, str] | None = None) -> Comm:
     try:
         from mpi4py import MPI
     except ImportError:
-        raise RnnkitError(f"started by mpiexec as one of {size} processes, but mpi4py is not "
-                          f"installed; install it with: {INSTALL_HINT}") from None
+        raise RnnkitError(
+            f"started by mpiexec as one of {size} processes, but mpi4py is not "
+            f"installed; install it with: {INSTALL_HINT}"
+        ) from None
     comm = MPIComm(MPI.COMM_WORLD)
     if comm.size != size:
-        raise RnnkitError(f"mpiexec announced {size} processes but MPI sees {comm.size}; "
-                          "launch with the mpiexec of the MPI that mpi4py uses (the venv's own)")
+        raise RnnkitError(
+            f"mpiexec announced {size} processes but MPI sees {comm.size}; "
+            "launch with the mpiexec of the MPI that mpi4py uses (the venv's own)"
+        )
     return comm
 
 
@@ -176,8 +182,10 @@ def row_range(batch: int, rank: int, size: int) -> tuple[int, int]:
     if not 0 <= rank < size:
         raise ConfigError(f"rank {rank} is not one of {size} ranks")
     if batch < size:
-        raise ConfigError(f"a batch of {batch} rows cannot be split over {size} processes; "
-                          f"use --batch-size >= {size} or fewer processes")
+        raise ConfigError(
+            f"a batch of {batch} rows cannot be split over {size} processes; "
+            f"use --batch-size >= {size} or fewer processes"
+        )
     q, m = divmod(batch, size)
     lo = rank * q + min(rank, m)
     return lo, lo + q + (rank < m)
@@ -200,9 +208,11 @@ class RowRandom:
         axis = 0 if len(shape) == 2 else 1
         lo, hi = self.rows
         if len(shape) not in (2, 3) or shape[axis] != hi - lo:
-            raise RnnkitError(f"a random draw of shape {shape} has no batch axis of this "
-                              f"rank's {hi - lo} rows; data-parallel training cannot draw it")
-        full = shape[:axis] + (self.batch,) + shape[axis + 1:]
+            raise RnnkitError(
+                f"a random draw of shape {shape} has no batch axis of this "
+                f"rank's {hi - lo} rows; data-parallel training cannot draw it"
+            )
+        full = shape[:axis] + (self.batch,) + shape[axis + 1 :]
         return self.rng.random(full)[(slice(None),) * axis + (slice(lo, hi),)]
 
 
@@ -221,8 +231,9 @@ def pack(arrays: Mapping[str, np.ndarray], extra: Sequence[float], dtype: Any) -
     return buf
 
 
-def unpack(buf: np.ndarray, like: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
-                                                                       np.ndarray]:
+def unpack(
+    buf: np.ndarray, like: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``pack``'s inverse: (arrays shaped like ``like``, as views of ``buf``; the extras)."""
     out, at = {}, 0
     for name, a in like.items():

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from .distributed import LOCAL, Comm, RowRandom, pack, row_range, unpack
 from ..errors import CheckpointError, RnnkitError
-from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
-from .schedules import make_schedule
 from .batches import Batch
+from .distributed import LOCAL, Comm, RowRandom, pack, row_range, unpack
+from .optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from .options import Optimization
+from .schedules import make_schedule
 
 
 class TrainingDiverged(RnnkitError):
@@ -47,17 +47,31 @@ class TrainingDiverged(RnnkitError):
 class Engine:
     """One run's model, optimizer, schedule, generator and update count."""
 
-    def __init__(self, model: Any, gradients: Any, optimization: Optimization,
-                 rng: np.random.Generator, *, total_steps: int = 0, comm: Comm = LOCAL,
-                 batch_size: int = 0) -> None:
+    def __init__(
+        self,
+        model: Any,
+        gradients: Any,
+        optimization: Optimization,
+        rng: np.random.Generator,
+        *,
+        total_steps: int = 0,
+        comm: Comm = LOCAL,
+        batch_size: int = 0,
+    ) -> None:
         o = optimization
         self.batch_size = batch_size  # B of every batch, when fixed: carried state is checked
         if batch_size and comm.size > 1:
             row_range(batch_size, comm.rank, comm.size)  # refused now if B < K, not mid-run
         self.model, self.gradients, self.options, self.rng, self.comm = (
-            model, gradients, o, rng, comm)
-        self.optimizer = make_optimizer(o.optimizer, o.lr, momentum=o.momentum,
-                                        weight_decay=o.weight_decay)
+            model,
+            gradients,
+            o,
+            rng,
+            comm,
+        )
+        self.optimizer = make_optimizer(
+            o.optimizer, o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+        )
         self.schedule = make_schedule(o.schedule, o.lr, **_schedule_options(o, total_steps))
         self.step = 0  # updates applied
         self.skipped = 0  # updates not applied because the loss or a gradient was not finite
@@ -92,7 +106,8 @@ class Engine:
             raise TrainingDiverged(
                 f"parameter(s) {', '.join(bad[:3])} became NaN/Inf at step {self.step} "
                 "although the gradients were finite; nothing was saved from this point on; "
-                "resume from the last checkpoint with a lower --lr or with --clip")
+                "resume from the last checkpoint with a lower --lr or with --clip"
+            )
         return loss, norm, count
 
     def _gradients(self, batch: Batch) -> tuple[float, dict[str, np.ndarray], int]:
@@ -121,13 +136,15 @@ class Engine:
         if o.on_nonfinite == "stop":
             raise TrainingDiverged(
                 f"the {what} at step {self.step} (--on-nonfinite stop); the update was not "
-                "applied; lower --lr or set --clip, or use --on-nonfinite skip|reduce-lr")
+                "applied; lower --lr or set --clip, or use --on-nonfinite skip|reduce-lr"
+            )
         if o.on_nonfinite == "reduce-lr":
             self.lr_scale *= o.nonfinite_lr_factor
         if self.nonfinite_run > o.max_nonfinite:
             raise TrainingDiverged(
                 f"the {what} at step {self.step}, the {self.nonfinite_run}th non-finite "
-                f"update in a row (--on-nonfinite {o.on_nonfinite}); lower --lr or set --clip")
+                f"update in a row (--on-nonfinite {o.on_nonfinite}); lower --lr or set --clip"
+            )
 
     def nonfinite_params(self) -> list[str]:
         """Names of the parameters holding a NaN or Inf (none, normally)."""
@@ -165,7 +182,8 @@ class Engine:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise CheckpointError(
                 f"the saved training state is damaged ({type(e).__name__}: {e}); "
-                "resume from another checkpoint or start afresh") from None
+                "resume from another checkpoint or start afresh"
+            ) from None
         self.step, self.skipped, self.nonfinite_run, self.lr_scale = step, skipped, run, scale
 
     def _whole_carried_state(self) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .bptt import DRAW_KEY, Step, TruncatedBPTT, full_bptt
 from .batches import Batch
+from .bptt import DRAW_KEY, Step, TruncatedBPTT, full_bptt
 
 
 class FullBPTT:
@@ -35,10 +35,16 @@ class FullBPTT:
         if self.segment:
             from .memory_bptt import checkpointed_bptt
 
-            return checkpointed_bptt(model, batch.x, batch.y, lengths=batch.lengths,
-                                     mask=batch.mask, rng=rng, segment=self.segment)
-        return full_bptt(model, batch.x, batch.y, lengths=batch.lengths, mask=batch.mask,
-                         rng=rng)
+            return checkpointed_bptt(
+                model,
+                batch.x,
+                batch.y,
+                lengths=batch.lengths,
+                mask=batch.mask,
+                rng=rng,
+                segment=self.segment,
+            )
+        return full_bptt(model, batch.x, batch.y, lengths=batch.lengths, mask=batch.mask, rng=rng)
 
     def reset(self) -> None:
         pass
@@ -86,7 +92,7 @@ class Truncated:
     def row_axis(self, key: str) -> int | None:
         """The batch axis of a carried entry: the state ``[L·D, B, S]`` has it at 1, the
         buffered inputs ``[B, k2 − k1]`` and the held dropout draws ``[B, S]`` at 0."""
-        if key == "buffer" or (key.startswith(DRAW_KEY) and key[len(DRAW_KEY):].isdigit()):
+        if key == "buffer" or (key.startswith(DRAW_KEY) and key[len(DRAW_KEY) :].isdigit()):
             return 0
         return 1 if key.startswith("state_") and key[6:].isdigit() else None
 

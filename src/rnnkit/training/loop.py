@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .distributed import Disagreement, fingerprint, same_on_all
 from .batches import Source
+from .distributed import Disagreement, fingerprint, same_on_all
 from .engine import Engine, TrainingDiverged
 from .metrics import MetricsLog
 from .options import Budget
@@ -46,17 +46,28 @@ class Tracker:
     reached: bool = False  # a scheduled evaluation met the target (a resumed run stops at once)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": None if math.isnan(self.best) else self.best, "best_step": self.best_step,
-                "since_best": self.since_best, "evaluations": self.evaluations,
-                "seconds": self.seconds, "epochs_done": self.epochs_done,
-                "reached": self.reached}
+        return {
+            "best": None if math.isnan(self.best) else self.best,
+            "best_step": self.best_step,
+            "since_best": self.since_best,
+            "evaluations": self.evaluations,
+            "seconds": self.seconds,
+            "epochs_done": self.epochs_done,
+            "reached": self.reached,
+        }
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> "Tracker":
         best = math.nan if d.get("best") is None else float(d["best"])
-        return cls(best, int(d["best_step"]), int(d["since_best"]), int(d["evaluations"]),
-                   float(d.get("seconds", 0.0)), int(d.get("epochs_done", 0)),
-                   bool(d.get("reached", False)))
+        return cls(
+            best,
+            int(d["best_step"]),
+            int(d["since_best"]),
+            int(d["evaluations"]),
+            float(d.get("seconds", 0.0)),
+            int(d.get("epochs_done", 0)),
+            bool(d.get("reached", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,13 @@ class Checkpoints:
     ``io.model_files.save_in_run``); ``extra`` is merged into every ``last``.
     """
 
-    def __init__(self, run_dir: str | Path | None, *, extra: dict[str, Any] | None = None,
-                 save_model: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        *,
+        extra: dict[str, Any] | None = None,
+        save_model: Callable[..., Any] | None = None,
+    ) -> None:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.extra = dict(extra or {})
         if save_model is None:
@@ -124,14 +140,20 @@ class Checkpoints:
         self.best_params: dict[str, np.ndarray] | None = None
 
     def last(self, engine: Engine, source: Source, tracker: Tracker, log: MetricsLog) -> None:
-        state = {"step": engine.step, "engine": engine.state_dict(),
-                 "source": source.state_dict(), "loop": tracker.state_dict(), **self.extra}
+        state = {
+            "step": engine.step,
+            "engine": engine.state_dict(),
+            "source": source.state_dict(),
+            "loop": tracker.state_dict(),
+            **self.extra,
+        }
         comm = engine.comm
         if comm.size > 1 and not same_on_all(comm, fingerprint(engine.model.params)):
             raise Disagreement(
                 f"the {comm.size} processes hold different parameters at update {engine.step}; "
                 "nothing was saved; resume from the last checkpoint (are the hosts' NumPy "
-                "builds the same?)")
+                "builds the same?)"
+            )
         if self.run_dir is None or comm.rank != 0:
             return
         log.sync()
@@ -169,18 +191,30 @@ class Checkpoints:
     def best(self, engine: Engine, metrics: dict[str, float]) -> None:
         self.best_params = {n: w.copy() for n, w in engine.model.params.items()}
         if self.run_dir is not None and engine.comm.rank == 0:
-            self.save_model(engine.model, self.run_dir, "best", engine.step,
-                            extra={"step": engine.step, "metrics": metrics})
+            self.save_model(
+                engine.model,
+                self.run_dir,
+                "best",
+                engine.step,
+                extra={"step": engine.step, "metrics": metrics},
+            )
 
 
-def fit(engine: Engine, source: Source, budget: Budget, *,
-        validation: Validation | None = None, checkpoints: Checkpoints | None = None,
-        log: MetricsLog | None = None, progress: Any = None,
-        stop: Callable[[], str | None] = lambda: None,
-        clock: Callable[[], float] = time.monotonic,
-        resume: dict[str, Any] | None = None,
-        on_evaluate: Callable[[Engine, dict[str, Any]], None] | None = None,
-        after_update: Callable[[Engine], None] | None = None) -> Summary:
+def fit(
+    engine: Engine,
+    source: Source,
+    budget: Budget,
+    *,
+    validation: Validation | None = None,
+    checkpoints: Checkpoints | None = None,
+    log: MetricsLog | None = None,
+    progress: Any = None,
+    stop: Callable[[], str | None] = lambda: None,
+    clock: Callable[[], float] = time.monotonic,
+    resume: dict[str, Any] | None = None,
+    on_evaluate: Callable[[Engine, dict[str, Any]], None] | None = None,
+    after_update: Callable[[Engine], None] | None = None,
+) -> Summary:
     """Train ``engine.model`` on ``source`` within ``budget``; see the module docstring.
 
     ``resume`` is the state a ``last`` checkpoint holds (engine, source, loop; a job that
@@ -240,10 +274,17 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
             before = engine.step
             t0 = clock()
             loss, norm, count = engine.update(batch)
-            record = {"step": engine.step, "epoch": epoch, "time": round(elapsed(), 6),
-                      "loss": loss, "lr": engine.lr(), "grad_norm": norm, "positions": count,
-                      "positions_per_s": count / max(clock() - t0, 1e-9),
-                      "nonfinite": engine.step == before}
+            record = {
+                "step": engine.step,
+                "epoch": epoch,
+                "time": round(elapsed(), 6),
+                "loss": loss,
+                "lr": engine.lr(),
+                "grad_norm": norm,
+                "positions": count,
+                "positions_per_s": count / max(clock() - t0, 1e-9),
+                "nonfinite": engine.step == before,
+            }
             if progress is not None:
                 progress.update(engine.step, loss, count)
             if engine.step == before:
@@ -257,7 +298,8 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
                 tracker.epochs_done = epoch
             stopped_by = reason_to_stop()
             due = (budget.eval_every and engine.step % budget.eval_every == 0) or (
-                not budget.eval_every and batch.epoch_end)
+                not budget.eval_every and batch.epoch_end
+            )
             if validation is not None and (due or stopped_by is not None):
                 metrics = _evaluate(engine, validation, tracker, checkpoints, progress)
                 record.update(metrics)
@@ -269,8 +311,11 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
                 stopped_by = stopped_by or reason_to_stop()
             log.write(record)
             every = budget.checkpoint_every
-            if (every and engine.step % every == 0) or (not every and batch.epoch_end) or (
-                    stopped_by is not None):
+            if (
+                (every and engine.step % every == 0)
+                or (not every and batch.epoch_end)
+                or (stopped_by is not None)
+            ):
                 save_last()
     except TrainingDiverged:
         if saved_at != engine.step and not engine.nonfinite_params():
@@ -285,13 +330,26 @@ def fit(engine: Engine, source: Source, budget: Budget, *,
     if validation is not None and budget.restore_best:
         checkpoints.restore_best(engine.model)
     tail = epoch_losses or losses[-100:]
-    return Summary(engine.step, epoch, float(np.mean(tail)) if tail else math.nan,
-                   stopped_by or "steps", elapsed(), engine.skipped, tracker.best,
-                   tracker.best_step, history)
+    return Summary(
+        engine.step,
+        epoch,
+        float(np.mean(tail)) if tail else math.nan,
+        stopped_by or "steps",
+        elapsed(),
+        engine.skipped,
+        tracker.best,
+        tracker.best_step,
+        history,
+    )
 
 
-def _evaluate(engine: Engine, validation: Validation, tracker: Tracker,
-              checkpoints: Checkpoints, progress: Any) -> dict[str, float]:
+def _evaluate(
+    engine: Engine,
+    validation: Validation,
+    tracker: Tracker,
+    checkpoints: Checkpoints,
+    progress: Any,
+) -> dict[str, float]:
     metrics = {k: float(v) for k, v in validation.fn(engine.model).items()}
     value = metrics[validation.monitor]
     tracker.evaluations += 1
@@ -303,7 +361,10 @@ def _evaluate(engine: Engine, validation: Validation, tracker: Tracker,
     else:
         tracker.since_best += 1
     if progress is not None:
-        shown = validation.show(metrics) if validation.show else ", ".join(
-            f"{k} {v:.4g}" for k, v in metrics.items())
+        shown = (
+            validation.show(metrics)
+            if validation.show
+            else ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        )
         progress.write(f"step {engine.step}: {shown}")
     return metrics

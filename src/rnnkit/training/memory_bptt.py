@@ -50,17 +50,23 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..layers import losses
-from .bptt import Step, full_bptt
 from ..cells import unroll
 from ..errors import ConfigError, ShapeError
+from ..layers import losses
 from ..models.model import Model, ModelCache, _last_steps
+from .bptt import Step, full_bptt
 
 # -- the segment length -------------------------------------------------------------------------
 
 
-def segment_length(T: int, *, segment: int | None = None, budget_bytes: int | None = None,
-                   step_bytes: int = 0, state_bytes: int = 0) -> int:
+def segment_length(
+    T: int,
+    *,
+    segment: int | None = None,
+    budget_bytes: int | None = None,
+    step_bytes: int = 0,
+    state_bytes: int = 0,
+) -> int:
     """Steps per segment: ``segment``, or the longest that fits ``budget_bytes``, or ⌈√T⌉.
 
     With a budget, memory(k) = ⌈T/k⌉ · state_bytes + k · step_bytes (the checkpoints plus one
@@ -81,7 +87,8 @@ def segment_length(T: int, *, segment: int | None = None, budget_bytes: int | No
         best = int(np.argmin(memory))
         raise ConfigError(
             f"budget_bytes={budget_bytes} is below the least this batch needs with one level of "
-            f"recomputation: {int(memory[best])} bytes (segments of {best + 1} steps); raise it")
+            f"recomputation: {int(memory[best])} bytes (segments of {best + 1} steps); raise it"
+        )
     return int(fits[-1]) + 1
 
 
@@ -131,11 +138,24 @@ def checkpointed_bptt(
     step_bytes = state_bytes = 0
     if budget_bytes is not None:
         step_bytes, state_bytes = _probe(model, x, state)
-    k = segment_length(T, segment=segment, budget_bytes=budget_bytes,
-                       step_bytes=step_bytes, state_bytes=state_bytes)
+    k = segment_length(
+        T,
+        segment=segment,
+        budget_bytes=budget_bytes,
+        step_bytes=step_bytes,
+        state_bytes=state_bytes,
+    )
     if model.rnn.num_directions == 2:
-        return full_bptt(_recomputing_view(model, k), x, targets, mask=mask, lengths=lengths,
-                         state=state, train=train, rng=rng)
+        return full_bptt(
+            _recomputing_view(model, k),
+            x,
+            targets,
+            mask=mask,
+            lengths=lengths,
+            state=state,
+            train=train,
+            rng=rng,
+        )
     return _segmented(model, x, targets, mask, lengths, state, train, rng, k)
 
 
@@ -162,16 +182,22 @@ def _segmented(model: Model, x, targets, mask, lengths, state, train, rng, k: in
         s = _advance(view, x[:, a:b], s, _cut(plan.steps, a, b), train, _rng(draws, j, rng))
     starts.append(s)
     a, b = plan.bounds[-1]
-    y, final, cache = view.forward(x[:, a:b], s, _cut(plan.steps, a, b), train=train,
-                                   rng=_rng(draws, len(plan.bounds) - 1, rng))
+    y, final, cache = view.forward(
+        x[:, a:b],
+        s,
+        _cut(plan.steps, a, b),
+        train=train,
+        rng=_rng(draws, len(plan.bounds) - 1, rng),
+    )
     kept: tuple[np.ndarray, ModelCache] | None = (y, cache)  # the last segment's forward
     del y, cache
     grads, dstate, loss = None, None, 0.0
     for j in reversed(range(len(plan.bounds))):
         a, b = plan.bounds[j]
         if kept is None:  # recompute this segment's forward from its saved start
-            y, _, cache = view.forward(x[:, a:b], starts[j], _cut(plan.steps, a, b),
-                                       train=train, rng=_rng(draws, j, rng))
+            y, _, cache = view.forward(
+                x[:, a:b], starts[j], _cut(plan.steps, a, b), train=train, rng=_rng(draws, j, rng)
+            )
         else:
             (y, cache), kept = kept, None
         part, dy = _segment_objective(model, plan, y, targets, a, b)
@@ -247,12 +273,14 @@ def _check_targets(model: Model, targets, B: int, T: int, keep) -> None:
         bad = bad if keep is None else bad & keep
         if bad.any():
             pos = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ShapeError(f"targets{list(pos)} = {int(y[pos])} is not a class id in "
-                             f"[0, {c.output_size})")
+            raise ShapeError(
+                f"targets{list(pos)} = {int(y[pos])} is not a class id in [0, {c.output_size})"
+            )
 
 
-def _segment_objective(model: Model, plan: _Segments, y: np.ndarray, targets, a: int, b: int
-                       ) -> tuple[float, np.ndarray]:
+def _segment_objective(
+    model: Model, plan: _Segments, y: np.ndarray, targets, a: int, b: int
+) -> tuple[float, np.ndarray]:
     """(the segment's share of the batch's mean loss L, ∂L/∂y [B, b−a, O]).
 
     Each share is divided by the whole batch's N_w, so every step's gradient is the same
@@ -268,8 +296,9 @@ def _segment_objective(model: Model, plan: _Segments, y: np.ndarray, targets, a:
     if rows.size == 0:
         return 0.0, dy
     cols = plan.last[rows] - a
-    part, dy[rows, cols] = objective(y[rows, cols], np.asarray(targets)[rows],
-                                     normalizer=plan.norm)
+    part, dy[rows, cols] = objective(
+        y[rows, cols], np.asarray(targets)[rows], normalizer=plan.norm
+    )
     return part, dy
 
 
@@ -286,8 +315,9 @@ class _DropoutDraws:
     The caller's generator ends where one whole-sequence forward leaves it.
     """
 
-    def __init__(self, model: Model, B: int, T: int, n_segments: int,
-                 rng: np.random.Generator | None) -> None:
+    def __init__(
+        self, model: Model, B: int, T: int, n_segments: int, rng: np.random.Generator | None
+    ) -> None:
         c = model.rnn.config
         self.active = bool(c.dropout or c.recurrent_dropout) and rng is not None
         self.recurrent: list = []  # [layer] u[B, S] or None
@@ -383,32 +413,51 @@ class _Recomputing:
         self.inner, self.k = inner, k
         self.TOKEN_IDS = getattr(inner, "TOKEN_IDS", False)  # token ids pass through to it
 
-    def forward(self, cell, p: dict, xs: np.ndarray, state0: tuple, opts,
-                mask: np.ndarray | None = None, drop: np.ndarray | None = None):
+    def forward(
+        self,
+        cell,
+        p: dict,
+        xs: np.ndarray,
+        state0: tuple,
+        opts,
+        mask: np.ndarray | None = None,
+        drop: np.ndarray | None = None,
+    ):
         """(outs [T, B, O], state_T, checkpoints) — the inner loop's results."""
         T = xs.shape[0]
         bounds = [(a, min(a + self.k, T)) for a in range(0, T, self.k)]
         outs, starts, state, cache = None, [], state0, None
         for a, b in bounds:
             starts.append(state)
-            out, state, cache = self.inner.forward(cell, p, xs[a:b], state, opts,
-                                                   _rows(mask, a, b), drop)
+            out, state, cache = self.inner.forward(
+                cell, p, xs[a:b], state, opts, _rows(mask, a, b), drop
+            )
             if outs is None:
                 outs = np.empty((T,) + out.shape[1:], out.dtype)
             outs[a:b] = out
             cache = cache if b == T else None
         return outs, state, _Checkpoints(xs, mask, drop, tuple(starts), bounds, cache)
 
-    def backward(self, cell, p: dict, ck: _Checkpoints, douts: np.ndarray, dstate: tuple, opts,
-                 *, need_dx: bool = True):
+    def backward(
+        self,
+        cell,
+        p: dict,
+        ck: _Checkpoints,
+        douts: np.ndarray,
+        dstate: tuple,
+        opts,
+        *,
+        need_dx: bool = True,
+    ):
         """(dxs [T, B, I] or None, ∂L/∂state_0, grads) — segment by segment, last to first."""
         kw = {} if need_dx or self.inner is unroll else {"need_dx": False}
         dxs = np.empty_like(ck.xs) if need_dx else None
         grads, cache = None, ck.last
         for (a, b), start in zip(reversed(ck.bounds), reversed(ck.starts)):
             if cache is None:
-                cache = self.inner.forward(cell, p, ck.xs[a:b], start, opts,
-                                           _rows(ck.mask, a, b), ck.drop)[2]
+                cache = self.inner.forward(
+                    cell, p, ck.xs[a:b], start, opts, _rows(ck.mask, a, b), ck.drop
+                )[2]
             dx, dstate, g = self.inner.backward(cell, p, cache, douts[a:b], dstate, opts, **kw)
             if dxs is not None:  # need_dx
                 dxs[a:b] = dx

@@ -27,15 +27,18 @@ class MetricsLog:
     """Appends records to ``run_dir/metrics.jsonl`` (nothing when ``run_dir`` is None); with
     ``keep``, also holds this process's records in ``records``."""
 
-    def __init__(self, run_dir: str | Path | None, *, resume_step: int | None = None,
-                 keep: bool = False) -> None:
+    def __init__(
+        self, run_dir: str | Path | None, *, resume_step: int | None = None, keep: bool = False
+    ) -> None:
         self.path = None if run_dir is None else Path(run_dir) / LOG_NAME
         self.file = None
         self.records: list[dict[str, Any]] | None = [] if keep else None
         if self.path is None:
             return
         if resume_step is not None and self.path.exists():
-            _rewrite(self.path, [r for r in read_log(self.path) if r.get("step", 0) <= resume_step])
+            _rewrite(
+                self.path, [r for r in read_log(self.path) if r.get("step", 0) <= resume_step]
+            )
         elif resume_step is None:
             self.path.unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +49,10 @@ class MetricsLog:
             self.records.append(record)
         if self.file is None:
             return
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                 for k, v in record.items()}
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in record.items()
+        }
         self.file.write(json.dumps(clean, separators=(",", ":")) + "\n")
         self.file.flush()
 

@@ -74,8 +74,9 @@ class Optimizer:
     name: ClassVar[str] = ""
     slots: ClassVar[tuple[str, ...]] = ()  # names of the per-parameter state arrays
 
-    def __init__(self, lr: float, *, weight_decay: float = 0.0,
-                 frozen: Iterable[str] = ()) -> None:
+    def __init__(
+        self, lr: float, *, weight_decay: float = 0.0, frozen: Iterable[str] = ()
+    ) -> None:
         _require(lr > 0, f"lr must be > 0, got {lr}")
         _require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay}")
         self.lr = float(lr)
@@ -89,8 +90,12 @@ class Optimizer:
         """True if ``name`` is never updated (listed as frozen, or a fixed structural array)."""
         return name in self.frozen or name.rsplit(".", 1)[-1].startswith(FIXED_PREFIXES)
 
-    def step(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray | None],
-             lr: float | None = None) -> None:
+    def step(
+        self,
+        params: dict[str, np.ndarray],
+        grads: Mapping[str, np.ndarray | None],
+        lr: float | None = None,
+    ) -> None:
         """Update every trainable ``params[name]`` in place from ``grads[name]`` (same shapes)."""
         lr = self.lr if lr is None else float(lr)
         _require(lr >= 0 and math.isfinite(lr), f"the step's lr must be finite and >= 0, got {lr}")
@@ -104,13 +109,15 @@ class Optimizer:
             g = np.asarray(g)
             if g.shape != theta.shape:
                 raise ShapeError(
-                    f"gradient of {name} has shape {g.shape}, parameter {theta.shape}")
+                    f"gradient of {name} has shape {g.shape}, parameter {theta.shape}"
+                )
             g = g.astype(theta.dtype, copy=False)
             self.steps[name] = k = self.steps.get(name, 0) + 1
             self._update(theta, g, self.state.setdefault(name, {}), k, lr)
 
-    def _update(self, theta: np.ndarray, g: np.ndarray, st: dict[str, np.ndarray],
-                k: int, lr: float) -> None:
+    def _update(
+        self, theta: np.ndarray, g: np.ndarray, st: dict[str, np.ndarray], k: int, lr: float
+    ) -> None:
         raise NotImplementedError
 
     def hyperparameters(self) -> dict[str, float | bool]:
@@ -124,8 +131,12 @@ class Optimizer:
         for pname, st in self.state.items():
             for slot, a in st.items():
                 state[slot][pname] = a.copy()
-        return {"optimizer": self.name, **self.hyperparameters(),
-                "steps": dict(self.steps), "state": state}
+        return {
+            "optimizer": self.name,
+            **self.hyperparameters(),
+            "steps": dict(self.steps),
+            "state": state,
+        }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (the hyper-parameters included)."""
@@ -155,13 +166,22 @@ class SGD(Optimizer):
     name = "sgd"
     slots = ("momentum_buffer",)
 
-    def __init__(self, lr: float, *, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0,
-                 frozen: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        lr: float,
+        *,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        frozen: Iterable[str] = (),
+    ) -> None:
         super().__init__(lr, weight_decay=weight_decay, frozen=frozen)
         _require(momentum >= 0, f"momentum must be >= 0, got {momentum}")
-        _require(not nesterov or (momentum > 0 and dampening == 0),
-                 "Nesterov momentum needs momentum > 0 and dampening = 0")
+        _require(
+            not nesterov or (momentum > 0 and dampening == 0),
+            "Nesterov momentum needs momentum > 0 and dampening = 0",
+        )
         self.momentum, self.dampening, self.nesterov = float(momentum), float(dampening), nesterov
 
     def _update(self, theta, g, st, k, lr):
@@ -184,9 +204,17 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     slots = ("square_avg", "grad_avg", "momentum_buffer")
 
-    def __init__(self, lr: float, *, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0,
-                 frozen: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        lr: float,
+        *,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        centered: bool = False,
+        weight_decay: float = 0.0,
+        frozen: Iterable[str] = (),
+    ) -> None:
         super().__init__(lr, weight_decay=weight_decay, frozen=frozen)
         _require(0 <= alpha <= 1, f"alpha must be in [0, 1], got {alpha}")
         _require(eps >= 0, f"eps must be >= 0, got {eps}")
@@ -222,14 +250,23 @@ class Adagrad(Optimizer):
     name = "adagrad"
     slots = ("sum",)
 
-    def __init__(self, lr: float, *, lr_decay: float = 0.0, eps: float = 1e-10,
-                 initial_accumulator_value: float = 0.0, weight_decay: float = 0.0,
-                 frozen: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        lr: float,
+        *,
+        lr_decay: float = 0.0,
+        eps: float = 1e-10,
+        initial_accumulator_value: float = 0.0,
+        weight_decay: float = 0.0,
+        frozen: Iterable[str] = (),
+    ) -> None:
         super().__init__(lr, weight_decay=weight_decay, frozen=frozen)
         _require(lr_decay >= 0, f"lr_decay must be >= 0, got {lr_decay}")
         _require(eps >= 0, f"eps must be >= 0, got {eps}")
-        _require(initial_accumulator_value >= 0,
-                 f"initial_accumulator_value must be >= 0, got {initial_accumulator_value}")
+        _require(
+            initial_accumulator_value >= 0,
+            f"initial_accumulator_value must be >= 0, got {initial_accumulator_value}",
+        )
         self.lr_decay, self.eps = float(lr_decay), float(eps)
         self.initial_accumulator_value = float(initial_accumulator_value)
 
@@ -249,9 +286,16 @@ class Adam(Optimizer):
     slots = ("exp_avg", "exp_avg_sq")
     decoupled: ClassVar[bool] = False
 
-    def __init__(self, lr: float, *, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0,
-                 frozen: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        lr: float,
+        *,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        frozen: Iterable[str] = (),
+    ) -> None:
         super().__init__(lr, weight_decay=weight_decay, frozen=frozen)
         for label, beta in (("beta1", beta1), ("beta2", beta2)):
             _require(0 <= beta < 1, f"{label} must be in [0, 1), got {beta}")
@@ -270,9 +314,19 @@ class Adam(Optimizer):
         if adam is not None and adam.supports(theta, g, m, v):  # the same operations, one pass
             w, s = 1 - self.beta1, lr / (1 - self.beta1**k)
             c = theta.dtype.type
-            adam.adam_step(theta.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                           c(w), c(1 - w), c(self.beta2), c(1 - self.beta2),
-                           c((1 - self.beta2**k) ** 0.5), c(self.eps), c(-s))
+            adam.adam_step(
+                theta.reshape(-1),
+                g.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                c(w),
+                c(1 - w),
+                c(self.beta2),
+                c(1 - self.beta2),
+                c((1 - self.beta2**k) ** 0.5),
+                c(self.eps),
+                c(-s),
+            )
             return
         _lerp(m, g, 1 - self.beta1)  # m ← m + (1 − β₁)(g − m)
         v *= self.beta2
@@ -294,11 +348,19 @@ class AdamW(Adam):
     name = "adamw"
     decoupled = True
 
-    def __init__(self, lr: float, *, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 1e-2,
-                 frozen: Iterable[str] = ()) -> None:
-        super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                         frozen=frozen)
+    def __init__(
+        self,
+        lr: float,
+        *,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        frozen: Iterable[str] = (),
+    ) -> None:
+        super().__init__(
+            lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, frozen=frozen
+        )
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -324,15 +386,20 @@ def make_optimizer(name: str, lr: float, **options: Any) -> Optimizer:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "lr"}
     wrong = sorted(n for n, v in options.items() if n not in accepted and v not in (0, None))
     if wrong:
-        raise ConfigError(f"{name} does not take {', '.join(wrong)}; "
-                          f"its options are: {', '.join(sorted(accepted))}")
+        raise ConfigError(
+            f"{name} does not take {', '.join(wrong)}; "
+            f"its options are: {', '.join(sorted(accepted))}"
+        )
     return cls(lr, **{n: v for n, v in options.items() if n in accepted})
 
 
 def global_norm(grads: Mapping[str, np.ndarray | None]) -> float:
     """‖g‖ = √(Σ_a ‖g_a‖²) over every gradient array, computed in float64."""
-    norms = [np.linalg.norm(g.astype(np.float64, copy=False).ravel())
-             for g in grads.values() if g is not None]
+    norms = [
+        np.linalg.norm(g.astype(np.float64, copy=False).ravel())
+        for g in grads.values()
+        if g is not None
+    ]
     return float(np.linalg.norm(norms)) if norms else 0.0
 
 

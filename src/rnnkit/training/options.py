@@ -12,7 +12,6 @@ from ..config import Optimization  # noqa: F401  (re-exported beside Budget)
 from ..errors import ConfigError
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class Budget:
     """When training stops, evaluates and saves."""

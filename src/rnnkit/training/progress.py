@@ -63,11 +63,13 @@ class Progress:
         frac = self.fraction(step)
         eta = elapsed * (1 - frac) / frac if frac > 0 else math.inf
         bar = "#" * int(20 * frac)
-        line = (f"[{bar:<20}] step {step}"
-                + (f"/{self.total_steps}" if self.total_steps else "")
-                + f" | loss {loss:.3f}"
-                + (f" | {loss / math.log(2):.3f} bits/{self.bits_per}" if self.bits_per else "")
-                + f" | {self.tokens / elapsed:,.0f} tok/s | ETA {format_duration(eta)}")
+        line = (
+            f"[{bar:<20}] step {step}"
+            + (f"/{self.total_steps}" if self.total_steps else "")
+            + f" | loss {loss:.3f}"
+            + (f" | {loss / math.log(2):.3f} bits/{self.bits_per}" if self.bits_per else "")
+            + f" | {self.tokens / elapsed:,.0f} tok/s | ETA {format_duration(eta)}"
+        )
         self.write(line, transient=True)
 
     def write(self, text: str, transient: bool = False) -> None:

@@ -65,8 +65,10 @@ class CosineSchedule:
         if self.total_steps < 1:
             raise ConfigError(f"total_steps must be >= 1, got {self.total_steps}")
         if not 0 <= self.warmup_steps <= self.total_steps:
-            raise ConfigError(f"warmup_steps must be in [0, total_steps = {self.total_steps}], "
-                              f"got {self.warmup_steps}")
+            raise ConfigError(
+                f"warmup_steps must be in [0, total_steps = {self.total_steps}], "
+                f"got {self.warmup_steps}"
+            )
         if not 0 <= self.min_lr <= self.lr:
             raise ConfigError(f"min_lr must be in [0, lr = {self.lr}], got {self.min_lr}")
 

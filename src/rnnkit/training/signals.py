@@ -27,8 +27,9 @@ class StopRequest:
 
 
 @contextmanager
-def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
-                    ) -> Iterator[StopRequest]:
+def stop_on_signals(
+    signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> Iterator[StopRequest]:
     """While inside, SIGINT/SIGTERM set the yielded request instead of killing the process.
 
     A second SIGINT raises ``KeyboardInterrupt`` at once (the checkpoint on disk stays the
