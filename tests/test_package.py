@@ -21,7 +21,10 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_importing_the_package_loads_no_heavy_module():
-    code = "import sys, rnnkit; print(sorted(m for m in ('numpy', 'torch', 'sklearn') if m in sys.modules))"
+    code = (
+        "import sys, rnnkit; "
+        "print(sorted(m for m in ('numpy', 'torch', 'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -126,7 +126,8 @@ def test_a_float32_cross_entropy_model_loads_its_loss_pass_when_made(dtype, loss
     """The first training step of a new process does not pay for loading the loss's pass."""
     code = (
         "import sys, numpy as np; from rnnkit.config import ModelConfig; "
-        "from rnnkit.layers.recurrent import RecurrentConfig; from rnnkit.models.model import Model; "
+        "from rnnkit.layers.recurrent import RecurrentConfig; "
+        "from rnnkit.models.model import Model; "
         "Model(ModelConfig(rnn=RecurrentConfig(input_size=4, hidden_size=3), "
         f"output_size=4, vocab_size=4, loss={loss!r}, dtype={dtype!r}), "
         "rng=np.random.default_rng(0)); "

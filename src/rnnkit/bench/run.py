@@ -8,6 +8,7 @@ is missing is skipped with a note.
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -75,40 +76,41 @@ def training(o: Options, notes: list[str]) -> list[dict]:
         c = _config(o, cname)
         for cell in o.cells:
             rng = np.random.default_rng(o.seed)
-            builders: dict[str, Builder] = {"rnnkit": lambda: steps.training_step(cell, c, rng)}
+            builders: dict[str, Builder] = {"rnnkit": partial(steps.training_step, cell, c, rng)}
             for peer in ("torch", "jax"):
                 if peer in o.peers:
                     builders[peer] = _peer_builder(peer, "training_step", cell, c, rng)
-            builders["floor"] = lambda: floor_step(cell, c, rng)
+            builders["floor"] = partial(floor_step, cell, c, rng)
             fns = _collect(builders, notes)
             times = interleaved(fns, o.reps, o.gap, warmup=2)
             rows.append({"config": cname, "cell": cell, "times": times})
     return rows
 
 
-def streaming(o: Options, notes: list[str]) -> list[dict]:
+def _stream_ours(cell: str, H: int, O: int, rng: np.random.Generator, ids: list[int]):
+    """rnnkit's timed call for ``streaming``: reset a Stepper, then step it through ``ids``."""
     from ..config import ModelConfig
     from ..models.model import Model
     from ..models.streaming import Stepper
 
+    stepper = Stepper(Model(ModelConfig.for_tokens(O, cell=cell, hidden_size=H), rng=rng))
+
+    def run():
+        stepper.reset()
+        for i in ids:
+            stepper.step(i)
+
+    return run
+
+
+def streaming(o: Options, notes: list[str]) -> list[dict]:
     H, O = (8, 5) if o.quick else (cf.STREAM_H, cf.STREAM_O)
     n = 3 if o.quick else cf.STREAM_STEPS
     rows = []
     for cell in [c for c in o.cells if c in ("lstm", "gru")]:
         rng = np.random.default_rng(o.seed)
         ids = rng.integers(0, O, size=n).tolist()
-
-        def ours():
-            stepper = Stepper(Model(ModelConfig.for_tokens(O, cell=cell, hidden_size=H), rng=rng))
-
-            def run():
-                stepper.reset()
-                for i in ids:
-                    stepper.step(i)
-
-            return run
-
-        builders: dict[str, Builder] = {"rnnkit": ours}
+        builders: dict[str, Builder] = {"rnnkit": partial(_stream_ours, cell, H, O, rng, ids)}
         for peer in ("torch", "jax", "onnx"):
             if peer in o.peers:
                 builders[peer] = _peer_builder(peer, "streaming", cell, H, O, n, rng)
@@ -122,7 +124,7 @@ def inference(o: Options, notes: list[str]) -> list[dict]:
     rows = []
     for cell in o.cells:
         rng = np.random.default_rng(o.seed)
-        builders: dict[str, Builder] = {"rnnkit": lambda: steps.inference(cell, c, rng)}
+        builders: dict[str, Builder] = {"rnnkit": partial(steps.inference, cell, c, rng)}
         for peer in ("torch", "jax"):
             if peer in o.peers:
                 builders[peer] = _peer_builder(peer, "inference", cell, c, rng)
@@ -140,10 +142,10 @@ def scaling(o: Options, notes: list[str]) -> list[dict]:
     for axis, value in sizes:
         c = base.with_sizes(**{axis: value})
         rng = np.random.default_rng(o.seed)
-        builders: dict[str, Builder] = {"rnnkit": lambda: steps.training_step("lstm", c, rng)}
+        builders: dict[str, Builder] = {"rnnkit": partial(steps.training_step, "lstm", c, rng)}
         if "torch" in o.peers:
-            builders["torch"] = lambda: _peer("torch").training_step("lstm", c, rng)
-        builders["floor"] = lambda: floor_step("lstm", c, rng)
+            builders["torch"] = _peer_builder("torch", "training_step", "lstm", c, rng)
+        builders["floor"] = partial(floor_step, "lstm", c, rng)
         fns = _collect(builders, notes)
         reps = max(1, min(o.reps, 3)) if c.T * c.H > 1_000_000 else o.reps
         times = interleaved(fns, reps, o.gap, warmup=1)

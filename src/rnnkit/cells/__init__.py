@@ -1,10 +1,10 @@
-"""Recurrent cells: one module per cell, its forward step and hand-written backward step side by side.
+"""Recurrent cells: one module per cell, its forward and hand-written backward steps side by side.
 
 The cell contract
 -----------------
 Every cell module (``elman``, ``jordan``, ``fully_recurrent``, ``lstm``, ``gru``) defines::
 
-    param_shapes(I, H, opts) -> dict[str, tuple]      # PyTorch base names: weight_ih, weight_hh, ...
+    param_shapes(I, H, opts) -> dict[str, tuple]      # PyTorch base names: weight_ih, weight_hh, …
     init_params(I, H, opts, rng, dtype) -> dict[str, ndarray]
     state_sizes(H, opts) -> tuple[int, ...]           # one entry per state array: (H,) or (H, H)
     output_size(H, opts) -> int                        # width of the per-step output
@@ -19,8 +19,9 @@ loop and forms ``dweight_ih`` and ``dxs`` in one product after it.  ``state`` is
 the variational recurrent-dropout mask ``[B, S]`` (S = ``state_sizes(H, opts)[0]``, the width
 of the recurrent input; already scaled by 1/(1−p)) applied to the recurrent input of every
 step, or ``None``.  ``cache`` and ``dstep`` are NamedTuples of ``[B, ·]`` arrays (or ``None``
-for a field an option switches off); the driver stacks each field over time (``[T, B, ·]``) and hands the stacks
-to ``param_grads``, which forms the weight gradients with one matrix product per weight.
+for a field an option switches off); the driver stacks each field over time (``[T, B, ·]``)
+and hands the stacks to ``param_grads``, which forms the weight gradients with one matrix
+product per weight.
 ``dout`` and ``dstate`` arrive from the output at t and from step t+1; the step adds them
 where the output *is* part of the state.  Nothing is mutated in place.
 

@@ -5,7 +5,7 @@ written once, so every cell gets the same semantics for masks and state carry:
 
     forward:   ax = xs W_ihᵀ                      (one matrix product for all steps)
                for t = 0 … T−1:  out_t, s_t = cell(ax_t, s_{t−1})
-                                 s_t   = m_t ? s_t   : s_{t−1}   (a finished sequence keeps its state)
+                                 s_t   = m_t ? s_t   : s_{t−1}   (finished sequences keep state)
                                  out_t = m_t ? out_t : 0
     backward:  for t = T−1 … 0:  dax_t, ds_{t−1} = cellᵀ(m_t · dout_t, m_t · ds_t)
                                  ds_{t−1} += (1 − m_t) · ds_t      (state passed through unchanged)
@@ -42,7 +42,10 @@ def forward(
     mask: np.ndarray | None = None,
     drop: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
-    """Run ``cell`` over ``xs: [T, B, I]`` from ``state0``; returns (outs [T, B, O], state_T, cache)."""
+    """Run ``cell`` over ``xs: [T, B, I]`` from ``state0``.
+
+    Returns (outs [T, B, O], state_T, cache).
+    """
     T, B, _ = xs.shape
     ax = (xs.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, -1)
     m = None if mask is None else mask.astype(xs.dtype).reshape(T, B, 1)

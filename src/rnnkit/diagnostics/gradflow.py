@@ -147,12 +147,15 @@ class TrainOptions(NamedTuple):
     on_nonfinite: str | None = None  # skip | reduce-lr | stop (None: the engine's default)
 
 
+_DEFAULT_OPTIONS = TrainOptions()  # immutable, so one shared default is safe
+
+
 def track(
     model: Model,
     sample: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]],
     rng: np.random.Generator,
     probe: tuple[np.ndarray, np.ndarray],
-    options: TrainOptions = TrainOptions(),
+    options: TrainOptions = _DEFAULT_OPTIONS,
     on_profile: Callable[[Profile], None] | None = None,
 ) -> list[Profile]:
     """Train ``model`` with full BPTT through the engine and record its gradient flow on ``probe``.

@@ -29,8 +29,8 @@ write creates, each file is written and fsynced under its own name, the manifest
 then the directory is fsynced: until the manifest is there the directory does not load.
 A write over an existing checkpoint interrupted part way leaves new files beside the old
 manifest, whose hashes no longer match: the directory refuses to load rather than mix
-two checkpoints (a run directory never writes over one: see ``model_files.save_in_run``).  State files of an earlier
-write that the new one does not have are removed after the manifest.
+two checkpoints (a run directory never writes over one: see ``model_files.save_in_run``).
+State files of an earlier write that the new one does not have are removed after the manifest.
 
 ``extra`` is a dict (nested dicts allowed, string keys) whose NumPy arrays go to
 ``state.safetensors`` under their key path joined by "/" (so keys leading to an array

@@ -27,8 +27,9 @@ Gate order is converted here and nowhere else (rnnkit keeps PyTorch's)::
 
 Jordan and fully recurrent cells have no ONNX operator; they export as a ``Scan`` of
 elementary operators (``MatMul``, ``Add``, ``Tanh``/``Relu``, ``Softmax`` for Jordan's softmax
-feedback, ``Where``), per direction, with the same mask semantics.  Layer-normalised LSTM/GRU are refused (``ConfigError``):
-ONNX's operators cannot normalise inside the recurrence; export those to PyTorch instead.
+feedback, ``Where``), per direction, with the same mask semantics.  Layer-normalised LSTM/GRU
+are refused (``ConfigError``): ONNX's operators cannot normalise inside the recurrence; export
+those to PyTorch instead.
 Dropout and recurrent dropout are training-only and vanish.  Weights are float32 (the only
 type onnxruntime runs these operators in); a float64 model is exported in float32.
 

@@ -1,4 +1,4 @@
-"""Exchange of recurrent layers with PyTorch: ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` ↔ ``Recurrent``.
+"""Exchange of recurrent layers with PyTorch: ``torch.nn.RNN``/``LSTM``/``GRU`` ↔ ``Recurrent``.
 
 ``to_torch`` also takes a whole ``Model`` and gives the module ``rnnkit.export_torch`` writes.
 

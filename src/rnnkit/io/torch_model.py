@@ -22,7 +22,8 @@ It reproduces the model: one-hot or embedded ids, the recurrent layer (``torch.n
 reset after the product, no layer norm or recurrent dropout — with lengths by packing;
 otherwise rnnkit's own time loop written in torch, with peepholes, Cho's GRU, Jordan, fully
 recurrent, layer norm and variational recurrent dropout), and the readout every step or at
-the last step (a Jordan layer's own output y_t, which it feeds back, is the readout).  Parameter names equal rnnkit's, so ``module.state_dict()`` comes back with
+the last step (a Jordan layer's own output y_t, which it feeds back, is the readout).
+Parameter names equal rnnkit's, so ``module.state_dict()`` comes back with
 ``model_from_torch(module)`` or ``model_from_state_dict(state_dict, config)`` bit for bit.
 """
 
@@ -107,8 +108,10 @@ def model_from_torch(module: Any) -> Model:
     return model_from_state_dict(module.state_dict(), config, getattr(module, "meta", None))
 
 
-MODULE_SOURCE = r'''"""An rnnkit model in PyTorch: same function, same parameter names; needs only torch.
-
+MODULE_SOURCE = (
+    # the first line on its own keeps it within 99 columns; the text is one file, unchanged
+    '"""An rnnkit model in PyTorch: same function, same parameter names; needs only torch.\n'
+    r'''
 Written by `rnnkit export torch`.  Batch-first like rnnkit's Model::
 
     module = RnnkitModel.from_directory(DIR)            # config.json + model.safetensors
@@ -445,4 +448,5 @@ def gru_step(r, p, ax, state, drop):
 STEPS = {"elman": elman_step, "jordan": jordan_step, "fully_recurrent": fully_recurrent_step,
          "lstm": lstm_step, "gru": gru_step}
 '''
+)
 """Source of ``rnnkit_model.py`` (imports only torch and the standard library)."""

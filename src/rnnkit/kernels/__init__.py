@@ -15,9 +15,9 @@ layer:
 * ``"auto"`` (default): as ``"fast"``.
 
 ``resolve_op`` does the same for the compiled twins of two NumPy functions, Adam's update
-(``adam``, for ``rnnkit.training.optim.Adam``) and the softmax cross-entropy (``cross_entropy``, for
-``rnnkit.layers.losses``): the module, or None where the NumPy form runs (the reference backend, a
-dtype the twin does not take).
+(``adam``, for ``rnnkit.training.optim.Adam``) and the softmax cross-entropy
+(``cross_entropy``, for ``rnnkit.layers.losses``): the module, or None where the NumPy form
+runs (the reference backend, a dtype the twin does not take).
 
 The environment variable ``RNNKIT_BACKEND`` sets the default (for tests and benchmarks):
 ``RNNKIT_BACKEND=reference`` runs plain NumPy everywhere and never loads Numba.

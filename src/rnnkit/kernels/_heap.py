@@ -8,8 +8,8 @@ its trim threshold.  Either way the next step's array of the same size faults in
 one fault per 4 KiB on first touch: 10–20 % of a step at configs A, B and D.
 
 ``keep_freed_memory`` sets the two thresholds once per process.  Importing rnnkit does not
-call it: making an optimizer does (``rnnkit.training.optim``), which every training loop does before
-its first step — the steps are where it was measured to matter.  It sets
+call it: making an optimizer does (``rnnkit.training.optim``), which every training loop does
+before its first step — the steps are where it was measured to matter.  It sets
 
 * ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's upper limit on 64-bit systems): blocks below it come
   from the heap, and freed ones are reused by the next step;

@@ -1,4 +1,4 @@
-"""Adam's update of one parameter in a single compiled pass (``rnnkit.training.optim.Adam``'s fast path).
+"""Adam's update of a parameter in one compiled pass (``rnnkit.training.optim.Adam``'s fast path).
 
 The NumPy form of the update is thirteen passes over the parameter's arrays with temporaries;
 at config C's 6.8 M parameters that was 42 ms of a step.  This loop does the same operations

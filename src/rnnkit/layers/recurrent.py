@@ -1,4 +1,4 @@
-"""The recurrent layer: a cell unrolled over time, stacked ``num_layers`` deep, optionally bidirectional.
+"""The recurrent layer: a cell unrolled over time, ``num_layers`` deep, optionally bidirectional.
 
 Parameters carry PyTorch's names — ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}`` and ``…_reverse`` for the backward direction — so weights move to and from
@@ -328,7 +328,7 @@ class Recurrent:
         return mask.astype(bool)
 
     def _split_state(self, state, B: int) -> tuple[tuple[np.ndarray, ...], bool]:
-        """The state as a tuple of [L·D, B, S] arrays (zeros if None), and whether it was single."""
+        """The state as a tuple of [L·D, B, S] arrays (zeros if None) and whether it was single."""
         LD = self.config.num_layers * self.num_directions
         shapes = [(LD, B, s) for s in self.state_sizes]
         single = len(shapes) == 1

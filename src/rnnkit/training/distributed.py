@@ -62,7 +62,7 @@ class Local:
         return bool(flag)
 
     def gather_rows(self, a: np.ndarray, axis: int) -> np.ndarray | None:
-        """Every rank's rows of ``a`` joined along ``axis`` in rank order, on rank 0 (else None)."""
+        """Every rank's rows of ``a`` joined along ``axis`` in rank order on rank 0 (else None)."""
         return a
 
     def abort(self, message: str, code: int = 2) -> NoReturn:

@@ -16,8 +16,8 @@ A NaN/Inf one is handled as ``Optimization.on_nonfinite`` says:
 ``max_nonfinite`` such updates in a row stop the run too.  After each update the parameters
 are checked: a NaN/Inf parameter stops the run at once (and is never saved).
 
-Data-parallel (``rnnkit.training.distributed``).  With a communicator of K ranks every rank is given
-the global batch and computes the gradients of its own rows ``[lo_r, hi_r)``; the mean
+Data-parallel (``rnnkit.training.distributed``).  With a communicator of K ranks every rank is
+given the global batch and computes the gradients of its own rows ``[lo_r, hi_r)``; the mean
 loss and gradients over all N positions are the count-weighted sums
 
     L = Σ_r (n_r / N) L_r          g = Σ_r (n_r / N) g_r          N = Σ_r n_r

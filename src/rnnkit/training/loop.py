@@ -2,8 +2,8 @@
 
 ``fit`` runs until the budget is spent (updates, epochs, or the wall-clock cap), the
 validation metric has not improved for ``patience`` evaluations, a scheduled evaluation
-meets the validation's ``target``, or ``stop()`` names a reason (a signal: see ``signals``).  Every job trains through it and gets, without writing
-them again:
+meets the validation's ``target``, or ``stop()`` names a reason (a signal: see ``signals``).
+Every job trains through it and gets, without writing them again:
 
 * validation on the job's validation data only (``validate(model) -> {name: value}``),
   early stopping on ``monitor``, and the best parameters restored at the end;

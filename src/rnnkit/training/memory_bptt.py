@@ -124,7 +124,7 @@ def checkpointed_bptt(
     segment: int | None = None,
     budget_bytes: int | None = None,
 ) -> Step:
-    """Loss and gradients of one batch as ``rnnkit.training.bptt.full_bptt``, in memory of order √T.
+    """Loss and gradients of one batch as ``rnnkit.training.bptt.full_bptt`` in memory of order √T.
 
     ``x: [B, T]`` ids or ``[B, T, I]``; ``targets``, ``mask: [B, T]``, ``lengths: [B]``,
     ``state``, ``train`` and ``rng`` as in ``full_bptt``.  ``segment`` fixes the steps per
