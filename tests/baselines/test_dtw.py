@@ -54,7 +54,10 @@ def test_dtw_is_symmetric_and_shrinks_as_the_band_widens(rng):
 
 def test_dtw_aligns_a_shifted_shape_the_euclidean_distance_cannot():
     t = np.arange(60)
-    bump = lambda centre: np.exp(-0.5 * ((t - centre) / 3.0) ** 2)[:, None]
+
+    def bump(centre):
+        return np.exp(-0.5 * ((t - centre) / 3.0) ** 2)[:, None]
+
     a, b = bump(25), bump(30)
     assert dtw.dtw_distance(a, b, 0, np.inf) > 1.0
     assert dtw.dtw_distance(a, b, 6, np.inf) < 0.05

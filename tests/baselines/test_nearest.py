@@ -16,9 +16,12 @@ def shifted_bumps(rng, n: int, T: int = 100, shift: int = 30):
     t = np.arange(T)
     y = rng.integers(0, 2, size=n)
     x = np.empty((n, T, 1))
+
+    def bump(centre):
+        return np.exp(-0.5 * ((t - centre) / 2.5) ** 2)
+
     for k in range(n):
         c = T / 2 + rng.integers(-shift, shift + 1)
-        bump = lambda centre: np.exp(-0.5 * ((t - centre) / 2.5) ** 2)
         s = (bump(c - 4) - bump(c + 4)) * (1 if y[k] == 0 else -1)
         x[k, :, 0] = s + 0.05 * rng.standard_normal(T)
     return x, y

@@ -1,4 +1,5 @@
-"""Season detection from the autocorrelation: found where there is one, rarely where there is none."""
+"""Season detection from the autocorrelation: found where there is one, rarely where there is
+none."""
 
 import doctest
 

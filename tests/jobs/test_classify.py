@@ -108,17 +108,21 @@ def _stop_after(calls: int):
 def test_a_job_stopped_mid_epoch_resumes_to_the_parameters_of_an_uninterrupted_one(tmp_path):
     data, test, fit = _toy(30, 0), _toy(10, 1), Fit(epochs=6, batch_size=4, lr=2e-2, patience=2)
     nets = [Net(cell="gru", hidden_size=4), Net(cell="ffnn", hidden_size=4)]
-    run = lambda d, **kw: run_classification(
-        data, test, nets, fit, val_fraction=0.25, run_dir=tmp_path / d, **kw
-    )
+
+    def run(d, **kw):
+        return run_classification(
+            data, test, nets, fit, val_fraction=0.25, run_dir=tmp_path / d, **kw
+        )
+
     straight = run("straight")
     stopped = run("stopped", stop=_stop_after(11))  # in the second epoch of the gru
     assert stopped["stopped_by"] == "SIGINT" and stopped["results"] == []
     assert read_log(tmp_path / "stopped" / "gru" / "metrics.jsonl")[-1]["step"] == 11
     resumed = run("stopped")
-    timeless = lambda report: [
-        {k: v for k, v in r.items() if k != "seconds"} for r in report["results"]
-    ]
+
+    def timeless(report):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in report["results"]]
+
     assert timeless(resumed) == timeless(straight) and len(timeless(straight)) == 2
     for cell in ("gru", "ffnn"):
         a, b = (

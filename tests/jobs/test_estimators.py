@@ -1,4 +1,5 @@
-"""The scikit-learn estimators: scikit-learn's own checks, any-length sequences, model selection."""
+"""The scikit-learn estimators: scikit-learn's own checks, any-length sequences, model
+selection."""
 
 import numpy as np
 import pytest

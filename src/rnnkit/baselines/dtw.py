@@ -45,7 +45,9 @@ import numba
 import numpy as np
 from numba import prange
 
-OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fast math
+from ..kernels._jit import JitOptions
+
+OPTIONS: JitOptions = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fast math
 SERIES = "float64[:, ::1]"  # one series [T, C]
 SET = "float64[:, :, ::1]"  # padded series [N, T, C]
 LENGTHS = "int64[::1]"

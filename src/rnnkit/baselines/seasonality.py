@@ -34,7 +34,8 @@ on white noise, random walks and AR(1) series.
 
 >>> import numpy as np
 >>> t = np.arange(144)
->>> s = 10 + 0.05 * t + np.sin(2 * np.pi * t / 12) + 0.2 * np.random.default_rng(0).normal(size=144)
+>>> noise = 0.2 * np.random.default_rng(0).normal(size=144)
+>>> s = 10 + 0.05 * t + np.sin(2 * np.pi * t / 12) + noise
 >>> found = detect_season(s)
 >>> found.season, round(found.acf, 2) > 0.5
 (12, True)

@@ -257,10 +257,9 @@ def _stepwise(bounds, options, name, fit, n_train: int) -> Fitted:
 
     def visit(c) -> float:
         if c not in tried:
-            tried[c] = _try(options(c), name, fit, n_train)
-            candidates.append(
-                tried[c] if isinstance(tried[c], Candidate) else tried[c].candidates[0]
-            )
+            result = _try(options(c), name, fit, n_train)
+            tried[c] = result
+            candidates.append(result if isinstance(result, Candidate) else result.candidates[0])
         return tried[c].aicc if np.isfinite(tried[c].aicc) else np.inf
 
     starts = [clip(c) for c in ((2, 2, 1, 1), (0, 0, 0, 0), (1, 0, 1, 0), (0, 1, 0, 1))]

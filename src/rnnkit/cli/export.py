@@ -54,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..io.model_files import load
+    from ..models.model import Model
     from .info import model_dir
 
     out = Path(args.out)
@@ -65,6 +66,10 @@ def _run(args: argparse.Namespace) -> int:
 
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{out} is a file; torch export writes a directory")
+        if not isinstance(model, Model):
+            raise ConfigError(
+                f"PyTorch export takes a recurrent rnnkit Model, got {type(model).__name__}"
+            )
         export_torch(model, out)
         print(f"wrote {out}/ (model.safetensors, config.json, {MODULE_FILE})")
         return 0
@@ -72,6 +77,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if out.is_dir():
         raise ConfigError(f"{out} is a directory; onnx export writes one file")
+    if not isinstance(model, Model):
+        raise ConfigError(
+            f"ONNX export takes a recurrent rnnkit Model, got {type(model).__name__}"
+        )
     export_onnx(model, out, lengths=args.lengths, state=args.state, opset=args.opset)
     print(f"wrote {out}")
     if args.verify:

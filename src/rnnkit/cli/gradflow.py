@@ -11,11 +11,19 @@ the comparison.  Results go to stdout, progress to stderr.
 
 import argparse
 import math
+from typing import TypedDict
 
 SUMMARY = "show how the gradient flows back through time, per cell and during training"
 
 
-EXPLODING_ONLY_DEFAULTS = {"steps": 60, "lr": 0.05}
+class ExplodingOnly(TypedDict):
+    """The options ``--exploding`` defaults differently from the per-cell comparison."""
+
+    steps: int
+    lr: float
+
+
+EXPLODING_ONLY_DEFAULTS: ExplodingOnly = {"steps": 60, "lr": 0.05}
 """Where ``--exploding`` has its own defaults (``diagnostics.exploding.ExplodingSetup``)."""
 
 NOT_EXPLODING = ("cells", "every", "forget_bias", "probe_size", "on_nonfinite")
@@ -205,17 +213,15 @@ def _run_exploding(args: argparse.Namespace) -> int:
             f"{flags}: not used by --exploding (it trains one tanh Elman net, "
             "measured on its own batches); leave them out"
         )
-    chosen = {
-        name: default if getattr(args, name) is None else getattr(args, name)
-        for name, default in EXPLODING_ONLY_DEFAULTS.items()
-    }
+    defaults = EXPLODING_ONLY_DEFAULTS
     setup = ExplodingSetup(
         seq_len=args.T,
         hidden_size=args.hidden_size,
         batch_size=args.batch_size,
         clip=args.clip,
         seed=args.seed,
-        **chosen,
+        steps=defaults["steps"] if args.steps is None else args.steps,
+        lr=defaults["lr"] if args.lr is None else args.lr,
     )
     if args.png:
         from ..plots import check_available

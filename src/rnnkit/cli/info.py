@@ -2,6 +2,15 @@
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import ModelConfig, RecurrentConfig
+    from ..models.conditioned import ConditionedConfig
+    from ..models.ffnn import FFNNConfig
+    from ..models.seq2seq import Seq2SeqConfig
+
+    SavedConfig = ModelConfig | FFNNConfig | Seq2SeqConfig | ConditionedConfig
 
 SUMMARY = "describe a saved model or run directory"
 
@@ -29,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     path = model_dir(args.dir)
     model, state = load_with_state(path)
     c = model.config
-    desc = {
+    desc: dict[str, Any] = {
         "path": str(path),
         **_shape(c),
         "parameters": model.num_parameters(),
-        "dtype": c.dtype,
+        "dtype": _dtype(c),
         "config": c.to_dict(),
         "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()},
     }
@@ -43,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         desc["step"] = state.get("step")
         best = state.get("best_val")
         number = isinstance(best, (int, float)) and not isinstance(best, bool)
-        desc["best_validation_bits_per_char"] = best / 0.6931471805599453 if number else None
+        bits = best / 0.6931471805599453 if isinstance(best, (int, float)) else None
+        desc["best_validation_bits_per_char"] = bits if number else None
     if args.json:
         print(json.dumps(desc, indent=2))
         return 0
-    print(f"{path}: {_headline(c)}, {desc['parameters']:,} parameters, {c.dtype}")
+    print(f"{path}: {_headline(c)}, {desc['parameters']:,} parameters, {_dtype(c)}")
     for key in ("vocabulary_size", "step", "best_validation_bits_per_char"):
         if desc.get(key) is not None:
             print(f"  {key.replace('_', ' ')}: {desc[key]}")
@@ -56,7 +66,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shape(c) -> dict:
+def _dtype(c: "SavedConfig") -> str:
+    """The parameters' dtype (a conditioned model's is its recurrent model's)."""
+    from ..models.conditioned import ConditionedConfig
+
+    return c.model.dtype if isinstance(c, ConditionedConfig) else c.dtype
+
+
+def _recurrent(c: "ModelConfig | Seq2SeqConfig | ConditionedConfig") -> "RecurrentConfig":
+    """The recurrent layer's config (a sequence-to-sequence model's encoder and decoder share
+    it; a conditioned model's is its recurrent model's)."""
+    from ..models.conditioned import ConditionedConfig
+    from ..models.seq2seq import Seq2SeqConfig
+
+    if isinstance(c, Seq2SeqConfig):
+        return c.rnn()
+    if isinstance(c, ConditionedConfig):
+        return c.model.rnn
+    return c.rnn
+
+
+def _shape(c: "SavedConfig") -> dict[str, Any]:
     """Cell and sizes: the recurrent layer's, or the feed-forward baseline's window and layers."""
     from ..models.ffnn import FFNNConfig
 
@@ -67,15 +97,16 @@ def _shape(c) -> dict:
             "hidden_sizes": list(c.hidden_sizes),
             "activation": c.activation,
         }
+    rnn = _recurrent(c)
     return {
-        "cell": c.rnn.cell,
-        "hidden_size": c.rnn.hidden_size,
-        "num_layers": c.rnn.num_layers,
-        "bidirectional": c.rnn.bidirectional,
+        "cell": rnn.cell,
+        "hidden_size": rnn.hidden_size,
+        "num_layers": rnn.num_layers,
+        "bidirectional": rnn.bidirectional,
     }
 
 
-def _headline(c) -> str:
+def _headline(c: "SavedConfig") -> str:
     from ..models.ffnn import FFNNConfig
 
     if isinstance(c, FFNNConfig):
@@ -83,7 +114,8 @@ def _headline(c) -> str:
             f"ffnn (feed-forward baseline), window {c.window}, hidden layers "
             f"{list(c.hidden_sizes)} ({c.activation})"
         )
+    rnn = _recurrent(c)
     return (
-        f"{c.rnn.cell}, {c.rnn.num_layers} layer(s) of {c.rnn.hidden_size}"
-        f"{' x2 directions' if c.rnn.bidirectional else ''}"
+        f"{rnn.cell}, {rnn.num_layers} layer(s) of {rnn.hidden_size}"
+        f"{' x2 directions' if rnn.bidirectional else ''}"
     )

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from ..data.text import CharVocab
     from ..errors import CheckpointError, ConfigError
     from ..io.model_files import load
+    from ..models.ffnn import FFNN
+    from ..models.model import Model
     from ..models.sampling import generate
     from .info import model_dir
 
@@ -41,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--length must be >= 0, got {args.length}")
     path = model_dir(args.dir)
     model = load(path)
+    if not isinstance(model, (Model, FFNN)):
+        raise ConfigError(
+            f"{path}: sample takes a recurrent character Model or an FFNN character baseline, "
+            f"got {type(model).__name__}"
+        )
     if "vocab" not in model.meta:
         raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
     vocab = CharVocab.from_dict(model.meta["vocab"])

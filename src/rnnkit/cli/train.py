@@ -21,10 +21,10 @@ trains it after the recurrent model, for the same budget on the same text, in
 what memory buys.
 
 Under ``mpiexec -n K`` (the venv's own; ``pip install 'rnnkit[mpi]'``) the K processes train
-one model data-parallel: each takes its rows of every global batch (``rnnkit.training.distributed``,
-docs/distributed.md).  Process 0 alone prints and writes the run.  An error that every
-process meets is reported once; an error in some of them ends all (MPI_Abort), so none is
-left waiting (``jobs.runs.on_every_rank``).
+one model data-parallel: each takes its rows of every global batch
+(``rnnkit.training.distributed``, docs/distributed.md).  Process 0 alone prints and writes the
+run.  An error that every process meets is reported once; an error in some of them ends all
+(MPI_Abort), so none is left waiting (``jobs.runs.on_every_rank``).
 """
 
 import argparse

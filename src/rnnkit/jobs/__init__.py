@@ -126,22 +126,32 @@ def build_model(
         nonlinearity=net.nonlinearity,
         jordan_feedback=net.jordan_feedback,
     )
-    config = ModelConfig(
+    model_config = ModelConfig(
         rnn=rnn, output_size=output_size, readout=readout, loss=loss, dtype=net.dtype
     )
-    return Model(config, rng=rng)
+    return Model(model_config, rng=rng)
 
 
 def describe(model: Model | FeedForward) -> str:
     """``gru H=32`` / ``ffnn window=24 hidden=(64,)``, with the parameter count."""
-    c = model.config
     if isinstance(model, FeedForward):
-        text = f"ffnn window={c.window} hidden={list(c.hidden_sizes)}"
+        f = model.config
+        text = f"ffnn window={f.window} hidden={list(f.hidden_sizes)}"
     else:
+        c = model.config
         text = f"{c.rnn.cell} H={c.rnn.hidden_size}" + (
             f" L={c.rnn.num_layers}" if c.rnn.num_layers > 1 else ""
         )
     return f"{text} ({model.num_parameters():,} parameters)"
+
+
+def prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    """``log`` with every line starting ``prefix: `` (one network's lines in a job of several)."""
+
+    def say(line: str) -> None:
+        log(f"{prefix}: {line}")
+
+    return say
 
 
 @dataclass
@@ -182,8 +192,9 @@ def train_network(
     parameters of the epoch with the lowest validation loss are restored at the end (and the
     run stops after ``fit.patience`` epochs without a better one).  ``run_dir`` keeps
     ``last``/``best``/``metrics.jsonl`` (``options``: the job's, saved in ``last``); if it
-    holds a ``last``, training continues from it exactly.  ``comm`` splits each batch's rows over data-parallel ranks.  ``say`` gets an
-    epoch line now and then (progress); ``stop()`` names a signal that asks to stop.
+    holds a ``last``, training continues from it exactly.  ``comm`` splits each batch's rows
+    over data-parallel ranks.  ``say`` gets an epoch line now and then (progress); ``stop()``
+    names a signal that asks to stop.
     """
     source = Shuffled(x, y, batch_size=fit.batch_size, lengths=lengths)
 
@@ -201,7 +212,11 @@ def train_network(
 
     engine, resume = runs.agree(prepare, comm)
     log = _EpochLines(
-        runs.metrics_log(engine, run_dir, resume, keep=True), source, fit.epochs, say
+        run_dir if comm.rank == 0 else None,
+        resume_step=engine.step if resume is not None else None,
+        source=source,
+        epochs=fit.epochs,
+        say=say,
     )
     check = None
     if validation is not None:
@@ -218,7 +233,7 @@ def train_network(
         log=log,
     )
     writer = run_dir if comm.rank == 0 else None
-    records = read_log(writer / LOG_NAME) if writer is not None else log.records
+    records = read_log(writer / LOG_NAME) if writer is not None else log.kept()
     epochs = epoch_records(records)
     best = next((r["epoch"] for r in records if r["step"] == summary.best_step), summary.epochs)
     return Trained(
@@ -262,27 +277,31 @@ def _restore(engine: Engine, source: Shuffled, run_dir: Path | None) -> dict[str
     return {"loop": state["loop"]}
 
 
-class _EpochLines:
-    """The loop's metrics log, which also says each epoch's mean loss (and validation loss)
-    at the first, every tenth and the last epoch — progress readable for epoch jobs."""
+class _EpochLines(MetricsLog):
+    """The loop's metrics log (``runs.metrics_log`` with ``keep``: written by rank 0 only,
+    ``run_dir`` None on the others), which also says each epoch's mean loss (and validation
+    loss) at the first, every tenth and the last epoch — progress readable for epoch jobs."""
 
     def __init__(
         self,
-        log: MetricsLog,
+        run_dir: Path | None,
+        *,
+        resume_step: int | None,
         source: Shuffled,
         epochs: int,
         say: Callable[[str], None] | None,
         every: int = 10,
     ) -> None:
-        self.log, self.source, self.epochs, self.say, self.every = log, source, epochs, say, every
+        super().__init__(run_dir, resume_step=resume_step, keep=True)
+        self.source, self.epochs, self.say, self.every = source, epochs, say, every
         self.total = self.count = 0.0
 
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        return self.log.records or []
+    def kept(self) -> list[dict[str, Any]]:
+        """This process's records."""
+        return self.records or []
 
     def write(self, record: dict[str, Any]) -> None:
-        self.log.write(record)
+        super().write(record)
         if not record["nonfinite"]:
             self.total += record["loss"] * record["positions"]
             self.count += record["positions"]
@@ -295,12 +314,6 @@ class _EpochLines:
                 text += f" val_loss {record['val_loss']:.4g}"
             self.say(text)
         self.total = self.count = 0.0
-
-    def sync(self) -> None:
-        self.log.sync()
-
-    def close(self) -> None:
-        self.log.close()
 
 
 def stderr_log(stream: TextIO, prefix: str) -> Callable[[str], None]:

@@ -2,9 +2,9 @@
 
 A run lives in one directory (``jobs.runs``): ``last`` (model, options and training state for
 ``--resume``) and ``best`` (the model with the best validation loss), each a link to a
-complete checkpoint (``io.model_files.save_in_run``).  The corpus is described in the saved state (file list
-and character cap) and re-read on resume; the stream's checksum makes sure it is the same
-text.
+complete checkpoint (``io.model_files.save_in_run``).  The corpus is described in the saved
+state (file list and character cap) and re-read on resume; the stream's checksum makes sure it
+is the same text.
 
 The model is any recurrent cell, or the feed-forward baseline (``cell="ffnn"``: an MLP over the
 last ``window`` characters, ``rnnkit.models.ffnn``), which trains, saves, resumes and samples the
@@ -19,8 +19,8 @@ continues exactly where the saved run stopped (``result["stopped_by"]`` names a 
 interrupted it, after the last checkpoint was written).
 
 Data-parallel: ``start_run(..., comm=connect())`` or ``resume_run(dir, comm=...)`` in each of
-the K processes of ``mpiexec -n K`` (``rnnkit.training.distributed``); every rank reads the same text
-(and run directory), and only rank 0 prints progress and samples and writes the run.
+the K processes of ``mpiexec -n K`` (``rnnkit.training.distributed``); every rank reads the
+same text (and run directory), and only rank 0 prints progress and samples and writes the run.
 """
 
 import math
@@ -279,6 +279,7 @@ def start_run(
         "vocab": vocab.to_dict(),
         "corpus": {"files": [str(f) for f in files], "max_chars": max_chars},
     }
+    model: Model | FFNN
     if rnn.get("cell") == FFNN_CELL:
         model = FFNN(
             ffnn_config(vocab.size, rnn, embedding_dim=embedding_dim, dtype=dtype, window=window),

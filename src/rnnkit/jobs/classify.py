@@ -38,7 +38,7 @@ from ..data.sequences import (
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, runs, train_network
+from . import Fit, Net, build_model, describe, prefixed, runs, train_network
 
 JOB = "classify"
 
@@ -85,11 +85,11 @@ def load(
 
     With only a training file, a stratified ``test_fraction`` of it is held out (seeded).
     """
-    if (dataset is None) == (train_file is None):
-        raise DataError("give either --dataset or --train FILE (optionally --test FILE)")
-    if dataset is not None:
+    if dataset is not None and train_file is None:
         train_set, test_set = load_dataset(dataset)
         return DISPLAY_NAMES[dataset_key(dataset)], train_set, test_set
+    if dataset is not None or train_file is None:
+        raise DataError("give either --dataset or --train FILE (optionally --test FILE)")
     train_set = read_sequences(train_file)
     if test_file is not None:
         test_set = read_sequences(test_file, train_set.classes)
@@ -125,12 +125,12 @@ def stratified_split(
     """(kept, held out): about ``fraction`` of every class held out, at least one if it has two."""
     if not 0.0 < fraction < 1.0:
         raise DataError(f"the held-out fraction must be in (0, 1), got {fraction}")
-    held = []
+    chosen: list[int] = []
     for k in range(data.num_classes):
         members = rng.permutation(np.flatnonzero(data.y == k))
         n = int(round(fraction * len(members)))
-        held.extend(members[: min(max(n, 1), len(members) - 1)] if len(members) > 1 else [])
-    held = np.sort(np.array(held, dtype=np.int64))
+        chosen.extend(members[: min(max(n, 1), len(members) - 1)] if len(members) > 1 else [])
+    held = np.sort(np.array(chosen, dtype=np.int64))
     kept = np.setdiff1d(np.arange(len(data.y)), held)
     if len(held) == 0:
         raise DataError("too few sequences to hold any out for testing; give --test FILE")
@@ -190,7 +190,8 @@ def run_classification(
     ]
     train_set, test_set = standardise(train_set, test_set)
     train_set, test_set = stack_frames(train_set, frame), stack_frames(test_set, frame)
-    report = {
+    results: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
         "train_sequences": len(train_set.y),
         "test_sequences": len(test_set.y),
         "classes": list(train_set.classes),
@@ -198,7 +199,7 @@ def run_classification(
         "lengths": lengths,
         "frame": frame,
         "seed": seed,
-        "results": [],
+        "results": results,
     }
     for k, net in enumerate(nets):
         rng = np.random.default_rng([seed, k])
@@ -227,12 +228,12 @@ def run_classification(
             options=options,
             comm=comm,
             stop=stop,
-            say=None if log is None else (lambda m, c=net.cell: log(f"{c}: {m}")),
+            say=None if log is None else prefixed(log, net.cell),
         )
         if trained.interrupted:
             return {**report, "stopped_by": trained.stopped_by}
         predicted = predict_classes(model, test_set)
-        report["results"].append(
+        results.append(
             {
                 "model": net.cell,
                 "description": describe(model),

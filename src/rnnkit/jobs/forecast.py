@@ -17,8 +17,8 @@ training part by interpolation between its own observations, in the tail by carr
 value forward, so a filled input never depends on a later value.  A filled point is never
 truth: MAE, RMSE and MASE (see ``rnnkit.data.timeseries``) are taken over every origin, step
 and channel whose truth was observed, alike for every model and baseline, in the series' own
-units; the report counts the held-out values it skipped (``test_missing_skipped``).  One run of each preset (seed 0, GRU H=32, FFNN 64
-hidden units; MASE, lower is better):
+units; the report counts the held-out values it skipped (``test_missing_skipped``).  One run
+of each preset (seed 0, GRU H=32, FFNN 64 hidden units; MASE, lower is better):
 
     series     GRU rec.  GRU dir.  FFNN rec.  FFNN dir.  seasonal naive  ARIMA(9,0,0) / ETS
     sunspots   1.087     1.258     1.288      1.330      1.361           1.056 (ARIMA)
@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from ..data.tables import count_missing, read_csv
 from ..errors import CheckpointError, ConfigError, DataError
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, runs, train_network
+from . import Fit, Net, build_model, describe, prefixed, runs, train_network
 
 JOB = "forecast"
 
@@ -80,7 +80,19 @@ FIT = Fit(epochs=200, patience=25)
 """How a forecaster trains unless told otherwise: at most 200 epochs, early stopping after 25
 without a better validation loss (the last ``Setup.val_fraction`` of the windows)."""
 
-PRESETS = {
+
+class Preset(TypedDict, total=False):
+    """The ``Setup`` fields a bundled series' preset sets."""
+
+    lookback: int
+    horizon: int
+    season: int
+    relative: bool
+    stat: str
+    arima_order: tuple[int, int, int]
+
+
+PRESETS: dict[str, Preset] = {
     # yearly sunspot numbers 1700–2008; the ≈ 11-year solar cycle is the season
     "sunspots": {
         "lookback": 22,
@@ -108,14 +120,15 @@ def load_series(
     dataset: str | None = None, csv: str | None = None, columns: list[str] | None = None
 ) -> Series:
     """A bundled statsmodels series (``sunspots``, ``co2``) or columns of a CSV file."""
-    if (dataset is None) == (csv is None):
-        raise ConfigError("give either --dataset or --csv (with --column)")
-    if csv is not None:
-        header, values = read_csv(csv, columns or None, missing="keep")
+    if csv is not None and dataset is None:
+        chosen: list[str | int] | None = list(columns) if columns else None
+        header, values = read_csv(csv, chosen, missing="keep")
         name = f"{csv}:{','.join(header)}"
-    else:
+    elif dataset is not None and csv is None:
         header, values = _statsmodels_series(dataset)
         name = dataset
+    else:
+        raise ConfigError("give either --dataset or --csv (with --column)")
     missing = count_missing(header, values)
     if len(values) < 3:
         raise DataError(f"{name}: a series needs more than {len(values)} steps")
@@ -287,8 +300,8 @@ def run_forecast(
 
     Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
     ``run_dir`` keeps each network's run in ``run_dir/<cell>-<strategy>`` (resumed from there
-    if it holds one; ``options``, the job's, saved in each ``last``); a signal (``stop``) ends the job after saving, with ``"stopped_by"`` in
-    the report.
+    if it holds one; ``options``, the job's, saved in each ``last``); a signal (``stop``) ends
+    the job after saving, with ``"stopped_by"`` in the report.
     """
     observed = np.asarray(series.values, dtype=np.float64)  # [N, C], NaN where missing
     N, reach = len(observed), max(setup.lookback, setup.season)
@@ -322,7 +335,7 @@ def run_forecast(
                 setup,
                 strategy,
                 rng=rng,
-                log=None if log is None else (lambda m, p=prefix: log(f"{p}: {m}")),
+                log=None if log is None else prefixed(log, prefix),
                 run_dir=None if run_dir is None else Path(run_dir) / f"{net.cell}-{strategy}",
                 options=options,
                 comm=comm,
@@ -381,7 +394,7 @@ def _per_column(header: list[str], gaps: np.ndarray) -> dict[str, int]:
 
 def setup_for(dataset: str | None, **overrides: Any) -> Setup:
     """A dataset's preset (if any) with the given options (None: keep the preset) applied."""
-    base = Setup(**PRESETS.get(dataset or "", {}))
+    base = Setup(**PRESETS.get(dataset or "", Preset()))
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -450,7 +463,10 @@ def configure(given: dict[str, Any]) -> Options:
     unknown = set(given) - set().union(*groups.values())
     if unknown:
         raise ConfigError(f"unknown options {sorted(unknown)}")
-    pick = lambda group: {k: v for k, v in given.items() if k in groups[group]}
+
+    def pick(group: str) -> dict[str, Any]:
+        return {k: v for k, v in given.items() if k in groups[group]}
+
     own = pick("own")
     if own.get("columns") is not None:
         own["columns"] = tuple(own["columns"])

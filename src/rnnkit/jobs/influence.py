@@ -61,6 +61,7 @@ def text_influence(
     t = position + T if position < 0 else position
     if not 0 <= t < T:
         raise ConfigError(f"--position {position} is outside the text ({T} characters)")
+    unit: int | None
     if target is not None:
         if len(target) != 1:
             raise ConfigError(f"--target must be one character, got {target!r}")

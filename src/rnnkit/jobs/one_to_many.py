@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..config import ModelConfig
 from ..errors import ConfigError
@@ -115,7 +116,7 @@ def shown_periods(job: OneToManyJob) -> np.ndarray:
     )
 
 
-def period_value(periods: np.ndarray) -> np.ndarray:
+def period_value(periods: ArrayLike) -> np.ndarray:
     """``[K, 1]``: the period as a condition value, (P − 16) / 8."""
     lo, hi = PERIODS
     return ((np.asarray(periods) - (lo + hi) / 2) / ((hi - lo) / 2))[:, None]

@@ -5,8 +5,8 @@ Data.  The test set (``test_size`` pairs, a generator of its own) is drawn first
 source in it is ever trained or validated on.  Every update draws ``batch_size`` fresh
 pairs from the run's generator (a ``Generated`` source); a pair whose source is in the test
 set is drawn again, so every batch has the same number of rows, which K data-parallel ranks
-split (``rnnkit.training.distributed``).  The validation set (``val_size`` pairs, drawn the same way
-from another generator) comes from the training distribution: its teacher-forced loss and
+split (``rnnkit.training.distributed``).  The validation set (``val_size`` pairs, drawn the
+same way from another generator) comes from the training distribution: its teacher-forced loss and
 greedy exact match are evaluated every ``eval_every`` updates, and the parameters with the
 lowest validation loss are kept at the end.  The test set is scored once, at the end: exact
 match of greedy and of beam decoding.
@@ -29,7 +29,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..data.synthetic import SEQ2SEQ_TASKS, Seq2SeqBatch, Seq2SeqVocab
+from ..data.synthetic import (
+    SEQ2SEQ_TASKS,
+    Seq2SeqBatch,
+    Seq2SeqVocab,
+    addition_pairs,
+    reverse_pairs,
+)
 from ..errors import ConfigError
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
 from ..training import Batch, Budget, Custom, Engine, Generated, Optimization, Summary, Validation
@@ -114,11 +120,12 @@ class Data:
 
 def make_data(job: Seq2SeqJob) -> Data:
     """The task's data: test pairs from generator [seed, 1], validation from [seed, 2]."""
-    chars, make = SEQ2SEQ_TASKS[job.task]
-    options = {"max_len": job.max_len} if job.task == "reverse" else {"digits": job.digits}
+    chars, _ = SEQ2SEQ_TASKS[job.task]
 
     def draw(rng: np.random.Generator, n: int) -> Pairs:
-        return make(rng, n, **options)
+        if job.task == "reverse":
+            return reverse_pairs(rng, n, max_len=job.max_len)
+        return addition_pairs(rng, n, digits=job.digits)
 
     test = draw(np.random.default_rng([job.seed, 1]), job.test_size)
     data = Data(Seq2SeqVocab(chars), draw, [], test, frozenset(s for s, _ in test))
