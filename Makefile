@@ -25,6 +25,9 @@ run: $(STAMP)
 	$(VENV)/bin/rnnkit train --minutes 3 --out runs/default --overwrite
 
 test: $(TEST_STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 -q -m "not slow"
 
 test-slow: $(TEST_STAMP)
