@@ -255,9 +255,11 @@ def train_cell(
     test = task.sample(np.random.default_rng([seed, 2]), s.n_test, s.T)
     metric = task.score(model, test)  # the only time the test set is scored
     passed = None if stopped == "time" else task.passes(metric, s.T)
+    n = engine.skipped
+    skipped = "" if not n else f"; {n} non-finite update{'s' if n > 1 else ''} skipped"
     _log(
         log,
-        f"{task.name} {cell} stopped after {steps} updates ({STOPS[stopped]}): "
+        f"{task.name} {cell} stopped after {steps} updates ({STOPS[stopped]}{skipped}): "
         f"validation {task.metric} {value:.4f}, test {metric:.4f}",
     )
     row = Row(

@@ -1,0 +1,177 @@
+"""``rnnkit experiment --out DIR`` as a run: killed (SIGKILL) and interrupted (SIGINT) tables
+resume to the uninterrupted one bit for bit, ``--on-nonfinite`` reaches the engine, and
+``mpiexec -n 2`` trains each cell data-parallel, equal to one process."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.cli import main
+from rnnkit.io.model_files import load_with_state
+from rnnkit.training import bptt
+
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+needs_mpi = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None or not MPIEXEC.exists(),
+    reason=f"needs mpi4py and {MPIEXEC} (pip install 'rnnkit[mpi]')",
+)
+
+CELLS = ("lstm", "gru")
+ARGV = [
+    "experiment",
+    "adding",
+    "--cells",
+    *CELLS,
+    "--T",
+    "22",
+    "--steps",
+    "150",
+    "--eval-every",
+    "10",
+    "--parameters",
+    "300",
+    "--batch-size",
+    "16",
+    "--test-size",
+    "64",
+]
+
+
+def _saved_steps(out: Path) -> int:
+    """The updates saved in every cell's ``last`` so far."""
+    total = 0
+    for cell in CELLS:
+        link = out / cell / "last"
+        if link.is_symlink():
+            total += int(Path(os.readlink(link)).name.split("-")[1])
+    return total
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnnkit", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator) -> None:
+    """Wait until the process has saved a new ``last``, then a random moment more."""
+    before, deadline = _saved_steps(out), time.monotonic() + 120
+    while _saved_steps(out) <= before and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(rng.uniform(0.0, 0.02))
+    assert proc.poll() is None, "the run finished before it could be stopped"
+
+
+def _timeless(table: str) -> list[list[str]]:
+    """The printed table's lines as words, without the rows' wall time (column 6)."""
+    lines = [line.split() for line in table.splitlines()]
+    return [
+        words[:5] + words[6:] if words[:1] in ([c] for c in CELLS) else words for words in lines
+    ]
+
+
+def _assert_same_cells(a: Path, b: Path) -> None:
+    for cell in CELLS:
+        pa, pb = rnnkit.load(a / cell / "last").params, rnnkit.load(b / cell / "last").params
+        assert sorted(pa) == sorted(pb)
+        for n in pa:
+            np.testing.assert_array_equal(pa[n], pb[n], err_msg=f"{cell} {n}")
+
+
+def test_a_killed_then_interrupted_experiment_resumes_to_the_uninterrupted_table(tmp_path, capsys):
+    assert main([*ARGV, "--quiet", "--out", str(tmp_path / "straight")]) == 0
+    straight = capsys.readouterr().out
+    out, rng = tmp_path / "stopped", np.random.default_rng(0)
+
+    killed = _start([*ARGV, "--quiet", "--out", str(out)])
+    _after_progress(killed, out, rng)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL
+
+    interrupted = _start([*ARGV, "--quiet", "--out", str(out), "--resume"])
+    _after_progress(interrupted, out, rng)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=60)
+    assert interrupted.returncode == 128 + signal.SIGINT, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("rnnkit: SIGINT received: ") and " saved at update " in last, err
+    assert last.endswith(f"continue with: rnnkit experiment adding ... --out {out} --resume")
+
+    assert main([*ARGV, "--quiet", "--out", str(out), "--resume"]) == 0
+    resumed = capsys.readouterr().out
+    assert _timeless(resumed) == _timeless(straight)
+    _assert_same_cells(tmp_path / "straight", out)
+
+
+TINY = [
+    "experiment",
+    "adding",
+    "--cells",
+    "elman",
+    "--T",
+    "22",
+    "--steps",
+    "8",
+    "--eval-every",
+    "4",
+    "--parameters",
+    "300",
+    "--batch-size",
+    "4",
+    "--test-size",
+    "16",
+]
+
+
+@pytest.fixture
+def nan_loss_at(monkeypatch):
+    """Make the loss NaN on the given calls of the objective (0-based, counted per test)."""
+
+    def install(*calls: int) -> None:
+        real, count = bptt.objective, [0]
+
+        def objective(model, y, targets, mask=None):
+            loss, dy = real(model, y, targets, mask)
+            count[0] += 1
+            return (float("nan"), dy) if count[0] - 1 in calls else (loss, dy)
+
+        monkeypatch.setattr(bptt, "objective", objective)
+
+    return install
+
+
+def test_on_nonfinite_skip_skips_the_nan_update_and_counts_it(tmp_path, capsys, nan_loss_at):
+    nan_loss_at(3)
+    argv = [*TINY, "--json", "--on-nonfinite", "skip", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    (row,) = json.loads(out)["rows"]
+    assert row["steps"] == 8 and row["stopped"] == "steps"
+    assert "1 non-finite update skipped" in err
+    _, state = load_with_state(tmp_path / "elman" / "last")
+    assert state["engine"]["skipped"] == 1
+    assert all(
+        np.isfinite(w).all() for w in rnnkit.load(tmp_path / "elman" / "last").params.values()
+    )
+
+
+def test_on_nonfinite_stop_ends_the_cell_diverged_at_the_nan(tmp_path, capsys, nan_loss_at):
+    nan_loss_at(3)
+    assert main([*TINY, "--json", "--on-nonfinite", "stop", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    (row,) = json.loads(out)["rows"]
+    assert (row["stopped"], row["steps"]) == ("diverged", 3)
+    said = [line for line in err.splitlines() if "loss is nan at step 3" in line]
+    assert len(said) == 1, err
