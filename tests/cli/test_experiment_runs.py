@@ -175,3 +175,56 @@ def test_on_nonfinite_stop_ends_the_cell_diverged_at_the_nan(tmp_path, capsys, n
     assert (row["stopped"], row["steps"]) == ("diverged", 3)
     said = [line for line in err.splitlines() if "loss is nan at step 3" in line]
     assert len(said) == 1, err
+
+
+@needs_mpi
+def test_two_processes_train_each_cell_equal_to_one_and_only_rank_0_reports(tmp_path, capsys):
+    argv = [*TINY[:3], *CELLS, *TINY[4:], "--batch-size", "5", "--steps", "12", "--json"]
+    assert main([*argv, "--quiet", "--out", str(tmp_path / "one")]) == 0
+    one = json.loads(capsys.readouterr().out)
+    env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")}
+    done = subprocess.run(
+        [
+            str(MPIEXEC),
+            "-genv",
+            "OPENBLAS_NUM_THREADS",
+            "1",
+            "-n",
+            "2",
+            sys.executable,
+            "-m",
+            "rnnkit",
+            *argv,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    two = json.loads(done.stdout)  # one table: rank 0's
+    assert [r["steps"] for r in two["rows"]] == [r["steps"] for r in one["rows"]]
+    assert done.stderr.count("adding lstm step 4 ") == 1  # progress from rank 0 alone
+    for cell in CELLS:
+        p1 = rnnkit.load(tmp_path / "one" / cell / "last").params
+        p2 = rnnkit.load(tmp_path / "two" / cell / "last").params
+        worst = max(float(np.abs(p1[n].astype(np.float64) - p2[n]).max()) for n in p1)
+        assert worst < 1e-6, (cell, worst)
+
+
+@needs_mpi
+def test_two_processes_refuse_a_batch_of_one_row(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")}
+    done = subprocess.run(
+        [str(MPIEXEC), "-n", "2", sys.executable, "-m", "rnnkit", *TINY, "--batch-size", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("cannot be split over 2 processes") == 1, done.stderr

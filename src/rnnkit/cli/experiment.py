@@ -9,7 +9,9 @@ stopped by the ``--minutes`` safety cap is "not finished": no verdict.  Progress
 stderr.  Training runs through the engine (``rnnkit.training``); with ``--out DIR`` each cell
 trains in ``DIR/<cell>`` (``last``, ``best``, ``metrics.jsonl``, ``row.json``), SIGINT/SIGTERM
 save ``last`` and exit 128+signum, and ``--resume --out DIR`` continues exactly where the
-table stopped (the same table as an uninterrupted run, wall times apart).
+table stopped (the same table as an uninterrupted run, wall times apart).  Under
+``mpiexec -n K`` each cell trains data-parallel (every update's batch split over the K
+processes, equal to one process up to rounding); process 0 alone prints and writes.
 """
 
 import argparse
@@ -80,22 +82,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..jobs.runs import launch
+
+    return launch(lambda comm: _run(args, comm))
+
+
+def _run(args: argparse.Namespace, comm) -> int:
     import signal
     import sys
+
+    from ..experiments.runner import Interrupted, format_json, format_table, run_table
+    from ..jobs.runs import agree
+
+    task, settings, options = agree(lambda: _prepare(args, comm), comm)
+    try:
+        table = run_table(
+            task,
+            args.cells,
+            settings,
+            seed=args.seed,
+            options=options,
+            log=None if args.quiet else sys.stderr,
+            comm=comm,
+        )
+    except Interrupted as e:
+        if comm.rank == 0:
+            print(
+                f"rnnkit: {e}; continue with: rnnkit experiment {args.experiment} ... "
+                f"--out {args.out} --resume",
+                file=sys.stderr,
+            )
+        return 128 + int(signal.Signals[e.signal])
+    if comm.rank == 0:
+        print(format_json(table) if args.json else format_table(table))
+    return 0
+
+
+def _prepare(args: argparse.Namespace, comm):
+    """The task, its settings with the flags given, and the run options; ConfigError now
+    (a batch of fewer rows than processes too)."""
     from pathlib import Path
 
     from ..errors import ConfigError
     from ..experiments import get_task
-    from ..experiments.runner import (
-        Interrupted,
-        RunOptions,
-        format_json,
-        format_table,
-        run_table,
-        with_overrides,
-    )
+    from ..experiments.cells import check_cells
+    from ..experiments.runner import RunOptions, with_overrides
 
     task = get_task(args.experiment)
+    check_cells(args.cells)
     settings = with_overrides(
         task.settings,
         steps=args.steps,
@@ -122,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--lr must be > 0 and --clip >= 0, got {settings.lr} and {settings.clip}"
         )
+    if comm.size > 1:
+        from ..training.distributed import row_range
+
+        row_range(settings.batch_size, comm.rank, comm.size)  # ConfigError if B < K
     if args.resume and not args.out:
         raise ConfigError("--resume continues the table saved in --out DIR: give --out")
     options = RunOptions(
@@ -129,21 +167,4 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         on_nonfinite=args.on_nonfinite,
     )
-    try:
-        table = run_table(
-            task,
-            args.cells,
-            settings,
-            seed=args.seed,
-            options=options,
-            log=None if args.quiet else sys.stderr,
-        )
-    except Interrupted as e:
-        print(
-            f"rnnkit: {e}; continue with: rnnkit experiment {args.experiment} ... "
-            f"--out {args.out} --resume",
-            file=sys.stderr,
-        )
-        return 128 + int(signal.Signals[e.signal])
-    print(format_json(table) if args.json else format_table(table))
-    return 0
+    return task, settings, options

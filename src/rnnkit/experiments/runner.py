@@ -51,6 +51,7 @@ from ..training import (
     Validation,
     fit,
 )
+from ..training.distributed import LOCAL, Comm
 from ..training.progress import format_duration
 from .cells import check_cells, hidden_for, make_model, model_config
 from .task import Batch, Settings, Task
@@ -176,10 +177,13 @@ def train_cell(
     clock: Callable[[], float] = time.monotonic,
     options: RunOptions = RunOptions(),
     stop: Callable[[], str | None] = lambda: None,
+    comm: Comm = LOCAL,
 ) -> Row:
     """Train one cell on ``task`` within ``settings``' budgets; the row of its result.
 
     ``Interrupted`` when ``stop()`` names a signal (``last`` saved under ``options.out``).
+    With ``comm`` of K ranks every rank draws the same batch and trains on its share of the
+    rows (the engine's data parallelism); rank 0 alone writes the run directory.
     """
     s = settings
     run_dir = None if options.out is None else Path(options.out) / cell
@@ -190,7 +194,8 @@ def train_cell(
     H = model.config.rnn.hidden_size
     val = task.sample(np.random.default_rng([seed, 1]), s.n_val, s.T)
     source = Lengthening(task, s.batch_size, min(s.curriculum, s.T) if s.curriculum else s.T)
-    engine = Engine(model, FullBPTT(), _optimization(s, options), rng)
+    split = s.batch_size if comm.size > 1 else 0  # B < K is refused now, not mid-run
+    engine = Engine(model, FullBPTT(), _optimization(s, options), rng, comm=comm, batch_size=split)
     budget = Budget.of(
         s, minutes=s.minutes or 0.0, restore_best=False, checkpoint_every=s.eval_every
     )
@@ -222,7 +227,8 @@ def train_cell(
         target=lambda m: m["val_length"] == s.T and task.passes(m["val_metric"], s.T),
     )
     start = clock()
-    logged = MetricsLog(run_dir, resume_step=None if state is None else state["step"])
+    writer = run_dir if comm.rank == 0 else None
+    logged = MetricsLog(writer, resume_step=None if state is None else state["step"])
     try:
         summary = fit(
             engine,
@@ -275,7 +281,7 @@ def train_cell(
         passed,
         task.expect.get(cell),
     )
-    if run_dir is not None:
+    if run_dir is not None and comm.rank == 0:
         _write_row(row, run_dir / ROW_FILE)
     return row
 
@@ -345,11 +351,16 @@ def run_experiment(
     clock: Callable[[], float] = time.monotonic,
     options: RunOptions = RunOptions(),
     stop: Callable[[], str | None] = lambda: None,
+    comm: Comm = LOCAL,
 ) -> Table:
-    """Train every cell in ``cells`` on ``task`` (one after the other) and tabulate."""
+    """Train every cell in ``cells`` on ``task`` (one after the other) and tabulate; under
+    ``comm`` of K ranks each cell data-parallel, progress from rank 0 alone."""
     s = settings or task.settings
+    log = log if comm.rank == 0 else None
     rows = [
-        train_cell(task, c, s, seed=seed, log=log, clock=clock, options=options, stop=stop)
+        train_cell(
+            task, c, s, seed=seed, log=log, clock=clock, options=options, stop=stop, comm=comm
+        )
         for c in check_cells(cells)
     ]
     return Table(task.name, task.title.format(T=s.T), task.criterion(s.T), s, rows)
@@ -363,16 +374,19 @@ def run_table(
     seed: int,
     options: RunOptions,
     log: TextIO | None = None,
+    comm: Comm = LOCAL,
 ) -> Table:
     """``run_experiment``; with ``options.out``, SIGINT/SIGTERM save the running cell's
     ``last`` and end the table (``Interrupted``)."""
     if options.out is None:
-        return run_experiment(task, cells, settings, seed=seed, log=log, options=options)
+        return run_experiment(
+            task, cells, settings, seed=seed, log=log, options=options, comm=comm
+        )
     from ..training.signals import stop_on_signals
 
     with stop_on_signals() as stop:
         return run_experiment(
-            task, cells, settings, seed=seed, log=log, options=options, stop=stop
+            task, cells, settings, seed=seed, log=log, options=options, stop=stop, comm=comm
         )
 
 
