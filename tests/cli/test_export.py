@@ -6,6 +6,7 @@ import pytest
 import rnnkit
 from rnnkit.cli import COMMANDS, main
 from rnnkit.config import ModelConfig
+from tests.cli.test_sample import _seq2seq_dir as seq2seq_dir
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +79,12 @@ def test_known_errors_print_one_line_and_exit_2(argv, message, tmp_path, capsys)
     assert len(err) == 1 and err[0].startswith("rnnkit: error:")
     if message:
         assert message in err[0]
+
+
+@pytest.mark.parametrize("kind", ["onnx", "torch"])
+def test_export_of_a_model_it_cannot_export_is_one_line_naming_its_kind(kind, tmp_path, capsys):
+    out = tmp_path / ("m.onnx" if kind == "onnx" else "m")
+    assert main(["export", kind, str(seq2seq_dir(tmp_path)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes a recurrent rnnkit Model, got Seq2Seq" in err[0]
+    assert not out.exists()

@@ -44,3 +44,19 @@ def test_bad_sampling_numbers_are_one_line_errors_and_print_no_text(
     assert main(["sample", str(model_dir), *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err == f"rnnkit: error: {message}\n"
+
+
+def _seq2seq_dir(tmp_path):
+    from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    config = Seq2SeqConfig(vocab_size=6, embedding_dim=3, hidden_size=4, cell="gru")
+    model = Seq2Seq(config, rng=np.random.default_rng(0))
+    model.meta["vocab"] = CharVocab.from_text("abc \n").to_dict()  # a vocabulary is not enough
+    return save(model, tmp_path / "seq2seq")
+
+
+def test_a_model_that_is_not_a_character_model_is_one_line_naming_its_kind(tmp_path, capsys):
+    assert main(["sample", str(_seq2seq_dir(tmp_path)), "--length", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sample takes a recurrent character Model" in err[0]
+    assert "got Seq2Seq" in err[0]
