@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import rnnkit
 from rnnkit.cli import main
 from rnnkit.io.model_files import load_with_state
 from rnnkit.training import bptt
+from tests.interrupting import after_progress, start
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 needs_mpi = pytest.mark.skipif(
@@ -46,34 +46,6 @@ ARGV = [
 ]
 
 
-def _saved_steps(out: Path) -> int:
-    """The updates saved in every cell's ``last`` so far."""
-    total = 0
-    for cell in CELLS:
-        link = out / cell / "last"
-        if link.is_symlink():
-            total += int(Path(os.readlink(link)).name.split("-")[1])
-    return total
-
-
-def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "rnnkit", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator) -> None:
-    """Wait until the process has saved a new ``last``, then a random moment more."""
-    before, deadline = _saved_steps(out), time.monotonic() + 120
-    while _saved_steps(out) <= before and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    time.sleep(rng.uniform(0.0, 0.02))
-    assert proc.poll() is None, "the run finished before it could be stopped"
-
-
 def _timeless(table: str) -> list[list[str]]:
     """The printed table's lines as words, without the rows' wall time (column 6)."""
     lines = [line.split() for line in table.splitlines()]
@@ -95,13 +67,13 @@ def test_a_killed_then_interrupted_experiment_resumes_to_the_uninterrupted_table
     straight = capsys.readouterr().out
     out, rng = tmp_path / "stopped", np.random.default_rng(0)
 
-    killed = _start([*ARGV, "--quiet", "--out", str(out)])
-    _after_progress(killed, out, rng)
+    killed = start([*ARGV, "--quiet", "--out", str(out)])
+    after_progress(killed, out, rng)
     killed.send_signal(signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL
 
-    interrupted = _start([*ARGV, "--quiet", "--out", str(out), "--resume"])
-    _after_progress(interrupted, out, rng)
+    interrupted = start([*ARGV, "--quiet", "--out", str(out), "--resume"])
+    after_progress(interrupted, out, rng)
     interrupted.send_signal(signal.SIGINT)
     _, err = interrupted.communicate(timeout=60)
     assert interrupted.returncode == 128 + signal.SIGINT, err

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import rnnkit
 from rnnkit.cli import _run, classify, forecast, main
 from rnnkit.io.model_files import load_with_state
 from rnnkit.training import read_log
+from tests.interrupting import after_progress, start
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 needs_mpi = pytest.mark.skipif(
@@ -116,33 +116,6 @@ def _timeless(report: dict) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in report["results"]]
 
 
-def _saved_step(network: Path) -> int:
-    link = network / "last"
-    return int(Path(os.readlink(link)).name.split("-")[1]) if link.is_symlink() else 0
-
-
-def _saved_steps(out: Path) -> int:
-    return sum(_saved_step(d) for d in _networks(out)) if out.exists() else 0
-
-
-def _start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "rnnkit", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _after_progress(proc: subprocess.Popen, out: Path, rng: np.random.Generator) -> None:
-    """Wait until the process has saved a new checkpoint, then a random moment more."""
-    before, deadline = _saved_steps(out), time.monotonic() + 120
-    while _saved_steps(out) <= before and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(rng.uniform(0.0, 0.05))
-    assert proc.poll() is None, "the run finished before it could be stopped"
-
-
 @pytest.mark.parametrize("job", ["classify", "forecast"])
 def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
     jobs, job, tmp_path, capsys
@@ -152,13 +125,13 @@ def test_a_killed_then_interrupted_run_resumes_to_the_uninterrupted_parameters(
     straight = json.loads(capsys.readouterr().out)
     out, rng = tmp_path / "stopped", np.random.default_rng(0)
 
-    killed = _start([*argv, "--quiet", "--out", str(out)])
-    _after_progress(killed, out, rng)
+    killed = start([*argv, "--quiet", "--out", str(out)])
+    after_progress(killed, out, rng)
     killed.send_signal(signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL
 
-    interrupted = _start([job, "--resume", "--out", str(out)])
-    _after_progress(interrupted, out, rng)
+    interrupted = start([job, "--resume", "--out", str(out)])
+    after_progress(interrupted, out, rng)
     interrupted.send_signal(signal.SIGINT)
     _, err = interrupted.communicate(timeout=60)
     assert interrupted.returncode == 128 + signal.SIGINT, err
