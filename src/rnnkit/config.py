@@ -301,8 +301,7 @@ class Optimization:
     @classmethod
     def of(cls, config: Any, **overrides: Any) -> "Optimization":
         """The fields of this class that ``config`` has (by name), with ``overrides``."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{**{n: getattr(config, n) for n in names if hasattr(config, n)}, **overrides})
+        return cls(**{**shared_fields(cls, config), **overrides})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,6 +365,11 @@ class TrainConfig(Optimization):
 
 
 # ----------------------------------------------------------------------------- checking
+
+
+def shared_fields(cls: type, config: Any) -> dict[str, Any]:
+    """{name: value} of the fields of dataclass ``cls`` that ``config`` also has."""
+    return {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -5,10 +5,10 @@ Frozen dataclasses with a comment per field, NumPy-free.  ``Budget.of(config)`` 
 ``Optimization.of(config)`` take the fields a job's configuration names alike.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from ..config import Optimization  # noqa: F401  (re-exported beside Budget)
+from ..config import Optimization, shared_fields  # noqa: F401  (Optimization: re-exported)
 from ..errors import ConfigError
 
 
@@ -34,8 +34,4 @@ class Budget:
     @classmethod
     def of(cls, config: Any, **overrides: Any) -> "Budget":
         """The fields of this class that ``config`` has (by name), with ``overrides``."""
-        return cls(**{**_shared(cls, config), **overrides})
-
-
-def _shared(cls: type, config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+        return cls(**{**shared_fields(cls, config), **overrides})
