@@ -10,12 +10,17 @@ Sources:
   sequence, a column with its label, and every other column a channel; the rows of a sequence
   are in time order.
 
+``read_sequences`` needs the labels (training and test files); ``read_sequence_file`` reads
+the same formats with the labels optional (new sequences to classify): an NPZ without ``y``,
+a CSV without the label column.
+
 Labels become class ids ``0 … K−1`` in the sorted order of the training labels
 (``encode_labels``); a test label the training split never shows is an error.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,6 +51,7 @@ class Sequences:
     lengths: np.ndarray  # [N] int64, in [1, T]
     y: np.ndarray  # [N] int64 class ids in [0, K)
     classes: tuple[str, ...]  # K label names; class id k is classes[k]
+    channel_names: tuple[str, ...] | None = None  # C names (a CSV's header), or None
 
     def __post_init__(self) -> None:
         N = len(self.x)
@@ -67,7 +73,7 @@ class Sequences:
         """The sequences at ``index``, padded only to their own longest length."""
         lengths = self.lengths[index]
         T = int(lengths.max())
-        return Sequences(self.x[index, :T], lengths, self.y[index], self.classes)
+        return replace(self, x=self.x[index, :T], lengths=lengths, y=self.y[index])
 
 
 def pad_sequences(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +142,41 @@ def load_dataset(name: str) -> tuple[Sequences, Sequences]:
     )
 
 
+class SequenceFile(NamedTuple):
+    """What a sequence file holds, labels optional (``read_sequence_file``)."""
+
+    x: np.ndarray  # [N, T, C] float64, zeros past each length
+    lengths: np.ndarray  # [N] int64
+    ids: list[str]  # N names: a CSV's sequence column, else "0" … "N−1"
+    labels: np.ndarray | None  # [N] label strings, or None when the file has none
+    channel_names: tuple[str, ...] | None  # C names from a CSV header (None for NPZ)
+
+
+def read_sequence_file(
+    path: str | Path,
+    *,
+    labels: bool = False,
+    id_column: str = "sequence",
+    label_column: str = "label",
+) -> SequenceFile:
+    """Sequences from an ``.npz`` or a long-form ``.csv``; ``labels=True`` requires labels.
+
+    Without ``labels`` a file may carry them or not (an NPZ ``y``; a CSV ``label_column``).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        x, lengths, found = read_npz_sequences(path)
+        if found is None and labels:
+            raise DataError(f"{path}: no labels: save them as y=[N] beside x")
+        names = None
+        ids = [str(n) for n in range(len(x))]
+    elif path.suffix.lower() == ".csv":
+        x, lengths, ids, found, names = _read_csv(path, id_column, label_column, labels)
+    else:
+        raise DataError(f"{path}: unknown file type {path.suffix!r}; use .npz or .csv")
+    return SequenceFile(x, lengths, ids, None if found is None else found.astype(str), names)
+
+
 def read_sequences(
     path: str | Path,
     classes: tuple[str, ...] | None = None,
@@ -147,17 +188,10 @@ def read_sequences(
 
     ``classes`` (from the training file) fixes the class ids of a test file.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".npz":
-        x, lengths, labels = read_npz_sequences(path)
-        if labels is None:
-            raise DataError(f"{path}: no labels: save them as y=[N] beside x")
-    elif path.suffix.lower() == ".csv":
-        x, lengths, labels = read_csv_sequences(path, id_column, label_column)
-    else:
-        raise DataError(f"{path}: unknown file type {path.suffix!r}; use .npz or .csv")
-    y, classes = encode_labels(labels, classes)
-    return Sequences(x, lengths, y, classes)
+    f = read_sequence_file(path, labels=True, id_column=id_column, label_column=label_column)
+    assert f.labels is not None  # required above
+    y, classes = encode_labels(f.labels, classes)
+    return Sequences(f.x, f.lengths, y, classes, f.channel_names)
 
 
 def read_csv_sequences(
@@ -167,40 +201,74 @@ def read_csv_sequences(
 
     Sequences appear in the order of their first row; a sequence's label must not change.
     """
-    path = Path(path)
+    x, lengths, _, labels, _ = _read_csv(Path(path), id_column, label_column, True)
+    assert labels is not None  # required
+    return x, lengths, labels
+
+
+def _read_csv(
+    path: Path, id_column: str, label_column: str, labelled: bool
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None, tuple[str, ...]]:
+    """(x, lengths, sequence ids, labels or None, channel names) of a long-form CSV; the label
+    column is required when ``labelled``, else read only if the header names it."""
     table = read_rows(path)
     if not table.has_header:
         raise DataError(
-            f"{path}: needs a header naming the {id_column!r} and {label_column!r} "
-            "columns and the channels"
+            f"{path}: needs a header naming the {id_column!r}"
+            + (f" and {label_column!r} columns" if labelled else " column")
+            + " and the channels"
         )
-    for col in (id_column, label_column):
+    has_label = labelled or label_column in table.header
+    for col in (id_column, label_column) if has_label else (id_column,):
         if table.header.count(col) != 1:
             raise DataError(
                 f"{path}: the header must name one {col!r} column, got "
                 f"{', '.join(map(repr, table.header[:20]))}"
             )
-    id_k, label_k = table.header.index(id_column), table.header.index(label_column)
+    id_k = table.header.index(id_column)
+    label_k = table.header.index(label_column) if has_label else -1
     channels = [k for k in range(len(table.header)) if k not in (id_k, label_k)]
     if not channels:
-        raise DataError(f"{path}: no channel columns beside {id_column!r} and {label_column!r}")
+        raise DataError(
+            f"{path}: no channel columns beside {id_column!r}"
+            + (f" and {label_column!r}" if has_label else "")
+        )
     steps: dict[str, list[list[float]]] = {}
     labels: dict[str, tuple[str, int]] = {}
     for fields, line in zip(table.rows, table.lines):
-        sid, label = fields[id_k], fields[label_k]
-        if label.lower() in MISSING_TOKENS:
-            raise DataError(f"{path}: line {line}: the label is missing")
-        if sid in labels and labels[sid][0] != label:
-            raise DataError(
-                f"{path}: line {line}: sequence {sid!r} has label {label!r} here "
-                f"but {labels[sid][0]!r} on line {labels[sid][1]}"
-            )
-        labels.setdefault(sid, (label, line))
+        sid = fields[id_k]
+        if has_label:
+            label = fields[label_k]
+            if label.lower() in MISSING_TOKENS:
+                raise DataError(f"{path}: line {line}: the label is missing")
+            if sid in labels and labels[sid][0] != label:
+                raise DataError(
+                    f"{path}: line {line}: sequence {sid!r} has label {label!r} here "
+                    f"but {labels[sid][0]!r} on line {labels[sid][1]}"
+                )
+            labels.setdefault(sid, (label, line))
         steps.setdefault(sid, []).append(
             [_channel_value(path, line, table.header[k], fields[k]) for k in channels]
         )
     x, lengths = pad_sequences([np.array(v) for v in steps.values()])
-    return x, lengths, np.array([labels[sid][0] for sid in steps])
+    found = np.array([labels[sid][0] for sid in steps]) if has_label else None
+    return x, lengths, list(steps), found, tuple(table.header[k] for k in channels)
+
+
+def standardiser(train: Sequences) -> tuple[np.ndarray, np.ndarray]:
+    """(mean ``[C]``, std ``[C]``) of the training sequences' real steps; a constant channel's
+    std is 1 (it is only centred)."""
+    real = np.arange(train.x.shape[1])[None, :] < train.lengths[:, None]  # [N, T]
+    values = train.x[real]  # [Σ T_n, C]
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+
+
+def scale(x: np.ndarray, lengths: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(x − mean) / std`` per channel on the real steps of x ``[N, T, C]``, 0 past them."""
+    mask = (np.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    return np.where(mask, (x - mean) / std, 0.0)
 
 
 def standardise(train: Sequences, *others: Sequences) -> tuple[Sequences, ...]:
@@ -208,16 +276,21 @@ def standardise(train: Sequences, *others: Sequences) -> tuple[Sequences, ...]:
 
     Padding stays 0; a constant channel is only centred.
     """
-    real = np.arange(train.x.shape[1])[None, :] < train.lengths[:, None]  # [N, T]
-    values = train.x[real]  # [Σ T_n, C]
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
-    std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
-    out = []
-    for s in (train, *others):
-        mask = (np.arange(s.x.shape[1])[None, :] < s.lengths[:, None])[..., None]
-        out.append(Sequences(np.where(mask, (s.x - mean) / std, 0.0), s.lengths, s.y, s.classes))
-    return tuple(out)
+    mean, std = standardiser(train)
+    return tuple(replace(s, x=scale(s.x, s.lengths, mean, std)) for s in (train, *others))
+
+
+def frames(x: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``[N, ⌈T/k⌉, k·C]``, ``⌈lengths/k⌉``): every ``k`` steps of x ``[N, T, C]`` as one."""
+    if k < 1:
+        raise DataError(f"frame size must be >= 1, got {k}")
+    if k == 1:
+        return x, lengths
+    N, T, C = x.shape
+    count = -(-T // k)
+    stacked = np.zeros((N, count * k, C))
+    stacked[:, :T] = x
+    return stacked.reshape(N, count, k * C), -(-lengths // k)
 
 
 def stack_frames(data: Sequences, k: int) -> Sequences:
@@ -225,17 +298,12 @@ def stack_frames(data: Sequences, k: int) -> Sequences:
 
     Lossless (a sequence's last frame is zero-padded); a recurrent net then steps ⌈T/k⌉
     times instead of T, which makes long sequences (GunPoint's 150 steps) much easier to learn.
+    The channel names no longer apply to the stacked features and are dropped.
     """
-    if k < 1:
-        raise DataError(f"frame size must be >= 1, got {k}")
     if k == 1:
         return data
-    N, T, C = data.x.shape
-    frames = -(-T // k)
-    x = np.zeros((N, frames * k, C))
-    x[:, :T] = data.x
-    lengths = -(-data.lengths // k)
-    return Sequences(x.reshape(N, frames, k * C), lengths, data.y, data.classes)
+    x, lengths = frames(data.x, data.lengths, k)
+    return Sequences(x, lengths, data.y, data.classes)
 
 
 def _channel_value(path: Path, line: int, column: str, field: str) -> float:

@@ -55,6 +55,7 @@ class Net:
     window: int = 0  # ffnn: steps it reads (0: the whole input length)
     nonlinearity: str = "tanh"  # elman / jordan / fully_recurrent; ffnn's activation
     jordan_feedback: str = "output"  # jordan: feed back the output ("output") or its "softmax"
+    bidirectional: bool = False  # recurrent: a second pass reads each sequence backwards
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -125,6 +126,7 @@ def build_model(
         num_layers=net.num_layers,
         nonlinearity=net.nonlinearity,
         jordan_feedback=net.jordan_feedback,
+        bidirectional=net.bidirectional,
     )
     model_config = ModelConfig(
         rnn=rnn, output_size=output_size, readout=readout, loss=loss, dtype=net.dtype
@@ -142,6 +144,7 @@ def describe(model: Model | FeedForward) -> str:
         text = f"{c.rnn.cell} H={c.rnn.hidden_size}" + (
             f" L={c.rnn.num_layers}" if c.rnn.num_layers > 1 else ""
         )
+        text += " bidirectional" if c.rnn.bidirectional else ""
     return f"{text} ({model.num_parameters():,} parameters)"
 
 
