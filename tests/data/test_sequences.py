@@ -149,3 +149,23 @@ def test_bundled_sets_load_with_their_published_splits(
     assert train.num_classes == classes and test.classes == train.classes
     assert (len(set(train.lengths.tolist())) > 1) == unequal
     assert np.isfinite(train.x).all()
+
+
+def test_a_file_of_new_sequences_may_carry_labels_or_not(tmp_path):
+    from rnnkit.data.sequences import read_sequence_file
+
+    path = _long_csv(tmp_path, "sequence,ch1,ch2\ns1,1,10\ns1,2,20\ns2,4,40\n")
+    f = read_sequence_file(path)
+    assert f.ids == ["s1", "s2"] and f.labels is None and f.channel_names == ("ch1", "ch2")
+    np.testing.assert_array_equal(f.lengths, [2, 1])
+    with pytest.raises(DataError, match="one 'label' column"):
+        read_sequence_file(path, labels=True)
+    np.savez(tmp_path / "x.npz", x=np.ones((3, 4, 2)))
+    f = read_sequence_file(tmp_path / "x.npz")
+    assert f.ids == ["0", "1", "2"] and f.labels is None and f.channel_names is None
+    with pytest.raises(DataError, match="no labels"):
+        read_sequences(tmp_path / "x.npz")
+    labelled = read_sequences(_long_csv(tmp_path, "sequence,label,a\ns1,x,1\ns2,y,2\n"))
+    assert labelled.channel_names == ("a",) and labelled.select(np.array([1])).channel_names == (
+        "a",
+    )

@@ -1,5 +1,7 @@
 """The classification job: it learns, it counts right, it holds out fairly, it refuses nonsense."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,143 @@ def test_the_presets_reach_the_target_accuracy_on_the_published_test_split(datas
     _, train_set, test_set = load(dataset)
     report = run_classification(train_set, test_set, [preset.net], preset.fit, frame=preset.frame)
     assert report["results"][0]["accuracy"] >= target
+
+
+# -- prediction from a saved run ----------------------------------------------------------------
+
+
+def _save_npz(path, data: Sequences, labelled: bool = True):
+    arrays = {"x": data.x, "lengths": data.lengths}
+    if labelled:
+        arrays["y"] = np.array(data.classes)[data.y]
+    np.savez(path, **arrays)
+    return path
+
+
+def _save_csv(path, data: Sequences, names=("a", "b"), labelled: bool = True):
+    lines = ["sequence," + ("label," if labelled else "") + ",".join(names)]
+    for n in range(len(data.y)):
+        for t in range(data.lengths[n]):
+            label = f"{data.classes[data.y[n]]}," if labelled else ""
+            lines.append(f"s{n},{label}" + ",".join(repr(float(v)) for v in data.x[n, t]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A tiny classify run on NPZ files (gru and the ffnn baseline), and its report."""
+    from rnnkit.jobs.classify import run_job
+
+    d = tmp_path_factory.mktemp("classify")
+    train, test = _save_npz(d / "train.npz", _toy(40, 0)), _save_npz(d / "test.npz", _toy(30, 1))
+    given = dict(
+        train=str(train),
+        test=str(test),
+        hidden_size=5,
+        ffnn_hidden=5,
+        epochs=4,
+        batch_size=8,
+        lr=2e-2,
+        val_fraction=0.25,
+        frame=2,
+    )
+    report = run_job(given, d / "run", handle_signals=False)
+    return d, report
+
+
+def test_the_saved_run_predicts_the_test_split_as_the_trained_network_did(saved_run):
+    from rnnkit.jobs import predicting
+
+    d, report = saved_run
+    assert json.loads((d / "run" / "run.json").read_text()) == {
+        "job": "classify",
+        "predicts": "gru",
+    }
+    p = predicting.load(d / "run")
+    assert p.job == "classify" and p.source == d / "run" / "gru" / "best"
+    assert p.model.meta["preprocessing"]["frame"] == 2 and p.classes == ["minus", "plus"]
+    table = p.predict_file(d / "test.npz")
+    assert table.columns == ["id", "label", "p_minus", "p_plus"]
+    truth = _toy(30, 1)
+    true_ids = [p.classes.index(truth.classes[k]) for k in truth.y]  # the file's sorted order
+    predicted = np.array([p.classes.index(row[1]) for row in table.rows])
+    (gru,) = [r for r in report["results"] if r["model"] == "gru"]
+    np.testing.assert_array_equal(
+        confusion_matrix(np.array(true_ids), predicted, 2), gru["confusion"]
+    )
+    proba = np.array([row[2:] for row in table.rows])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert any("agree with" in note for note in table.notes)
+
+
+def test_python_prediction_takes_raw_arrays_and_matches_the_file_s(saved_run):
+    from rnnkit.jobs import predicting
+
+    d, _ = saved_run
+    p = predicting.load(d / "run")
+    truth = _toy(30, 1)
+    proba = p.predict_proba(truth.x, truth.lengths)
+    assert proba.shape == (30, 2)
+    table = p.predict_file(d / "test.npz")
+    np.testing.assert_allclose(proba, np.array([row[2:] for row in table.rows]), rtol=1e-12)
+    assert p.predict(truth.x, truth.lengths) == [row[1] for row in table.rows]
+
+
+def test_a_long_form_csv_without_labels_is_classified_as_its_npz_twin(saved_run, tmp_path):
+    from rnnkit.jobs import predicting
+
+    d, _ = saved_run
+    p = predicting.load(d / "run")
+    truth = _toy(30, 1)
+    table = p.predict_file(_save_csv(tmp_path / "new.csv", truth, labelled=False))
+    twin = p.predict_file(_save_npz(tmp_path / "new.npz", truth, labelled=False))
+    assert [row[0] for row in table.rows] == [f"s{n}" for n in range(30)]
+    assert [row[0] for row in twin.rows] == list(range(30))
+    np.testing.assert_allclose(
+        np.array([row[2:] for row in table.rows]), np.array([row[2:] for row in twin.rows])
+    )
+    assert not any("agree with" in note for note in twin.notes)
+
+
+def test_new_sequences_with_other_channels_are_refused_naming_the_file_and_counts(
+    saved_run, tmp_path
+):
+    from rnnkit.jobs import predicting
+
+    d, _ = saved_run
+    p = predicting.load(d / "run")
+    truth = _toy(6, 1)
+    three = Sequences(
+        np.repeat(truth.x, 2, axis=2)[:, :, :3], truth.lengths, truth.y, truth.classes
+    )
+    path = _save_npz(tmp_path / "three.npz", three)
+    with pytest.raises(
+        ShapeError, match=r"three.npz has 3 channels per step, but the run .* on 2"
+    ):
+        p.predict_file(path)
+    with pytest.raises(ShapeError, match="1 channel per step"):
+        p.predict_proba(truth.x[:, :, :1], truth.lengths)
+
+
+def test_csv_channels_are_matched_by_name_when_the_run_knows_them(tmp_path):
+    from rnnkit.jobs import predicting
+    from rnnkit.jobs.classify import run_job
+
+    train, test = _toy(30, 0), _toy(12, 1)
+    given = dict(
+        train=str(_save_csv(tmp_path / "train.csv", train)),
+        test=str(_save_csv(tmp_path / "test.csv", test)),
+        hidden_size=4,
+        epochs=2,
+        baseline=False,
+    )
+    run_job(given, tmp_path / "run", handle_signals=False)
+    p = predicting.load(tmp_path / "run")
+    assert p.channel_names == ["a", "b"]
+    swapped = Sequences(test.x[:, :, ::-1].copy(), test.lengths, test.y, test.classes)
+    same = p.predict_file(tmp_path / "test.csv")
+    other = p.predict_file(_save_csv(tmp_path / "swapped.csv", swapped, names=("b", "a")))
+    np.testing.assert_allclose([r[2:] for r in same.rows], [r[2:] for r in other.rows])
+    with pytest.raises(ShapeError, match=r"renamed.csv has the channels a, c, but the run"):
+        p.predict_file(_save_csv(tmp_path / "renamed.csv", test, names=("a", "c")))

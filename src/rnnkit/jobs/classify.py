@@ -30,15 +30,17 @@ from ..data.sequences import (
     DISPLAY_NAMES,
     Sequences,
     dataset_key,
+    frames,
     load_dataset,
+    read_sequence_file,
     read_sequences,
-    stack_frames,
-    standardise,
+    scale,
+    standardiser,
 )
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, prefixed, runs, train_network
+from . import Fit, Net, build_model, describe, predicting, prefixed, runs, train_network
 
 JOB = "classify"
 
@@ -154,6 +156,41 @@ def predict_classes(model, data: Sequences, batch_size: int = 256) -> np.ndarray
     return np.concatenate(out)
 
 
+def preprocessing(train_set: Sequences, frame: int) -> dict[str, Any]:
+    """What prediction needs, fitted on the (raw) training split: ``model.meta["preprocessing"]``.
+
+    The channels' mean and std (``[C]`` each), the class labels in class-id order, the channel
+    count (and names, from a CSV header), the frame, the training lengths and the file formats
+    a prediction reads.
+    """
+    mean, std = standardiser(train_set)
+    return {
+        "classes": list(train_set.classes),
+        "channels": train_set.channels,
+        "channel_names": None
+        if train_set.channel_names is None
+        else list(train_set.channel_names),
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "frame": frame,
+        "lengths": [int(train_set.lengths.min()), int(train_set.lengths.max())],
+        "formats": {
+            "npz": "x [N, T, C] (or [N, T] for one channel), optional lengths [N]; y ignored",
+            "csv": "long form: a 'sequence' column, channel columns, optional 'label' column",
+        },
+    }
+
+
+def prepared(sets: tuple[Sequences, ...], prep: dict[str, Any]) -> tuple[Sequences, ...]:
+    """Each set standardised with ``prep``'s mean/std and read in its frames."""
+    mean, std, k = np.array(prep["mean"]), np.array(prep["std"]), int(prep["frame"])
+    out = []
+    for s in sets:
+        x, lengths = frames(scale(s.x, s.lengths, mean, std), s.lengths, k)
+        out.append(Sequences(x, lengths, s.y, s.classes))
+    return tuple(out)
+
+
 def run_classification(
     train_set: Sequences,
     test_set: Sequences,
@@ -175,8 +212,9 @@ def run_classification(
     epoch (and stop early after ``fit.patience`` epochs without improvement).  ``frame > 1``
     reads that many consecutive steps as one input.  ``run_dir`` keeps each net's run in
     ``run_dir/<cell>`` (resumed from there if it holds one; ``options``, the job's, saved in
-    each ``last``); a signal (``stop``) ends the
-    job after saving, with ``"stopped_by"`` in the report and the finished nets' results.
+    each ``last``) and ``run_dir/run.json`` naming the first net as the one that predicts;
+    every net's ``meta`` carries the job and its ``preprocessing``.  A signal (``stop``) ends
+    the job after saving, with ``"stopped_by"`` in the report and the finished nets' results.
     """
     if train_set.num_classes < 2:
         raise DataError(
@@ -188,8 +226,8 @@ def run_classification(
         int(min(train_set.lengths.min(), test_set.lengths.min())),
         int(max(train_set.lengths.max(), test_set.lengths.max())),
     ]
-    train_set, test_set = standardise(train_set, test_set)
-    train_set, test_set = stack_frames(train_set, frame), stack_frames(test_set, frame)
+    prep = preprocessing(train_set, frame)
+    train_set, test_set = prepared((train_set, test_set), prep)
     results: list[dict[str, Any]] = []
     report: dict[str, Any] = {
         "train_sequences": len(train_set.y),
@@ -201,6 +239,9 @@ def run_classification(
         "seed": seed,
         "results": results,
     }
+    if run_dir is not None and comm.rank == 0 and nets:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        predicting.write_manifest(run_dir, JOB, predicts=nets[0].cell)
     for k, net in enumerate(nets):
         rng = np.random.default_rng([seed, k])
         part, validation = train_set, None
@@ -216,6 +257,7 @@ def run_classification(
             loss="cross_entropy",
             rng=rng,
         )
+        model.meta.update(job=JOB, preprocessing=prep)
         trained = train_network(
             model,
             part.x,
@@ -250,6 +292,160 @@ def run_classification(
             }
         )
     return report
+
+
+# -- prediction from a saved run -----------------------------------------------------------------
+
+
+def _label_value(label: str) -> int | str:
+    """A class label as the file spelled it: an int when it is a plain integer, else the text."""
+    try:
+        number = int(label)
+    except ValueError:
+        return label
+    return number if str(number) == label else label
+
+
+class ClassifierPredictor:
+    """Class labels and probabilities of new sequences from a trained classify network.
+
+    The inputs are standardised with the training split's mean/std and read in the run's
+    frames, as in training; ``classes`` are the labels in class-id order (ints where the
+    training file's labels were plain integers).
+    """
+
+    job = JOB
+
+    def __init__(self, model: Any, source: Path) -> None:
+        prep = model.meta.get("preprocessing")
+        if not isinstance(prep, dict) or not {
+            "classes",
+            "channels",
+            "mean",
+            "std",
+            "frame",
+        } <= set(prep):
+            raise CheckpointError(
+                f"{source}: the classify network's preprocessing is missing or incomplete; "
+                "train it again with this version of rnnkit"
+            )
+        self.model, self.source, self.preprocessing = model, Path(source), prep
+        self.labels: list[str] = [str(c) for c in prep["classes"]]
+        self.classes: list[int | str] = [_label_value(c) for c in self.labels]
+        self.channels: int = int(prep["channels"])
+        names = prep.get("channel_names")
+        self.channel_names: list[str] | None = None if names is None else list(names)
+
+    def _inputs(
+        self, x: np.ndarray, lengths: np.ndarray | None, what: str = "the input"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(x standardised and framed ``[N, T', k·C]``, lengths ``[N]``) from raw ``[N, T, C]``."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 2 and self.channels == 1:
+            x = x[:, :, None]
+        if x.ndim != 3 or 0 in x.shape[:2]:
+            raise ShapeError(
+                f"{what} must be sequences [N, T, C = {self.channels}] with N, T >= 1, "
+                f"got shape {x.shape}"
+            )
+        if x.shape[2] != self.channels:
+            raise ShapeError(
+                f"{what} has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per step, "
+                f"but the run {self.source} was trained on {self.channels}"
+            )
+        N, T, _ = x.shape
+        lengths = np.full(N, T, dtype=np.int64) if lengths is None else np.asarray(lengths)
+        if lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer):
+            raise ShapeError(
+                f"lengths of {what} must be [N] = [{N}] integers, got {lengths.shape}"
+            )
+        if N and (lengths.min() < 1 or lengths.max() > T):
+            raise ShapeError(f"lengths of {what} must lie in [1, T = {T}]")
+        real = np.arange(T)[None, :] < lengths[:, None]
+        if not np.isfinite(x[real]).all():
+            raise DataError(f"{what} holds NaN or infinite values within its lengths")
+        mean, std = np.array(self.preprocessing["mean"]), np.array(self.preprocessing["std"])
+        return frames(
+            scale(x, lengths.astype(np.int64), mean, std),
+            lengths.astype(np.int64),
+            int(self.preprocessing["frame"]),
+        )
+
+    def predict_proba(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities ``[N, K]`` of raw sequences x ``[N, T, C]`` (lengths ``[N]``)."""
+        xs, ls = self._inputs(x, lengths)
+        out = []
+        for a in range(0, len(ls), 256):
+            part = ls[a : a + 256]
+            logits = np.asarray(
+                self.model.predict(xs[a : a + 256, : int(part.max())], lengths=part),
+                dtype=np.float64,
+            )
+            z = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out.append(z / z.sum(axis=1, keepdims=True))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
+
+    def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> list[int | str]:
+        """The most probable class label of each sequence: ``[N]``."""
+        return [self.classes[k] for k in self.predict_proba(x, lengths).argmax(axis=1)]
+
+    def predict_file(self, path: str | Path, **options: Any) -> predicting.Table:
+        """A table of ``id``, ``label`` and one ``p_<label>`` column per class for every sequence
+        of an NPZ or long-form CSV file (the formats ``classify --train`` reads, labels
+        optional; labels present are only compared, in a note)."""
+        if options:
+            raise ConfigError(f"classify predictions take no options, got {sorted(options)}")
+        path = Path(path)
+        f = read_sequence_file(path)
+        x = self._channels_of(f.x, f.channel_names, path)
+        proba = self.predict_proba(x, f.lengths)
+        best = proba.argmax(axis=1)
+        columns = ["id", "label", *(f"p_{c}" for c in self.labels)]
+        rows = [
+            [_label_value(sid), self.classes[k], *(float(p) for p in ps)]
+            for sid, k, ps in zip(f.ids, best, proba)
+        ]
+        notes = [f"{len(rows)} sequences of {path} classified by {self.source}"]
+        longest = int(self.preprocessing.get("lengths", [0, 0])[1])
+        if longest and int(f.lengths.max()) > longest:
+            notes.append(
+                f"some sequences are longer ({int(f.lengths.max())} steps) than any the network "
+                f"was trained on ({longest})"
+            )
+        if f.labels is not None:
+            index = {c: k for k, c in enumerate(self.labels)}
+            known = np.array([label in index for label in f.labels])
+            if known.any():
+                truth = np.array([index.get(label, -1) for label in f.labels])
+                accuracy = float(np.mean(best[known] == truth[known]))
+                notes.append(
+                    f"the file's labels agree with {accuracy:.4f} of the predictions"
+                    + (f" ({int(known.sum())} with a known label)" if not known.all() else "")
+                )
+        return predicting.Table(columns, rows, notes)
+
+    def _channels_of(self, x: np.ndarray, names: tuple[str, ...] | None, path: Path) -> np.ndarray:
+        """x ``[N, T, C]`` with its channels in the run's order (by name where both have names),
+        or a ShapeError naming the file and the mismatch."""
+        if x.shape[2] != self.channels:
+            raise ShapeError(
+                f"{path} has {x.shape[2]} channel{'s' if x.shape[2] != 1 else ''} per step, "
+                f"but the run {self.source} was trained on {self.channels}"
+                + (f" ({', '.join(self.channel_names)})" if self.channel_names else "")
+            )
+        if names is None or self.channel_names is None or list(names) == self.channel_names:
+            return x
+        if sorted(names) != sorted(self.channel_names):
+            raise ShapeError(
+                f"{path} has the channels {', '.join(names)}, but the run {self.source} was "
+                f"trained on {', '.join(self.channel_names)}"
+            )
+        return x[:, :, [list(names).index(c) for c in self.channel_names]]
+
+
+def predictor(model: Any, source: Path) -> ClassifierPredictor:
+    """The predictor of a classify network (``predicting.load`` calls it)."""
+    return ClassifierPredictor(model, source)
 
 
 # -- the job as the command line runs it ---------------------------------------------------------
