@@ -54,6 +54,7 @@ COMMANDS = {
         "rnnkit.cli.influence",
         "show which earlier inputs a prediction depends on (gradient connectivity)",
     ),
+    "report": ("rnnkit.cli.report", "write one HTML page of runs: curves, options, results"),
 }
 
 
