@@ -1,0 +1,72 @@
+"""``rnnkit report DIR [DIR ...]``: one self-contained HTML page of one or several runs.
+
+The page (``rnnkit.reports``) draws the learning curves of every network on shared axes,
+tabulates the options that differ between them and their final figures, and shows each
+run's results (``RUN/result.json``: confusion matrices, forecasts with intervals, samples)
+and pictures.  It needs no network and no script: open it in any browser.
+
+``--html FILE`` (default ``report.html`` in the current directory) is written atomically;
+an existing file there that is not an rnnkit report is refused.  ``--png FILE`` also saves
+the learning curves as a PNG (matplotlib: the plots extra).  A DIR that holds no run is
+an error.
+"""
+
+import argparse
+from pathlib import Path
+
+SUMMARY = "write one HTML page of runs: learning curves, differing options, results"
+
+DEFAULT_HTML = "report.html"
+"""Where the page goes without ``--html``: the current directory."""
+
+MARK = b'<meta name="generator" content="rnnkit report">'
+"""What an rnnkit report holds near its start (only such a file is written over)."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories to report on")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        default=DEFAULT_HTML,
+        help=f"the page to write (default: {DEFAULT_HTML} in the current directory)",
+    )
+    p.add_argument("--png", metavar="FILE", help="also save the learning curves as a PNG")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..reports import read_runs, write
+
+    if args.png:
+        from ..plots import check_available
+
+        check_available()  # before any writing, when matplotlib is missing
+    html = Path(args.html)
+    check_replaceable(html)
+    runs = read_runs(args.dirs)
+    write(runs, html)
+    print(f"report written to {html}")
+    if args.png:
+        from ..reports.png import curves_png
+        from . import write_or_warn
+
+        networks = [n for r in runs for n in r.networks]
+        if write_or_warn(lambda: curves_png(args.png, networks), f"the curves {args.png}"):
+            print(f"curves written to {args.png}")
+    return 0
+
+
+def check_replaceable(path: Path) -> None:
+    """ConfigError if ``path`` is a directory, or a file that is not an rnnkit report."""
+    from ..errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"--html {path} is a directory; give a file name")
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(2048)
+        if MARK not in head:
+            raise ConfigError(
+                f"--html {path} exists and is not an rnnkit report; "
+                "remove it or choose another file"
+            )
