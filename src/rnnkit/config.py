@@ -134,14 +134,19 @@ class CharModelOptions(LayerOptions):
     ``cell`` may also be ``ffnn``, the feed-forward baseline (``rnnkit.models.ffnn``), which reads
     ``hidden_size``, ``num_layers`` and ``nonlinearity`` and has no use for the recurrent
     options.  The model is one-directional: a next-character model cannot read ahead.
+    ``tokens="words"`` models words instead (``rnnkit.data.words``, ``jobs.charmodel``).
     """
 
     cell: str = "lstm"  # elman | jordan | fully_recurrent | lstm | gru | ffnn (the baseline)
     hidden_size: int = 256  # H: units per layer (ffnn: per hidden layer)
-    embedding_dim: int = 0  # learned character embedding width (0: one-hot input)
+    embedding_dim: int = 0  # learned embedding width (0: one-hot characters, 64 for words)
     dtype: str = "float32"  # float32 | float64
     max_chars: int = 0  # use only the first N characters of the text (0: all)
     window: int = 16  # ffnn: the last characters it reads
+    tokens: str = "chars"  # chars | words: what the model reads and predicts
+    vocab_size: int = 10_000  # words: keep the N most frequent training words (others: <unk>)
+    min_count: int = 2  # words: leave out words seen fewer times in the training part
+    lowercase: bool = False  # words: lowercase the text before splitting it into words
 
 
 # ----------------------------------------------------------------------------- models

@@ -32,6 +32,7 @@ def model_dir(path: str | Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     # out-of-memory and system errors become one line in rnnkit.cli.main
     import json
+    import math
 
     from ..io.model_files import load_with_state
 
@@ -46,19 +47,28 @@ def run(args: argparse.Namespace) -> int:
         "config": c.to_dict(),
         "parameter_shapes": {n: list(w.shape) for n, w in model.params.items()},
     }
+    words = model.meta.get("tokens") == "words"  # a word model (rnnkit train --tokens words)
     if "vocab" in model.meta:
-        desc["vocabulary_size"] = len(model.meta["vocab"]["chars"])
+        vocab = model.meta["vocab"]
+        if words:
+            desc["tokens"] = "words"
+        desc["vocabulary_size"] = len(vocab.get("tokens" if words else "chars") or [])
     if state:
         desc["step"] = state.get("step")
         best = state.get("best_val")
         number = isinstance(best, (int, float)) and not isinstance(best, bool)
         bits = best / 0.6931471805599453 if isinstance(best, (int, float)) else None
-        desc["best_validation_bits_per_char"] = bits if number else None
+        if words:
+            nats = float(best) if isinstance(best, (int, float)) and number else None
+            desc["best_validation_perplexity"] = None if nats is None else math.exp(min(nats, 709))
+        else:
+            desc["best_validation_bits_per_char"] = bits if number else None
     if args.json:
         print(json.dumps(desc, indent=2))
         return 0
     print(f"{path}: {_headline(c)}, {desc['parameters']:,} parameters, {_dtype(c)}")
-    for key in ("vocabulary_size", "step", "best_validation_bits_per_char"):
+    keys = ("tokens", "vocabulary_size", "step", "best_validation_bits_per_char")
+    for key in (*keys, "best_validation_perplexity"):
         if desc.get(key) is not None:
             print(f"  {key.replace('_', ' ')}: {desc[key]}")
     for name, shape in desc["parameter_shapes"].items():

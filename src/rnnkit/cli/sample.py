@@ -1,18 +1,31 @@
-"""``rnnkit sample DIR``: generate text from a trained character model.
+"""``rnnkit sample DIR``: generate text from a trained character or word model.
 
 DIR is a run directory (its ``best/`` model is used, else ``last/``) or a model directory.
-The text goes to stdout.
+The prompt (``--prime``, or ``--prompt``) is printed, then ``--length`` characters (words and
+punctuation marks, for a word model) drawn after it.  A word model reads a word of the prompt
+outside its vocabulary as ``<unk>``.  The text goes to stdout.
 """
 
 import argparse
 
-SUMMARY = "generate text from a trained character model"
+SUMMARY = "generate text from a trained character or word model"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="run directory (uses best/, else last/) or model directory")
-    p.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
-    p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument(
+        "--prime",
+        "--prompt",
+        dest="prime",
+        default="\n",
+        help="text to start from (default: a newline)",
+    )
+    p.add_argument(
+        "--length",
+        type=int,
+        default=500,
+        help="characters (a word model: words) to generate (default 500)",
+    )
     p.add_argument(
         "--temperature",
         type=float,
@@ -27,14 +40,11 @@ def run(args: argparse.Namespace) -> int:
     import math
     import sys
 
-    import numpy as np
-
-    from ..data.text import CharVocab
-    from ..errors import CheckpointError, ConfigError
+    from ..errors import ConfigError
     from ..io.model_files import load
+    from ..jobs.charmodel import TextPredictor, vocabulary
     from ..models.ffnn import FFNN
     from ..models.model import Model
-    from ..models.sampling import generate
     from .info import model_dir
 
     if not (math.isfinite(args.temperature) and args.temperature > 0):
@@ -48,20 +58,11 @@ def run(args: argparse.Namespace) -> int:
             f"{path}: sample takes a recurrent character Model or an FFNN character baseline, "
             f"got {type(model).__name__}"
         )
-    if "vocab" not in model.meta:
-        raise CheckpointError(f"{path} is not a character model (it has no vocabulary)")
-    vocab = CharVocab.from_dict(model.meta["vocab"])
+    predictor = TextPredictor(model, path, vocabulary(model.meta, path))
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     if not args.prime:
         raise ConfigError("--prime must hold at least one character")
-    prime = vocab.encode(args.prime)
-    ids = generate(
-        model,
-        prime,
-        args.length,
-        temperature=args.temperature,
-        rng=np.random.default_rng(args.seed),
-    )
-    sys.stdout.write(args.prime + vocab.decode(ids) + "\n")
+    text = predictor.sample(args.prime, args.length, args.temperature, args.seed)
+    sys.stdout.write(args.prime + text + "\n")
     return 0

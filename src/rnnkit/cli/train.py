@@ -1,4 +1,4 @@
-"""``rnnkit train``: a character-level model on text files, or on the Python standard library.
+"""``rnnkit train``: a character- or word-level model on text files, or on the Python library.
 
 With no files, the corpus is the standard library's own ``.py`` source (tests excluded),
 read at run time from this Python's installation; its few non-ASCII characters are dropped
@@ -20,6 +20,13 @@ trains it after the recurrent model, for the same budget on the same text, in
 ``DIR/baseline``, and prints both validation figures side by side, so one command shows
 what memory buys.
 
+``--tokens words`` models the next word instead of the next character: the text is split into
+words and punctuation marks (``rnnkit.data.words``), the ``--vocab-size`` most frequent of the
+training part seen ``--min-count`` times or more are the vocabulary and the rest read as
+``<unk>``; ``--lowercase`` lowercases the text first.  The model reads learned embeddings
+(``--embedding-dim``, 64 by default for words) and validation is reported as perplexity,
+exp(mean nats per word), where a character model reports bits per character.
+
 Under ``mpiexec -n K`` (the venv's own; ``pip install 'rnnkit[mpi]'``) the K processes train
 one model data-parallel: each takes its rows of every global batch
 (``rnnkit.training.distributed``, docs/distributed.md).  Process 0 alone prints and writes the
@@ -31,7 +38,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-SUMMARY = "train a character-level model"
+SUMMARY = "train a character-level (or --tokens words: word-level) model"
 
 MODEL_OPTIONS = [
     "cell",
@@ -87,7 +94,13 @@ flags, ``--on-nonfinite`` among them, are ``options.add_run_options``')."""
 
 DATA_OPTIONS = ["max_chars"]
 
-NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window")
+TEXT_OPTIONS = ["tokens", "vocab_size", "min_count", "lowercase"]
+"""What the model reads: characters or words, and how the word vocabulary is made."""
+
+WORD_OPTIONS = ("vocab_size", "min_count", "lowercase")
+"""Options of the word model only (an error with --tokens chars)."""
+
+NOT_LAYER_OPTIONS = ("embedding_dim", "dtype", "max_chars", "window", *TEXT_OPTIONS)
 """Model options that are not the recurrent layer's."""
 
 
@@ -96,7 +109,7 @@ def model_defaults() -> dict[str, Any]:
     from ..config import CharModelOptions
     from .options import defaults_of
 
-    return defaults_of(CharModelOptions, MODEL_OPTIONS + DATA_OPTIONS)
+    return defaults_of(CharModelOptions, MODEL_OPTIONS + DATA_OPTIONS + TEXT_OPTIONS)
 
 
 def recurrent_only() -> tuple[str, ...]:
@@ -119,8 +132,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE.json",
         help="JSON object of option names (hidden_size, lr, ...); flags override it",
     )
+    add_options(p.add_argument_group("tokens"), CharModelOptions, TEXT_OPTIONS)
     m = p.add_argument_group("model")
     add_options(m, CharModelOptions, MODEL_OPTIONS, metavars={"chrono_init": "T_MAX"})
+    m.add_argument(
+        "--embedding-size",
+        dest="embedding_dim",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="EMBEDDING_DIM",
+        help="the same as --embedding-dim",
+    )
     m.add_argument(
         "--baseline",
         action="store_true",
@@ -158,6 +180,10 @@ def _run(args: argparse.Namespace, comm) -> int:
         again=lambda: _prepare_resume(args, out, comm),
         comm=comm,
     )
+    if baseline is not None and comm.rank == 0:  # two networks: the recurrent one predicts
+        from ..jobs.predicting import write_manifest
+
+        write_manifest(out, "train", predicts=None)
     c = run.config
     if args.resume and c.steps and run.engine.step >= c.steps:  # re-running a finished resume
         if comm.rank == 0:
@@ -193,10 +219,11 @@ def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
     comm = run.engine.comm
     if comm.rank == 0:
         K = f", {comm.size} processes" if comm.size > 1 else ""
+        unit = run.vocab.unit
         print(
-            f"{describe(run.model)}: vocabulary {run.vocab.size} characters, "
+            f"{describe(run.model)}: vocabulary {run.vocab.size} {unit}s, "
             f"{len(run.stream._ids):,} training and {len(run.val_ids):,} validation "
-            f"characters{K}; run directory {out}",
+            f"{unit}s{K}; run directory {out}",
             file=sys.stderr,
         )
     try:
@@ -215,27 +242,35 @@ def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
 
 
 def _report(run, result: dict[str, Any], out) -> None:
-    print(
-        f"steps {result['steps']}  validation {result['val_bits_per_char']:.3f} bits/char"
-        f"  (uniform: log2 V = {run.log2_vocab:.3f})  skipped {result['skipped']}"
-        f"  saved to {out}"
-    )
+    if run.words:
+        figure = (
+            f"validation perplexity {result['val_perplexity']:.2f}"
+            f" ({result['val_loss']:.3f} nats/word; uniform: V = {run.vocab.size})"
+        )
+    else:
+        figure = (
+            f"validation {result['val_bits_per_char']:.3f} bits/char"
+            f"  (uniform: log2 V = {run.log2_vocab:.3f})"
+        )
+    print(f"steps {result['steps']}  {figure}  skipped {result['skipped']}  saved to {out}")
     print("--- generated text ---")
-    print(run.final_sample(400))
+    print(run.final_sample(100 if run.words else 400))
 
 
 def _comparison(rows: list) -> str:
-    """The models side by side: parameters, steps, validation bits/char."""
+    """The models side by side: parameters, steps, validation bits/char (or perplexity)."""
     from ..jobs import describe
 
     names = [describe(run.model) for run, _ in rows]
+    words = rows[0][0].words
+    key, title = ("val_perplexity", "perplexity") if words else ("val_bits_per_char", "bits/char")
     width = max(map(len, names))
     lines = [
         "--- what memory buys (same text, same budget) ---",
-        f"{'model':<{width}} {'steps':>7} {'validation bits/char':>21}",
+        f"{'model':<{width}} {'steps':>7} {'validation ' + title:>21}",
     ]
     for name, (_, result) in zip(names, rows):
-        lines.append(f"{name:<{width}} {result['steps']:>7} {result['val_bits_per_char']:>21.3f}")
+        lines.append(f"{name:<{width}} {result['steps']:>7} {result[key]:>21.3f}")
     return "\n".join(lines)
 
 
@@ -288,6 +323,16 @@ def _check_cell_options(options: dict[str, Any], given: dict[str, Any], baseline
 
     if options["max_chars"] < 0:
         raise ConfigError(f"max_chars must be >= 0, got {options['max_chars']}")
+    if options["tokens"] not in ("chars", "words"):
+        raise ConfigError(f"--tokens must be chars or words, got {options['tokens']!r}")
+    if options["tokens"] == "chars":
+        wrong = [k for k in WORD_OPTIONS if k in given]
+        if wrong:
+            flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+            raise ConfigError(f"{flags}: the word model's options; use them with --tokens words")
+    for name in ("vocab_size", "min_count"):
+        if options[name] < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {options[name]}")
     if options["cell"] == "ffnn":
         wrong = [k for k in recurrent_only() if k in given]
         if wrong:
@@ -317,4 +362,8 @@ def _start(files: list[str], options: dict[str, Any], train, out, comm):
         dtype=options["dtype"],
         window=options["window"],
         comm=comm,
+        tokens=options["tokens"],
+        vocab_size=options["vocab_size"],
+        min_count=options["min_count"],
+        lowercase=options["lowercase"],
     )

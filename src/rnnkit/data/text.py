@@ -49,6 +49,8 @@ class CharVocab:
     (('e', 'h', 'l', 'o'), [1, 3, 2, 0], 'oh')
     """
 
+    unit = "character"
+
     def __init__(self, chars: Sequence[str]) -> None:
         chars = tuple(chars)
         _check_chars(chars)

@@ -1,4 +1,4 @@
-"""The character model job: corpus → vocabulary → model → truncated-BPTT training → samples.
+"""The character (or word) model job: corpus → vocabulary → model → truncated-BPTT training.
 
 A run lives in one directory (``jobs.runs``): ``last`` (model, options and training state for
 ``--resume``) and ``best`` (the model with the best validation loss), each a link to a
@@ -18,6 +18,29 @@ The library equivalent of ``rnnkit train --resume``::
 continues exactly where the saved run stopped (``result["stopped_by"]`` names a signal that
 interrupted it, after the last checkpoint was written).
 
+Words
+-----
+``start_run(..., tokens="words")`` models the next *word* instead: the text is split into words
+and punctuation (``rnnkit.data.words``), the ``vocab_size`` most frequent tokens of the training
+part seen ``min_count`` times or more form the vocabulary with ``<unk>`` for the rest, and
+the model reads learned embeddings of the ids (``embedding_dim``; 0 means
+``WORD_EMBEDDING``).  Validation reports perplexity, exp(mean nats per token), with ``<unk>``
+counted as a token; a character model reports bits per character.  Both appear in the
+progress lines and in ``metrics.jsonl`` (``val_perplexity`` / ``val_bits_per_char`` beside
+``val_loss`` in nats).
+
+The network's meta says what it reads: ``meta["tokens"]`` is ``"chars"`` or ``"words"``
+(absent in checkpoints saved before word models: characters), ``meta["vocab"]`` the
+vocabulary (``CharVocab.to_dict`` / ``WordVocab.to_dict``), and ``meta["preprocessing"]``
+repeats both for prediction (``jobs.predicting``), with ``meta["job"] = "train"``.
+
+Prediction
+----------
+``predictor(model, source)`` (or ``predicting.load(RUN)``) is a ``TextPredictor``:
+``next_tokens(prompt, k)`` gives the k most likely next words (characters) and their
+probabilities, ``sample(prompt, length)`` continues the prompt, and ``predict_file(path, k=5)``
+reads one prompt per line and returns a table of prompt, rank, token and probability.
+
 Data-parallel: ``start_run(..., comm=connect())`` or ``resume_run(dir, comm=...)`` in each of
 the K processes of ``mpiexec -n K`` (``rnnkit.training.distributed``); every rank reads the
 same text (and run directory), and only rank 0 prints progress and samples and writes the run.
@@ -25,7 +48,7 @@ same text (and run directory), and only rank 0 prints progress and samples and w
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,7 +57,9 @@ import numpy as np
 from ..config import CharModelOptions, ModelConfig, TrainConfig
 from ..data.corpus import check_distinct, default_corpus, read_texts
 from ..data.text import CharStream, CharVocab, split
-from ..errors import CheckpointError, ConfigError, DataError, RnnkitError
+from ..data.words import NEWLINE, WordVocab, continuation, tokenize
+from ..errors import CheckpointError, ConfigError, DataError, RnnkitError, VocabularyError
+from ..layers.losses import softmax
 from ..models.ffnn import CELL_NAME as FFNN_CELL
 from ..models.ffnn import FFNN, FFNNConfig
 from ..models.model import Model
@@ -43,9 +68,17 @@ from ..training import Budget, Engine, Optimization, Truncated, Validation
 from ..training.batches import Chunks
 from ..training.bptt import objective
 from ..training.distributed import LOCAL, Comm, Disagreement, fingerprint, row_range, same_on_all
-from . import runs
+from . import predicting, runs
 
 LN2 = math.log(2)
+
+TOKENS = ("chars", "words")
+"""What a model reads and predicts (``meta["tokens"]``)."""
+
+WORD_EMBEDDING = 64
+"""The embedding width of a word model when ``embedding_dim`` is 0."""
+
+Vocab = CharVocab | WordVocab
 
 DEFAULT_WINDOW = CharModelOptions.window
 """Characters the feed-forward baseline reads by default (≈ an LSTM-256's parameters at V ≈ 96)."""
@@ -89,13 +122,18 @@ class CharRun:
     config: TrainConfig
     stream: CharStream
     val_ids: np.ndarray
-    vocab: CharVocab
+    vocab: Vocab
     out_dir: Path | None
     resumed: dict[str, Any] | None = None  # the loop's saved state when resuming
 
     @property
     def log2_vocab(self) -> float:
         return math.log2(self.vocab.size)
+
+    @property
+    def words(self) -> bool:
+        """A word model (perplexity), not a character model (bits/char)."""
+        return isinstance(self.vocab, WordVocab)
 
     def fit(
         self,
@@ -120,11 +158,7 @@ class CharRun:
             checkpoint_every=c.checkpoint_every,
             restore_best=False,
         )
-        validation = Validation(
-            self._validate,
-            "val_loss",
-            show=lambda m: f"validation {m['val_loss'] / LN2:.3f} bits/char",
-        )
+        validation = Validation(self._validate, "val_loss", show=self.shown)
 
         def sample(engine: Engine) -> None:
             if c.sample_every and engine.step % c.sample_every == 0:
@@ -151,19 +185,30 @@ class CharRun:
         return {
             "steps": summary.steps,
             "train_loss": summary.train_loss,
-            "val_loss": val_loss,
-            "val_bits_per_char": val_loss / LN2,
+            **self.figures(val_loss),
             "skipped": summary.skipped,
             "stopped_by": signalled,
         }
 
+    def figures(self, val_loss: float) -> dict[str, float]:
+        """The validation loss (nats per token) and this model's figure of it: perplexity
+        exp(loss) for words, bits per character loss / ln 2 for characters."""
+        if self.words:
+            return {"val_loss": val_loss, "val_perplexity": _perplexity(val_loss)}
+        return {"val_loss": val_loss, "val_bits_per_char": val_loss / LN2}
+
+    def shown(self, metrics: dict[str, float]) -> str:
+        """The validation figure as a progress line shows it."""
+        if self.words:
+            return f"validation perplexity {_perplexity(metrics['val_loss']):.2f}"
+        return f"validation {metrics['val_loss'] / LN2:.3f} bits/char"
+
     def _validate(self, model: Model | FFNN) -> dict[str, float]:
         c = self.config
-        return {
-            "val_loss": evaluate(
-                model, self.val_ids, c.batch_size, c.seq_len, c.eval_chars, self.engine.comm
-            )
-        }
+        loss = evaluate(
+            model, self.val_ids, c.batch_size, c.seq_len, c.eval_chars, self.engine.comm
+        )
+        return self.figures(loss)
 
     def checkpoint_bytes(self) -> int:
         """Room the run's checkpoints need: the last, the best, and a new last being written."""
@@ -171,11 +216,27 @@ class CharRun:
         return 2 * _last_checkpoint_bytes(self.engine, self.config) + params + (1 << 20)
 
     def final_sample(self, length: int, temperature: float = 0.8) -> str:
+        """``length`` tokens drawn after a newline (or the first token of the vocabulary)."""
         rng = np.random.default_rng([self.config.seed, 1 << 30])
-        prime = self.vocab.encode("\n" if "\n" in self.vocab.chars else self.vocab.chars[0])
         return self.vocab.decode(
-            generate(self.model, prime, length, temperature=temperature, rng=rng)
+            generate(self.model, _start(self.vocab), length, temperature=temperature, rng=rng)
         )
+
+
+def _perplexity(nats: float) -> float:
+    """exp(mean nats per token); inf past what a float holds, NaN for NaN."""
+    return math.exp(nats) if nats < 709 else (math.inf if nats == nats else math.nan)
+
+
+def _symbols(vocab: Vocab) -> tuple[str, ...]:
+    """The vocabulary's tokens in id order."""
+    return vocab.tokens if isinstance(vocab, WordVocab) else vocab.chars
+
+
+def _start(vocab: Vocab) -> np.ndarray:
+    """``[1]``: the newline's id, else 0 (the token a sample starts after)."""
+    symbols = _symbols(vocab)
+    return np.array([symbols.index(NEWLINE) if NEWLINE in symbols else 0])
 
 
 def _last_checkpoint_bytes(engine: Engine, c: TrainConfig) -> int:
@@ -241,12 +302,11 @@ def _check_same_start(engine: Engine, stream: CharStream) -> None:
 
 
 def _print_sample(
-    model: Model | FFNN, vocab: CharVocab, seed: int, length: int, out: TextIO, step: int
+    model: Model | FFNN, vocab: Vocab, seed: int, length: int, out: TextIO, step: int
 ) -> None:
     # a generator of its own, so that sampling never shifts the training run's random stream
     sample_rng = np.random.default_rng([seed, step])
-    prime = vocab.encode("\n")[:1] if "\n" in vocab.chars else np.array([0])
-    ids = generate(model, prime, length, temperature=0.8, rng=sample_rng)
+    ids = generate(model, _start(vocab), length, temperature=0.8, rng=sample_rng)
     out.write(f"--- sample at step {step} ---\n{vocab.decode(ids)}\n")
     out.flush()
 
@@ -262,22 +322,44 @@ def start_run(
     dtype: str = "float32",
     window: int = DEFAULT_WINDOW,
     comm: Comm = LOCAL,
+    tokens: str = "chars",
+    vocab_size: int = CharModelOptions.vocab_size,
+    min_count: int = CharModelOptions.min_count,
+    lowercase: bool = False,
 ) -> CharRun:
     """A new run: read the corpus, build the vocabulary and a freshly initialised model.
 
     ``rnn`` holds the recurrent layer's options; with ``rnn["cell"] == "ffnn"`` the model is
-    the feed-forward baseline over the last ``window`` characters, with ``num_layers``
+    the feed-forward baseline over the last ``window`` tokens, with ``num_layers``
     hidden layers of ``hidden_size`` units and ``nonlinearity`` as its activation.
     ``comm`` makes it one of K data-parallel ranks (each starts from the same seed).
+    ``tokens="words"`` models words (module docstring): ``vocab_size``, ``min_count`` and
+    ``lowercase`` shape its vocabulary, built from the training part of the text only.
     """
+    if tokens not in TOKENS:
+        raise ConfigError(f"tokens must be 'chars' or 'words', got {tokens!r}")
     text = load_text(files, max_chars)
     if max_chars:  # the whole text has two characters or more; its first max_chars may not
         check_distinct(text, f"the first {max_chars:,} characters (--max-chars)")
-    vocab = CharVocab.from_text(text)
+    vocab: Vocab
+    if tokens == "words":
+        words = tokenize(text, lowercase)
+        training = words[: len(words) - int(round(len(words) * train.val_fraction))]
+        vocab = WordVocab.from_tokens(training, vocab_size, min_count, lowercase=lowercase)
+        ids = vocab.ids(words)
+        embedding_dim = embedding_dim or WORD_EMBEDDING
+        how = {"vocab_size": vocab_size, "min_count": min_count, "lowercase": lowercase}
+    else:
+        vocab = CharVocab.from_text(text)
+        ids = vocab.encode(text)
+        how = {}
     rng = np.random.default_rng(train.seed)
     meta = {
+        "tokens": tokens,
         "vocab": vocab.to_dict(),
         "corpus": {"files": [str(f) for f in files], "max_chars": max_chars},
+        "job": "train",
+        "preprocessing": {"tokens": tokens, "vocab": vocab.to_dict(), **how},
     }
     model: Model | FFNN
     if rnn.get("cell") == FFNN_CELL:
@@ -289,7 +371,7 @@ def start_run(
     else:
         config = ModelConfig.for_tokens(vocab.size, embedding_dim=embedding_dim, **rnn)
         model = Model(config.replace(dtype=dtype), rng=rng, meta=meta)
-    return _assemble(model, vocab, text, train, rng, out_dir, comm)
+    return _assemble(model, vocab, ids, train, rng, out_dir, comm)
 
 
 def ffnn_config(
@@ -336,35 +418,48 @@ def resume_run(
         out_dir, (Model, FFNN), TrainConfig, changes, RESUME_OVERRIDES
     )
     last = Path(out_dir) / "last"
-    if "vocab" not in model.meta:
-        raise CheckpointError(f"{last} holds no character model to resume")
-    vocab = CharVocab.from_dict(model.meta["vocab"])
+    vocab = vocabulary(model.meta, last)
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):
         raise CheckpointError(f"{last}: the saved corpus description is damaged")
     text = load_text(corpus.get("files", []), corpus.get("max_chars", 0))
-    run = _assemble(model, vocab, text, train, np.random.default_rng(train.seed), out_dir, comm)
+    ids = vocab.encode(text)
+    run = _assemble(model, vocab, ids, train, np.random.default_rng(train.seed), out_dir, comm)
     run.engine.load_state_dict(state["engine"])
     run.stream.load_state_dict(state["source"])
     run.resumed = {"loop": state["loop"]}
     return run
 
 
+def vocabulary(meta: dict[str, Any], where: Path | str) -> Vocab:
+    """The vocabulary a model's ``meta`` holds: characters, or words when ``meta["tokens"]``
+    says so (checkpoints saved before word models have no ``tokens``: characters)."""
+    if "vocab" not in meta:
+        raise CheckpointError(f"{where} holds no character or word model (it has no vocabulary)")
+    tokens = meta.get("tokens", "chars")
+    if tokens == "words":
+        return WordVocab.from_dict(meta["vocab"])
+    if tokens == "chars":
+        return CharVocab.from_dict(meta["vocab"])
+    raise CheckpointError(f"{where}: tokens must be 'chars' or 'words', got {tokens!r:.40}")
+
+
 def _assemble(
     model: Model | FFNN,
-    vocab: CharVocab,
-    text: str,
+    vocab: Vocab,
+    ids: np.ndarray,
     train: TrainConfig,
     rng: np.random.Generator,
     out_dir: Path | None,
     comm: Comm = LOCAL,
 ) -> CharRun:
-    ids = vocab.encode(text)
+    """The run of ``model`` on the text's ids ``[N]``: its tail held out for validation."""
+    unit = vocab.unit
     need = train.batch_size * (train.seq_len + 1)
     if len(ids) * (1 - train.val_fraction) < need:
         raise DataError(
-            f"the text of {len(ids):,} characters is too short for batch_size={train.batch_size} "
-            f"streams of seq_len+1={train.seq_len + 1} characters after holding out "
+            f"the text of {len(ids):,} {unit}s is too short for batch_size={train.batch_size} "
+            f"streams of seq_len+1={train.seq_len + 1} {unit}s after holding out "
             f"{train.val_fraction:.0%} for validation (it needs about "
             f"{math.ceil(need / (1 - train.val_fraction)):,}); use a longer text or a smaller "
             "--batch-size or --seq-len"
@@ -372,7 +467,7 @@ def _assemble(
     train_ids, val_ids = split(ids, train.val_fraction, min_length=need)
     if len(val_ids) < train.seq_len + 1:
         raise ConfigError(
-            f"the validation split ({len(val_ids)} characters) is shorter than "
+            f"the validation split ({len(val_ids)} {unit}s) is shorter than "
             f"seq_len + 1 = {train.seq_len + 1}; use a longer text"
         )
     stream = CharStream(train_ids, train.batch_size, train.seq_len, name="training text")
@@ -386,3 +481,125 @@ def _assemble(
         batch_size=train.batch_size,
     )
     return CharRun(model, engine, train, stream, val_ids, vocab, out_dir)
+
+
+# -- prediction ----------------------------------------------------------------------------------
+
+SHOWN = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+"""How a table writes the tokens that would break its lines."""
+
+
+@dataclass
+class TextPredictor:
+    """The next words (or characters) a trained model expects after a prompt.
+
+    A word prompt is tokenised as the training text was; words outside the vocabulary read as
+    ``<unk>``.  A character prompt must use the vocabulary's characters.  A prompt of no
+    tokens (e.g. only spaces) starts from a newline, as a sample does.
+    """
+
+    model: Model | FFNN
+    source: Path
+    vocab: Vocab
+    job: str = "train"
+    tokens: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = "words" if isinstance(self.vocab, WordVocab) else "chars"
+
+    def encode(self, prompt: str) -> tuple[np.ndarray, list[str]]:
+        """(the prompt's ids ``[P]``, P ≥ 1; the words of it outside the vocabulary)."""
+        if isinstance(self.vocab, WordVocab):
+            words = self.vocab.tokenize(prompt)
+            ids, unknown = self.vocab.ids(words), self.vocab.unknown(words)
+        else:
+            ids, unknown = self.vocab.encode(prompt), []
+        return (ids if ids.size else _start(self.vocab)).astype(np.int64), unknown
+
+    def probabilities(self, prompt: str) -> np.ndarray:
+        """p(next token | prompt) ``[V]`` (float64): the softmax of the model's last logits."""
+        ids, _ = self.encode(prompt)
+        logits, _, _ = self.model.forward(ids[None, :])
+        return softmax(np.asarray(logits[0, -1], dtype=np.float64))
+
+    def next_tokens(self, prompt: str, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens and their probabilities, most likely first (ties
+        in id order)."""
+        _check_k(k)
+        p = self.probabilities(prompt)
+        order = np.argsort(-p, kind="stable")[:k]
+        symbols = _symbols(self.vocab)
+        return [(symbols[i], float(p[i])) for i in order]
+
+    def sample(
+        self, prompt: str, length: int = 100, temperature: float = 0.8, seed: int = 0
+    ) -> str:
+        """The text of ``length`` tokens drawn after ``prompt`` (the prompt not repeated; a
+        word continuation starts with the space it needs)."""
+        ids, _ = self.encode(prompt)
+        drawn = generate(
+            self.model, ids, length, temperature=temperature, rng=np.random.default_rng(seed)
+        )
+        if isinstance(self.vocab, WordVocab):
+            before = self.vocab.tokenize(prompt)
+            return continuation(before[-1] if before else None, self.vocab.words(drawn))
+        return self.vocab.decode(drawn)
+
+    def predict_file(self, path: str | Path, k: int = 5, **options: Any) -> predicting.Table:
+        """One prompt per line of the UTF-8 file ``path`` (blank lines skipped) → rows
+        (prompt, rank, token, probability) of the ``k`` most likely next tokens."""
+        if options:
+            raise ConfigError(
+                f"the text model's prediction takes k only, got {', '.join(sorted(options))}"
+            )
+        _check_k(k)
+        lines = _prompts(Path(path))
+        rows: list[list[Any]] = []
+        unknown: list[str] = []
+        for number, prompt in lines:
+            try:
+                unknown += self.encode(prompt)[1]
+                ranked = self.next_tokens(prompt, k)
+            except VocabularyError as e:
+                raise DataError(f"{path}: line {number}: {e}") from None
+            for rank, (token, p) in enumerate(ranked, 1):
+                rows.append([prompt, rank, SHOWN.get(token, token), p])
+        unit = "words" if self.tokens == "words" else "characters"
+        notes = [
+            f"{len(lines)} prompts; the {k} most likely next {unit} of each, by the model in "
+            f"{self.source} (probabilities of the softmax, temperature 1; newline written \\n)"
+        ]
+        if unknown:
+            shown = ", ".join(sorted(set(unknown))[:10])
+            notes.append(
+                f"{len(unknown)} word(s) of the prompts are outside the vocabulary of "
+                f"{self.vocab.size} and were read as <unk>: {shown}"
+            )
+        return predicting.Table(["prompt", "rank", "token", "probability"], rows, notes)
+
+
+def _check_k(k: object) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a whole number >= 1, got {k!r}")
+
+
+def _prompts(path: Path) -> list[tuple[int, str]]:
+    """(line number from 1, prompt) of every non-blank line of the UTF-8 file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file of prompts") from None
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path}: byte offset {e.start} is not valid UTF-8; give the prompts as UTF-8 text"
+        ) from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror}") from None
+    return [(i, line) for i, line in enumerate(text.split("\n"), 1) if line.strip()]
+
+
+def predictor(model: Model | FFNN, source: Path) -> TextPredictor:
+    """The predictor of a character or word model saved by ``rnnkit train``."""
+    if not isinstance(model, (Model, FFNN)):
+        raise CheckpointError(f"{source} holds a {type(model).__name__}, not a text model")
+    return TextPredictor(model, Path(source), vocabulary(model.meta, source))
