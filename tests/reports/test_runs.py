@@ -96,12 +96,11 @@ def test_a_bad_result_file_is_a_note_not_an_error(tmp_path):
 
 
 def test_pictures_of_the_run_and_its_networks_are_found(tmp_path):
-    path = make_run(tmp_path / "run" / "gru", records(2)).parent
+    path = make_run(tmp_path / "run" / "gru", records(2)).parent  # run/ holds no log
     (path / "forecast.png").write_bytes(b"\x89PNG")
     (path / "gru" / "flow.SVG").write_text("<svg/>")
     (path / "gru" / "notes.txt").write_text("x")
     (path / ".hidden.png").write_bytes(b"")
-    (path / "metrics.jsonl").write_text("")
     assert read_run(path).pictures == [path / "forecast.png", path / "gru" / "flow.SVG"]
 
 

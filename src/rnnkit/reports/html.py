@@ -37,6 +37,9 @@ th { background: #f2f2f2; }
 .note { color: #a33; font-size: 13px; }
 svg { display: block; margin: 8px 0; }
 figure { margin: 8px 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+div.wide { overflow-x: auto; }
+table.confusion { display: inline-table; margin-right: 24px; vertical-align: top; }
+table.confusion caption { max-width: 260px; font-size: 12px; }
 pre.sample { background: #f6f6f6; padding: 8px; white-space: pre-wrap; font-size: 12px; }
 """
 
@@ -217,10 +220,20 @@ def _result_table(result: dict[str, Any]) -> list[str]:
     )
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     body = [
-        "<tr>" + "".join(f"<td>{_value(r.get(n, _MISSING))}</td>" for n in names) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td{' class=text' if isinstance(r.get(n), str) else ''}>"
+            f"{_value(r.get(n, _MISSING))}</td>"
+            for n in names
+        )
+        + "</tr>"
         for r in rows
     ]
-    return [f'<table class="results"><tr>{head}</tr>', *body, "</table>"]
+    return [
+        f'<div class="wide"><table class="results"><tr>{head}</tr>',
+        *body,
+        "</table></div>",
+    ]
 
 
 def _confusions(result: dict[str, Any]) -> list[str]:
@@ -252,7 +265,8 @@ def _confusions(result: dict[str, Any]) -> list[str]:
         for name, row in zip(names, matrix):
             total = sum(row) or 1
             cells = "".join(
-                f'<td style="background: rgba(31,119,180,{0.85 * n / total:.2f})">{n}</td>'
+                f'<td style="background: rgba(31,119,180,{0.85 * n / total:.2f})'
+                f'{"; color: #fff" if n / total > 0.5 else ""}">{n}</td>'
                 for n in row
             )
             rows.append(f"<tr><th>{escape(name)}</th>{cells}</tr>")

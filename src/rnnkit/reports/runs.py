@@ -97,7 +97,8 @@ def read_run(path: str | Path, label: str | None = None) -> Run:
     run.result, note = _read_result(path / RESULT)
     if note:
         run.notes.append(note)
-    run.pictures = sorted(p for d in dirs for p in d.iterdir() if _is_picture(p))
+    places = dict.fromkeys([path, *dirs])
+    run.pictures = sorted(p for d in places for p in d.iterdir() if _is_picture(p))
     run.job = _job_of(path, run.networks)
     return run
 

@@ -90,7 +90,8 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         return [lo]
     raw = (hi - lo) / max(n - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    steps = [m * magnitude for m in (1, 2, 5, 10)]
+    step = min(steps, key=lambda s: abs((hi - lo) / s - (n - 1)))
     first = math.ceil(lo / step - 1e-9)
     values = []
     k = first
