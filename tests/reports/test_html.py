@@ -199,3 +199,14 @@ def test_write_puts_the_page_in_a_file(tmp_path):
     out = write(runs, tmp_path / "r.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert not list(tmp_path.glob(".r.html.*"))  # no temporary file left
+
+
+def test_a_long_log_is_thinned_to_at_most_max_points_a_line(tmp_path):
+    from rnnkit.reports.svg import MAX_POINTS
+
+    run = read_run(make_run(tmp_path / "a", records(4 * MAX_POINTS + 7)))
+    dom = parse(render([run]))
+    [curve] = [c for c in dom.find_all("svg") if c.attrs["id"] == "curve-train_loss"]
+    [line] = curve.find_all("polyline")
+    assert len(line.attrs["points"].split()) == MAX_POINTS
+    assert not curve.find_all("circle")  # markers only on short lines
