@@ -26,6 +26,7 @@ FAST = [
     "2",
     "--stat",
     "none",
+    "--no-search",
 ]
 
 
@@ -172,12 +173,39 @@ def test_known_errors_print_one_line_and_exit_2(series_csv, capsys, argv, messag
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["sunspots", "co2"])
-def test_the_bundled_series_run_with_their_presets(dataset, capsys):
-    assert command.run(_parse(["--dataset", dataset, "--epochs", "2", "--quiet", "--json"])) == 0
+@pytest.mark.parametrize("dataset", ["sunspots", "co2", "trend-seasonal"])
+def test_the_bundled_series_run_with_the_default_search(dataset, capsys):
+    argv = ["--dataset", dataset, "--epochs", "2", "--budget", "2", "--quiet", "--json"]
+    assert command.run(_parse(argv)) == 0
     report = json.loads(capsys.readouterr().out)
-    assert len(report["results"]) == 6
+    assert len(report["results"]) == 5  # gru, ffnn, seasonal naive, ETS, SARIMA
     assert (report["missing_filled"] == {"co2": 59}) == (dataset == "co2")
+
+
+def test_a_dated_csv_is_searched_on_a_budget_and_its_run_predicts(tmp_path, capsys):
+    from rnnkit.data.timeseries import trend_seasonal
+    from rnnkit.jobs import predicting
+
+    values = trend_seasonal(60)
+    months = np.arange(np.datetime64("2015-01"), np.datetime64("2020-01"))
+    path = tmp_path / "sales.csv"
+    rows = [f"{m},{float(v)!r}" for m, v in zip(months, values)]
+    path.write_text("month,sales\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    argv = ["--csv", str(path), "--horizon", "3", "--test-size", "6", "--epochs", "2"]
+    argv += ["--budget", "2", "--stat", "none", "--no-baseline", "--out", str(tmp_path / "r")]
+    assert command.run(_parse([*argv, "--hidden-size", "4", "--quiet"])) == 0
+    out = capsys.readouterr().out
+    assert "season 12 detected" in out and "search: 2 trials" in out
+    assert "<- chosen" in out and "   1*" in out  # ranked, the best marked
+    table = predicting.load(tmp_path / "r").predict_file(path)
+    assert [r[0] for r in table.rows] == ["2020-01", "2020-02", "2020-03"]
+
+
+@pytest.mark.parametrize("budget", ["0", "3x", "0m"])
+def test_a_bad_budget_is_one_line(series_csv, capsys, budget):
+    argv = ["--csv", str(series_csv), "--column", "level", "--budget", budget]
+    assert _run(command, _parse(argv), debug=False) == 2
+    assert "--budget must be" in capsys.readouterr().err
 
 
 def test_the_rnnkit_command_runs_it_once_registered(series_csv, monkeypatch, capsys):

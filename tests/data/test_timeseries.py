@@ -148,3 +148,68 @@ def test_errors_skip_points_whose_truth_is_missing():
 def test_errors_with_no_observed_truth_are_a_data_error():
     with pytest.raises(DataError, match="no observed value"):
         ts.errors(np.zeros((1, 2, 1)), np.full((1, 2, 1), np.nan), np.array([1.0]))
+
+
+@pytest.mark.parametrize("scaling", ts.SCALINGS)
+def test_every_scaling_mode_returns_the_targets_it_was_given(scaling):
+    rng = np.random.default_rng(0)
+    window, future = 1 + rng.random((3, 5, 2)), 1 + rng.random((3, 4, 2))
+    targets = ts.window_targets(window, future, scaling)
+    np.testing.assert_allclose(ts.from_targets(window, targets, scaling), future, rtol=1e-12)
+    assert ts.window_features(window, scaling).shape == window.shape
+
+
+def test_log_scaling_refuses_a_series_that_is_not_positive():
+    with pytest.raises(DataError, match="strictly positive"):
+        ts.window_features(np.array([[[1.0], [0.0]]]), "log")
+
+
+@pytest.mark.parametrize(
+    "dates, frequency, after",
+    [
+        (
+            ["2020-01", "2020-02", "2020-03"],
+            {"unit": "monthly", "within": 0},
+            ["2020-04", "2020-05"],
+        ),
+        (
+            ["2020-01-31", "2020-02-29"],
+            {"unit": "monthly", "within": "end"},
+            ["2020-03-31", "2020-04-30"],
+        ),
+        (
+            ["2019-11-15", "2020-02-15"],
+            {"unit": "quarterly", "within": 14 * 86400},
+            ["2020-05-15", "2020-08-15"],
+        ),
+        (
+            ["1958-03-29", "1958-04-05"],
+            {"unit": "fixed", "seconds": 7 * 86400},
+            ["1958-04-12", "1958-04-19"],
+        ),
+        (
+            ["2020-12-30", "2020-12-31"],
+            {"unit": "fixed", "seconds": 86400},
+            ["2021-01-01", "2021-01-02"],
+        ),
+    ],
+)
+def test_the_frequency_of_dates_and_the_dates_after_them(dates, frequency, after):
+    d = ts.parse_dates(dates, "date")
+    assert ts.infer_frequency(d) == frequency
+    assert ts.format_dates(ts.next_dates(d[-1], frequency, 2), d) == after
+
+
+def test_years_are_dates_only_in_a_column_named_for_them():
+    years = ts.parse_dates(["1700", "1701"], "YEAR")
+    assert ts.infer_frequency(years) == {"unit": "yearly", "within": 0}
+    assert ts.format_dates(ts.next_dates(years[-1], ts.infer_frequency(years), 1), years) == [
+        "1702"
+    ]
+    assert ts.parse_dates(["1700", "1701"], "count") is None
+    assert ts.parse_dates(["2020-01-01", ""], "date") is None
+
+
+def test_irregular_dates_are_a_data_error():
+    with pytest.raises(DataError, match="irregularly"):
+        ts.infer_frequency(ts.parse_dates(["2020-01-01", "2020-03-05", "2020-03-09"], "date"))

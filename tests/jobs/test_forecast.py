@@ -7,13 +7,11 @@ from rnnkit.data.timeseries import Scaler
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.jobs import Fit, Net
 from rnnkit.jobs.forecast import (
-    PRESETS,
     Series,
     Setup,
     forecast_with,
     load_series,
     run_forecast,
-    setup_for,
 )
 
 TINY_FIT = Fit(epochs=3, batch_size=16, lr=1e-2, patience=2)
@@ -205,12 +203,6 @@ def test_a_held_out_tail_with_nothing_observed_is_a_data_error(tmp_path):
         )
 
 
-def test_presets_are_defaults_that_options_override():
-    assert setup_for("co2").relative and setup_for("co2").season == PRESETS["co2"]["season"]
-    assert setup_for("sunspots", horizon=3, season=None).horizon == 3
-    assert setup_for(None) == Setup()
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -252,3 +244,126 @@ def test_a_nan_update_is_skipped_and_counted_or_stops_the_job(monkeypatch, actio
     rows = run_forecast(series, setup, TINY_NETS[:1], fit)["results"]
     assert [r["skipped"] for r in rows if "skipped" in r] == [1, 0]  # recursive, direct
     assert all(np.isfinite(r["mase"]) for r in rows)
+
+
+# -- forecasting past the end from a saved run ------------------------------------------------
+
+
+def _monthly_csv(path, n=60, start="2015-01", seed=0, header="month,sales"):
+    from rnnkit.data.timeseries import trend_seasonal
+
+    values = trend_seasonal(n, seed=seed)
+    months = np.arange(np.datetime64(start), np.datetime64(start) + n)
+    rows = [f"{m},{float(v)!r}" for m, v in zip(months, values)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path, values
+
+
+def _tiny_run(tmp_path, csv, strategy="recursive", **more):
+    from rnnkit.jobs.forecast import run_job
+
+    given = dict(
+        csv=str(csv),
+        lookback=6,
+        horizon=4,
+        season=12,
+        test_size=8,
+        epochs=3,
+        hidden_size=4,
+        baseline=False,
+        search=False,
+        strategies=(strategy,),
+        stat="none",
+        **more,
+    )
+    out = tmp_path / "run"
+    return out, run_job(given, out, handle_signals=False)
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "direct"])
+def test_a_run_forecasts_past_the_end_of_a_monthly_csv_as_in_the_job(tmp_path, strategy):
+    from rnnkit.jobs import predicting
+
+    csv, values = _monthly_csv(tmp_path / "sales.csv")
+    out, (series, _, report) = _tiny_run(tmp_path, csv, strategy)
+    assert series.date_column == "month" and series.header == ["sales"]  # found by itself
+    assert report["frequency"] == {"unit": "monthly", "within": 0}
+    assert (out / "run.json").is_file() and report["predicts"] == f"gru-{strategy}"
+    forecaster = predicting.load(out)
+    table = forecaster.predict_file(csv)
+    assert table.columns == ["date", "forecast", "lower", "upper"]
+    assert [r[0] for r in table.rows] == ["2020-01", "2020-02", "2020-03", "2020-04"]
+    for _, point, lower, upper in table.rows:
+        assert lower <= point <= upper and lower < upper
+    assert any("80 % interval from validation residuals" in n for n in table.notes)
+    # the saved network forecasts as the job did in process, from the last test origin
+    arrays = report["_arrays"]
+    last = int(arrays["origins"][-1])
+    again = forecaster.forecast(values[:last]).values
+    np.testing.assert_allclose(again, arrays[f"gru ({strategy})"][-1], rtol=1e-6)
+    np.testing.assert_allclose(
+        [r[1] for r in table.rows], forecaster.forecast(values).values[:, 0]
+    )
+
+
+def test_a_csv_shorter_than_the_lookback_is_refused_in_one_line(tmp_path):
+    from rnnkit.jobs import predicting
+
+    csv, _ = _monthly_csv(tmp_path / "sales.csv")
+    out, _ = _tiny_run(tmp_path, csv)
+    short, _ = _monthly_csv(tmp_path / "short.csv", n=5)
+    with pytest.raises(DataError, match=r"short.csv: 5 rows; .* give at least 6$"):
+        predicting.load(out).predict_file(short)
+
+
+def test_without_dates_the_forecast_rows_are_numbered_and_other_column_names_work(tmp_path):
+    from rnnkit.jobs import predicting
+
+    csv, values = _monthly_csv(tmp_path / "sales.csv")
+    out, _ = _tiny_run(tmp_path, csv)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("units\n" + "\n".join(repr(float(v)) for v in values[-10:]) + "\n")
+    table = predicting.load(out).predict_file(plain)
+    assert [r[0] for r in table.rows] == [1, 2, 3, 4] and table.columns[0] == "step"
+
+
+def test_the_search_chooses_on_validation_and_reports_its_table(tmp_path):
+    from rnnkit.jobs.forecast import Search
+
+    csv, _ = _monthly_csv(tmp_path / "sales.csv", n=72)
+    series = load_series(csv=str(csv))
+    setup = Setup(lookback=6, horizon=4, season=12, test_size=12, stat="none")
+    budget = Search(trials=3, minutes=0, pinned=("lookback",))
+    report = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, search=budget, seed=4)
+    trials = [r for r in report["validation"] if not r["model"].startswith("seasonal")]
+    assert len(trials) == 3 and report["search"]["trials"] == 3
+    assert {r["model"].split("-")[2] for r in trials} == {"relative", "level", "differenced"}
+    assert all("-L6-" in r["model"] for r in trials)  # the given lookback is kept
+    chosen = min(trials, key=lambda r: r["val_mase"])
+    assert chosen["chosen"] and report["search"]["chose"] == chosen["model"]
+    assert sorted(r["rank"] for r in report["validation"]) == [1, 2, 3, 4]
+    again = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, search=budget, seed=4)
+    assert [r["val_mase"] for r in again["validation"]] == [
+        r["val_mase"] for r in report["validation"]
+    ]
+
+
+def test_a_network_behind_seasonal_naive_is_flagged():
+    series = Series("sine", ["v"], _seasonal_series(noise=0.0))  # seasonal naive is exact
+    setup = Setup(lookback=8, horizon=4, season=8, test_size=16, stat="none")
+    report = run_forecast(series, setup, TINY_NETS[:1], Fit(epochs=1))
+    assert report["not_learned"]["flag"] and "has not learned" in report["not_learned"]["message"]
+    assert report["behind"]["flag"]
+    best = [r for r in report["results"] if r["best"]]
+    assert [r["model"] for r in best] == ["seasonal naive m=8"]
+
+
+def test_the_statistical_baselines_are_seasonal_when_a_season_is_given():
+    from rnnkit.data.timeseries import trend_seasonal
+
+    series = Series("airline-like", ["v"], trend_seasonal(84)[:, None])
+    setup = Setup(lookback=12, horizon=6, season=12, test_size=12, stat="auto")
+    report = run_forecast(series, setup, [Net(cell="ffnn", hidden_size=2)], Fit(epochs=1))
+    names = [r["model"] for r in report["results"]]
+    assert any(n.startswith("ETS(") and n.endswith("m=12") for n in names), names
+    assert any(n.startswith("SARIMA(") and n.endswith(")12") for n in names), names

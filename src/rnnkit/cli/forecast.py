@@ -1,51 +1,70 @@
-"""``rnnkit forecast``: train a recurrent forecaster and score it beside the classic baselines.
+"""``rnnkit forecast``: choose and train a recurrent forecaster, score it beside baselines.
 
-A series comes from a CSV file (``--csv FILE --column NAME``, repeat ``--column`` for several
-channels) or from statsmodels' bundled data (``--dataset sunspots|co2``; each has documented
-defaults, see ``rnnkit.jobs.forecast.PRESETS``).  Missing values are filled by linear
-interpolation and reported.  The held-out tail is forecast ``--horizon`` steps ahead from
-every ``--stride``-th origin, recursively and directly, by the recurrent net and (unless
-``--no-baseline``) the feed-forward baseline, and compared with seasonal naive and ARIMA/ETS
-fitted on the same training part.  Results go to stdout (a table, or ``--json``), progress to
-stderr; ``--plot FILE`` saves a PNG of history, truth and forecasts.
+A series comes from a CSV file (``--csv FILE``; a date column is found by itself, and with one
+other numeric column no ``--column`` is needed; repeat ``--column`` for several channels) or
+from statsmodels' bundled data (``--dataset sunspots|co2``).  Missing values are filled and
+reported.  The season is ``--season`` or detected from the training part (and said).
 
-The run lives in ``--out DIR`` (default: a new ``runs/forecast-<date>-<time>``): the options
-(``job.json``) and, per network and strategy, ``DIR/<cell>-<strategy>/`` with ``last``/``best``
-checkpoints and ``metrics.jsonl``.  SIGINT/SIGTERM save ``last`` and exit 128+signum;
-``--resume --out DIR`` continues exactly.  ``mpiexec -n K rnnkit forecast …`` splits each
-batch's rows over K processes (the pipeline is ``rnnkit.jobs.forecast``).
+By default a small search (``--budget`` trials or minutes, e.g. ``8`` or ``3m``) chooses the
+scaling mode, lookback, hidden size and strategy on the validation part carved from the
+training part; options given on the command line (``--scaling``, ``--lookback``,
+``--hidden-size``, ``--strategy``) stay as given; ``--no-search`` trains every net with both
+strategies as given.  The held-out tail is then forecast ``--horizon`` steps ahead from every
+``--stride``-th origin by the chosen net (and, unless ``--no-baseline``, the feed-forward
+baseline) and compared with seasonal naive, ETS and SARIMA chosen by AICc.  Tables rank the
+models and mark the best; a network that has not learned is said in one line.  ``--minutes M``
+bounds the whole command.  Results go to stdout (a table, or ``--json``), progress to stderr;
+``--plot FILE`` saves a PNG.
+
+The run lives in ``--out DIR`` (default: a new ``runs/forecast-<date>-<time>``): the options,
+per network ``DIR/<name>/`` with ``last``/``best``, ``metrics.jsonl`` and ``intervals.json``,
+and ``DIR/run.json`` naming the network that predicts: ``rnnkit predict DIR SERIES.csv``
+forecasts past the end of any series.  SIGINT/SIGTERM save ``last`` and exit 128+signum;
+``--resume --out DIR`` continues.  The pipeline is ``rnnkit.jobs.forecast``.
 """
 
 import argparse
 
 from .classify import add_networks_and_training
 
-SUMMARY = "forecast a time series; compare with seasonal naive and ARIMA/ETS"
+SUMMARY = "forecast a time series; compare with seasonal naive, ETS and SARIMA"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", choices=("sunspots", "co2"), help="a statsmodels bundled series")
+    d.add_argument(
+        "--dataset",
+        choices=("sunspots", "co2", "trend-seasonal"),
+        help="a statsmodels bundled series, or a generated one (monthly, trend × season)",
+    )
     d.add_argument("--csv", metavar="FILE", help="a CSV file with a header")
     d.add_argument(
         "--column",
         action="append",
         metavar="NAME",
-        help="CSV column to forecast (repeat for several channels; default: all)",
+        help="CSV column to forecast (repeat for several channels; default: every numeric one "
+        "but the date column)",
     )
-    s = p.add_argument_group("forecast (defaults: the dataset's preset, else shown)")
+    s = p.add_argument_group("forecast")
     s.add_argument("--lookback", type=int, help="past steps the network reads (default 24)")
     s.add_argument("--horizon", type=int, help="steps forecast from each origin (default 12)")
     s.add_argument("--test-size", type=int, help="held-out tail (default: a fifth, >= horizon)")
     s.add_argument("--stride", type=int, help="steps between forecast origins (default 1)")
     s.add_argument(
-        "--season", type=int, help="seasonal period m (naive forecast, MASE; default 1)"
+        "--season",
+        type=int,
+        help="seasonal period m (default: detected from the training part; 1: none)",
+    )
+    s.add_argument(
+        "--scaling",
+        choices=("level", "relative", "differenced", "log"),
+        help="how windows are measured (default: chosen by the search, else level)",
     )
     s.add_argument(
         "--relative",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="measure windows from their last value (for trending series)",
+        help="the same as --scaling relative",
     )
     s.add_argument(
         "--strategy",
@@ -54,11 +73,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--stat",
-        choices=("arima", "ets", "none"),
-        help="statistical baseline (default arima; co2: ets)",
+        choices=("auto", "ets", "sarima", "arima", "none"),
+        help="statistical baseline (default auto: ETS and SARIMA chosen by AICc; arima: fixed)",
     )
-    s.add_argument(
-        "--arima-order", metavar="P,D,Q", help="ARIMA order (default 2,1,1; sunspots 9,0,0)"
+    s.add_argument("--arima-order", metavar="P,D,Q", help="--stat arima's order (default 2,1,1)")
+    c = p.add_argument_group("choice and budget")
+    c.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="choose scaling, lookback, hidden size and strategy on validation (default on)",
+    )
+    c.add_argument(
+        "--budget",
+        metavar="N|Mm",
+        help="the search's budget: N trials or M minutes (e.g. 8, 3m; default 8 trials, 3m)",
+    )
+    c.add_argument(
+        "--minutes", type=float, help="bound on the whole command, split across the models"
     )
     m = p.add_argument_group("network (default gru H=32)")
     t = p.add_argument_group("training (default: at most 200 epochs, patience 25)")
@@ -125,16 +157,38 @@ def _given(args: argparse.Namespace) -> dict:
         given["strategies"] = ("recursive", "direct") if strategy == "both" else (strategy,)
     if "arima_order" in given:
         given["arima_order"] = _order(given["arima_order"])
+    if "budget" in given:
+        given.update(_budget(given.pop("budget")))
     return given
 
 
+def _budget(text: str) -> dict:
+    """``8`` → 8 trials, ``3m`` / ``3min`` → 3 minutes (and as many trials as fit)."""
+    from ..errors import ConfigError
+
+    t = text.strip().lower()
+    try:
+        if t.endswith("min") or t.endswith("m"):
+            minutes = float(t.rstrip("min"))
+            if minutes > 0:
+                return {"search_minutes": minutes, "trials": 100}
+        elif int(t) >= 1:
+            return {"trials": int(t), "search_minutes": 0.0}
+    except ValueError:
+        pass
+    raise ConfigError(f"--budget must be a number of trials (8) or minutes (3m), got {text!r}")
+
+
 def format_report(report: dict) -> str:
-    """The results as a plain-text table."""
+    """The results as plain-text tables: the validation table of the choice, then the
+    held-out tail's, each ranked by MASE with the best marked ``*``."""
     lines = [
-        f"series {report['series']}: {report['steps']} steps, train {report['train_steps']}, "
-        f"held-out tail {report['test_steps']} ({report['origins']} origins, horizon "
-        f"{report['horizon']}, lookback {report['lookback']}, season {report['season']})"
+        f"series {report['series']}: {report['steps']} steps, train {report['train_steps']} "
+        f"(validation {report['validation_steps']}), held-out tail {report['test_steps']} "
+        f"({report['origins']} origins, horizon {report['horizon']}); {report['season_found']}"
     ]
+    if report.get("budget"):
+        lines.append(report["budget"])
     if report["missing_filled"]:
         lines.append(f"missing values filled by interpolation: {report['missing_filled']}")
     if report.get("test_missing_skipped"):
@@ -142,14 +196,38 @@ def format_report(report: dict) -> str:
             f"test: {report['test_steps']} steps, {report['test_missing_skipped']} "
             "missing skipped (not scored; inputs carry the last value forward)"
         )
-    lines.append(
-        f"{'model':<24} {'MAE':>10} {'RMSE':>10} {'MASE':>7} {'params':>8} {'seconds':>8}"
-    )
-    for r in report["results"]:
+    search = report.get("search")
+    if search:
         lines.append(
-            f"{r['model']:<24} {r['mae']:>10.4g} {r['rmse']:>10.4g} {r['mase']:>7.3f} "
-            f"{r.get('params', ''):>8} {r.get('seconds', ''):>8}"
+            f"search: {search['trials']} trials in {search['seconds']:g} s (budget "
+            f"{search['budget']['trials']} trials, {search['budget']['minutes']:g} min"
+            + (f"; kept as given: {', '.join(search['pinned'])}" if search["pinned"] else "")
+            + f"); chose {search['chose']}: {search['why']}"
         )
+    lines.append(f"validation   {'model':<34} {'MASE':>7} {'epochs':>7} {'seconds':>8}")
+    for r in sorted(report["validation"], key=lambda r: r["rank"]):
+        mark = "*" if r["rank"] == 1 else " "
+        chosen = "  <- chosen" if r.get("chosen") else ""
+        lines.append(
+            f"{r['rank']:>4}{mark}       {r['model']:<34} {r['val_mase']:>7.3f} "
+            f"{r.get('epochs', ''):>7} {r.get('seconds', ''):>8}{chosen}"
+        )
+    lines.append(
+        f"test tail    {'model':<34} {'MAE':>10} {'RMSE':>10} {'MASE':>7} {'params':>8} "
+        f"{'seconds':>8}"
+    )
+    for r in sorted(report["results"], key=lambda r: r["rank"]):
+        mark = "*" if r["best"] else " "
+        lines.append(
+            f"{r['rank']:>4}{mark}       {r['model']:<34} {r['mae']:>10.4g} {r['rmse']:>10.4g} "
+            f"{r['mase']:>7.3f} {r.get('params', ''):>8} {r.get('seconds', ''):>8}"
+        )
+    for key in ("not_learned", "behind"):
+        if report[key]["flag"]:
+            lines.append(report[key]["message"])
+    lines.extend(report.get("notes", []))
+    if report.get("predicts"):
+        lines.append(f"predicts: {report['predicts']} (rnnkit predict RUN SERIES.csv)")
     return "\n".join(lines)
 
 

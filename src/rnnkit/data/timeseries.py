@@ -25,7 +25,7 @@ where m is the season (m = 1: the naive one-step forecast), after Hyndman & Koeh
 MASE's mean is over the training steps t where s_t and s_{t−m} were both observed.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -207,3 +207,205 @@ def _series(series: np.ndarray) -> np.ndarray:
     if series.ndim != 2 or series.shape[1] == 0:
         raise DataError(f"a series must be [N, C], got shape {series.shape}")
     return series
+
+
+# -- scaling modes -------------------------------------------------------------------------------
+
+SCALINGS = ("level", "relative", "differenced", "log")
+"""How a window is measured before the scaler: the series' own level; offsets from the window's
+last value s_o; successive differences (the first input 0, the targets y_k − y_{k−1} with
+y_0 = s_o, summed back); or log values measured from log s_o (growth ratios, for a strictly
+positive series whose swings grow with its level)."""
+
+
+def check_scaling(scaling: str) -> str:
+    if scaling not in SCALINGS:
+        raise DataError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+    return scaling
+
+
+def window_features(window: np.ndarray, scaling: str) -> np.ndarray:
+    """What a network reads of ``window: [O, L, C]`` (the last L values before an origin)."""
+    last = window[:, -1:]
+    if scaling == "level":
+        return window
+    if scaling == "relative":
+        return window - last
+    if scaling == "log":
+        return _log(window) - _log(last)
+    d = np.diff(window, axis=1, prepend=window[:, :1])  # differenced: first input 0
+    return d
+
+
+def window_targets(window: np.ndarray, future: np.ndarray, scaling: str) -> np.ndarray:
+    """The targets ``[O, k, C]`` a network learns for ``future: [O, k, C]`` after ``window``."""
+    last = window[:, -1:]
+    if scaling == "level":
+        return future
+    if scaling == "relative":
+        return future - last
+    if scaling == "log":
+        return _log(future) - _log(last)
+    return np.diff(np.concatenate([last, future], axis=1), axis=1)
+
+
+def from_targets(window: np.ndarray, targets: np.ndarray, scaling: str) -> np.ndarray:
+    """The series' values ``[O, k, C]`` of targets in ``scaling``'s form (``window_targets``'s
+    inverse)."""
+    last = window[:, -1:]
+    if scaling == "level":
+        return targets
+    if scaling == "relative":
+        return targets + last
+    if scaling == "log":
+        return np.exp(targets + _log(last))
+    return last + np.cumsum(targets, axis=1)
+
+
+def fit_scaler(train: np.ndarray, features: np.ndarray, scaling: str) -> Scaler:
+    """The scaler of a scaling mode: centred on the training part ``[N, C]`` for ``level``;
+    for the others the RMS of the training windows' ``features [M, L, C]``, not centred (an
+    offset of 0 stays 0)."""
+    if scaling == "level":
+        return Scaler.fit(train)
+    return Scaler.fit(features, centre=False)
+
+
+def _log(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if np.any(values <= 0):
+        raise DataError("log scaling needs a strictly positive series; choose another scaling")
+    return np.log(values)
+
+
+# -- dates ---------------------------------------------------------------------------------------
+
+DATE_NAMES = frozenset({"date", "time", "datetime", "timestamp", "ds", "period", "year", "month"})
+"""Header names (any case) taken as a date column even when their values are whole numbers
+(a ``year`` column of 1990, 1991, …)."""
+
+CALENDAR = {"monthly": 1, "quarterly": 3, "yearly": 12}  # calendar steps, in months
+
+
+def parse_dates(fields: list[str], name: str = "") -> np.ndarray | None:
+    """The dates of a column's text ``[N]`` as ``datetime64[s]``, or None if it is no date column.
+
+    ISO dates (``2020-01-31``, ``2020-01``, ``2020-01-31 12:00`` / ``T12:00``) are; whole
+    numbers are only in a column named as in ``DATE_NAMES`` (``year``: 1990 → 1990-01-01).
+    """
+    if not fields:
+        return None
+    try:
+        if all(f.lstrip("-").isdigit() for f in fields):
+            if name.strip().lower() not in DATE_NAMES:
+                return None
+            return np.array([f"{int(f):04d}" for f in fields], dtype="datetime64[Y]").astype(
+                "datetime64[s]"
+            )
+        if all(_number(f) for f in fields):
+            years = [float(f) for f in fields]  # a year column written 1700.0
+            if name.strip().lower() != "year" or any(y != int(y) for y in years):
+                return None
+            return np.array([f"{int(y):04d}" for y in years], dtype="datetime64[Y]").astype(
+                "datetime64[s]"
+            )
+        dates = np.array([f.replace(" ", "T") for f in fields], dtype="datetime64[s]")
+        return None if np.isnat(dates).any() else dates
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def infer_frequency(dates: np.ndarray) -> dict[str, Any]:
+    """The step between ``dates [N]`` (``datetime64``; the training part's), as JSON:
+
+    ``{"unit": "monthly" | "quarterly" | "yearly", "within": s | "end"}`` for calendar steps
+    (the same s seconds into the month, or the month's last day), else ``{"unit": "fixed",
+    "seconds": s}`` (daily 86400, weekly 604800, …).  Irregular steps are a DataError.
+    """
+    d = np.asarray(dates, dtype="datetime64[s]")
+    if len(d) < 2:
+        raise DataError("the frequency of a series needs at least two dates")
+    steps = np.diff(d).astype(np.int64)
+    if (steps <= 0).any():
+        k = int(np.argmax(steps <= 0))
+        raise DataError(f"dates must increase: {d[k]} is followed by {d[k + 1]}")
+    if (steps == steps[0]).all() and steps[0] < 28 * 86400:
+        return {"unit": "fixed", "seconds": int(steps[0])}
+    months = d.astype("datetime64[M]").astype(np.int64)
+    month_steps = np.diff(months)
+    for unit, n in CALENDAR.items():
+        if (month_steps == n).all():
+            days = (d - d.astype("datetime64[M]").astype("datetime64[s]")).astype(np.int64)
+            ends = (d.astype("datetime64[D]") + 1).astype("datetime64[M]") != d.astype(
+                "datetime64[M]"
+            )
+            if ends.all() and len(set(days.tolist())) > 1:
+                return {"unit": unit, "within": "end"}
+            if len(set(days.tolist())) == 1:
+                return {"unit": unit, "within": int(days[0])}
+    if (steps == steps[0]).all():
+        return {"unit": "fixed", "seconds": int(steps[0])}
+    raise DataError(
+        f"the dates step irregularly (e.g. {d[0]} → {d[1]}, then {d[-2]} → {d[-1]}); "
+        "give a series with daily, weekly, monthly, quarterly, yearly or fixed steps"
+    )
+
+
+def next_dates(last: Any, frequency: dict[str, Any], count: int) -> np.ndarray:
+    """The ``count`` dates ``[count]`` after ``last`` at ``frequency`` (``infer_frequency``)."""
+    last = np.asarray(last, dtype="datetime64[s]")
+    k = np.arange(1, count + 1)
+    if frequency["unit"] == "fixed":
+        return last + k * np.timedelta64(int(frequency["seconds"]), "s")
+    n = CALENDAR[str(frequency["unit"])]
+    months = last.astype("datetime64[M]") + k * n
+    if frequency["within"] == "end":
+        return (months + 1).astype("datetime64[D]").astype("datetime64[s]") - np.timedelta64(
+            1, "D"
+        )
+    offset = np.timedelta64(int(frequency["within"]), "s")
+    return months.astype("datetime64[s]") + offset
+
+
+def format_dates(dates: np.ndarray, like: np.ndarray) -> list[str]:
+    """``dates`` as text at the precision the series' own dates ``like`` need."""
+    like = np.asarray(like, dtype="datetime64[s]")
+    for unit in ("Y", "M", "D", "m", "s"):
+        if (like.astype(f"datetime64[{unit}]").astype("datetime64[s]") == like).all():
+            break
+    text = np.datetime_as_string(np.asarray(dates, dtype="datetime64[s]"), unit=unit)
+    return [str(t) for t in text]
+
+
+def trend_seasonal(
+    n: int = 180,
+    *,
+    season: int = 12,
+    level: float = 100.0,
+    growth: float = 0.01,
+    amplitude: float = 0.3,
+    noise: float = 0.03,
+    seed: int = 0,
+) -> np.ndarray:
+    """A trending series with multiplicative seasonality ``[n]``, seeded::
+
+        s_t = level · (1 + growth)^t · (1 + amplitude · sin(2πt/m)) · (1 + noise · ε_t)
+
+    with ε_t standard normal: swings that grow with the level, as in airline passengers.
+    """
+    t = np.arange(n)
+    eps = np.random.default_rng(seed).standard_normal(n)
+    return (
+        level
+        * (1 + growth) ** t
+        * (1 + amplitude * np.sin(2 * np.pi * t / season))
+        * (1 + noise * eps)
+    )

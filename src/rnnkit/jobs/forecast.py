@@ -1,111 +1,158 @@
-"""Forecasting: a series → windows → a network → multi-step forecasts scored against baselines.
+"""Forecasting: a series → windows → a network → forecasts, chosen on validation, scored
+against seasonal baselines, and forecast past the end of any series from the saved run.
 
-The series (``[N, C]``) is split once: the first ``N − test_size`` steps train everything —
-the scaler, the network (its last ``val_fraction`` of windows picks the best epoch), the
-seasonal-naive scale and the statistical model — and the held-out tail is only forecast.
-Forecasts start at every ``stride``-th origin o of the tail (a rolling origin: each sees the
-true history before o, nothing is refitted) and run ``horizon`` steps:
+**Split.**  The series (``[N, C]``) is split once: the first ``N − test_size`` steps (the
+training part) train and choose everything; the held-out tail is forecast once, at the end.
+Inside the training part the last ``val_fraction`` of the steps (at least ``horizon``) is the
+*validation part*, in time order: networks train on windows whose targets end before it, and
+are judged on forecasts from every origin inside it (early stopping on its windows, MASE of
+its ``horizon``-step forecasts for the choice, its residuals for the intervals).  Nothing is
+chosen on the tail.
 
-* recursive: a one-step network whose forecasts are fed back as inputs, h times;
-* direct: a network with h·C outputs, all steps at once;
-* seasonal naive: the value one season earlier;
-* ARIMA(p, d, q) or ETS (additive error, trend and season) from statsmodels, per channel,
-  fitted on the training part; its forecast at o is its dynamic prediction from o.
+**Models.**  A network forecasts recursively (one step, fed back h times) or directly (h·C
+outputs).  It reads its last L values in a *scaling* mode (``rnnkit.data.timeseries.SCALINGS``:
+level, relative to the last value, differenced, log-relative), scaled by a ``Scaler`` fitted
+on the training windows.  Baselines, fitted on the training part only: seasonal naive, and
+the seasonal statistical models of ``rnnkit.baselines.statistical`` — ETS (form by AICc) and
+SARIMA (orders by AICc, D and d by tests).  The season m is given (``season``), or detected
+from the training part's autocorrelation (``rnnkit.baselines.seasonality``) and reported.
 
-Missing values are filled after the split (``rnnkit.data.timeseries.fill_causally``): in the
-training part by interpolation between its own observations, in the tail by carrying the last
-value forward, so a filled input never depends on a later value.  A filled point is never
-truth: MAE, RMSE and MASE (see ``rnnkit.data.timeseries``) are taken over every origin, step
-and channel whose truth was observed, alike for every model and baseline, in the series' own
-units; the report counts the held-out values it skipped (``test_missing_skipped``).  One run
-of each preset (seed 0, GRU H=32, FFNN 64 hidden units; MASE, lower is better):
+**Selection** (``search``, the default).  A small staged search, reproducible from the seed:
+(1) every scaling mode (log only for a positive series) with the base lookback, hidden size
+32 and the direct strategy; (2) the other strategy; (3) the other lookback (m and 2m for a
+season m ≥ 8, else 12 and 24); (4) hidden size 16.  Each stage keeps the best validation
+MASE so far.  An option given by the user pins its dimension.  The search stops at its
+budget (``trials`` or ``minutes``; a trial's training is capped by the time left), and the
+report holds the validation table of every trial, ranked, the choice marked.  Without the
+search (``search=False``) every net is trained with both strategies at the given setup, as
+before, and the one of least validation MASE predicts.
+
+**Not learned.**  The report flags (``not_learned``) a chosen network whose validation MASE
+is above seasonal naive's or whose training loss never fell below its loss before training,
+and says what to try; ``behind`` says when its test MASE is above seasonal naive or more than
+10 % above the best statistical baseline.
+
+**Forecasting past the end** (``rnnkit predict RUN SERIES.csv``, ``predictor``).  Before
+training, each network's ``meta["job"] = "forecast"`` and ``meta["preprocessing"]`` holds the
+scaler (fitted on the training windows) and scaling mode, lookback, horizon, strategy and steps
+ahead, season, the value columns, the date column and the frequency inferred from the training
+part's dates (``timeseries.infer_frequency``: calendar months, quarters or years, or a fixed
+step such as a day or a week).  The prediction intervals are known only after training: they
+are the per-step quantiles (10/90 % and 2.5/97.5 %) of the validation residuals (truth −
+forecast from every validation origin), written to ``RUN/<network>/intervals.json`` (beside
+its ``best``/``last``, atomically) — a checkpoint copied alone still forecasts, without
+intervals.  ``RUN/run.json`` names the network that predicts.  The forecaster reads the whole
+CSV as history (its last L values are used; gaps are interpolated) and forecasts ``horizon``
+steps past its last row, dated at the series' frequency after its last date.
+
+**CSV.**  A header row; one optional date column (ISO dates ``2020-01-31``, ``2020-01``,
+``2020-01-31 12:00``, or whole years in a column named ``year``/``date``…), and the numeric
+value column(s).  With a date column and one other numeric column, no ``--column`` is needed.
+Missing values: empty, NA, NaN, null, ?.
+
+Missing values are filled after the split (``rnnkit.data.timeseries.fill_causally``); a filled
+point is never truth.  MAE, RMSE and MASE (see ``rnnkit.data.timeseries``) are taken over every
+origin, step and channel whose truth was observed, in the series' own units.
+
+The former hand-tuned presets (one run each, seed 0, GRU H=32, FFNN 64; MASE) are gone; the
+search replaces them (figures of the search in README's forecasting section):
 
     series     GRU rec.  GRU dir.  FFNN rec.  FFNN dir.  seasonal naive  ARIMA(9,0,0) / ETS
     sunspots   1.087     1.258     1.288      1.330      1.361           1.056 (ARIMA)
     co2        0.449     0.440     0.442      0.442      1.400           0.936 (ETS)
 """
 
+import json
+import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
 from ..data import timeseries as ts
-from ..data.tables import count_missing, read_csv
+from ..data.tables import MISSING_TOKENS, count_missing, read_csv, read_rows
 from ..errors import CheckpointError, ConfigError, DataError
+from ..training.arrays import evaluate_arrays
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
-from . import Fit, Net, build_model, describe, prefixed, runs, train_network
+from . import Fit, Net, build_model, describe, predicting, prefixed, runs, train_network
 
 JOB = "forecast"
 
 STRATEGIES = ("recursive", "direct")
+STATS = ("auto", "ets", "sarima", "arima", "none")
+DATASETS = ("sunspots", "co2", "trend-seasonal")
+INTERVALS = "intervals.json"
+LEVELS = (0.8, 0.95)  # the prediction intervals' coverage
 
 
 @dataclass(frozen=True, kw_only=True)
 class Setup:
     """How a series is split, windowed and scored."""
 
-    lookback: int = 24  # L: past steps a network reads
+    lookback: int = 24  # L: past steps a network reads (the search: m and 2m, or 12 and 24)
     horizon: int = 12  # h: steps forecast from each origin
     test_size: int = 0  # held-out tail (0: a fifth of the series, at least h)
     stride: int = 1  # steps between forecast origins in the tail
-    season: int = 1  # m: seasonal-naive period and MASE's lag (1: naive)
-    relative: bool = False  # windows and targets measured from the window's last value
-    val_fraction: float = 0.2  # last share of the training windows that picks the best epoch
+    season: int = 0  # m: seasonal period (0: detected from the training part; 1: none)
+    relative: bool = False  # the same as scaling="relative"
+    scaling: str = "level"  # level | relative | differenced | log (the search tries each)
+    val_fraction: float = 0.2  # last share of the training part that validates and chooses
     strategies: tuple[str, ...] = STRATEGIES  # recursive and/or direct
-    stat: str = "arima"  # arima | ets | none
-    arima_order: tuple[int, int, int] = (2, 1, 1)  # (p, d, q)
+    stat: str = "auto"  # auto (ETS and SARIMA by AICc) | ets | sarima | arima | none
+    arima_order: tuple[int, int, int] = (2, 1, 1)  # stat=arima: the fixed (p, d, q)
 
     def __post_init__(self) -> None:
-        if self.lookback < 1 or self.horizon < 1 or self.season < 1 or self.stride < 1:
-            raise ConfigError("lookback, horizon, season and stride must be >= 1")
+        if self.lookback < 1 or self.horizon < 1 or self.season < 0 or self.stride < 1:
+            raise ConfigError("lookback, horizon and stride must be >= 1, season >= 0")
         if self.test_size < 0 or not 0 <= self.val_fraction < 0.5:
             raise ConfigError("test_size must be >= 0 and val_fraction in [0, 0.5)")
         bad = [s for s in self.strategies if s not in STRATEGIES]
         if bad or not self.strategies:
             raise ConfigError(f"strategies must be among {STRATEGIES}, got {self.strategies}")
-        if self.stat not in ("arima", "ets", "none"):
-            raise ConfigError(f"stat must be arima, ets or none, got {self.stat!r}")
+        if self.stat not in STATS:
+            raise ConfigError(f"stat must be one of {', '.join(STATS)}, got {self.stat!r}")
+        if self.scaling not in ts.SCALINGS:
+            raise ConfigError(f"scaling must be one of {ts.SCALINGS}, got {self.scaling!r}")
+
+    @property
+    def mode(self) -> str:
+        """The scaling mode (``relative=True`` is ``"relative"``)."""
+        return "relative" if self.relative else self.scaling
 
     def tail(self, n: int) -> int:
         return self.test_size or max(self.horizon, n // 5)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Search:
+    """The budget of the choice of scaling, lookback, hidden size and strategy."""
+
+    trials: int = 8  # most networks trained by the search
+    minutes: float = 3.0  # most wall time of the search (0: no limit)
+    pinned: tuple[str, ...] = ()  # dimensions the user fixed: scaling lookback hidden strategy
+
+    def __post_init__(self) -> None:
+        if self.trials < 1 or self.minutes < 0:
+            raise ConfigError(
+                f"trials must be >= 1, minutes >= 0; got {self.trials}, {self.minutes}"
+            )
+
+
 FIT = Fit(epochs=200, patience=25)
 """How a forecaster trains unless told otherwise: at most 200 epochs, early stopping after 25
-without a better validation loss (the last ``Setup.val_fraction`` of the windows)."""
+without a better validation loss (the windows of the validation part)."""
 
 
-class Preset(TypedDict, total=False):
-    """The ``Setup`` fields a bundled series' preset sets."""
+@dataclass(frozen=True, kw_only=True)
+class _Timed(Fit):
+    """A Fit with a wall-clock cap, which the engine's ``Budget.of`` takes by name."""
 
-    lookback: int
-    horizon: int
-    season: int
-    relative: bool
-    stat: str
-    arima_order: tuple[int, int, int]
-
-
-PRESETS: dict[str, Preset] = {
-    # yearly sunspot numbers 1700–2008; the ≈ 11-year solar cycle is the season
-    "sunspots": {
-        "lookback": 22,
-        "horizon": 11,
-        "season": 11,
-        "stat": "arima",
-        "arima_order": (9, 0, 0),
-    },
-    # weekly CO₂ at Mauna Loa 1958–2001 (59 weeks missing), with a rising trend: relative
-    # windows; a year of lookback does as well as two at half the cost
-    "co2": {"lookback": 52, "horizon": 52, "season": 52, "relative": True, "stat": "ets"},
-}
-"""Documented defaults of each bundled series (any of them can be overridden)."""
+    minutes: float = 0.0
 
 
 @dataclass
@@ -114,18 +161,20 @@ class Series:
     header: list[str]
     values: np.ndarray  # [N, C], NaN where missing (filled after the split, by run_forecast)
     missing: dict[str, int] = field(default_factory=dict)  # missing values per column
+    dates: np.ndarray | None = None  # [N] datetime64[s], when the series has a date column
+    date_column: str | None = None
 
 
 def load_series(
     dataset: str | None = None, csv: str | None = None, columns: list[str] | None = None
 ) -> Series:
     """A bundled statsmodels series (``sunspots``, ``co2``) or columns of a CSV file."""
+    dates, date_column = None, None
     if csv is not None and dataset is None:
-        chosen: list[str | int] | None = list(columns) if columns else None
-        header, values = read_csv(csv, chosen, missing="keep")
+        header, values, dates, date_column = read_series_csv(csv, columns)
         name = f"{csv}:{','.join(header)}"
     elif dataset is not None and csv is None:
-        header, values = _statsmodels_series(dataset)
+        header, values, dates, date_column = _statsmodels_series(dataset)
         name = dataset
     else:
         raise ConfigError("give either --dataset or --csv (with --column)")
@@ -135,12 +184,60 @@ def load_series(
     empty = [c for c, n in zip(header, np.isnan(values).sum(axis=0)) if n == len(values)]
     if empty:
         raise DataError(f"{name}: column {empty[0]} has no values at all (every one is missing)")
-    return Series(name, header, np.asarray(values, dtype=np.float64), missing)
+    return Series(name, header, np.asarray(values, dtype=np.float64), missing, dates, date_column)
 
 
-def _statsmodels_series(dataset: str) -> tuple[list[str], np.ndarray]:
-    if dataset not in PRESETS:
-        raise DataError(f"unknown dataset {dataset!r}; choose one of: {', '.join(PRESETS)}")
+def read_series_csv(
+    path: str | Path, columns: list[str] | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray | None, str | None]:
+    """(value columns, values ``[N, C]`` with NaN, dates ``[N]`` or None, date column or None).
+
+    The date column is the first whose every value is a date (``timeseries.parse_dates``);
+    without ``columns`` the values are every other numeric column.
+    """
+    table = read_rows(path)
+    dates, date_column = None, None
+    if table.has_header:
+        for k, name in enumerate(table.header):
+            if columns and name in columns:
+                continue
+            found = ts.parse_dates([row[k] for row in table.rows], name)
+            if found is not None:
+                dates, date_column = found, name
+                break
+    if not columns:
+        numeric = [
+            name
+            for k, name in enumerate(table.header)
+            if name != date_column and all(_numeric(row[k]) for row in table.rows)
+        ]
+        if not numeric:
+            raise DataError(f"{path}: no numeric column to forecast (header: {table.header})")
+        columns = numeric
+    header, values = read_csv(path, list(columns), missing="keep")
+    return header, values, dates, date_column
+
+
+def _numeric(text: str) -> bool:
+    if text.lower() in MISSING_TOKENS:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _statsmodels_series(
+    dataset: str,
+) -> tuple[list[str], np.ndarray, np.ndarray, str]:
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    if dataset == "trend-seasonal":  # generated: 15 years of monthly values from 2000-01
+        dates = np.arange(np.datetime64("2000-01"), np.datetime64("2015-01")).astype(
+            "datetime64[s]"
+        )
+        return ["value"], ts.trend_seasonal(len(dates))[:, None], dates, "month"
     try:
         from statsmodels.datasets import co2, sunspots
     except ImportError:
@@ -148,11 +245,31 @@ def _statsmodels_series(dataset: str) -> tuple[list[str], np.ndarray]:
             "the bundled series need statsmodels: pip install 'rnnkit[jobs]'"
         ) from None
     frame = {"sunspots": sunspots, "co2": co2}[dataset].load_pandas().data
-    column = {"sunspots": "SUNACTIVITY", "co2": "co2"}[dataset]
-    return [column], frame[column].to_numpy(dtype=np.float64)[:, None]
+    if dataset == "sunspots":
+        years = [f"{int(y):04d}" for y in frame["YEAR"]]
+        dates = np.array(years, dtype="datetime64[Y]").astype("datetime64[s]")
+        return ["SUNACTIVITY"], frame["SUNACTIVITY"].to_numpy(np.float64)[:, None], dates, "YEAR"
+    dates = frame.index.to_numpy().astype("datetime64[s]")
+    return ["co2"], frame["co2"].to_numpy(dtype=np.float64)[:, None], dates, "date"
 
 
 # -- the network ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One network's settings: what the search varies."""
+
+    cell: str
+    strategy: str  # recursive | direct
+    scaling: str  # timeseries.SCALINGS
+    lookback: int
+    hidden: int
+
+    @property
+    def name(self) -> str:
+        """The run's sub-directory and the table's row: ``gru-direct-log-L12-H32``."""
+        return f"{self.cell}-{self.strategy}-{self.scaling}-L{self.lookback}-H{self.hidden}"
 
 
 @dataclass
@@ -161,45 +278,106 @@ class Windowed:
 
     scaler: ts.Scaler
     x: np.ndarray  # [M, L, C]
-    y: np.ndarray  # [M, h·C] or [M, C]
+    y: np.ndarray  # [M, k·C], k = steps ahead
     val: tuple | None  # (x, y, None)
 
 
-def windows_for(train_part: np.ndarray, setup: Setup, steps_ahead: int) -> Windowed:
-    """Scaled windows of the training part; the scaler sees only the training part."""
-    x, y = ts.make_windows(train_part, setup.lookback, steps_ahead, relative=setup.relative)
-    scaler = ts.Scaler.fit(x, centre=False) if setup.relative else ts.Scaler.fit(train_part)
-    xs, ys = scaler.transform(x), scaler.transform(y).reshape(len(y), -1)
-    n_val = int(round(setup.val_fraction * len(xs)))
-    if n_val and len(xs) - n_val >= 1:
-        return Windowed(scaler, xs[:-n_val], ys[:-n_val], (xs[-n_val:], ys[-n_val:], None))
-    return Windowed(scaler, xs, ys, None)
+def val_start(n_train: int, setup: Setup) -> int:
+    """The first step of the validation part: the last ``val_fraction`` of the training part,
+    at least ``horizon`` steps (``n_train`` when ``val_fraction`` is 0)."""
+    if setup.val_fraction == 0:
+        return n_train
+    return n_train - max(setup.horizon, int(round(setup.val_fraction * n_train)))
+
+
+def windows_for(
+    train_part: np.ndarray,
+    setup: Setup,
+    steps_ahead: int,
+    *,
+    scaling: str | None = None,
+    lookback: int | None = None,
+) -> Windowed:
+    """Scaled windows of the training part ``[n_train, C]``: those whose targets end before
+    the validation part train, those whose targets start in it validate (time order)."""
+    scaling = ts.check_scaling(scaling or setup.mode)
+    L = lookback or setup.lookback
+    n_train = len(train_part)
+    start = val_start(n_train, setup)
+    if start - L - steps_ahead + 1 < 1:
+        raise DataError(
+            f"the training part ({n_train} steps, validation from step {start}) is too short "
+            f"for windows of lookback {L} and {steps_ahead} steps ahead"
+        )
+    x, y = ts.make_windows(train_part[:start], L, steps_ahead)
+    features = ts.window_features(x, scaling)
+    scaler = ts.fit_scaler(train_part[:start], features, scaling)
+
+    def scaled(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = ts.window_targets(x, y, scaling)
+        xs = scaler.transform(ts.window_features(x, scaling))
+        return xs, scaler.transform(z).reshape(len(z), -1)
+
+    xs, ys = scaled(x, y)
+    origins = np.arange(max(start, L), n_train - steps_ahead + 1)
+    if len(origins) == 0:
+        return Windowed(scaler, xs, ys, None)
+    vx, vy = ts.origin_windows(train_part, origins, L, steps_ahead)
+    vxs, vys = scaled(vx, vy)
+    return Windowed(scaler, xs, ys, (vxs, vys, None))
 
 
 def forecast_with(
-    model, scaler: ts.Scaler, history: np.ndarray, horizon: int, direct: bool, relative: bool
+    model,
+    scaler: ts.Scaler,
+    history: np.ndarray,
+    horizon: int,
+    direct: bool,
+    relative: bool = False,
+    *,
+    scaling: str | None = None,
 ) -> np.ndarray:
     """Forecasts ``[O, h, C]`` from the last L values ``history: [O, L, C]`` of each origin."""
+    mode = scaling or ("relative" if relative else "level")
     if direct:
-        anchor = history[:, -1:] if relative else 0.0
-        z = model.predict(scaler.transform(history - anchor))
-        return scaler.inverse(z.reshape(len(history), horizon, -1)) + anchor
+        z = model.predict(scaler.transform(ts.window_features(history, mode)))
+        return ts.from_targets(history, scaler.inverse(z.reshape(len(history), horizon, -1)), mode)
     window, out = history.copy(), []
     for _ in range(horizon):  # feed each one-step forecast back as the newest input
-        anchor = window[:, -1:] if relative else 0.0
-        z = model.predict(scaler.transform(window - anchor))
-        step = scaler.inverse(z[:, None, :]) + anchor  # [O, 1, C]
+        z = model.predict(scaler.transform(ts.window_features(window, mode)))
+        step = ts.from_targets(window, scaler.inverse(z[:, None, :]), mode)  # [O, 1, C]
         out.append(step)
         window = np.concatenate([window[:, 1:], step], axis=1)
     return np.concatenate(out, axis=1)
 
 
-def fit_network(
+@dataclass
+class Candidate:
+    """A trained network with its validation forecasts."""
+
+    choice: Choice
+    model: Any
+    scaler: ts.Scaler
+    trained: Any  # jobs.Trained
+    initial_loss: float  # training loss before training
+    val_mase: float  # on the validation part's origins (NaN without one)
+    residuals: np.ndarray | None  # [O_v, h, C]: truth − forecast at the validation origins
+    run_dir: Path | None
+
+    def learned(self) -> bool:
+        return bool(self.trained.train_loss < self.initial_loss)
+
+
+def fit_candidate(
+    choice: Choice,
     net: Net,
     fit: Fit,
-    train_part: np.ndarray,
+    values: np.ndarray,
+    observed: np.ndarray,
+    n_train: int,
     setup: Setup,
-    strategy: str,
+    context: dict[str, Any],
+    scale: np.ndarray,
     *,
     rng: np.random.Generator,
     log: Callable[[str], None] | None = None,
@@ -207,20 +385,33 @@ def fit_network(
     options: dict[str, Any] | None = None,
     comm: Comm = LOCAL,
     stop: Callable[[], str | None] = lambda: None,
-):
-    """(trained model, scaler, ``Trained``) for the ``recursive`` or ``direct`` strategy."""
-    ahead = setup.horizon if strategy == "direct" else 1
-    w = windows_for(train_part, setup, ahead)
-    C = train_part.shape[1]
+) -> Candidate:
+    """Train one network on the training part of ``values [N, C]`` (filled) and score its
+    forecasts from every validation origin against ``observed`` (NaN: not scored)."""
+    direct = choice.strategy == "direct"
+    ahead = setup.horizon if direct else 1
+    train_part = values[:n_train]
+    w = windows_for(train_part, setup, ahead, scaling=choice.scaling, lookback=choice.lookback)
     model = build_model(
-        net,
-        input_size=C,
+        replace(net, cell=choice.cell, hidden_size=choice.hidden, window=0),
+        input_size=train_part.shape[1],
         output_size=w.y.shape[1],
-        steps=setup.lookback,
+        steps=choice.lookback,
         readout="last_step",
         loss="mse",
         rng=rng,
     )
+    model.meta["job"] = JOB
+    model.meta["preprocessing"] = {
+        **context,
+        "scaler": {"mean": w.scaler.mean.tolist(), "std": w.scaler.std.tolist()},
+        "scaling": choice.scaling,
+        "lookback": choice.lookback,
+        "horizon": setup.horizon,
+        "strategy": choice.strategy,
+        "steps_ahead": ahead,
+    }
+    initial = float(evaluate_arrays(model, w.x, w.y))
     trained = train_network(
         model,
         w.x,
@@ -234,7 +425,48 @@ def fit_network(
         stop=stop,
         say=log,
     )
-    return model, w.scaler, trained
+    start = val_start(n_train, setup)
+    origins = np.arange(max(start, choice.lookback), n_train - setup.horizon + 1)
+    residuals, val_mase = None, math.nan
+    if len(origins) and not trained.interrupted:
+        history, _ = ts.origin_windows(values, origins, choice.lookback, setup.horizon)
+        _, truth = ts.origin_windows(observed, origins, choice.lookback, setup.horizon)
+        forecast = forecast_with(
+            model, w.scaler, history, setup.horizon, direct, scaling=choice.scaling
+        )
+        residuals = truth - forecast
+        if (~np.isnan(truth)).any():
+            val_mase = ts.errors(forecast, truth, scale)["mase"]
+    return Candidate(choice, model, w.scaler, trained, initial, val_mase, residuals, run_dir)
+
+
+def interval_offsets(residuals: np.ndarray | None) -> dict[str, Any]:
+    """Per-step quantiles of validation residuals ``[O_v, h, C]`` (truth − forecast) at each of
+    ``LEVELS``: ``{"80": {"lower": [h][C], "upper": [h][C]}, …, "origins": O_v}``; the lower
+    offset is at most 0 and the upper at least 0, so lower ≤ forecast ≤ upper."""
+    if residuals is None or not (~np.isnan(residuals)).any():
+        return {"origins": 0}
+    out: dict[str, Any] = {"origins": int(len(residuals))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step with no observed truth: NaN
+        for level in LEVELS:
+            lo = np.nanquantile(residuals, (1 - level) / 2, axis=0)
+            hi = np.nanquantile(residuals, (1 + level) / 2, axis=0)
+            out[f"{round(level * 100)}"] = {
+                "lower": np.minimum(lo, 0.0).tolist(),
+                "upper": np.maximum(hi, 0.0).tolist(),
+            }
+    return out
+
+
+def write_intervals(run_dir: Path, residuals: np.ndarray | None, comm: Comm = LOCAL) -> None:
+    """``run_dir/intervals.json``: ``interval_offsets`` of the validation residuals."""
+    from ..io.atomic import write_atomic
+
+    if comm.rank != 0:
+        return
+    text = json.dumps({"source": "validation residuals", **interval_offsets(residuals)})
+    write_atomic(Path(run_dir) / INTERVALS, (text + "\n").encode())
 
 
 # -- statistical baselines -----------------------------------------------------------------------
@@ -243,41 +475,110 @@ def fit_network(
 def statistical_forecasts(
     values: np.ndarray, n_train: int, origins: np.ndarray, setup: Setup
 ) -> np.ndarray:
-    """ARIMA or ETS forecasts ``[O, h, C]``, fitted per channel on the first ``n_train`` steps."""
+    """Fixed-order ARIMA forecasts ``[O, h, C]`` (``stat="arima"``), fitted per channel on the
+    first ``n_train`` steps."""
+    from statsmodels.tsa.arima.model import ARIMA
+
     out = np.empty((len(origins), setup.horizon, values.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from the optimiser
         for c in range(values.shape[1]):
-            full = _fitted_on_train(values[:, c], n_train, setup)
+            result = ARIMA(values[:n_train, c], order=setup.arima_order).fit()
+            full = result.append(values[n_train:, c], refit=False)
             for k, o in enumerate(origins):
                 out[k, :, c] = full.predict(start=o, end=o + setup.horizon - 1, dynamic=True)
     return out
 
 
-def _fitted_on_train(series: np.ndarray, n_train: int, setup: Setup):
-    """Results on the whole series with parameters estimated on its training part only."""
-    if setup.stat == "arima":
-        from statsmodels.tsa.arima.model import ARIMA
+def choose_season(train: np.ndarray, setup: Setup) -> tuple[int, str]:
+    """(m, how it was found) — given, or detected from the training part ``[n, C]``'s first
+    channel (``baselines.seasonality.detect_season``)."""
+    if setup.season:
+        return setup.season, f"season {setup.season} given"
+    from ..baselines.seasonality import detect_season
 
-        result = ARIMA(series[:n_train], order=setup.arima_order).fit()
-        return result.append(series[n_train:], refit=False)
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    seasonal = setup.season > 1 and n_train >= 2 * setup.season
-    options = {
-        "error": "add",
-        "trend": "add",
-        "seasonal": "add" if seasonal else None,
-        "seasonal_periods": setup.season if seasonal else None,
-    }
-    result = ETSModel(series[:n_train], **options).fit(disp=False)
-    return ETSModel(series, **options).smooth(result.params)
+    found = detect_season(train[:, 0])
+    return found.season, found.describe() + " in the training part"
 
 
-def stat_name(setup: Setup) -> str:
-    if setup.stat == "arima":
-        return "ARIMA({},{},{})".format(*setup.arima_order)
-    return f"ETS(A,A,A) m={setup.season}" if setup.season > 1 else "ETS(A,A,N)"
+# -- the choice ----------------------------------------------------------------------------------
+
+
+def lookbacks_for(season: int, given: int | None) -> list[int]:
+    """The lookbacks the search tries: m and 2m for a season m ≥ 8; else 12 and 24."""
+    if given:
+        return [given]
+    if season >= 8:
+        return [season, 2 * season]
+    return [12, 24]
+
+
+def _fits(choice: Choice, n_train: int, setup: Setup) -> bool:
+    """Whether the training part leaves at least 8 training windows for ``choice``."""
+    ahead = setup.horizon if choice.strategy == "direct" else 1
+    return val_start(n_train, setup) - choice.lookback - ahead + 1 >= 8
+
+
+def staged_search(
+    base: dict[str, list[Any]],
+    train: Callable[[Choice], Candidate],
+    budget: Search,
+    cell: str,
+    *,
+    allowed: Callable[[Choice], bool] = lambda c: True,
+    log: Callable[[str], None] | None = None,
+) -> list[Candidate]:
+    """The trials of the staged search over ``base`` (dimension → values, the first the
+    default): every scaling, then each other strategy, lookback and hidden size in turn,
+    each from the best so far; ``train(choice)`` trains one.  Stops at the budget."""
+    start = time.perf_counter()
+    tried: list[Candidate] = []
+    best = {k: v[0] for k, v in base.items()}
+
+    def score(c: Candidate) -> float:
+        return c.val_mase if np.isfinite(c.val_mase) else math.inf
+
+    def out_of_budget() -> bool:
+        over_time = budget.minutes and time.perf_counter() - start >= 60 * budget.minutes
+        return len(tried) >= budget.trials or bool(over_time)
+
+    for dimension in ("scaling", "strategy", "lookback", "hidden"):
+        for value in base[dimension]:
+            choice = Choice(cell=cell, **{**best, dimension: value})
+            if any(t.choice == choice for t in tried) or not allowed(choice):
+                continue
+            if out_of_budget():
+                return tried
+            candidate = train(choice)
+            tried.append(candidate)
+            if log:
+                log(
+                    f"trial {len(tried)}/{budget.trials} {choice.name}: validation MASE "
+                    f"{candidate.val_mase:.3f} ({time.perf_counter() - start:.0f} s)"
+                )
+            if candidate.trained.interrupted:
+                return tried
+        chosen = min(tried, key=score) if tried else None
+        if chosen is not None:
+            best = {
+                "scaling": chosen.choice.scaling,
+                "strategy": chosen.choice.strategy,
+                "lookback": chosen.choice.lookback,
+                "hidden": chosen.choice.hidden,
+            }
+    return tried
+
+
+def chosen_of(candidates: list[Candidate]) -> Candidate:
+    """The candidate of least validation MASE (the first of equals), recurrent nets first."""
+    recurrent = [c for c in candidates if c.choice.cell != "ffnn"] or candidates
+    return min(recurrent, key=lambda c: c.val_mase if np.isfinite(c.val_mase) else math.inf)
+
+
+def ranks(values: list[float]) -> list[int]:
+    """1 for the least (NaN last), ties share a rank."""
+    key = [v if np.isfinite(v) else math.inf for v in values]
+    return [1 + sum(1 for u in key if u < v) for v in key]
 
 
 # -- the whole job -------------------------------------------------------------------------------
@@ -295,107 +596,347 @@ def run_forecast(
     options: dict[str, Any] | None = None,
     comm: Comm = LOCAL,
     stop: Callable[[], str | None] = lambda: None,
+    search: Search | None = None,
+    minutes: float = 0.0,
 ) -> dict[str, Any]:
-    """Train every net with every strategy, forecast the tail, score all against the baselines.
+    """Choose and train the network(s), forecast the tail, score all against the baselines.
 
-    Returns a JSON-able report, plus the forecasts themselves under ``"_arrays"``.
-    ``run_dir`` keeps each network's run in ``run_dir/<cell>-<strategy>`` (resumed from there
-    if it holds one; ``options``, the job's, saved in each ``last``); a signal (``stop``) ends
-    the job after saving, with ``"stopped_by"`` in the report.
+    ``search`` None: every net with every strategy at ``setup``; else the staged search
+    (``nets[0]``'s cell; ``nets[1]``, if any, is the feed-forward baseline trained with the
+    chosen settings).  ``minutes`` (0: none) bounds the whole job: the search gets at most
+    60 % of it, the statistical baselines are skipped once it is spent.  Returns a JSON-able
+    report, plus the forecasts themselves under ``"_arrays"``.  ``run_dir`` keeps each
+    network's run (resumed from there if it holds one), its ``intervals.json`` and the run's
+    ``run.json``; a signal (``stop``) ends the job after saving (``"stopped_by"``).
     """
+    started = time.perf_counter()
     observed = np.asarray(series.values, dtype=np.float64)  # [N, C], NaN where missing
-    N, reach = len(observed), max(setup.lookback, setup.season)
+    N = len(observed)
     test_size = setup.tail(N)
-    n_train = ts.split_point(N, test_size, reach, setup.horizon)
+    n_train = ts.split_point(N, test_size, 1, setup.horizon)
     values = ts.fill_causally(observed, n_train)  # what every model and baseline reads
-    origins = ts.rolling_origins(n_train, N, setup.horizon, setup.stride)
-    history, _ = ts.origin_windows(values, origins, reach, setup.horizon)
-    _, truth = ts.origin_windows(observed, origins, reach, setup.horizon)  # NaN: not scored
-    scale = ts.naive_scale(observed[:n_train], setup.season)
+    season, season_note = choose_season(values[:n_train], setup)
+    if log:
+        log(season_note)
+    frequency, notes = None, []
+    if series.dates is not None:
+        try:
+            frequency = ts.infer_frequency(series.dates[:n_train])
+        except DataError as e:
+            notes.append(f"no frequency for the forecast dates: {e}")
     gaps = np.isnan(observed)
     if gaps[n_train:].all():
         raise DataError(
             f"{series.name}: the held-out tail ({test_size} steps) has no observed "
             "value to score the forecasts against"
         )
+    scale = ts.naive_scale(observed[:n_train], season)
+    context = {
+        "season": season,
+        "columns": series.header,
+        "date_column": series.date_column,
+        "frequency": frequency,
+        "val_fraction": setup.val_fraction,
+    }
+    budget_note = ""
+    if search is not None and minutes:
+        search = replace(search, minutes=min(search.minutes or math.inf, 0.6 * minutes))
+        budget_note = (
+            f"budget {minutes:g} min: the network search at most {search.minutes:.2g} min, "
+            "the baselines the rest"
+        )
+        if log:
+            log(budget_note)
+
+    def train(choice: Choice, net: Net, k: int, name: str, cap: float = 0.0) -> Candidate:
+        rng = np.random.default_rng([seed, k, STRATEGIES.index(choice.strategy)])
+        timed = _Timed(**asdict(fit), minutes=cap) if cap > 0 else fit
+        return fit_candidate(
+            choice,
+            net,
+            timed,
+            values,
+            observed,
+            n_train,
+            setup,
+            context,
+            scale,
+            rng=rng,
+            log=None if log is None else prefixed(log, name.replace("-", " ")),
+            run_dir=None if run_dir is None else Path(run_dir) / name,
+            options=options,
+            comm=comm,
+            stop=stop,
+        )
+
+    scored: list[Candidate] = []
+    trials: list[Candidate] = []
+    if search is None:
+        for k, net in enumerate(nets):
+            for strategy in setup.strategies:
+                choice = Choice(net.cell, strategy, setup.mode, setup.lookback, net.hidden_size)
+                candidate = train(choice, net, k, f"{net.cell}-{strategy}")
+                if candidate.trained.interrupted:
+                    return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
+                scored.append(candidate)
+        chosen = chosen_of(scored)
+    else:
+        net = nets[0]
+        positive = bool(np.all(values[:n_train] > 0))
+        pinned = set(search.pinned)
+        base: dict[str, list[Any]] = {
+            "scaling": [setup.mode]
+            if "scaling" in pinned
+            else [
+                m for m in ("relative", "level", "differenced", "log") if positive or m != "log"
+            ],
+            "strategy": list(setup.strategies)
+            if "strategy" in pinned
+            else ["direct", "recursive"],
+            "lookback": lookbacks_for(season, setup.lookback if "lookback" in pinned else None),
+            "hidden": [net.hidden_size] if "hidden" in pinned else [32, 16],
+        }
+        search_start = time.perf_counter()
+
+        def one(choice: Choice) -> Candidate:
+            left = 0.0
+            if search.minutes:
+                left = max(search.minutes - (time.perf_counter() - search_start) / 60, 0.05)
+            return train(choice, net, len(trials), choice.name, left)
+
+        def allowed(choice: Choice) -> bool:
+            return _fits(choice, n_train, setup) or choice.lookback == min(base["lookback"])
+
+        trials = staged_search(base, one, search, net.cell, allowed=allowed, log=log)
+        if not trials:
+            raise ConfigError("the search's budget allowed no trial; give a larger --budget")
+        if trials[-1].trained.interrupted:
+            return {"series": series.name, "stopped_by": trials[-1].trained.stopped_by}
+        chosen = chosen_of(trials)
+        scored.append(chosen)
+        if len(nets) > 1:
+            ffnn = nets[1]
+            choice = replace(chosen.choice, cell=ffnn.cell, hidden=ffnn.hidden_size)
+            candidate = train(choice, ffnn, len(trials), choice.name)
+            if candidate.trained.interrupted:
+                return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
+            scored.append(candidate)
+    if run_dir is not None:
+        for c in {id(c): c for c in [*trials, *scored]}.values():
+            if c.run_dir is not None:
+                write_intervals(c.run_dir, c.residuals, comm)
+        if comm.rank == 0 and chosen.run_dir is not None:
+            predicting.write_manifest(run_dir, JOB, predicts=chosen.run_dir.name)
+
+    # -- the held-out tail, scored once --
+    reach = max([c.choice.lookback for c in scored] + [season])
+    ts.split_point(N, test_size, reach, setup.horizon)
+    origins = ts.rolling_origins(n_train, N, setup.horizon, setup.stride)
+    _, truth = ts.origin_windows(observed, origins, reach, setup.horizon)  # NaN: not scored
     rows, arrays = [], {"origins": origins, "truth": truth}
 
     def add(name: str, forecast: np.ndarray, **extra: Any) -> None:
         rows.append({"model": name, **ts.errors(forecast, truth, scale), **extra})
         arrays[name] = forecast
 
-    for k, net in enumerate(nets):
-        for strategy in setup.strategies:
-            rng = np.random.default_rng([seed, k, STRATEGIES.index(strategy)])
-            prefix = f"{net.cell} {strategy}"
-            model, scaler, trained = fit_network(
-                net,
-                fit,
-                values[:n_train],
-                setup,
-                strategy,
-                rng=rng,
-                log=None if log is None else prefixed(log, prefix),
-                run_dir=None if run_dir is None else Path(run_dir) / f"{net.cell}-{strategy}",
-                options=options,
-                comm=comm,
-                stop=stop,
-            )
-            if trained.interrupted:
-                return {"series": series.name, "stopped_by": trained.stopped_by}
-            forecast = forecast_with(
-                model,
-                scaler,
-                history[:, -setup.lookback :],
-                setup.horizon,
-                strategy == "direct",
-                setup.relative,
-            )
-            add(
-                f"{net.cell} ({strategy})",
-                forecast,
-                params=model.num_parameters(),
-                description=describe(model),
-                epochs=trained.epochs,
-                best_epoch=trained.best_epoch,
-                skipped=trained.skipped,
-                seconds=round(trained.seconds, 2),
-            )
-    add(
-        f"seasonal naive m={setup.season}", ts.seasonal_naive(history, setup.horizon, setup.season)
+    for c in scored:
+        history, _ = ts.origin_windows(values, origins, c.choice.lookback, setup.horizon)
+        forecast = forecast_with(
+            c.model,
+            c.scaler,
+            history,
+            setup.horizon,
+            c.choice.strategy == "direct",
+            scaling=c.choice.scaling,
+        )
+        add(
+            row_name(c.choice, search is not None),
+            forecast,
+            params=c.model.num_parameters(),
+            description=describe(c.model),
+            epochs=c.trained.epochs,
+            best_epoch=c.trained.best_epoch,
+            skipped=c.trained.skipped,
+            seconds=round(c.trained.seconds, 2),
+            val_mase=c.val_mase,
+            predicts=c is chosen,
+        )
+    history, _ = ts.origin_windows(values, origins, season, setup.horizon)
+    naive_name = f"seasonal naive m={season}" if season > 1 else "naive"
+    add(naive_name, ts.seasonal_naive(history, setup.horizon, season))
+    stat_rows = _statistical_rows(
+        values, n_train, origins, setup, season, add, notes, started, minutes, log
     )
-    if setup.stat != "none":
-        start = time.perf_counter()
-        forecast = statistical_forecasts(values, n_train, origins, setup)
-        add(stat_name(setup), forecast, seconds=round(time.perf_counter() - start, 2))
+    for row, rank in zip(rows, ranks([r["mase"] for r in rows])):
+        row["rank"] = rank
+        row["best"] = rank == 1
+
+    validation = _validation_table(
+        trials or scored, chosen, values, observed, n_train, setup, season, scale
+    )
+    naive_val = validation["seasonal_naive_mase"]
+    not_learned = _not_learned(chosen, naive_val, naive_name)
+    net_row = next(r for r in rows if r.get("predicts"))
+    naive_row = next(r for r in rows if r["model"] == naive_name)
+    behind = _behind(net_row, naive_row, [r for r in rows if r["model"] in stat_rows])
     return {
         "series": series.name,
         "columns": series.header,
         "steps": N,
         "train_steps": n_train,
+        "validation_steps": n_train - val_start(n_train, setup),
         "test_steps": test_size,
         "origins": len(origins),
         "missing_filled": _per_column(series.header, gaps[:n_train]),  # in the training part
         "test_missing_skipped": int(gaps[n_train:].sum()),  # held-out values left unscored
-        "lookback": setup.lookback,
+        "lookback": chosen.choice.lookback,
         "horizon": setup.horizon,
-        "season": setup.season,
-        "relative": setup.relative,
+        "season": season,
+        "season_found": season_note,
+        "scaling": chosen.choice.scaling,
+        "strategy": chosen.choice.strategy,
+        "relative": chosen.choice.scaling == "relative",
+        "frequency": frequency,
         "seed": seed,
+        "predicts": None if chosen.run_dir is None else chosen.run_dir.name,
+        "search": None
+        if search is None
+        else {
+            "trials": len(trials),
+            "budget": {"trials": search.trials, "minutes": search.minutes},
+            "pinned": list(search.pinned),
+            "chose": chosen.choice.name,
+            "why": "least validation MASE (forecasts from every origin of the validation part)",
+            "seconds": round(sum(t.trained.seconds for t in trials), 1),
+        },
+        "validation": validation["rows"],
+        "budget": budget_note,
+        "not_learned": not_learned,
+        "behind": behind,
+        "notes": notes,
+        "seconds": round(time.perf_counter() - started, 1),
         "results": rows,
         "_arrays": arrays,
     }
 
 
+def row_name(choice: Choice, searched: bool) -> str:
+    """``gru (direct)``, or with the searched settings ``gru (direct, log, L=24, H=32)``."""
+    if not searched:
+        return f"{choice.cell} ({choice.strategy})"
+    return (
+        f"{choice.cell} ({choice.strategy}, {choice.scaling}, L={choice.lookback}, "
+        f"H={choice.hidden})"
+    )
+
+
+def _statistical_rows(
+    values, n_train, origins, setup, season, add, notes, started, minutes, log
+) -> list[str]:
+    """Add the statistical baselines' rows; their names."""
+    from ..baselines import statistical as st
+
+    methods = {"auto": ("ets", "sarima"), "ets": ("ets",), "sarima": ("sarima",)}.get(
+        setup.stat, ()
+    )
+    names = []
+    if setup.stat == "arima":
+        start = time.perf_counter()
+        forecast = statistical_forecasts(values, n_train, origins, setup)
+        name = "ARIMA({},{},{})".format(*setup.arima_order)
+        add(name, forecast, seconds=round(time.perf_counter() - start, 2))
+        names.append(name)
+    for method in methods:
+        if minutes and time.perf_counter() - started >= 60 * minutes:
+            notes.append(f"{method.upper()} skipped: the {minutes:g}-minute budget was spent")
+            continue
+        if log:
+            log(f"choosing {method.upper()} by AICc (season {season})")
+        try:
+            result = st.rolling_forecasts(
+                values, n_train, origins, setup.horizon, method=method, season=season
+            )
+        except st.ModelFitError as e:
+            notes.append(str(e))
+            continue
+        add(result.name, result.forecasts, seconds=round(result.seconds, 2))
+        names.append(result.name)
+    return names
+
+
+def _validation_table(
+    candidates, chosen, values, observed, n_train, setup, season, scale
+) -> dict[str, Any]:
+    """Every candidate's validation MASE, ranked, with seasonal naive's at the same origins."""
+    start = val_start(n_train, setup)
+    origins = np.arange(max(start, season), n_train - setup.horizon + 1)
+    naive = math.nan
+    if len(origins):
+        history, _ = ts.origin_windows(values, origins, season, setup.horizon)
+        _, truth = ts.origin_windows(observed, origins, season, setup.horizon)
+        if (~np.isnan(truth)).any():
+            forecast = ts.seasonal_naive(history, setup.horizon, season)
+            naive = ts.errors(forecast, truth, scale)["mase"]
+    rows = [
+        {
+            "model": c.choice.name,
+            "val_mase": c.val_mase,
+            "epochs": c.trained.epochs,
+            "best_epoch": c.trained.best_epoch,
+            "train_loss": c.trained.train_loss,
+            "initial_loss": c.initial_loss,
+            "seconds": round(c.trained.seconds, 2),
+            "chosen": c is chosen,
+        }
+        for c in candidates
+    ]
+    rows.append({"model": f"seasonal naive m={season}", "val_mase": naive, "chosen": False})
+    for row, rank in zip(rows, ranks([r["val_mase"] for r in rows])):
+        row["rank"] = rank
+    return {"rows": rows, "seasonal_naive_mase": naive}
+
+
+def _not_learned(chosen: Candidate, naive: float, naive_name: str) -> dict[str, Any]:
+    """Whether the chosen network has not learned, and what to try."""
+    reasons = []
+    if not chosen.learned():
+        reasons.append(
+            f"its training loss never fell ({chosen.initial_loss:.4g} before, "
+            f"{chosen.trained.train_loss:.4g} after)"
+        )
+    if np.isfinite(naive) and not chosen.val_mase <= naive:
+        reasons.append(
+            f"its validation MASE {chosen.val_mase:.3f} is above {naive_name}'s {naive:.3f}"
+        )
+    if not reasons:
+        return {"flag": False, "message": ""}
+    message = (
+        f"the network has not learned: {'; '.join(reasons)}; try a larger --budget, "
+        "--scaling log or relative, another --lookback, or rely on the statistical baseline"
+    )
+    return {"flag": True, "message": message}
+
+
+def _behind(net: dict, naive: dict, stats: list[dict]) -> dict[str, Any]:
+    """Whether the network's test MASE is above seasonal naive's or > 10 % above the best
+    statistical baseline's."""
+    reasons = []
+    if not net["mase"] <= naive["mase"]:
+        reasons.append(f"above {naive['model']} ({naive['mase']:.3f})")
+    best = min(stats, key=lambda r: r["mase"], default=None)
+    if best is not None and not net["mase"] <= 1.1 * best["mase"]:
+        reasons.append(f"more than 10 % above {best['model']} ({best['mase']:.3f})")
+    if not reasons:
+        return {"flag": False, "message": ""}
+    message = f"on the held-out tail the network's MASE {net['mase']:.3f} is " + " and ".join(
+        reasons
+    )
+    return {"flag": True, "message": message}
+
+
 def _per_column(header: list[str], gaps: np.ndarray) -> dict[str, int]:
     """Missing values per column, for the columns that have any."""
     return {name: int(n) for name, n in zip(header, gaps.sum(axis=0)) if n}
-
-
-def setup_for(dataset: str | None, **overrides: Any) -> Setup:
-    """A dataset's preset (if any) with the given options (None: keep the preset) applied."""
-    base = Setup(**PRESETS.get(dataset or "", Preset()))
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 # -- the job as the command line runs it ---------------------------------------------------------
@@ -408,20 +949,29 @@ class Options:
 
     dataset: str | None = None  # a bundled series, or
     csv: str | None = None  # a CSV file
-    columns: tuple[str, ...] | None = None  # its columns (None: all)
+    columns: tuple[str, ...] | None = None  # its columns (None: every numeric one)
     setup: Setup = field(default_factory=Setup)
     net: Net = field(default_factory=Net)
     fit: Fit = FIT
     baseline: bool = True  # also train the feed-forward baseline
     ffnn_hidden: int = 64  # the baseline's hidden units
     seed: int = 0
+    search: bool = True  # choose scaling, lookback, hidden size and strategy on validation
+    trials: int = 8  # the search's budget in networks trained
+    search_minutes: float = 3.0  # the search's budget in minutes (0: none)
+    pinned: tuple[str, ...] = ()  # dimensions the search keeps as given
+    minutes: float = 0.0  # bound on the whole job (0: none)
 
     def nets(self) -> list[Net]:
-        window = self.net.window or self.setup.lookback
-        nets = [replace(self.net, window=window)]
+        nets = [replace(self.net, window=0)]
         if self.baseline and self.net.cell != "ffnn":
-            nets.append(Net(cell="ffnn", hidden_size=self.ffnn_hidden, window=window))
+            nets.append(Net(cell="ffnn", hidden_size=self.ffnn_hidden))
         return nets
+
+    def budget(self) -> Search | None:
+        if not self.search:
+            return None
+        return Search(trials=self.trials, minutes=self.search_minutes, pinned=self.pinned)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -439,6 +989,7 @@ class Options:
                 **{
                     **d,
                     "columns": columns,
+                    "pinned": tuple(d.get("pinned", ())),
                     "setup": Setup(**setup),
                     "net": Net(**d["net"]),
                     "fit": Fit(**d["fit"]),
@@ -450,9 +1001,20 @@ class Options:
             ) from None
 
 
+PINS = {
+    "scaling": "scaling",
+    "relative": "scaling",
+    "lookback": "lookback",
+    "hidden_size": "hidden",
+    "strategies": "strategy",
+}
+"""Options that, when given, pin a dimension of the search."""
+
+
 def configure(given: dict[str, Any]) -> Options:
     """Options from the given ones (by field name of ``Setup``, ``Net``, ``Fit`` or
-    ``Options``; the rest from the dataset's preset or the defaults)."""
+    ``Options``; the rest the defaults).  Given lookback, scaling, hidden size or strategies
+    are kept by the search (``pinned``)."""
     given = {k: v for k, v in given.items() if v is not None}
     groups = {
         "setup": {f.name for f in fields(Setup)},
@@ -470,12 +1032,15 @@ def configure(given: dict[str, Any]) -> Options:
     own = pick("own")
     if own.get("columns") is not None:
         own["columns"] = tuple(own["columns"])
-    return Options(
+    own.setdefault("pinned", tuple(dict.fromkeys(PINS[k] for k in PINS if k in given)))
+    options = Options(
         **own,
-        setup=setup_for(given.get("dataset"), **pick("setup")),
+        setup=Setup(**pick("setup")),
         net=Net(**pick("net")),
         fit=replace(FIT, **pick("fit")),
     )
+    options.budget()  # its checks now
+    return options
 
 
 def run_job(
@@ -530,5 +1095,152 @@ def run_job(
             options=options.to_dict(),
             comm=comm,
             stop=stop,
+            search=options.budget(),
+            minutes=options.minutes,
         )
     return series, options.setup, report
+
+
+# -- forecasting past the end of a series --------------------------------------------------------
+
+
+@dataclass
+class Forecast:
+    """``horizon`` steps past the end of a history."""
+
+    values: np.ndarray  # [h, C]
+    lower: dict[str, np.ndarray]  # interval level ("80", "95") → [h, C]; empty without them
+    upper: dict[str, np.ndarray]
+    dates: list[str] | None  # [h] the forecast steps' dates, when the history has dates
+
+
+class Forecaster:
+    """Forecasts ``horizon`` steps past the end of a series, with the saved run's network
+    (``predictor``; ``rnnkit predict RUN SERIES.csv``)."""
+
+    job = JOB
+
+    def __init__(self, model, source: Path) -> None:
+        self.model, self.source = model, Path(source)
+        prep = model.meta.get("preprocessing")
+        try:
+            self.scaler = ts.Scaler(
+                np.asarray(prep["scaler"]["mean"], dtype=np.float64),
+                np.asarray(prep["scaler"]["std"], dtype=np.float64),
+            )
+            self.scaling = ts.check_scaling(prep["scaling"])
+            self.lookback, self.horizon = int(prep["lookback"]), int(prep["horizon"])
+            self.direct = prep["strategy"] == "direct"
+            self.columns: list[str] = list(prep["columns"])
+            self.date_column: str | None = prep.get("date_column")
+            self.frequency: dict[str, Any] | None = prep.get("frequency")
+        except (KeyError, TypeError, ValueError, DataError) as e:
+            raise CheckpointError(
+                f"{source}: the forecast preprocessing saved with the model is incomplete ({e})"
+            ) from None
+        self.intervals: dict[str, Any] = {"origins": 0}
+        path = self.source.parent / INTERVALS
+        if path.is_file():
+            try:
+                self.intervals = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise CheckpointError(f"{path}: not readable JSON ({e})") from None
+
+    def forecast(self, values: np.ndarray, dates: np.ndarray | None = None) -> Forecast:
+        """The forecast of the ``horizon`` steps after ``values: [N, C]`` (or ``[N]``; NaN
+        interpolated), dated after ``dates [N]`` (``datetime64``) when given."""
+        v = np.asarray(values, dtype=np.float64)
+        v = v[:, None] if v.ndim == 1 else v
+        C = len(self.columns)
+        if v.ndim != 2 or v.shape[1] != C:
+            raise DataError(
+                f"the history must be [N, {C}] ({', '.join(self.columns)}), got shape {v.shape}"
+            )
+        if len(v) < self.lookback:
+            raise DataError(
+                f"the history holds {len(v)} values; the model reads the last "
+                f"{self.lookback}, give at least {self.lookback}"
+            )
+        v = ts.fill_missing(v)[0]
+        history = v[None, -self.lookback :]
+        point = forecast_with(
+            self.model, self.scaler, history, self.horizon, self.direct, scaling=self.scaling
+        )[0]
+        lower, upper = {}, {}
+        for level in LEVELS:
+            key = f"{round(level * 100)}"
+            if key in self.intervals:
+                lower[key] = point + np.asarray(self.intervals[key]["lower"])
+                upper[key] = point + np.asarray(self.intervals[key]["upper"])
+        text = None
+        if dates is not None:
+            d = np.asarray(dates, dtype="datetime64[s]")
+            frequency = self.frequency or ts.infer_frequency(d)
+            text = ts.format_dates(ts.next_dates(d[-1], frequency, self.horizon), d)
+        return Forecast(point, lower, upper, text)
+
+    def predict_file(
+        self, path: str | Path, level: float = 0.8, **options: Any
+    ) -> predicting.Table:
+        """The forecast past the last row of the CSV ``path`` as a table: date (or step),
+        [column,] forecast, lower, upper at ``level`` (0.8 or 0.95)."""
+        if options:
+            raise ConfigError(f"forecast prediction takes no options {sorted(options)}")
+        key = f"{round(level * 100)}"
+        if level not in LEVELS:
+            raise ConfigError(f"level must be one of {LEVELS}, got {level}")
+        header = read_rows(path).header
+        named = all(c in header for c in self.columns)
+        columns, values, dates, _ = read_series_csv(path, self.columns if named else None)
+        if len(columns) != len(self.columns):
+            raise DataError(
+                f"{path}: {len(columns)} numeric columns ({', '.join(columns)}); the model "
+                f"forecasts {len(self.columns)} ({', '.join(self.columns)})"
+            )
+        if len(values) < self.lookback:
+            raise DataError(
+                f"{path}: {len(values)} rows; the model reads the last {self.lookback} "
+                f"values, give at least {self.lookback}"
+            )
+        result = self.forecast(values, dates)
+        first = "date" if result.dates is not None else "step"
+        stamps: list[Any] = result.dates or list(range(1, self.horizon + 1))
+        lower = result.lower.get(key, np.full_like(result.values, np.nan))
+        upper = result.upper.get(key, np.full_like(result.values, np.nan))
+        rows = []
+        for k in range(self.horizon):
+            for c, name in enumerate(columns):
+                cells = [float(result.values[k, c]), float(lower[k, c]), float(upper[k, c])]
+                rows.append([stamps[k], *([name] if len(columns) > 1 else []), *cells])
+        notes = [
+            f"{self.horizon} steps past the last of {len(values)} rows of {path}"
+            + (
+                f" ({result.dates and ts.format_dates(dates[-1:], dates)[0]})"
+                if dates is not None
+                else ""
+            )
+            + f", by {self.source}"
+        ]
+        if key in self.intervals:
+            notes.append(
+                f"lower/upper: a {key} % interval from validation residuals (per-step "
+                f"quantiles over {self.intervals['origins']} validation origins of the run)"
+            )
+        else:
+            notes.append(f"no intervals: {self.source.parent / INTERVALS} is missing")
+        gaps = int(np.isnan(values[-self.lookback :]).sum())
+        if gaps:
+            notes.append(f"{gaps} missing values in the last {self.lookback} rows interpolated")
+        columns_out = [
+            first,
+            *(["column"] if len(columns) > 1 else []),
+            "forecast",
+            "lower",
+            "upper",
+        ]
+        return predicting.Table(columns_out, rows, notes)
+
+
+def predictor(model, source: Path) -> Forecaster:
+    """The forecaster of a saved forecast network (``rnnkit.jobs.predicting.load``)."""
+    return Forecaster(model, Path(source))
