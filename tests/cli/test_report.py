@@ -96,3 +96,13 @@ def test_report_needs_a_directory(capsys):
         main(["report"])
     assert e.value.code == 2
     assert "the following arguments are required: DIR" in capsys.readouterr().err
+
+
+def test_tensorboard_writes_an_event_file_per_network(tmp_path, capsys):
+    run = make_run(tmp_path / "a", records(5))
+    tb = tmp_path / "tb"
+    argv = ["report", str(run), "--html", str(tmp_path / "r.html"), "--tensorboard", str(tb)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"1 TensorBoard event file written to {tb}"
+    [events] = (tb / "a").iterdir()
+    assert events.name.startswith("events.out.tfevents.")

@@ -7,8 +7,9 @@ and pictures.  It needs no network and no script: open it in any browser.
 
 ``--html FILE`` (default ``report.html`` in the current directory) is written atomically;
 an existing file there that is not an rnnkit report is refused.  ``--png FILE`` also saves
-the learning curves as a PNG (matplotlib: the plots extra).  A DIR that holds no run is
-an error.
+the learning curves as a PNG (matplotlib: the plots extra); ``--tensorboard DIR`` writes
+them as TensorBoard event files (``reports.tensorboard``; TensorBoard itself is not needed).
+A DIR that holds no run is an error.
 """
 
 import argparse
@@ -32,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"the page to write (default: {DEFAULT_HTML} in the current directory)",
     )
     p.add_argument("--png", metavar="FILE", help="also save the learning curves as a PNG")
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write the curves as TensorBoard event files, one folder per network",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
         networks = [n for r in runs for n in r.networks]
         if write_or_warn(lambda: curves_png(args.png, networks), f"the curves {args.png}"):
             print(f"curves written to {args.png}")
+    if args.tensorboard:
+        from ..reports.tensorboard import write_events
+
+        written = write_events(args.tensorboard, [n for r in runs for n in r.networks])
+        files = "file" if len(written) == 1 else "files"
+        print(f"{len(written)} TensorBoard event {files} written to {args.tensorboard}")
     return 0
 
 

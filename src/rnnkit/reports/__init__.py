@@ -40,6 +40,7 @@ prints.  The page reads these keys, each optional:
     render         (``html``) the page of some runs, as a string
     write          (``html``) the page written atomically to a file
     curves_png     (``png``) the learning curves as one PNG (matplotlib: the plots extra)
+    write_events   (``tensorboard``) the curves as TensorBoard event files
 """
 
 from .html import render, write
