@@ -4,6 +4,8 @@ import base64
 import json
 import re
 
+import pytest
+
 from rnnkit.reports import read_run, read_runs, render, write
 
 from .dom import parse
@@ -210,3 +212,18 @@ def test_a_long_log_is_thinned_to_at_most_max_points_a_line(tmp_path):
     [line] = curve.find_all("polyline")
     assert len(line.attrs["points"].split()) == MAX_POINTS
     assert not curve.find_all("circle")  # markers only on short lines
+
+
+def test_write_replaces_a_report_but_no_other_file(tmp_path):
+    from rnnkit.errors import ConfigError
+
+    runs = two_runs(tmp_path)
+    page = tmp_path / "r.html"
+    write(runs, page)
+    write(runs[:1], page)
+    assert "rnnkit report: a</title>" in page.read_text(encoding="utf-8")
+    other = tmp_path / "notes.html"
+    other.write_text("<p>mine</p>")
+    with pytest.raises(ConfigError, match="notes.html exists and is not an rnnkit report"):
+        write(runs, other)
+    assert other.read_text() == "<p>mine</p>"

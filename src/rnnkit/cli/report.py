@@ -20,9 +20,6 @@ SUMMARY = "write one HTML page of runs: learning curves, differing options, resu
 DEFAULT_HTML = "report.html"
 """Where the page goes without ``--html``: the current directory."""
 
-MARK = b'<meta name="generator" content="rnnkit report">'
-"""What an rnnkit report holds near its start (only such a file is written over)."""
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories to report on")
@@ -42,13 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..reports import read_runs, write
+    from ..reports.html import check_replaceable
 
     if args.png:
         from ..plots import check_available
 
         check_available()  # before any writing, when matplotlib is missing
     html = Path(args.html)
-    check_replaceable(html)
+    check_replaceable(html)  # before reading the runs: a wrong --html fails at once
     runs = read_runs(args.dirs)
     write(runs, html)
     print(f"report written to {html}")
@@ -66,19 +64,3 @@ def run(args: argparse.Namespace) -> int:
         files = "file" if len(written) == 1 else "files"
         print(f"{len(written)} TensorBoard event {files} written to {args.tensorboard}")
     return 0
-
-
-def check_replaceable(path: Path) -> None:
-    """ConfigError if ``path`` is a directory, or a file that is not an rnnkit report."""
-    from ..errors import ConfigError
-
-    if path.is_dir():
-        raise ConfigError(f"--html {path} is a directory; give a file name")
-    if path.exists():
-        with open(path, "rb") as f:
-            head = f.read(2048)
-        if MARK not in head:
-            raise ConfigError(
-                f"--html {path} exists and is not an rnnkit report; "
-                "remove it or choose another file"
-            )

@@ -24,6 +24,9 @@ from typing import Any
 from .runs import Network, Run, differing, final_figures, validation_metrics
 from .svg import COLOURS, Band, Line, chart
 
+GENERATOR = '<meta name="generator" content="rnnkit report">'
+"""What an rnnkit report holds near its start (only such a file is written over)."""
+
 MAX_PICTURE_BYTES = 8 * 2**20
 """Picture files larger than this are named, not embedded."""
 
@@ -109,7 +112,7 @@ def render(runs: list[Run], *, generated: str | None = None) -> str:
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="generator" content="rnnkit report">\n<title>{escape(title)}</title>\n'
+        f"{GENERATOR}\n<title>{escape(title)}</title>\n"
         f"<style>{CSS}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 
@@ -371,9 +374,26 @@ def _picture(path: Path, run_dir: Path) -> str:
 
 
 def write(runs: list[Run], path: str | Path) -> Path:
-    """The report of ``runs`` written (atomically) to ``path``."""
+    """The report of ``runs`` written (atomically) to ``path``, which may hold an earlier
+    report but no other file (``check_replaceable``)."""
     from ..io.atomic import write_atomic
 
     path = Path(path)
+    check_replaceable(path)
     write_atomic(path, render(runs).encode("utf-8"))
     return path
+
+
+def check_replaceable(path: Path) -> None:
+    """ConfigError if ``path`` is a directory, or a file that is not an rnnkit report."""
+    from ..errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; give the report a file name")
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(2048)
+        if GENERATOR.encode() not in head:
+            raise ConfigError(
+                f"{path} exists and is not an rnnkit report; remove it or choose another file"
+            )
