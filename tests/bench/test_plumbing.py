@@ -158,3 +158,40 @@ def test_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert bench.run(args) == 0
     assert "training step" in capsys.readouterr().out
     assert json.loads(out.read_text())["train"][0]["cell"] == "elman"
+
+
+def test_layer_section_times_the_layer_alone_against_its_floor():
+    results = quick_results(["layer"])
+    row = results["layer"][0]
+    assert set(row["times"]) == {"rnnkit", "floor"} and row["cell"] == "gru"
+    assert "recurrent layer alone" in report.text(results)
+
+
+def test_layer_step_runs_forward_and_bptt_through_the_public_layer_api():
+    c = configs.quick(configs.LAYER)
+    step = steps.layer_step("lstm", c, np.random.default_rng(0))
+    dx, _, grads = step()
+    assert dx.shape == (c.T, c.B, c.I) and dx.dtype == np.float32
+    assert set(grads) == set(step.layer.params)
+
+
+@pytest.mark.parametrize("cell", ["irnn", "jordan", "fully_recurrent"])
+def test_cold_cells_beyond_the_three_train_at_quick_sizes(cell):
+    step = steps.training_step(cell, configs.quick(configs.CONFIGS["A"]), np.random.default_rng(0))
+    step()
+    if cell == "irnn":
+        rnn = step.model.rnn.config
+        assert (rnn.cell, rnn.nonlinearity, rnn.init) == ("elman", "relu", "identity")
+
+
+def test_cold_section_reports_a_new_process_per_cell_with_its_ratio_spread():
+    options = run.Options(
+        cold_cells=("elman",), peers=(), sections=("cold",), reps=1, gap=0.0, quick=True
+    )
+    results = run.run(options)
+    d = results["cold"]["first_step"]["elman"]
+    assert d["first_s"] > 0 and d["steady_s"] > 0 and d["setup_s"] > 0
+    assert d["ratio"]["min"] <= d["ratio"]["median"] <= d["ratio"]["max"]
+    assert d["compiled"] == 0 and not d["numba_loaded_by_step"]  # cached, loaded at set-up
+    text = report.text(results)
+    assert "rnnkit --help" in text and "per process" in text

@@ -7,11 +7,17 @@ float32) of a recurrent layer and a linear readout at every step:
     B  series          B=64  T=50   I=1            H=64    readout 1,  MSE
     C  large           B=64  T=100  I=512          H=1024  readout 512, MSE
     D  two layers      B=32  T=100  one-hot I=96   H=128   (2 stacked) readout 96, cross-entropy
+
+The ``layer`` section times the recurrent layer alone (``LAYER``): vectors in, forward and
+BPTT with a given ∂L/∂outputs, no readout, loss or update.
 """
 
 from dataclasses import dataclass, replace
 
 CELLS = ("lstm", "gru", "elman")
+COLD_CELLS = ("lstm", "gru", "elman", "irnn", "jordan", "fully_recurrent")
+"""Cells of the cold-start section (config A in new processes); ``irnn`` is the
+identity-initialised ReLU Elman layer, jordan and fully_recurrent run the reference loop."""
 GATES = {"lstm": 4, "gru": 3, "elman": 1}  # G = gates · H rows of weight_ih / weight_hh
 
 
@@ -42,6 +48,9 @@ CONFIGS = {
     "C": Config("C", 64, 100, 512, 1024, 512, label="large"),
     "D": Config("D", 32, 100, 96, 128, 96, layers=2, tokens=True, label="two layers"),
 }
+
+LAYER = Config("L", 32, 100, 96, 128, 128, layers=2, label="layer alone, vectors")
+"""The ``layer`` section: torch.nn.LSTM(96, 128, num_layers=2) and its rnnkit twin, B=32, T=100."""
 
 STREAM_H = 256  # streaming inference: B = 1, one step at a time
 STREAM_O = 96  # … with a 96-way readout

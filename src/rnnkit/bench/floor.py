@@ -8,6 +8,7 @@ For each layer (G = gates · H, N = T · B; F = I for the first layer, H above i
                dW_ih = daᵀ xs         [G, N] @ [N, F]       once
                dW_hh = daᵀ h          [G, N] @ [N, H]       once
                dxs = da W_ih          [N, G] @ [G, F]       once, layers above the first only
+                                                              (and the first without readout)
     readout    y = h W_outᵀ,  dW_out = dyᵀ h,  dh = dy W_out                once each
 
 Each product is done once, into preallocated outputs; nothing else (no gate math, no
@@ -19,8 +20,10 @@ import numpy as np
 from .configs import GATES, Config
 
 
-def floor_step(cell: str, config: Config, rng: np.random.Generator):
-    """A function that runs the step's products once (all operands allocated up front)."""
+def floor_step(cell: str, config: Config, rng: np.random.Generator, readout: bool = True):
+    """A function that runs the step's products once (all operands allocated up front);
+    ``readout=False``: the layer's alone, with ∂L/∂x of the first layer too (the ``layer``
+    section's work)."""
     c, G = config, GATES[cell] * config.H
     B, T, H, N = c.B, c.T, c.H, c.B * c.T
     f32 = np.float32
@@ -44,7 +47,7 @@ def floor_step(cell: str, config: Config, rng: np.random.Generator):
                 "dh": np.empty((B, H), f32),
                 "dW_ih": np.empty((G, F), f32),
                 "dW_hh": np.empty((G, H), f32),
-                "dxs": np.empty((N, F), f32) if k > 0 else None,
+                "dxs": np.empty((N, F), f32) if k > 0 or not readout else None,
             }
         )
     W_out, dy = rand(c.O, H), rand(N, c.O)
@@ -56,10 +59,11 @@ def floor_step(cell: str, config: Config, rng: np.random.Generator):
             hs = L["hs"]
             for t in range(T):
                 np.matmul(hs[t], L["W_hhT"], out=L["q"])
-        hs_top = layers[-1]["hs"].reshape(N, H)
-        np.matmul(hs_top, W_out.T, out=y)
-        np.matmul(dy.T, hs_top, out=dW_out)
-        np.matmul(dy, W_out, out=dhs)
+        if readout:
+            hs_top = layers[-1]["hs"].reshape(N, H)
+            np.matmul(hs_top, W_out.T, out=y)
+            np.matmul(dy.T, hs_top, out=dW_out)
+            np.matmul(dy, W_out, out=dhs)
         for L in reversed(layers):
             da = L["da"]
             for t in reversed(range(T)):

@@ -53,6 +53,24 @@ def training_step(cell: str, c: Config, rng: np.random.Generator) -> Callable[[]
     return step
 
 
+def layer_step(cell: str, c: Config, rng: np.random.Generator) -> Callable[[], None]:
+    """``nn.LSTM`` / ``GRU`` / ``RNN`` alone: forward over vectors ``[T, B, I]`` and
+    ``backward`` of a fixed ∂L/∂outputs into the weights and the input, as ``steps.layer_step``."""
+    torch = load()
+    torch.manual_seed(0)
+    rnn = getattr(torch.nn, MODULES[cell])(c.I, c.H, num_layers=c.layers)
+    x = torch.from_numpy(rng.standard_normal((c.T, c.B, c.I), dtype=np.float32))
+    x.requires_grad_(True)
+    d_out = torch.from_numpy(rng.standard_normal((c.T, c.B, c.H), dtype=np.float32))
+
+    def step() -> None:
+        rnn.zero_grad(set_to_none=True)
+        x.grad = None
+        rnn(x)[0].backward(d_out)
+
+    return step
+
+
 def inference(cell: str, c: Config, rng: np.random.Generator) -> Callable[[], None]:
     torch = load()
     torch.manual_seed(0)

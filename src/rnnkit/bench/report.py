@@ -64,6 +64,12 @@ def text(results: dict[str, Any]) -> str:
     if "train" in results:
         h, rows = _timing_rows(results["train"], ["config", "cell"], 1e3, 1, floor=True)
         parts.append(_table("training step, ms: median (min, max)", h, rows))
+    if "layer" in results:
+        h, rows = _timing_rows(results["layer"], ["cell"], 1e3, 1, floor=True)
+        title = (
+            "recurrent layer alone (B=32, T=100, I=96, H=128, 2 layers, vectors), forward + BPTT"
+        )
+        parts.append(_table(title + ", ms: median (min, max)", h, rows))
     if "stream" in results:
         h, rows = _timing_rows(results["stream"], ["cell"], 1e6, 1, floor=False)
         parts.append(_table("streaming step (B=1, readout), µs: median (min, max)", h, rows))
@@ -89,29 +95,34 @@ def text(results: dict[str, Any]) -> str:
             )
         )
     if "cold" in results:
-        c = results["cold"]
-        rows = [
+        parts.extend(_cold(results["cold"]))
+    for note in results.get("notes", []):
+        parts.append(f"note: {note}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _cold(c: dict[str, Any]) -> list[str]:
+    """The cold-start lines: ``rnnkit --help``, and a table of new processes per cell."""
+    rows = []
+    for cell, d in c["first_step"].items():
+        r = d.get("ratio")  # results saved before the per-process ratios have none
+        spread = f"{r['median']:.2f}× ({r['min']:.2f}, {r['max']:.2f})" if r else "—"
+        rows.append(
             [
                 cell,
                 f"{d['setup_s']:.2f}",
                 f"{d['first_s'] * 1e3:.1f}",
                 f"{d['steady_s'] * 1e3:.1f}",
                 _ratio(d["first_s"], d["steady_s"]),
+                spread,
             ]
-            for cell, d in c["first_step"].items()
-        ]
-        parts.append(f"cold start: rnnkit --help {c['help_s']:.3f} s")
-        title = f"new process, config A (medians of {c.get('processes', 1)} processes)"
-        parts.append(
-            _table(
-                title,
-                ["cell", "import+setup s", "first step ms", "steady ms", "first/steady"],
-                rows,
-            )
         )
-    for note in results.get("notes", []):
-        parts.append(f"note: {note}")
-    return "\n\n".join(parts) + "\n"
+    header = ["cell", "import+setup s", "first step ms", "steady ms", "first/steady"]
+    title = f"new process, config A (medians of {c.get('processes', 1)} processes)"
+    return [
+        f"cold start: rnnkit --help {c['help_s']:.3f} s",
+        _table(title, [*header, "per process: median (min, max)"], rows),
+    ]
 
 
 def to_json(results: dict[str, Any]) -> str:

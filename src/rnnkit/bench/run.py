@@ -1,6 +1,7 @@
 """The benchmark's sections, each a list of rows of timings keyed by implementation.
 
-Sections: ``train`` (configs × cells: rnnkit, peers, the GEMM floor), ``stream`` (B = 1 steps),
+Sections: ``train`` (configs × cells: rnnkit, peers, the GEMM floor), ``layer`` (the recurrent
+layer alone, vectors, forward + BPTT: rnnkit, torch, the floor), ``stream`` (B = 1 steps),
 ``infer`` (whole-sequence inference, config A), ``scale`` (step time as T and H grow),
 ``memory`` (peak memory of a step as T grows), ``cold`` (new processes).  A peer whose package
 is missing is skipped with a note.
@@ -21,13 +22,14 @@ from .floor import floor_step
 from .timing import interleaved
 
 PEERS = ("torch", "jax", "onnx")
-SECTIONS = ("train", "stream", "infer", "scale", "memory", "cold")
+SECTIONS = ("train", "layer", "stream", "infer", "scale", "memory", "cold")
 
 
 @dataclasses.dataclass
 class Options:
     configs: tuple[str, ...] = tuple(cf.CONFIGS)
     cells: tuple[str, ...] = cf.CELLS
+    cold_cells: tuple[str, ...] = cf.COLD_CELLS  # the cold-start section's cells
     peers: tuple[str, ...] = PEERS
     sections: tuple[str, ...] = SECTIONS
     reps: int = 7  # interleaved repetitions per measurement
@@ -84,6 +86,24 @@ def training(o: Options, notes: list[str]) -> list[dict]:
             fns = _collect(builders, notes)
             times = interleaved(fns, o.reps, o.gap, warmup=2)
             rows.append({"config": cname, "cell": cell, "times": times})
+    return rows
+
+
+def layer(o: Options, notes: list[str]) -> list[dict]:
+    """The recurrent layer alone (``configs.LAYER``: two stacked layers, vectors in), forward
+    and BPTT through the public ``Recurrent`` API, against ``torch.nn.LSTM``/``GRU``/``RNN``
+    doing the same (∂L/∂x included) and the products' floor without a readout."""
+    c = cf.quick(cf.LAYER) if o.quick else cf.LAYER
+    rows = []
+    for cell in o.cells:
+        rng = np.random.default_rng(o.seed)
+        builders: dict[str, Builder] = {"rnnkit": partial(steps.layer_step, cell, c, rng)}
+        if "torch" in o.peers:
+            builders["torch"] = _peer_builder("torch", "layer_step", cell, c, rng)
+        builders["floor"] = partial(floor_step, cell, c, rng, readout=False)
+        fns = _collect(builders, notes)
+        times = interleaved(fns, o.reps, o.gap, warmup=2)
+        rows.append({"config": c.name, "cell": cell, "times": times})
     return rows
 
 
@@ -180,9 +200,18 @@ def memory(o: Options, notes: list[str]) -> list[dict]:
 
 
 def cold_start(o: Options, notes: list[str]) -> dict:
+    """``rnnkit --help`` in new processes, and per cell a new process's set-up, first and
+    steady training step at config A (``system.first_step``), with Numba's on-disk cache as
+    it is (warm after the first process on a machine)."""
     help_times = system.help_seconds(1 if o.quick else 5)
-    reps, processes = (1, 1) if o.quick else (5, 3)
-    first = {cell: system.first_step(cell, "A", o.quick, reps, processes) for cell in o.cells}
+    reps, processes = (1, 1) if o.quick else (5, 5)
+    first = {cell: system.first_step(cell, "A", o.quick, reps, processes) for cell in o.cold_cells}
+    for cell, d in first.items():
+        if d["compiled"] or d["numba_loaded_by_step"]:
+            notes.append(
+                f"cold: a first {cell} step compiled {d['compiled']} function(s)"
+                + (" and loaded Numba" if d["numba_loaded_by_step"] else "")
+            )
     return {
         "help_s": sorted(help_times)[len(help_times) // 2],
         "first_step": first,
@@ -192,6 +221,7 @@ def cold_start(o: Options, notes: list[str]) -> dict:
 
 RUNNERS = {
     "train": training,
+    "layer": layer,
     "stream": streaming,
     "infer": inference,
     "scale": scaling,

@@ -130,19 +130,40 @@ c = CONFIGS[sys.argv[2]]
 c = quick(c) if sys.argv[3] == "1" else c
 step = training_step(sys.argv[1], c, np.random.default_rng(0))
 ready = time.perf_counter()
+numba_before = "numba" in sys.modules
+if numba_before:  # count the compilations the first step triggers
+    from numba.core import event
+    recorder = event.RecordingListener()
+    event.register("numba:compile", recorder)
+t = time.perf_counter()
 step()
-first = time.perf_counter() - ready
+first = time.perf_counter() - t
+compiled = sum(e.is_start for _, e in recorder.buffer) if numba_before else 0
 times = []
 for _ in range(int(sys.argv[4])):
     t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
 times.sort()
-print(json.dumps({"setup_s": ready - start, "first_s": first, "steady_s": times[len(times) // 2]}))
+print(json.dumps({
+    "setup_s": ready - start, "first_s": first, "steady_s": times[len(times) // 2],
+    "compiled": compiled, "numba_loaded_by_step": not numba_before and "numba" in sys.modules,
+}))
 """
 
 
-def first_step(cell: str, config: str, quick: bool, steady_reps: int, processes: int = 1) -> dict:
-    """A new process's import+setup time, first training step and steady (median) step: the
-    median of each over ``processes`` new processes (a first step is one sample per process)."""
+def first_step(
+    cell: str,
+    config: str,
+    quick: bool,
+    steady_reps: int,
+    processes: int = 1,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """A new process's import+setup time, first training step and steady (median) step, the
+    median of each over ``processes`` new processes (a first step is one sample per process),
+    and the ratio first/steady per process: its median, min and max (``ratio``).
+    ``compiled`` is the most Numba compilations a first step made; ``numba_loaded_by_step``
+    whether a first step loaded Numba.  ``env`` replaces entries of the processes'
+    environment (e.g. ``NUMBA_CACHE_DIR`` of an empty directory: a first process ever)."""
     import json
 
     runs = []
@@ -160,6 +181,20 @@ def first_step(cell: str, config: str, quick: bool, steady_reps: int, processes:
             check=True,
             capture_output=True,
             text=True,
+            env={**os.environ, **(env or {})},
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {key: sorted(r[key] for r in runs)[len(runs) // 2] for key in runs[0]}
+    result: dict[str, Any] = {
+        key: _median([r[key] for r in runs]) for key in ("setup_s", "first_s", "steady_s")
+    }
+    ratios = sorted(r["first_s"] / r["steady_s"] for r in runs)
+    result["ratio"] = {"median": _median(ratios), "min": ratios[0], "max": ratios[-1]}
+    result["compiled"] = max(r["compiled"] for r in runs)
+    result["numba_loaded_by_step"] = any(r["numba_loaded_by_step"] for r in runs)
+    return result
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2

@@ -39,6 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="cells, comma-separated (default: lstm,gru,elman)",
     )
     p.add_argument(
+        "--cold-cells",
+        type=_names(configs.COLD_CELLS),
+        default=configs.COLD_CELLS,
+        help="cells of the cold-start section, comma-separated (default: "
+        + ",".join(configs.COLD_CELLS)
+        + ")",
+    )
+    p.add_argument(
         "--peers",
         type=_names(run.PEERS),
         default=run.PEERS,
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     options = Options(
         configs=args.configs,
         cells=args.cells,
+        cold_cells=args.cold_cells,
         peers=args.peers,
         sections=args.sections,
         reps=1 if quick else args.reps,
