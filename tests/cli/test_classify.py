@@ -21,6 +21,8 @@ FAST = [
     "8",
     "--lr",
     "0.02",
+    "--budget",
+    "2",
 ]
 
 
@@ -58,7 +60,11 @@ def test_npz_files_are_classified_with_accuracy_and_confusion(files, capsys):
     assert "30 test sequences, 2 classes, 3 channels, lengths 4–11" in out
     assert "gru H=6" in out and "ffnn window=11" in out
     assert "confusion matrix of gru (rows: true, columns: predicted)" in out
-    assert "classify: gru: epoch 1" in err
+    assert "classify: gru: epoch 1" in err and "classify: search 1/" in err
+    assert "search: 2 trainings" in out and "chosen: highest mean validation accuracy" in out
+    ranked = [line for line in out.splitlines() if line[:1] == "*"]
+    assert len(ranked) >= 2  # the search's best row and the test table's best model
+    assert "1-NN DTW" in out and "1-NN Euclidean" in out
 
 
 def test_json_reports_accuracy_that_matches_its_confusion_matrix(files, capsys):
@@ -78,7 +84,8 @@ def test_json_reports_accuracy_that_matches_its_confusion_matrix(files, capsys):
     ]
     assert command.run(_parse(argv)) == 0
     report = json.loads(capsys.readouterr().out)
-    (row,) = report["results"]  # the baseline is not repeated when --cell is ffnn
+    assert [r["model"] for r in report["results"]].count("ffnn") == 1  # not repeated as baseline
+    (row,) = [r for r in report["results"] if r["model"] == "ffnn"]
     confusion = np.array(row["confusion"])
     assert confusion.sum() == 30 and row["accuracy"] == np.trace(confusion) / 30
     assert row["accuracy"] >= 0.9
@@ -212,3 +219,27 @@ def test_the_rnnkit_command_runs_it_once_registered(files, monkeypatch, capsys):
     ]
     assert cli.main(argv) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_json_carries_the_not_learned_flag_and_the_text_says_it_in_one_line(files, capsys):
+    train, test = files
+    argv = ["--train", str(train), "--test", str(test), "--hidden-size", "3", "--epochs", "1"]
+    argv += ["--lr", "1e-6", "--budget", "2", "--no-baseline", "--quiet"]
+    assert command.run(_parse([*argv, "--json"])) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["not_learned"] is True and "never fell" in report["not_learned_reason"]
+    assert err.count("\n") == 1 and "the recurrent network has not learned" in err
+    assert command.run(_parse([*argv, "--overwrite", "--out", "again"])) == 0
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if "has not learned" in x]
+    assert line.startswith("warning: the recurrent network has not learned: ") and "try" in line
+
+
+def test_minutes_bound_the_command_and_the_header_says_how(files, capsys):
+    train, test = files
+    argv = ["--train", str(train), "--test", str(test), *FAST, "--minutes", "0.5"]
+    assert command.run(_parse(argv)) == 0
+    out, err = capsys.readouterr()
+    assert "time bound 0.5 min" in out.splitlines()[0]
+    assert "time bound 0.5 min: search ≤ 0.3 min, recurrent ≤" in err

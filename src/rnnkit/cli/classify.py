@@ -34,21 +34,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         help="without --test: stratified share of --train held out (default 0.3)",
     )
-    m = p.add_argument_group("network (defaults: the dataset's preset, else gru H=32)")
-    t = p.add_argument_group("training (defaults: the dataset's preset, else 100 epochs)")
+    m = p.add_argument_group(
+        "network (gru; given settings are fixed, the search chooses the others)"
+    )
+    t = p.add_argument_group("training (given settings are fixed, the search chooses the others)")
     o = add_networks_and_training(
-        p, m, t, "classify", network=["nonlinearity", "jordan_feedback"], training=["schedule"]
+        p,
+        m,
+        t,
+        "classify",
+        network=["nonlinearity", "jordan_feedback", "bidirectional"],
+        training=["schedule"],
     )
     m.add_argument(
         "--frame",
         type=int,
-        help="read this many consecutive steps as one input (default 1; GunPoint 3)",
+        help="read this many consecutive steps as one input (default: chosen; series of at "
+        "most 64 steps are read step by step)",
+    )
+    s = p.add_argument_group("search (on stratified folds of the training split only)")
+    s.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        help="choose frame, hidden size, direction, learning rate and epochs by validation "
+        "(default on; --no-search: gru H=32, 100 epochs, cosine from 3e-3)",
+    )
+    s.add_argument(
+        "--budget",
+        help="the search's budget: trainings (e.g. 12) or minutes (e.g. 1.5m) "
+        "(default: the full halving schedule, at most 2 minutes)",
+    )
+    s.add_argument("--folds", type=int, help="stratified folds the search scores on (default 3)")
+    s.add_argument(
+        "--minutes",
+        type=float,
+        help="bound the whole command: split across the search and the models (default: none)",
     )
     t.add_argument(
         "--val-fraction",
         type=float,
-        help="hold out this share of the training split to pick the best epoch "
-        "(default 0: train all epochs on all of it)",
+        help="with --no-search: hold out this share of the training split to pick the best "
+        "epoch (default 0: train all epochs on all of it)",
     )
     o.add_argument(
         "--plot", metavar="FILE", help="save the recurrent net's confusion matrix as a PNG"
@@ -75,7 +101,9 @@ def add_networks_and_training(
     m.add_argument(
         "--baseline",
         action=argparse.BooleanOptionalAction,
-        help="also train the feed-forward baseline (default on)",
+        help="also train the feed-forward baseline"
+        + (" and score 1-NN Euclidean and DTW" if job == "classify" else "")
+        + " (default on)",
     )
     m.add_argument("--ffnn-hidden", type=int, help="baseline's hidden units (default 64)")
     add_options(
@@ -113,11 +141,13 @@ def _run(args: argparse.Namespace, comm) -> int:
     if comm.rank != 0:
         return 0
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
+    if report.get("not_learned") and args.json:
+        print(f"rnnkit: {not_learned_line(report)}", file=sys.stderr)
     if args.plot:  # the results are out first: a plot that cannot be saved only warns
         from ..plots.confusion import confusion_png
         from . import write_or_warn
 
-        first = report["results"][0]
+        first = next(r for r in report["results"] if r["model"] == report["predicts"])
         title = f"{report['dataset']}: {first['description']}, accuracy {first['accuracy']:.3f}"
         saved = write_or_warn(
             lambda: confusion_png(args.plot, first["confusion"], report["classes"], title=title),
@@ -159,23 +189,68 @@ def stopped(name: str, job: str, out: Path, comm) -> int:
     return runs.stopped(name, job, out, f"saved each network's last checkpoint in {out}", comm)
 
 
+def not_learned_line(report: dict) -> str:
+    """One line: the recurrent network has not learned, why, and what to try."""
+    return (
+        f"warning: the recurrent network has not learned: {report['not_learned_reason']}; "
+        f"{report['advice']}"
+    )
+
+
+def format_search(search: dict) -> list[str]:
+    """The search's table, ranked, the chosen candidate marked ``*``, and why it was chosen."""
+    lines = [
+        f"search: {search['trainings']} trainings in {search['seconds']}s (budget "
+        f"{search['budget']}, ended by {search['stopped_by']}), validation on stratified folds "
+        "of the training split",
+        f"  {'rank':>4} {'frame':>5} {'H':>4} {'bidir':>5} {'lr':>7} {'folds':>5} "
+        f"{'val acc':>7} {'val loss':>9} {'epochs':>6} {'params':>7}",
+    ]
+    for r in search["table"]:
+        if not r["folds"]:
+            continue
+        lines.append(
+            f"{'*' if r['best'] else ' '} {r['rank']:>4} {r['frame']:>5} {r['hidden_size']:>4} "
+            f"{'yes' if r['bidirectional'] else 'no':>5} {r['lr']:>7.4g} {r['folds']:>5} "
+            f"{r['accuracy']:>7.3f} {r['loss']:>9.4g} {r['epochs']:>6} {r['params']:>7}"
+        )
+    unscored = sum(1 for r in search["table"] if not r["folds"])
+    if unscored:
+        lines.append(f"  ({unscored} candidates not scored within the budget)")
+    lines.append(f"chosen: {search['why']}")
+    return lines
+
+
 def format_report(report: dict) -> str:
-    """Accuracy per model and each confusion matrix, as plain text."""
+    """The search, the test accuracy of every model ranked (best marked ``*``) and each
+    confusion matrix, as plain text."""
     lo, hi = report["lengths"]
     lines = [
         f"dataset {report['dataset']}: {report['train_sequences']} train / "
         f"{report['test_sequences']} test sequences, {len(report['classes'])} classes, "
         f"{report['channels']} channels, lengths {lo}–{hi}"
-        + (f", read in frames of {report['frame']}" if report["frame"] > 1 else ""),
-        f"{'model':<48} {'accuracy':>8} {'epochs':>6} {'seconds':>8}",
+        + (f", read in frames of {report['frame']}" if report["frame"] > 1 else "")
+        + (f"; time bound {report['minutes']:g} min" if report.get("minutes") else ""),
     ]
+    if report.get("search"):
+        lines += format_search(report["search"])
+    lines.append(f"  {'rank':>4} {'model':<52} {'accuracy':>8} {'epochs':>6} {'seconds':>8}")
     for r in report["results"]:
+        accuracy = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+        epochs = "-" if r.get("epochs") is None else r["epochs"]
+        rank = "-" if r.get("rank") is None else r["rank"]
         lines.append(
-            f"{r['description']:<48} {r['accuracy']:>8.4f} {r['epochs']:>6} {r['seconds']:>8}"
+            f"{'*' if r.get('best') else ' '} {rank:>4} {r['description']:<52} {accuracy:>8} "
+            f"{epochs:>6} {r.get('seconds', '-'):>8}"
         )
-    counts = max((n for r in report["results"] for row in r["confusion"] for n in row), default=0)
+    if report.get("predicts"):
+        lines.append(f"the run predicts with {report['predicts']} (rnnkit predict RUN FILE)")
+    if report.get("not_learned"):
+        lines.append(not_learned_line(report))
+    scored = [r for r in report["results"] if r.get("confusion") is not None]
+    counts = max((n for r in scored for row in r["confusion"] for n in row), default=0)
     width = max(max(len(c) for c in report["classes"]), len(str(counts))) + 1
-    for r in report["results"]:
+    for r in scored:
         lines.append(f"confusion matrix of {r['model']} (rows: true, columns: predicted)")
         lines.append(" " * width + "".join(f"{c:>{width}}" for c in report["classes"]))
         for c, row in zip(report["classes"], r["confusion"]):

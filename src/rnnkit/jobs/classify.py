@@ -19,10 +19,14 @@ decay from 3e-3), test accuracy of the GRU and of the feed-forward baseline:
     BasicMotions       H=32                    100      0.975   0.800
 """
 
+import json
+import math
+import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -38,41 +42,48 @@ from ..data.sequences import (
     standardiser,
 )
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
+from ..training.arrays import evaluate_arrays
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
 from . import Fit, Net, build_model, describe, predicting, prefixed, runs, train_network
+from .selection import Budget, Score, Search, stratified_folds, successive_halving
 
 JOB = "classify"
 
 
-class Preset(NamedTuple):
-    net: Net
-    fit: Fit
-    frame: int = 1  # consecutive steps read as one input (see data.sequences.stack_frames)
+DEFAULT_NET = Net(cell="gru", hidden_size=32)
+"""The recurrent net without a search (and the cell a search uses unless --cell is given)."""
+
+DEFAULT_FIT = Fit(epochs=100, lr=3e-3, schedule="cosine")
+"""Training without a search; the batch size is ``batch_size_for`` the training split."""
+
+MAX_STEPS = 64
+"""Series longer than this are read in frames (``frame_choices``): a recurrent net learns
+from at most about this many steps far more reliably."""
+
+HIDDEN_SIZES = (32, 64)
+BIDIRECTIONAL = (False, True)
+LEARNING_RATES = (3e-3, 1e-2)
+ONE_SE = True  # rank by the one-standard-error rule (selection.ranking)
+SEARCH_EPOCHS = 100  # most epochs of one search training
+SEARCH_PATIENCE = 20  # epochs without a lower validation loss that end a search training
+SEARCH_FOLDS = 3
+SEARCH_SCHEDULE = "constant"  # the learning-rate schedule of the search and the final training
+SEARCH_MINUTES = 2.0  # the default budget's time cap (the full halving schedule is the other)
 
 
-def _gru(hidden: int, epochs: int, batch: int, frame: int = 1) -> Preset:
-    return Preset(
-        Net(cell="gru", hidden_size=hidden),
-        Fit(epochs=epochs, batch_size=batch, lr=3e-3, schedule="cosine"),
-        frame,
-    )
+def frame_choices(longest: int) -> list[int]:
+    """Frames a search tries for series of ``longest`` steps: 1 up to ``MAX_STEPS`` steps,
+    else the smallest frame reading at most ``MAX_STEPS`` steps and twice it."""
+    if longest <= MAX_STEPS:
+        return [1]
+    k = -(-longest // MAX_STEPS)
+    return [k, 2 * k]
 
 
-GENERAL = _gru(32, 100, 16)
-"""Defaults for files of the user's."""
-
-PRESETS: dict[str, Preset] = {
-    "italypowerdemand": _gru(32, 100, 16),
-    "gunpoint": _gru(32, 100, 10, frame=3),  # 150 steps read as 50 frames of 3
-    "japanesevowels": _gru(64, 60, 32),
-    "basicmotions": _gru(32, 100, 8),
-}
-"""Per bundled set: the recurrent net, its training and framing (each can be overridden)."""
-
-
-def defaults_for(dataset: str | None) -> Preset:
-    return PRESETS[dataset_key(dataset)] if dataset else GENERAL
+def batch_size_for(n: int) -> int:
+    """Sequences per update for ``n`` training sequences: about five updates an epoch, 8–32."""
+    return int(np.clip(round(n / 5), 8, 32))
 
 
 def load(
@@ -205,14 +216,23 @@ def run_classification(
     options: dict[str, Any] | None = None,
     comm: Comm = LOCAL,
     stop: Callable[[], str | None] = lambda: None,
+    fits: list[Fit] | None = None,
+    predicts: str | None = None,
+    until: float = math.inf,
+    shares: list[float] | None = None,
 ) -> dict[str, Any]:
     """Train each net (standardised inputs) and score it on the test split; a JSON-able report.
+
+    ``fits`` gives each net its own training (default: ``fit`` for all); ``predicts`` names
+    the net ``run.json`` names (default: the first).  ``until`` (``time.monotonic``) bounds
+    the trainings: net k may use ``shares[k] / sum(shares[k:])`` of the time left when it starts
+    (default: equal shares); one stopped by it keeps its best parameters so far.
 
     ``val_fraction > 0`` holds a stratified part of the training split out to pick the best
     epoch (and stop early after ``fit.patience`` epochs without improvement).  ``frame > 1``
     reads that many consecutive steps as one input.  ``run_dir`` keeps each net's run in
     ``run_dir/<cell>`` (resumed from there if it holds one; ``options``, the job's, saved in
-    each ``last``) and ``run_dir/run.json`` naming the first net as the one that predicts;
+    each ``last``) and ``run_dir/run.json`` naming the net that predicts;
     every net's ``meta`` carries the job and its ``preprocessing``.  A signal (``stop``) ends
     the job after saving, with ``"stopped_by"`` in the report and the finished nets' results.
     """
@@ -241,8 +261,10 @@ def run_classification(
     }
     if run_dir is not None and comm.rank == 0 and nets:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        predicting.write_manifest(run_dir, JOB, predicts=nets[0].cell)
+        predicting.write_manifest(run_dir, JOB, predicts=predicts or nets[0].cell)
     for k, net in enumerate(nets):
+        net_fit = fit if fits is None else fits[k]
+        net_stop = _bounded(stop, until, (shares or [1.0] * len(nets))[k:])
         rng = np.random.default_rng([seed, k])
         part, validation = train_set, None
         if val_fraction:  # carved from the training split only; the test split is never seen
@@ -258,18 +280,19 @@ def run_classification(
             rng=rng,
         )
         model.meta.update(job=JOB, preprocessing=prep)
+        initial_loss = evaluate_arrays(model, part.x, part.y, part.lengths)
         trained = train_network(
             model,
             part.x,
             part.y,
-            fit,
+            net_fit,
             rng=rng,
             lengths=part.lengths,
             validation=validation,
             run_dir=None if run_dir is None else Path(run_dir) / net.cell,
             options=options,
             comm=comm,
-            stop=stop,
+            stop=net_stop,
             say=None if log is None else prefixed(log, net.cell),
         )
         if trained.interrupted:
@@ -287,11 +310,255 @@ def run_classification(
                 "epochs": trained.epochs,
                 "best_epoch": trained.best_epoch,
                 "train_loss": trained.train_loss,
+                "initial_loss": initial_loss,  # on the training part, before and after
+                "final_loss": evaluate_arrays(model, part.x, part.y, part.lengths),
                 "skipped": trained.skipped,
+                "stopped_by": trained.stopped_by,
                 "seconds": round(trained.seconds, 2),
             }
         )
     return report
+
+
+def _bounded(
+    stop: Callable[[], str | None], until: float, shares: list[float]
+) -> Callable[[], str | None]:
+    """``stop``, or ``"minutes"`` once this stage's share (``shares[0]`` of ``sum(shares)``) of
+    the time left until ``until`` is spent."""
+    if math.isinf(until):
+        return stop
+    now = time.monotonic()
+    end = now + max(until - now, 0.0) * shares[0] / sum(shares)
+    return lambda: stop() or ("minutes" if time.monotonic() >= end else None)
+
+
+# -- choosing the settings on the training split ------------------------------------------------
+
+
+def candidates(options: "Options", longest: int) -> list[dict[str, Any]]:
+    """The settings a search tries: frames (``frame_choices``), hidden sizes, one or two
+    directions and learning rates — each fixed to the user's value when given."""
+    fixed, net, fit = set(options.fixed), options.net, options.fit
+    frames_ = [options.frame] if "frame" in fixed and options.frame else frame_choices(longest)
+    hidden = [net.hidden_size] if "hidden_size" in fixed else list(HIDDEN_SIZES)
+    both = net.cell in ("jordan", "ffnn") or "bidirectional" in fixed
+    directions = [net.bidirectional] if both else list(BIDIRECTIONAL)
+    rates = [fit.lr] if "lr" in fixed else list(LEARNING_RATES)
+    return [
+        {"frame": f, "hidden_size": h, "bidirectional": b, "lr": lr}
+        for f in frames_
+        for h in hidden
+        for b in directions
+        for lr in rates
+    ]
+
+
+def search_fit(options: "Options", n: int) -> Fit:
+    """How a search trains each candidate (its ``lr`` replaced): early stopping on the held-out
+    fold (``SEARCH_PATIENCE``) within ``SEARCH_EPOCHS``, unless --epochs/--patience fix them."""
+    fixed, fit = set(options.fixed), options.fit
+    epochs = fit.epochs if "epochs" in fixed else SEARCH_EPOCHS
+    patience = (
+        fit.patience if "patience" in fixed else (0 if "epochs" in fixed else SEARCH_PATIENCE)
+    )
+    return replace(
+        fit,
+        epochs=epochs,
+        patience=patience,
+        batch_size=fit.batch_size if "batch_size" in fixed else batch_size_for(n),
+        schedule=fit.schedule if "schedule" in fixed else SEARCH_SCHEDULE,
+    )
+
+
+def search(
+    train_set: Sequences,
+    options: "Options",
+    budget: Budget,
+    *,
+    log: Callable[[str], None] | None = None,
+    stop: Callable[[], str | None] = lambda: None,
+) -> Search:
+    """Rank ``candidates`` by successive halving over stratified folds of the training split
+    (standardised with its own statistics; the test split plays no part)."""
+    folds = stratified_folds(train_set.y, options.folds, np.random.default_rng([options.seed, 11]))
+    prep = preprocessing(train_set, 1)
+    framed: dict[int, Sequences] = {}
+    fit = search_fit(options, len(train_set.y) - len(folds[0]))
+
+    def evaluate(
+        settings: dict[str, Any], fold: int, why_stop: Callable[[], str | None]
+    ) -> tuple[Score, int]:
+        k = settings["frame"]
+        if k not in framed:
+            (framed[k],) = prepared((train_set,), {**prep, "frame": k})
+        data = framed[k]
+        held_index = folds[fold]
+        part = data.select(np.setdiff1d(np.arange(len(data.y)), held_index))
+        held = data.select(held_index)
+        key = zlib.crc32(json.dumps(settings, sort_keys=True).encode())
+        rng = np.random.default_rng([options.seed, 1000 + fold, key])
+        net = replace(
+            options.net,
+            hidden_size=settings["hidden_size"],
+            bidirectional=settings["bidirectional"],
+        )
+        model = build_model(
+            net,
+            input_size=data.channels,
+            output_size=data.num_classes,
+            steps=data.x.shape[1],
+            readout="last_step",
+            loss="cross_entropy",
+            rng=rng,
+        )
+        trained = train_network(
+            model,
+            part.x,
+            part.y,
+            replace(fit, lr=settings["lr"]),
+            rng=rng,
+            lengths=part.lengths,
+            validation=(held.x, held.y, held.lengths),
+            stop=why_stop,
+        )
+        predicted = predict_classes(model, held)
+        counts = np.bincount(held.y, minlength=data.num_classes)
+        loss = trained.val_loss
+        if loss is None:
+            loss = evaluate_arrays(model, held.x, held.y, held.lengths)
+        score = Score(
+            accuracy=float(np.mean(predicted == held.y)),
+            loss=float(loss),
+            epochs=max(trained.best_epoch, 1),
+            majority=float(counts.max() / counts.sum()),
+            seconds=trained.seconds,
+            count=len(held.y),
+        )
+        return score, model.num_parameters()
+
+    return successive_halving(
+        candidates(options, int(train_set.lengths.max())),
+        options.folds,
+        evaluate,
+        budget,
+        stop=stop,
+        say=log,
+        one_se=ONE_SE,
+    )
+
+
+def _final_epochs(chosen: int) -> int:
+    return chosen
+
+
+def search_report(found: Search, budget: Budget, fit: Fit) -> dict[str, Any]:
+    """The search as JSON: its ranked table (best marked), what it chose and why."""
+    table = [{"rank": r + 1, "best": r == 0, **t.to_dict()} for r, t in enumerate(found.trials)]
+    best = found.best
+    why = (
+        f"highest mean validation accuracy ({best.accuracy:.3f}) over the "
+        f"{len(best.scores)} fold{'s' if len(best.scores) != 1 else ''} it reached"
+        + (
+            f", then lowest validation loss ({best.loss:.4g})"
+            if sum(t.accuracy == best.accuracy for t in found.trials if t.scores) > 1
+            else ""
+        )
+        + f"; retrained on the whole training split for {best.epochs} epochs "
+        f"(the mean epoch early stopping kept)"
+    )
+    return {
+        "budget": budget.describe(),
+        "trainings": found.trainings,
+        "seconds": round(found.seconds, 1),
+        "stopped_by": found.stopped_by,
+        "fit": {"epochs": fit.epochs, "patience": fit.patience, "batch_size": fit.batch_size},
+        "chosen": {**best.settings, "epochs": best.epochs},
+        "why": why,
+        "validation_accuracy": best.accuracy,
+        "majority": best.majority,
+        "table": table,
+    }
+
+
+# -- the 1-NN baselines ---------------------------------------------------------------------------
+
+
+def nearest_neighbour_results(train_set: Sequences, test_set: Sequences) -> list[dict[str, Any]]:
+    """1-NN Euclidean and 1-NN DTW (window learned by leave-one-out on the training split) on
+    the standardised series, as result rows; Euclidean only when every series has one length."""
+    from ..baselines.nearest import NearestNeighbour
+
+    train_set, test_set = prepared((train_set, test_set), preprocessing(train_set, 1))
+    rows: list[dict[str, Any]] = []
+    for metric in ("euclidean", "dtw"):
+        name = f"1nn-{metric}"
+        lengths = np.concatenate([train_set.lengths, test_set.lengths])
+        if metric == "euclidean" and lengths.min() != lengths.max():
+            rows.append(
+                {
+                    "model": name,
+                    "description": "1-NN Euclidean (not run: the series differ in length)",
+                    "accuracy": None,
+                }
+            )
+            continue
+        t0 = time.monotonic()
+        clf = NearestNeighbour(metric).fit(train_set.x, train_set.y, train_set.lengths)
+        predicted = clf.predict(test_set.x, test_set.lengths)
+        rows.append(
+            {
+                "model": name,
+                "description": clf.describe(),
+                "params": 0,
+                "accuracy": float(np.mean(predicted == test_set.y)),
+                "confusion": confusion_matrix(
+                    test_set.y, predicted, test_set.num_classes
+                ).tolist(),
+                "epochs": None,
+                "seconds": round(time.monotonic() - t0, 2),
+            }
+        )
+    return rows
+
+
+def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results best first (by accuracy; rows without one last), each with its ``rank``
+    and ``best`` (every row tying the top accuracy)."""
+    scored = [r for r in results if r.get("accuracy") is not None]
+    top = max((r["accuracy"] for r in scored), default=None)
+    ordered = sorted(scored, key=lambda r: -r["accuracy"]) + [
+        r for r in results if r.get("accuracy") is None
+    ]
+    return [
+        {
+            **r,
+            "rank": k + 1 if r.get("accuracy") is not None else None,
+            "best": (r.get("accuracy") is not None and r["accuracy"] == top),
+        }
+        for k, r in enumerate(ordered)
+    ]
+
+
+def not_learned(recurrent: dict[str, Any], validation: tuple[float, float] | None) -> str | None:
+    """Why the recurrent net has not learned, or None: its validation accuracy (``validation``
+    = (accuracy, majority share)) is not above the majority class's, or its training loss
+    did not fall below 98 % of where it started."""
+    reasons = []
+    if validation is not None and validation[0] <= validation[1]:
+        reasons.append(
+            f"its validation accuracy {validation[0]:.3f} is not above the majority "
+            f"class's {validation[1]:.3f}"
+        )
+    initial, final = recurrent.get("initial_loss"), recurrent.get("final_loss")
+    if initial is not None and final is not None and not final < 0.98 * initial:
+        reasons.append(f"its training loss never fell ({initial:.4g} → {final:.4g})")
+    return "; ".join(reasons) or None
+
+
+NOT_LEARNED_ADVICE = (
+    "try a larger --budget or --epochs, a smaller --lr, --frame to shorten long series, "
+    "or more training data"
+)
 
 
 # -- prediction from a saved run -----------------------------------------------------------------
@@ -459,21 +726,18 @@ class Options:
     train: str | None = None  # a training file (.npz or .csv)
     test: str | None = None  # a test file (None: hold out test_fraction of train)
     test_fraction: float = 0.3
-    net: Net = field(default_factory=Net)
-    fit: Fit = field(default_factory=Fit)
-    baseline: bool = True  # also train the feed-forward baseline
-    ffnn_hidden: int = 64  # the baseline's hidden units
-    frame: int = 1  # consecutive steps read as one input
-    val_fraction: float = 0.0  # share of the training split that picks the best epoch
+    net: Net = field(default_factory=lambda: DEFAULT_NET)
+    fit: Fit = field(default_factory=lambda: DEFAULT_FIT)
+    baseline: bool = True  # also the feed-forward baseline, 1-NN Euclidean and 1-NN DTW
+    ffnn_hidden: int = 64  # the feed-forward baseline's hidden units
+    frame: int = 0  # consecutive steps read as one input (0: chosen from the lengths)
+    search: bool = True  # choose the settings not given by validation on the training split
+    budget: str = ""  # the search's: trainings (20) or minutes (2m); "": halving, 2 min at most
+    folds: int = SEARCH_FOLDS  # stratified folds of the training split the search scores on
+    minutes: float = 0.0  # bound on the whole command, split across its stages (0: none)
+    val_fraction: float = 0.0  # without a search: share of the training split for the best epoch
+    fixed: tuple[str, ...] = ()  # the settings given (a search leaves them as they are)
     seed: int = 0
-
-    def nets(self) -> list[Net]:
-        if not self.baseline or self.net.cell == "ffnn":
-            return [self.net]
-        return [
-            self.net,
-            replace(self.net, cell="ffnn", hidden_size=self.ffnn_hidden, num_layers=1),
-        ]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -481,7 +745,14 @@ class Options:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Options":
         try:
-            return cls(**{**d, "net": Net(**d["net"]), "fit": Fit(**d["fit"])})
+            return cls(
+                **{
+                    **d,
+                    "net": Net(**d["net"]),
+                    "fit": Fit(**d["fit"]),
+                    "fixed": tuple(d.get("fixed", ())),
+                }
+            )
         except (KeyError, TypeError) as e:
             raise CheckpointError(
                 f"the saved classify options are damaged ({e}); start afresh with --overwrite"
@@ -489,22 +760,141 @@ class Options:
 
 
 def configure(given: dict[str, Any]) -> Options:
-    """Options from the given ones (by field name; the rest from the dataset's preset or the
-    defaults): ``Net``'s and ``Fit``'s fields, and ``Options``' own."""
+    """Options from the given ones (by field name: ``Net``'s and ``Fit``'s fields, and
+    ``Options``' own); the given network, training and frame settings are ``fixed``."""
     given = {k: v for k, v in given.items() if v is not None}
-    own = {f.name for f in fields(Options)} - {"net", "fit"}
-    preset = defaults_for(given.get("dataset"))
+    own = {f.name for f in fields(Options)} - {"net", "fit", "fixed"}
     net, fit = with_overrides(
-        preset.net, preset.fit, **{k: v for k, v in given.items() if k not in own}
+        DEFAULT_NET, DEFAULT_FIT, **{k: v for k, v in given.items() if k not in own}
     )
-    return Options(
-        **{
-            "frame": preset.frame,
-            **{k: v for k, v in given.items() if k in own},
-            "net": net,
-            "fit": fit,
-        }
+    fixed = sorted(k for k in given if k not in own or k == "frame")
+    options = Options(
+        **{k: v for k, v in given.items() if k in own}, net=net, fit=fit, fixed=tuple(fixed)
     )
+    Budget.parse(options.budget)  # a bad budget now, not after loading the data
+    if options.minutes < 0 or options.folds < 2 or options.frame < 0:
+        raise ConfigError(
+            f"--minutes must be >= 0, --folds >= 2 and --frame >= 0 (0: chosen), got "
+            f"{options.minutes}, {options.folds}, {options.frame}"
+        )
+    return options
+
+
+SEARCH_FILE = "search.json"
+"""The finished search of a run (its table and choice), so that a resumed run keeps it."""
+
+SHARES = {"search": 0.6, "recurrent": 0.25, "ffnn": 0.15}
+"""How ``--minutes`` splits the command's time: each stage's share of what is left when it
+starts (time a stage leaves unused goes on to the next); the 1-NN baselines run after."""
+
+
+def classify(
+    train_set: Sequences,
+    test_set: Sequences,
+    options: Options,
+    *,
+    log: Callable[[str], None] | None = None,
+    run_dir: Path | None = None,
+    comm: Comm = LOCAL,
+    stop: Callable[[], str | None] = lambda: None,
+) -> dict[str, Any]:
+    """The job: choose the settings (search) on the training split, train the recurrent net
+    (and the feed-forward baseline) on all of it, score them and the 1-NN baselines once on
+    the test split; a JSON-able report, its results ranked."""
+    start = time.monotonic()
+    until = start + 60 * options.minutes if options.minutes else math.inf
+    n = len(train_set.y)
+    fixed = set(options.fixed)
+    net, fit, frame = options.net, options.fit, options.frame
+    if "batch_size" not in fixed:
+        fit = replace(fit, batch_size=batch_size_for(n))
+    found: dict[str, Any] | None = None
+    saved = None if run_dir is None else Path(run_dir) / SEARCH_FILE
+    if options.search and saved is not None and saved.is_file():
+        found = json.loads(saved.read_text())
+        if log:
+            log(f"the search was done before: {saved}")
+    elif options.search:
+        budget = Budget.parse(options.budget, default_minutes=SEARCH_MINUTES)
+        if not math.isinf(until):
+            share = (until - time.monotonic()) * SHARES["search"] / 60
+            budget = replace(budget, minutes=min(budget.minutes or math.inf, share))
+        if log:
+            log(
+                f"searching on {options.folds} stratified folds of the training split, "
+                f"budget {budget.describe()}"
+            )
+        result = search(train_set, options, budget, log=log, stop=stop)
+        if result.stopped_by.startswith("SIG"):
+            return {"stopped_by": result.stopped_by, "results": []}
+        found = search_report(result, budget, search_fit(options, n))
+        if saved is not None and comm.rank == 0:
+            from ..io.atomic import write_atomic
+
+            write_atomic(saved, (json.dumps(found, indent=2) + "\n").encode())
+    if found is not None:
+        chosen = found["chosen"]
+        net = replace(
+            net, hidden_size=chosen["hidden_size"], bidirectional=chosen["bidirectional"]
+        )
+        frame = chosen["frame"]
+        fit = replace(
+            fit,
+            lr=chosen["lr"],
+            epochs=fit.epochs if "epochs" in fixed else _final_epochs(chosen["epochs"]),
+            schedule=fit.schedule if "schedule" in fixed else "cosine",
+        )
+    frame = frame or frame_choices(int(train_set.lengths.max()))[0]
+    nets, fits, shares = [net], [fit], [SHARES["recurrent"]]
+    if options.baseline and net.cell != "ffnn":
+        nets.append(
+            replace(
+                net,
+                cell="ffnn",
+                hidden_size=options.ffnn_hidden,
+                num_layers=1,
+                bidirectional=False,
+            )
+        )
+        fits.append(replace(DEFAULT_FIT, batch_size=fit.batch_size))
+        shares.append(SHARES["ffnn"])
+    report = run_classification(
+        train_set,
+        test_set,
+        nets,
+        options.fit,
+        fits=fits,
+        seed=options.seed,
+        val_fraction=0.0 if options.search else options.val_fraction,
+        frame=frame,
+        log=log,
+        run_dir=run_dir,
+        options=options.to_dict(),
+        comm=comm,
+        stop=stop,
+        until=until,
+        shares=shares,
+        predicts=net.cell,
+    )
+    if "stopped_by" in report:
+        return report
+    results = report["results"]
+    results[0]["role"] = "recurrent"
+    if options.baseline:
+        results.extend(nearest_neighbour_results(train_set, test_set))
+    validation = None if found is None else (found["validation_accuracy"], found["majority"])
+    reason = not_learned(results[0], validation)
+    return {
+        **report,
+        "predicts": net.cell,
+        "search": found,
+        "minutes": options.minutes,
+        "seconds": round(time.monotonic() - start, 1),
+        "results": rank(results),
+        "not_learned": reason is not None,
+        "not_learned_reason": reason,
+        "advice": None if reason is None else NOT_LEARNED_ADVICE,
+    }
 
 
 def run_job(
@@ -546,22 +936,28 @@ def run_job(
             + (f", {comm.size} processes" if comm.size > 1 else "")
             + f"; run in {out}"
         )
+        if options.minutes:
+            log(time_split(options))
     with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
-        report = run_classification(
-            train_set,
-            test_set,
-            options.nets(),
-            options.fit,
-            seed=options.seed,
-            val_fraction=options.val_fraction,
-            frame=options.frame,
-            log=log,
-            run_dir=out,
-            options=options.to_dict(),
-            comm=comm,
-            stop=stop,
-        )
+        report = classify(train_set, test_set, options, log=log, run_dir=out, comm=comm, stop=stop)
     return {"dataset": name, **report}
+
+
+def time_split(options: Options) -> str:
+    """How ``--minutes`` is split across the command's stages, in one line."""
+    stages = (["search"] if options.search else []) + ["recurrent"]
+    stages += ["ffnn"] if options.baseline else []
+    parts, left = [], options.minutes
+    for k, stage in enumerate(stages):
+        share = left * SHARES[stage] / sum(SHARES[s] for s in stages[k:])
+        parts.append(f"{stage} ≤ {share:.2g} min")
+        left -= share
+    return (
+        f"time bound {options.minutes:g} min: "
+        + ", ".join(parts)
+        + " (time a stage leaves goes on to the next"
+        + ("; the 1-NN baselines run after)" if options.baseline else ")")
+    )
 
 
 def with_overrides(net: Net, fit: Fit, **options: Any) -> tuple[Net, Fit]:
