@@ -295,13 +295,13 @@ def _check_count(name: str, value: object) -> None:
 
 
 def split(
-    ids: np.ndarray, val_fraction: float, *, min_length: int = 2
+    ids: np.ndarray, val_fraction: float, *, min_length: int = 2, unit: str = "characters"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hold out the last ``val_fraction`` of ``ids [N]``: views ``(train [N − M], val [M])``.
 
     M = round(N · val_fraction).  Each part must hold at least ``min_length`` ids (2: one
     input and its target); pass ``batch_size · (seq_len + 1)`` to fail here rather than when
-    the streams are built.
+    the streams are built.  ``unit`` names the ids in messages (``words``).
     """
     if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}")
@@ -314,7 +314,7 @@ def split(
         if n < min_length:
             fix = "lower" if part == "training" else "raise"
             raise DataError(
-                f"the {part} part would hold {n} of {ids.size} characters"
+                f"the {part} part would hold {n} of {ids.size} {unit}"
                 f" (val_fraction={val_fraction}), fewer than the {min_length} it needs;"
                 f" use a longer text or {fix} val_fraction"
             )

@@ -464,12 +464,10 @@ def _assemble(
             f"{math.ceil(need / (1 - train.val_fraction)):,}); use a longer text or a smaller "
             "--batch-size or --seq-len"
         )
-    train_ids, val_ids = split(ids, train.val_fraction, min_length=need)
-    if len(val_ids) < train.seq_len + 1:
-        raise ConfigError(
-            f"the validation split ({len(val_ids)} {unit}s) is shorter than "
-            f"seq_len + 1 = {train.seq_len + 1}; use a longer text"
-        )
+    # the training streams need `need` ids; validation reads as many rows as it can fill
+    train_ids, val_ids = split(
+        ids, train.val_fraction, min_length=train.seq_len + 1, unit=f"{unit}s"
+    )
     stream = CharStream(train_ids, train.batch_size, train.seq_len, name="training text")
     engine = Engine(
         model,
