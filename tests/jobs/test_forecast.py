@@ -367,3 +367,14 @@ def test_the_statistical_baselines_are_seasonal_when_a_season_is_given():
     names = [r["model"] for r in report["results"]]
     assert any(n.startswith("ETS(") and n.endswith("m=12") for n in names), names
     assert any(n.startswith("SARIMA(") and n.endswith(")12") for n in names), names
+
+
+def test_a_spent_minute_budget_skips_the_statistical_baselines_and_says_so():
+    series = Series("sine", ["v"], _seasonal_series(n=60))
+    setup = Setup(lookback=6, horizon=2, season=8, test_size=10, stat="ets")
+    report = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, minutes=1e-6)
+    assert report["budget"].startswith("budget 1e-06 min: the networks at most")
+    assert any(
+        n.startswith("ETS skipped: the 1e-06-minute budget was spent") for n in report["notes"]
+    )
+    assert not any(r["model"].startswith("ETS") for r in report["results"])

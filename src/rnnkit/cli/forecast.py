@@ -222,6 +222,10 @@ def format_report(report: dict) -> str:
             f"{r['rank']:>4}{mark}       {r['model']:<34} {r['mae']:>10.4g} {r['rmse']:>10.4g} "
             f"{r['mase']:>7.3f} {r.get('params', ''):>8} {r.get('seconds', ''):>8}"
         )
+    for r in report["results"]:
+        if r.get("predicts") and r.get("coverage"):
+            held = ", ".join(f"{k} % interval held {v:.0%}" for k, v in r["coverage"].items())
+            lines.append(f"{r['model']} on the held-out tail: {held} of the values")
     for key in ("not_learned", "behind"):
         if report[key]["flag"]:
             lines.append(report[key]["message"])

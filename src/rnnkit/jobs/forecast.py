@@ -434,19 +434,39 @@ def fit_candidate(
         forecast = forecast_with(
             model, w.scaler, history, setup.horizon, direct, scaling=choice.scaling
         )
-        residuals = truth - forecast
+        residuals = residuals_of(truth, forecast, choice.scaling)
         if (~np.isnan(truth)).any():
             val_mase = ts.errors(forecast, truth, scale)["mase"]
     return Candidate(choice, model, w.scaler, trained, initial, val_mase, residuals, run_dir)
 
 
-def interval_offsets(residuals: np.ndarray | None) -> dict[str, Any]:
-    """Per-step quantiles of validation residuals ``[O_v, h, C]`` (truth − forecast) at each of
-    ``LEVELS``: ``{"80": {"lower": [h][C], "upper": [h][C]}, …, "origins": O_v}``; the lower
-    offset is at most 0 and the upper at least 0, so lower ≤ forecast ≤ upper."""
+def residual_kind(scaling: str) -> str:
+    """How a scaling's forecasts err: as ``ratio`` (log scaling: log truth − log forecast, so
+    an interval widens with the level) or as ``difference`` (truth − forecast)."""
+    return "ratio" if scaling == "log" else "difference"
+
+
+def residuals_of(truth: np.ndarray, forecast: np.ndarray, scaling: str) -> np.ndarray:
+    """Residuals ``[O, h, C]`` of ``residual_kind(scaling)`` (NaN where truth is missing)."""
+    if residual_kind(scaling) == "ratio":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(truth) - np.log(forecast)
+    return truth - forecast
+
+
+def with_offsets(point: np.ndarray, offset: Any, kind: str) -> np.ndarray:
+    """An interval bound: ``point`` moved by a residual quantile of ``kind``."""
+    q = np.asarray(offset, dtype=np.float64)
+    return point * np.exp(q) if kind == "ratio" else point + q
+
+
+def interval_offsets(residuals: np.ndarray | None, kind: str = "difference") -> dict[str, Any]:
+    """Per-step quantiles of validation residuals ``[O_v, h, C]`` (``residuals_of``) at each of
+    ``LEVELS``: ``{"80": {"lower": [h][C], "upper": [h][C]}, …, "origins": O_v, "kind": …}``;
+    the lower offset is at most 0 and the upper at least 0, so lower ≤ forecast ≤ upper."""
     if residuals is None or not (~np.isnan(residuals)).any():
         return {"origins": 0}
-    out: dict[str, Any] = {"origins": int(len(residuals))}
+    out: dict[str, Any] = {"origins": int(len(residuals)), "kind": kind}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a step with no observed truth: NaN
         for level in LEVELS:
@@ -459,13 +479,15 @@ def interval_offsets(residuals: np.ndarray | None) -> dict[str, Any]:
     return out
 
 
-def write_intervals(run_dir: Path, residuals: np.ndarray | None, comm: Comm = LOCAL) -> None:
+def write_intervals(
+    run_dir: Path, residuals: np.ndarray | None, kind: str, comm: Comm = LOCAL
+) -> None:
     """``run_dir/intervals.json``: ``interval_offsets`` of the validation residuals."""
     from ..io.atomic import write_atomic
 
     if comm.rank != 0:
         return
-    text = json.dumps({"source": "validation residuals", **interval_offsets(residuals)})
+    text = json.dumps({"source": "validation residuals", **interval_offsets(residuals, kind)})
     write_atomic(Path(run_dir) / INTERVALS, (text + "\n").encode())
 
 
@@ -604,7 +626,8 @@ def run_forecast(
     ``search`` None: every net with every strategy at ``setup``; else the staged search
     (``nets[0]``'s cell; ``nets[1]``, if any, is the feed-forward baseline trained with the
     chosen settings).  ``minutes`` (0: none) bounds the whole job: the search gets at most
-    60 % of it, the statistical baselines are skipped once it is spent.  Returns a JSON-able
+    half of it (the networks without a search 60 %), the feed-forward baseline a tenth, and a
+    statistical baseline not yet begun when it is spent is skipped (and said).  Returns a JSON-able
     report, plus the forecasts themselves under ``"_arrays"``.  ``run_dir`` keeps each
     network's run (resumed from there if it holds one), its ``intervals.json`` and the run's
     ``run.json``; a signal (``stop``) ends the job after saving (``"stopped_by"``).
@@ -640,11 +663,18 @@ def run_forecast(
     }
     budget_note = ""
     if search is not None and minutes:
-        search = replace(search, minutes=min(search.minutes or math.inf, 0.6 * minutes))
+        search = replace(search, minutes=min(search.minutes or math.inf, 0.5 * minutes))
         budget_note = (
             f"budget {minutes:g} min: the network search at most {search.minutes:.2g} min, "
+            f"the feed-forward baseline {0.1 * minutes:.2g} min, the statistical baselines "
+            "the rest"
+        )
+    elif minutes:
+        budget_note = (
+            f"budget {minutes:g} min: the networks at most {0.6 * minutes:.2g} min together, "
             "the baselines the rest"
         )
+    if budget_note:
         if log:
             log(budget_note)
 
@@ -675,7 +705,8 @@ def run_forecast(
         for k, net in enumerate(nets):
             for strategy in setup.strategies:
                 choice = Choice(net.cell, strategy, setup.mode, setup.lookback, net.hidden_size)
-                candidate = train(choice, net, k, f"{net.cell}-{strategy}")
+                share = 0.6 * minutes / (len(nets) * len(setup.strategies))
+                candidate = train(choice, net, k, f"{net.cell}-{strategy}", share)
                 if candidate.trained.interrupted:
                     return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
                 scored.append(candidate)
@@ -717,14 +748,15 @@ def run_forecast(
         if len(nets) > 1:
             ffnn = nets[1]
             choice = replace(chosen.choice, cell=ffnn.cell, hidden=ffnn.hidden_size)
-            candidate = train(choice, ffnn, len(trials), choice.name)
+            cap = 0.1 * minutes if minutes else search.minutes / 4
+            candidate = train(choice, ffnn, len(trials), choice.name, cap)
             if candidate.trained.interrupted:
                 return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
             scored.append(candidate)
     if run_dir is not None:
         for c in {id(c): c for c in [*trials, *scored]}.values():
             if c.run_dir is not None:
-                write_intervals(c.run_dir, c.residuals, comm)
+                write_intervals(c.run_dir, c.residuals, residual_kind(c.choice.scaling), comm)
         if comm.rank == 0 and chosen.run_dir is not None:
             predicting.write_manifest(run_dir, JOB, predicts=chosen.run_dir.name)
 
@@ -760,6 +792,7 @@ def run_forecast(
             seconds=round(c.trained.seconds, 2),
             val_mase=c.val_mase,
             predicts=c is chosen,
+            coverage=coverage(c, forecast, truth),
         )
     history, _ = ts.origin_windows(values, origins, season, setup.horizon)
     naive_name = f"seasonal naive m={season}" if season > 1 else "naive"
@@ -818,6 +851,22 @@ def run_forecast(
         "results": rows,
         "_arrays": arrays,
     }
+
+
+def coverage(c: Candidate, forecast: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """The share of observed held-out values inside each interval (validation residuals'),
+    e.g. ``{"80": 0.78, "95": 0.93}`` — how well the intervals hold on the tail."""
+    kind = residual_kind(c.choice.scaling)
+    offsets = interval_offsets(c.residuals, kind)
+    seen = ~np.isnan(truth)
+    out = {}
+    for key in (f"{round(level * 100)}" for level in LEVELS):
+        if key in offsets and seen.any():
+            lo = with_offsets(forecast, offsets[key]["lower"], kind)
+            hi = with_offsets(forecast, offsets[key]["upper"], kind)
+            inside = (truth >= lo) & (truth <= hi)
+            out[key] = round(float(inside[seen].mean()), 3)
+    return out
 
 
 def row_name(choice: Choice, searched: bool) -> str:
@@ -1170,8 +1219,9 @@ class Forecaster:
         for level in LEVELS:
             key = f"{round(level * 100)}"
             if key in self.intervals:
-                lower[key] = point + np.asarray(self.intervals[key]["lower"])
-                upper[key] = point + np.asarray(self.intervals[key]["upper"])
+                kind = self.intervals.get("kind", "difference")
+                lower[key] = with_offsets(point, self.intervals[key]["lower"], kind)
+                upper[key] = with_offsets(point, self.intervals[key]["upper"], kind)
         text = None
         if dates is not None:
             d = np.asarray(dates, dtype="datetime64[s]")
