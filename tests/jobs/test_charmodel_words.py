@@ -236,3 +236,20 @@ def test_a_model_without_a_vocabulary_or_with_unknown_tokens_is_refused(tmp_path
         vocabulary({}, tmp_path)
     with pytest.raises(CheckpointError, match="tokens must be"):
         vocabulary({"vocab": {}, "tokens": "bytes"}, tmp_path)
+
+
+def test_a_character_run_saved_before_word_models_resumes_and_then_predicts(corpus, tmp_path):
+    out = tmp_path / "old"
+    train = TrainConfig(steps=4, batch_size=2, seq_len=8, eval_every=2, sample_every=0)
+    run = start_run([str(corpus)], 0, RNN, train, out)
+    assert run.model.meta["tokens"] == "chars" and run.model.meta["job"] == "train"
+    for key in ("tokens", "job", "preprocessing"):  # as an older rnnkit saved it
+        del run.model.meta[key]
+    _fit(run)
+    with pytest.raises(CheckpointError, match="not saved by a job that predicts"):
+        predicting.load(out)
+    resumed = resume_run(out, steps=6)
+    assert isinstance(resumed.vocab, CharVocab) and resumed.model.meta["tokens"] == "chars"
+    _fit(resumed)
+    predictor = predicting.load(out)
+    assert predictor.tokens == "chars" and len(predictor.next_tokens("the c", k=3)) == 3

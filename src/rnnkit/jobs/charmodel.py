@@ -419,6 +419,10 @@ def resume_run(
     )
     last = Path(out_dir) / "last"
     vocab = vocabulary(model.meta, last)
+    if "job" not in model.meta:  # saved before runs recorded what they predict with
+        kind = "words" if isinstance(vocab, WordVocab) else "chars"
+        preprocessing = {"tokens": kind, "vocab": vocab.to_dict()}
+        model.meta.update(tokens=kind, job="train", preprocessing=preprocessing)
     corpus = model.meta.get("corpus", {})
     if not isinstance(corpus, dict):
         raise CheckpointError(f"{last}: the saved corpus description is damaged")
