@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numba
 import pytest
+from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 
 from rnnkit.kernels import KERNELS, OPS
@@ -59,8 +60,19 @@ def test_every_kernel_called_from_python_is_compiled_for_signatures_and_cached_o
             where = f"{module_name}.{name}"
             assert f.signatures, f"{where} has no explicit signature: its first call compiles"
             assert not f._can_compile, f"{where} would compile at a call with other types"
-            assert type(f._cache).__name__ == "FunctionCache", f"{where} is not cached on disk"
+            assert isinstance(f._cache, FunctionCache), f"{where} is not cached on disk"
     assert seen >= 9  # lstm, gru, elman forward/backward, adam, cross-entropy, three in _jit
+
+
+def test_a_kernel_cache_entry_is_keyed_by_the_helpers_compiled_into_it_too():
+    """tanh32 and the other helpers of ``_jit`` are compiled into the kernels of other files;
+    Numba keys an entry by the kernel's own file, ``compiled`` by ``_jit``'s content too."""
+    from rnnkit.kernels import _jit, lstm_fused
+
+    f = lstm_fused._forward_step
+    key = f._cache._index_key(f.signatures[0], f.targetctx.codegen())
+    assert key[-1] == _jit.SOURCE_HASH and len(_jit.SOURCE_HASH) == 64
+    assert key[:-1] == FunctionCache._index_key(f._cache, f.signatures[0], f.targetctx.codegen())
 
 
 def test_a_new_process_loads_every_kernel_from_the_disk_cache_and_compiles_nothing():

@@ -6,6 +6,15 @@ overhead); the matrix products stay with NumPy's BLAS.  Functions are compiled f
 signatures when their module is imported, and cached on disk (``cache=True``), so only the
 first import on a machine pays the compilation and no training step ever does.
 
+The cache: Numba writes it next to the source (``kernels/__pycache__``), or where that is not
+writable under ``NUMBA_CACHE_DIR`` or the user's cache directory (``~/.cache/numba``); each
+file is written under a temporary name and renamed into place, so processes compiling at once
+(``pytest -n 2``, MPI ranks) leave whole files.  An entry is used only for the same Numba
+version, processor and source: Numba keys it by a hash of the kernel's own file, and
+``compiled`` adds one of this file, whose helpers (``tanh32``, ``exp32``, the token rows) are
+compiled into the kernels of the other files — without it, an edited helper would leave them
+running their old machine code.
+
 Compile options:
 
 * ``error_model="numpy"``: a division by zero gives inf/nan instead of raising; Python's
@@ -27,7 +36,9 @@ error 3e-7 over [−87, 0].
 Under ``NUMBA_DISABLE_JIT=1`` everything here runs as plain Python (for coverage).
 """
 
+import hashlib
 import math
+from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 import numba
@@ -54,9 +65,36 @@ ARRAY1, ARRAY2, ARRAY3 = "float32[::1]", "float32[:, ::1]", "float32[:, :, ::1]"
 IDS = "int64[:, ::1]"  # token ids [T, B]
 
 
+SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+"""This file's content, part of the cache key of every kernel ``compiled`` makes."""
+
+
 def compiled(signature: str):
-    """Decorator: compile for ``signature`` at import, with the options above, cached on disk."""
-    return numba.njit(signature, **OPTIONS)
+    """Decorator: compile for ``signature`` at import, with the options above, cached on disk
+    (keyed also by this file's content); no other signature is compiled later."""
+
+    def decorate(func):
+        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+            return numba.njit(signature, **OPTIONS)(func)
+        lazy = OPTIONS.copy()
+        lazy["cache"] = False
+        dispatcher = numba.njit(**lazy)(func)
+        dispatcher._cache = _Cache(func)  # what ``cache=True`` sets, with the key extended
+        dispatcher.compile(signature)
+        dispatcher.disable_compile()
+        return dispatcher
+
+    return decorate
+
+
+if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+    from numba.core.caching import FunctionCache
+
+    class _Cache(FunctionCache):
+        """Numba's on-disk cache of one kernel, its entries keyed also by ``SOURCE_HASH``."""
+
+        def _index_key(self, sig, codegen):
+            return (*super()._index_key(sig, codegen), SOURCE_HASH)
 
 
 f32 = np.float32
