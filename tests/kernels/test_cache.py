@@ -101,3 +101,24 @@ def test_processes_compiling_into_one_empty_cache_at_once_leave_a_cache_the_next
     assert not list(tmp_path.rglob("*.tmp.*")), "no temporary file is left behind"
     out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == 0
+
+
+def test_without_a_writable_cache_directory_a_kernel_is_compiled_instead_of_failing(monkeypatch):
+    import numpy as np
+
+    from rnnkit.kernels import _jit
+
+    def no_locator(func):
+        raise RuntimeError(f"cannot cache function {func.__name__!r}: no locator available")
+
+    monkeypatch.setattr(_jit, "_Cache", no_locator)
+
+    @_jit.compiled("void(float32[::1])")
+    def double(x):
+        for k in range(x.shape[0]):
+            x[k] *= 2
+
+    x = np.arange(3, dtype=np.float32)
+    double(x)
+    np.testing.assert_array_equal(x, [0, 2, 4])
+    assert not isinstance(double._cache, FunctionCache) and not double._can_compile

@@ -72,15 +72,28 @@ SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 def compiled(signature: str):
     """Decorator: compile for ``signature`` at import, with the options above, cached on disk
     (keyed also by this file's content); no other signature is compiled later."""
+    return jit([signature], OPTIONS)
+
+
+def jit(signatures: list[str], options: JitOptions):
+    """Decorator: compile for ``signatures`` at import with ``options``, and with
+    ``options["cache"]`` cached on disk, keyed also by ``SOURCE_HASH``.  Where no cache
+    directory is writable (see above) the functions are compiled in every process instead of
+    failing at import."""
 
     def decorate(func):
         if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
-            return numba.njit(signature, **OPTIONS)(func)
-        lazy = OPTIONS.copy()
+            return numba.njit(signatures, **options)(func)
+        lazy = options.copy()
         lazy["cache"] = False
         dispatcher = numba.njit(**lazy)(func)
-        dispatcher._cache = _Cache(func)  # what ``cache=True`` sets, with the key extended
-        dispatcher.compile(signature)
+        if options["cache"]:
+            try:
+                dispatcher._cache = _Cache(func)  # what ``cache=True`` sets, key extended
+            except RuntimeError:  # Numba found no writable directory for the cache
+                pass
+        for signature in signatures:
+            dispatcher.compile(signature)
         dispatcher.disable_compile()
         return dispatcher
 

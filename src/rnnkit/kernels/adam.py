@@ -13,10 +13,9 @@ Arguments are flat C-contiguous arrays of one dtype and the scalars — each com
 double precision, then rounded to that dtype, as NumPy rounds a Python float it meets.
 """
 
-import numba
 import numpy as np
 
-from ._jit import OPTIONS
+from ._jit import OPTIONS, jit
 
 _EXACT = OPTIONS.copy()
 _EXACT.pop("fastmath")  # IEEE rounding, op by op
@@ -26,7 +25,7 @@ _SIGNATURES = [
 ]
 
 
-@numba.njit(_SIGNATURES, **_EXACT)
+@jit(_SIGNATURES, _EXACT)
 def adam_step(theta, g, m, v, w, one_minus_w, beta2, one_minus_beta2, c2, eps, minus_s):
     """One Adam update of ``theta`` in place, with its moments ``m`` and ``v``."""
     lerp_up = w < 0.5
