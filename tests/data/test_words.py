@@ -21,9 +21,16 @@ def test_words_punctuation_and_newlines_are_tokens_and_spaces_are_not():
 def test_detokenising_puts_spaces_between_words_and_none_before_punctuation():
     tokens = ["the", "cat", "(", "a", "dog", ")", "sat", ".", "\n", "It", "<unk>", "!"]
     assert detokenize(tokens) == "the cat(a dog) sat.\nIt <unk>!"
-    assert continuation("cat", ["sat", "."]) == " sat."
-    assert continuation("\n", ["sat"]) == "sat"
-    assert continuation(None, []) == ""
+    assert continuation(["the", "cat"], ["sat", "."]) == " sat."
+    assert continuation(["cat", "\n"], ["sat"]) == "sat"
+    assert continuation([], []) == ""
+
+
+def test_quotation_marks_open_and_close_in_turn_within_a_line():
+    tokens = tokenize('he said "yes" and \'no\' (or "maybe").\n" x')
+    assert detokenize(tokens) == 'he said "yes" and \'no\'(or "maybe").\n"x'
+    assert continuation(["said", '"'], ["yes", '"', "."]) == 'yes".'
+    assert continuation(["said", '"', "yes", '"'], ["and"]) == " and"
 
 
 def test_the_vocabulary_is_unk_then_the_most_frequent_words_ties_in_code_point_order():

@@ -27,8 +27,11 @@ Detokenising
 ------------
 ``detokenize(tokens)`` puts a space between tokens, except: none before a newline or a
 punctuation mark (any token that is not a word, ``(`` included), none after a newline or an
-opening bracket.  So ``["print", "(", "x", ")", "."]`` reads ``print(x).``.  The spacing of the
-original text is not recorded, so ``x = 1`` comes back as ``x= 1``.
+opening bracket.  A quotation mark (``"`` or ``'``) alternates between opening and closing
+within a line: an opening one takes a space before it and none after.  So
+``["print", "(", "x", ")", "."]`` reads ``print(x).`` and ``["a", '"', "b", '"', "c"]`` reads
+``a "b" c``.  The spacing of the original text is not recorded, so ``x = 1`` comes back as
+``x= 1``.
 """
 
 import re
@@ -50,6 +53,9 @@ NEWLINE = "\n"
 OPENING = frozenset("([{")
 """Tokens after which no space is written."""
 
+QUOTES = frozenset("\"'")
+"""Tokens that open and close a quotation in turn, within a line."""
+
 _TOKEN = re.compile(TOKEN_PATTERN)
 _WORD = re.compile(r"\w")
 
@@ -63,25 +69,37 @@ def _is_word(token: str) -> bool:
     return token == UNKNOWN or _WORD.match(token) is not None
 
 
-def continuation(previous: str | None, tokens: Iterable[str]) -> str:
-    """The text of ``tokens`` written after the token ``previous`` (None: at the start)."""
-    parts = []
-    for token in tokens:
-        glued = (
-            previous is None
-            or previous == NEWLINE
-            or previous in OPENING
-            or token == NEWLINE
-            or not _is_word(token)
-        )
-        parts.append(token if glued else " " + token)
+def continuation(before: Sequence[str], tokens: Iterable[str]) -> str:
+    """The text of ``tokens`` written after the tokens ``before`` (already written)."""
+    previous: str | None = None
+    opened: set[str] = set()  # quotation marks open on the current line
+    after_opening = False  # previous is a quotation mark that opened
+
+    def place(token: str) -> bool:
+        """Whether ``token`` is written with a space before it (and update the quotes)."""
+        nonlocal previous, after_opening
+        glued = previous is None or previous == NEWLINE or previous in OPENING or after_opening
+        after_opening = False
+        if token == NEWLINE:
+            opened.clear()
+            spaced = False
+        elif token in QUOTES:
+            after_opening = token not in opened
+            opened.symmetric_difference_update({token})
+            spaced = after_opening and not glued
+        else:
+            spaced = _is_word(token) and not glued
         previous = token
-    return "".join(parts)
+        return spaced
+
+    for token in before:
+        place(token)
+    return "".join(" " + t if place(t) else t for t in tokens)
 
 
 def detokenize(tokens: Iterable[str]) -> str:
     """Tokens back to text: spaces between words, none before punctuation (module docstring)."""
-    return continuation(None, tokens)
+    return continuation((), tokens)
 
 
 class WordVocab:

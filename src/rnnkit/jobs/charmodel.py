@@ -543,8 +543,7 @@ class TextPredictor:
             self.model, ids, length, temperature=temperature, rng=np.random.default_rng(seed)
         )
         if isinstance(self.vocab, WordVocab):
-            before = self.vocab.tokenize(prompt)
-            return continuation(before[-1] if before else None, self.vocab.words(drawn))
+            return continuation(self.vocab.tokenize(prompt), self.vocab.words(drawn))
         return self.vocab.decode(drawn)
 
     def predict_file(self, path: str | Path, k: int = 5, **options: Any) -> predicting.Table:
