@@ -142,7 +142,7 @@ class CharModelOptions(LayerOptions):
     embedding_dim: int = 0  # learned embedding width (0: one-hot characters, 64 for words)
     dtype: str = "float32"  # float32 | float64
     max_chars: int = 0  # use only the first N characters of the text (0: all)
-    window: int = 16  # ffnn: the last characters it reads
+    window: int = 16  # ffnn: the last characters (words, with --tokens words) it reads
     tokens: str = "chars"  # chars | words: what the model reads and predicts
     vocab_size: int = 10_000  # words: keep the N most frequent training words (others: <unk>)
     min_count: int = 2  # words: leave out words seen fewer times in the training part
