@@ -186,10 +186,17 @@ def test_cold_cells_beyond_the_three_train_at_quick_sizes(cell):
 
 def test_cold_section_reports_a_new_process_per_cell_with_its_ratio_spread():
     options = run.Options(
-        cold_cells=("elman",), peers=(), sections=("cold",), reps=1, gap=0.0, quick=True
+        configs=("B",),
+        cold_cells=("elman",),
+        peers=(),
+        sections=("cold",),
+        reps=1,
+        gap=0.0,
+        quick=True,
     )
     results = run.run(options)
-    d = results["cold"]["first_step"]["elman"]
+    [d] = results["cold"]["first_step"]
+    assert (d["config"], d["cell"]) == ("B", "elman")
     assert d["first_s"] > 0 and d["steady_s"] > 0 and d["setup_s"] > 0
     assert d["ratio"]["min"] <= d["ratio"]["median"] <= d["ratio"]["max"]
     assert d["compiled"] == 0 and not d["numba_loaded_by_step"]  # cached, loaded at set-up

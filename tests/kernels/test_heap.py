@@ -101,3 +101,41 @@ def test_the_users_malloc_settings_win():
 def test_glibc_tunables_also_count_as_the_users_setting():
     out = probe(TRAINING, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1048576")
     assert out["applied"] is False
+
+
+# After SETUP, the page faults of a first round of step-sized arrays (24 MiB in six arrays,
+# each below the 32 MiB mmap threshold), as a new process's first training step makes them.
+FIRST_ROUND = """
+import json, resource
+import numpy as np
+{setup}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+arrays = [np.ones(1 << 20, np.float32) for _ in range(6)]
+print(json.dumps({{"faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before}}))
+"""
+FIRST_ROUND_PAGES = 6 * (4 << 20) // 4096
+
+
+@pytest.mark.parametrize("opt_out, warm", [("1", True), ("0", False)])
+def test_a_first_step_finds_its_heap_already_faulted_in(opt_out, warm):
+    """Making an optimizer faults in WARM_HEAP of heap once, so a new process's first step
+    does not pay a page fault per 4 KiB of its arrays (unless the setting is opted out)."""
+    setup = "from rnnkit.training.optim import make_optimizer; make_optimizer('sgd', 0.1)"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MALLOC_", "GLIBC_", "RNNKIT_KEEP_FREED_MEMORY"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_ROUND.format(setup=setup)],
+        env=env | {"RNNKIT_KEEP_FREED_MEMORY": opt_out},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    faults = json.loads(result.stdout)["faults"]
+    if warm:
+        assert faults < 0.05 * FIRST_ROUND_PAGES, faults
+    else:  # (huge pages may back part of the fresh memory: fewer faults than 4 KiB pages)
+        assert faults > 0.05 * FIRST_ROUND_PAGES, faults

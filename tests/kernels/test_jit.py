@@ -114,6 +114,16 @@ def test_an_adam_made_after_a_compiled_kernel_loads_its_compiled_update_before_t
     assert in_new_process(code) == "False True"
 
 
+def test_an_adam_made_before_any_compiled_kernel_loads_its_compiled_update_when_made():
+    """A Jordan net with MSE has no compiled kernel: its first update had loaded Numba."""
+    code = (
+        "import sys; from rnnkit.training.optim import make_optimizer; "
+        "before = 'numba' in sys.modules; make_optimizer('adam', 1e-3); "
+        "print(before, 'rnnkit.kernels.adam' in sys.modules)"
+    )
+    assert in_new_process(code) == "False True"
+
+
 @pytest.mark.parametrize(
     "dtype, loss, loaded",
     [

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 
 CELLS = ("lstm", "gru", "elman")
 COLD_CELLS = ("lstm", "gru", "elman", "irnn", "jordan", "fully_recurrent")
-"""Cells of the cold-start section (config A in new processes); ``irnn`` is the
+"""Cells of the cold-start section (new processes); ``irnn`` is the
 identity-initialised ReLU Elman layer, jordan and fully_recurrent run the reference loop."""
+COLD_CONFIGS = ("A", "B")  # configs of the cold-start section (where --configs selects them)
 GATES = {"lstm": 4, "gru": 3, "elman": 1}  # G = gates · H rows of weight_ih / weight_hh
 
 

@@ -103,13 +103,17 @@ def text(results: dict[str, Any]) -> str:
 
 def _cold(c: dict[str, Any]) -> list[str]:
     """The cold-start lines: ``rnnkit --help``, and a table of new processes per cell."""
+    first = c["first_step"]
+    if isinstance(first, dict):  # results saved before configs B: config A, keyed by cell
+        first = [{"config": "A", "cell": cell, **d} for cell, d in first.items()]
     rows = []
-    for cell, d in c["first_step"].items():
+    for d in first:
         r = d.get("ratio")  # results saved before the per-process ratios have none
         spread = f"{r['median']:.2f}× ({r['min']:.2f}, {r['max']:.2f})" if r else "—"
         rows.append(
             [
-                cell,
+                d["config"],
+                d["cell"],
                 f"{d['setup_s']:.2f}",
                 f"{d['first_s'] * 1e3:.1f}",
                 f"{d['steady_s'] * 1e3:.1f}",
@@ -117,8 +121,8 @@ def _cold(c: dict[str, Any]) -> list[str]:
                 spread,
             ]
         )
-    header = ["cell", "import+setup s", "first step ms", "steady ms", "first/steady"]
-    title = f"new process, config A (medians of {c.get('processes', 1)} processes)"
+    header = ["config", "cell", "import+setup s", "first step ms", "steady ms", "first/steady"]
+    title = f"new process (medians of {c.get('processes', 1)} processes)"
     return [
         f"cold start: rnnkit --help {c['help_s']:.3f} s",
         _table(title, [*header, "per process: median (min, max)"], rows),

@@ -200,21 +200,24 @@ def memory(o: Options, notes: list[str]) -> list[dict]:
 
 
 def cold_start(o: Options, notes: list[str]) -> dict:
-    """``rnnkit --help`` in new processes, and per cell a new process's set-up, first and
-    steady training step at config A (``system.first_step``), with Numba's on-disk cache as
-    it is (warm after the first process on a machine)."""
+    """``rnnkit --help`` in new processes, and per cell and config (A and B, where selected)
+    a new process's set-up, first and steady training step (``system.first_step``), with
+    Numba's on-disk cache as it is (warm after the first process on a machine)."""
     help_times = system.help_seconds(1 if o.quick else 5)
     reps, processes = (1, 1) if o.quick else (5, 5)
-    first = {cell: system.first_step(cell, "A", o.quick, reps, processes) for cell in o.cold_cells}
-    for cell, d in first.items():
-        if d["compiled"] or d["numba_loaded_by_step"]:
-            notes.append(
-                f"cold: a first {cell} step compiled {d['compiled']} function(s)"
-                + (" and loaded Numba" if d["numba_loaded_by_step"] else "")
-            )
+    rows = []
+    for config in [c for c in cf.COLD_CONFIGS if c in o.configs]:
+        for cell in o.cold_cells:
+            d = system.first_step(cell, config, o.quick, reps, processes)
+            rows.append({"config": config, "cell": cell, **d})
+            if d["compiled"] or d["numba_loaded_by_step"]:
+                notes.append(
+                    f"cold: a first {cell} step at {config} compiled {d['compiled']} "
+                    "function(s)" + (" and loaded Numba" if d["numba_loaded_by_step"] else "")
+                )
     return {
         "help_s": sorted(help_times)[len(help_times) // 2],
-        "first_step": first,
+        "first_step": rows,
         "processes": processes,
     }
 

@@ -77,7 +77,7 @@ OPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cross_entropy": ("rnnkit.kernels.cross_entropy", ("float32",)),
 }
 """Operation → (module path, dtypes) of its compiled twin.  ``adam`` is bit-identical to
-``optim.Adam``'s NumPy form (``adam_step``; it loads Numba at a float64 model's first update);
+``optim.Adam``'s NumPy form (``adam_step``; making an Adam loads it, and Numba);
 ``cross_entropy`` is ``losses.softmax_cross_entropy``'s row pass to float32 rounding
 (``softmax_cross_entropy_rows``; float64 stays with NumPy and never loads Numba)."""
 

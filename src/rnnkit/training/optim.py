@@ -52,7 +52,6 @@ Clipping, applied to the gradients in place before the update (as
 
 import inspect
 import math
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -301,8 +300,9 @@ class Adam(Optimizer):
             _require(0 <= beta < 1, f"{label} must be in [0, 1), got {beta}")
         _require(eps >= 0, f"eps must be >= 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        if "numba" in sys.modules:  # a compiled kernel is in use: load the compiled update now
-            resolve_op("adam", np.float32)  # (else the first update loads it, ≈ 10 ms)
+        # load the compiled update now: in the first update it cost ≈ 10 ms, or ≈ 0.5 s where
+        # no compiled kernel had loaded Numba yet (a Jordan or fully recurrent net with MSE)
+        resolve_op("adam", np.float32)
 
     def _update(self, theta, g, st, k, lr):
         if self.weight_decay and self.decoupled:
@@ -310,7 +310,7 @@ class Adam(Optimizer):
         elif self.weight_decay:
             g = g + self.weight_decay * theta  # g + λθ
         m, v = _slot(st, "exp_avg", theta), _slot(st, "exp_avg_sq", theta)
-        adam = resolve_op("adam", theta.dtype)  # (loads Numba on the first update, not before)
+        adam = resolve_op("adam", theta.dtype)  # (loaded when the optimizer was made)
         if adam is not None and adam.supports(theta, g, m, v):  # the same operations, one pass
             w, s = 1 - self.beta1, lr / (1 - self.beta1**k)
             c = theta.dtype.type
