@@ -460,3 +460,18 @@ def test_csv_channels_are_matched_by_name_when_the_run_knows_them(tmp_path):
     np.testing.assert_allclose([r[2:] for r in same.rows], [r[2:] for r in other.rows])
     with pytest.raises(ShapeError, match=r"renamed.csv has the channels a, c, but the run"):
         p.predict_file(_save_csv(tmp_path / "renamed.csv", test, names=("a", "c")))
+
+
+def test_a_resumed_run_keeps_its_search_and_a_signal_in_the_search_saves_nothing(tmp_path):
+    from rnnkit.jobs.classify import classify, configure, run_job
+
+    train = _save_npz(tmp_path / "train.npz", _toy(30, 0))
+    given = dict(train=str(train), hidden_size=3, epochs=2, budget="2", baseline=False)
+    first = run_job(given, tmp_path / "run", handle_signals=False)
+    lines: list[str] = []
+    again = run_job({}, tmp_path / "run", resume=True, handle_signals=False, log=lines.append)
+    assert again["search"] == first["search"] and any("search was done before" in x for x in lines)
+    assert not any(x.startswith("search 1/") for x in lines)
+
+    stopped = classify(_toy(30, 0), _toy(10, 1), configure(given), stop=lambda: "SIGINT")
+    assert stopped == {"stopped_by": "SIGINT", "results": [], "in_search": True}

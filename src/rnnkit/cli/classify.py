@@ -136,6 +136,16 @@ def _run(args: argparse.Namespace, comm) -> int:
     out, report = run_epoch_job(
         args, comm, JOB, run_job, given_options(args, leave_out=("json", "plot"))
     )
+    if report.get("in_search"):  # no network has a checkpoint yet: nothing to resume
+        import signal
+
+        if comm.rank == 0:
+            print(
+                f"rnnkit: {report['stopped_by']} received during the search, before any "
+                f"network was trained; nothing was saved to resume: start again",
+                file=sys.stderr,
+            )
+        return 128 + int(signal.Signals[report["stopped_by"]])
     if "stopped_by" in report:
         return stopped(report["stopped_by"], JOB, out, comm)
     if comm.rank != 0:

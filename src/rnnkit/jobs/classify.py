@@ -800,9 +800,16 @@ def classify(
 ) -> dict[str, Any]:
     """The job: choose the settings (search) on the training split, train the recurrent net
     (and the feed-forward baseline) on all of it, score them and the 1-NN baselines once on
-    the test split; a JSON-able report, its results ranked."""
+    the test split; a JSON-able report, its results ranked.
+
+    Under ``mpiexec`` every rank runs the search alike (its trainings are not split), and the
+    time budgets (``--minutes``, a budget in minutes) are not applied: each rank's clock
+    could stop it at another point; the full halving schedule (or the trainings budget) is.
+    """
     start = time.monotonic()
     until = start + 60 * options.minutes if options.minutes else math.inf
+    if comm.size > 1:  # a clock is each process's own: only counts keep the ranks in step
+        until = math.inf
     n = len(train_set.y)
     fixed = set(options.fixed)
     net, fit, frame = options.net, options.fit, options.frame
@@ -816,6 +823,8 @@ def classify(
             log(f"the search was done before: {saved}")
     elif options.search:
         budget = Budget.parse(options.budget, default_minutes=SEARCH_MINUTES)
+        if comm.size > 1:  # every rank searches alike; a time budget could part them
+            budget = replace(budget, minutes=0.0)
         if not math.isinf(until):
             share = (until - time.monotonic()) * SHARES["search"] / 60
             budget = replace(budget, minutes=min(budget.minutes or math.inf, share))
@@ -826,7 +835,7 @@ def classify(
             )
         result = search(train_set, options, budget, log=log, stop=stop)
         if result.stopped_by.startswith("SIG"):
-            return {"stopped_by": result.stopped_by, "results": []}
+            return {"stopped_by": result.stopped_by, "results": [], "in_search": True}
         found = search_report(result, budget, search_fit(options, n))
         if saved is not None and comm.rank == 0:
             from ..io.atomic import write_atomic
@@ -865,7 +874,7 @@ def classify(
         options.fit,
         fits=fits,
         seed=options.seed,
-        val_fraction=0.0 if options.search else options.val_fraction,
+        val_fraction=options.val_fraction,
         frame=frame,
         log=log,
         run_dir=run_dir,

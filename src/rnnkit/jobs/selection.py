@@ -129,12 +129,14 @@ class Trial:
         return (-len(self.scores), -self.accuracy, self.loss, self.params, order)
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings and the scores as JSON (None for a trial not scored)."""
+        scored = bool(self.scores)
         return {
             **self.settings,
             "folds": len(self.scores),
-            "accuracy": self.accuracy,
-            "loss": self.loss,
-            "majority": self.majority,
+            "accuracy": self.accuracy if scored else None,
+            "loss": self.loss if scored else None,
+            "majority": self.majority if scored else None,
             "epochs": self.epochs,
             "params": self.params,
             "seconds": round(sum(s.seconds for s in self.scores), 2),
