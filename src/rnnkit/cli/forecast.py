@@ -90,6 +90,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the search's budget: N trials or M minutes (e.g. 8, 3m; default 8 trials, 3m)",
     )
     c.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the chosen settings again on the whole training part (default on)",
+    )
+    c.add_argument(
         "--minutes", type=float, help="bound on the whole command, split across the models"
     )
     m = p.add_argument_group("network (default gru H=32)")

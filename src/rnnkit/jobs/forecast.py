@@ -135,6 +135,7 @@ class Search:
     trials: int = 8  # most networks trained by the search
     minutes: float = 3.0  # most wall time of the search (0: no limit)
     pinned: tuple[str, ...] = ()  # dimensions the user fixed: scaling lookback hidden strategy
+    refit: bool = True  # train the chosen settings again on the whole training part
 
     def __post_init__(self) -> None:
         if self.trials < 1 or self.minutes < 0:
@@ -385,9 +386,15 @@ def fit_candidate(
     options: dict[str, Any] | None = None,
     comm: Comm = LOCAL,
     stop: Callable[[], str | None] = lambda: None,
+    refit_of: Candidate | None = None,
 ) -> Candidate:
     """Train one network on the training part of ``values [N, C]`` (filled) and score its
-    forecasts from every validation origin against ``observed`` (NaN: not scored)."""
+    forecasts from every validation origin against ``observed`` (NaN: not scored).
+
+    ``refit_of``: train instead on every window of the training part, validation part
+    included, for as many epochs as that candidate's best (``fit.epochs`` is ignored); its
+    validation MASE and residuals, which the refitted network can no longer give, are kept.
+    """
     direct = choice.strategy == "direct"
     ahead = setup.horizon if direct else 1
     train_part = values[:n_train]
@@ -411,14 +418,21 @@ def fit_candidate(
         "strategy": choice.strategy,
         "steps_ahead": ahead,
     }
-    initial = float(evaluate_arrays(model, w.x, w.y))
+    x, y, validation = w.x, w.y, w.val
+    if refit_of is not None:
+        fit = replace(fit, epochs=max(refit_of.trained.best_epoch, 1), patience=0)
+        wx, wy = ts.make_windows(train_part, choice.lookback, ahead)
+        x = w.scaler.transform(ts.window_features(wx, choice.scaling))
+        y = w.scaler.transform(ts.window_targets(wx, wy, choice.scaling)).reshape(len(wy), -1)
+        validation = None
+    initial = float(evaluate_arrays(model, x, y))
     trained = train_network(
         model,
-        w.x,
-        w.y,
+        x,
+        y,
         fit,
         rng=rng,
-        validation=w.val,
+        validation=validation,
         run_dir=run_dir,
         options=options,
         comm=comm,
@@ -428,7 +442,9 @@ def fit_candidate(
     start = val_start(n_train, setup)
     origins = np.arange(max(start, choice.lookback), n_train - setup.horizon + 1)
     residuals, val_mase = None, math.nan
-    if len(origins) and not trained.interrupted:
+    if refit_of is not None:
+        residuals, val_mase = refit_of.residuals, refit_of.val_mase
+    elif len(origins) and not trained.interrupted:
         history, _ = ts.origin_windows(values, origins, choice.lookback, setup.horizon)
         _, truth = ts.origin_windows(observed, origins, choice.lookback, setup.horizon)
         forecast = forecast_with(
@@ -678,7 +694,14 @@ def run_forecast(
         if log:
             log(budget_note)
 
-    def train(choice: Choice, net: Net, k: int, name: str, cap: float = 0.0) -> Candidate:
+    def train(
+        choice: Choice,
+        net: Net,
+        k: int,
+        name: str,
+        cap: float = 0.0,
+        refit_of: Candidate | None = None,
+    ) -> Candidate:
         rng = np.random.default_rng([seed, k, STRATEGIES.index(choice.strategy)])
         timed = _Timed(**asdict(fit), minutes=cap) if cap > 0 else fit
         return fit_candidate(
@@ -697,6 +720,7 @@ def run_forecast(
             options=options,
             comm=comm,
             stop=stop,
+            refit_of=refit_of,
         )
 
     scored: list[Candidate] = []
@@ -710,7 +734,7 @@ def run_forecast(
                 if candidate.trained.interrupted:
                     return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
                 scored.append(candidate)
-        chosen = chosen_of(scored)
+        chosen = picked = chosen_of(scored)
     else:
         net = nets[0]
         positive = bool(np.all(values[:n_train] > 0))
@@ -743,16 +767,26 @@ def run_forecast(
             raise ConfigError("the search's budget allowed no trial; give a larger --budget")
         if trials[-1].trained.interrupted:
             return {"series": series.name, "stopped_by": trials[-1].trained.stopped_by}
-        chosen = chosen_of(trials)
-        scored.append(chosen)
+        chosen = picked = chosen_of(trials)
+        cap = 0.1 * minutes if minutes else search.minutes / 4
+        pairs = [(chosen, net)]
         if len(nets) > 1:
             ffnn = nets[1]
             choice = replace(chosen.choice, cell=ffnn.cell, hidden=ffnn.hidden_size)
-            cap = 0.1 * minutes if minutes else search.minutes / 4
             candidate = train(choice, ffnn, len(trials), choice.name, cap)
             if candidate.trained.interrupted:
                 return {"series": series.name, "stopped_by": candidate.trained.stopped_by}
-            scored.append(candidate)
+            pairs.append((candidate, ffnn))
+        for k, (c, n) in enumerate(pairs):
+            if search.refit:  # the chosen settings again, on the whole training part
+                if log:
+                    log(f"refitting {c.choice.name} on the whole training part")
+                name = f"{c.choice.name}-refit"
+                c = train(c.choice, n, len(trials) + 1 + k, name, cap, refit_of=c)
+                if c.trained.interrupted:
+                    return {"series": series.name, "stopped_by": c.trained.stopped_by}
+            scored.append(c)
+        chosen = scored[0]
     if run_dir is not None:
         for c in {id(c): c for c in [*trials, *scored]}.values():
             if c.run_dir is not None:
@@ -805,7 +839,7 @@ def run_forecast(
         row["best"] = rank == 1
 
     validation = _validation_table(
-        trials or scored, chosen, values, observed, n_train, setup, season, scale
+        trials or scored, picked, values, observed, n_train, setup, season, scale
     )
     naive_val = validation["seasonal_naive_mase"]
     not_learned = _not_learned(chosen, naive_val, naive_name)
@@ -1010,6 +1044,7 @@ class Options:
     search_minutes: float = 3.0  # the search's budget in minutes (0: none)
     pinned: tuple[str, ...] = ()  # dimensions the search keeps as given
     minutes: float = 0.0  # bound on the whole job (0: none)
+    refit: bool = True  # the search's choice trained again on the whole training part
 
     def nets(self) -> list[Net]:
         nets = [replace(self.net, window=0)]
@@ -1020,7 +1055,9 @@ class Options:
     def budget(self) -> Search | None:
         if not self.search:
             return None
-        return Search(trials=self.trials, minutes=self.search_minutes, pinned=self.pinned)
+        return Search(
+            trials=self.trials, minutes=self.search_minutes, pinned=self.pinned, refit=self.refit
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
