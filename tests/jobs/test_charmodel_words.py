@@ -137,8 +137,10 @@ def word_run(corpus, tmp_path):
     return out
 
 
-def _softmax_after(model, ids):
-    logits = model.forward(np.asarray(ids, dtype=np.int64)[None, :])[0][0, -1].astype(np.float64)
+def _softmax_after(model, ids, newline=None):
+    """softmax of the logits after ``ids`` (read after the ``newline`` id when given)."""
+    ids = np.asarray(ids if newline is None else [newline, *ids], dtype=np.int64)
+    logits = model.forward(ids[None, :])[0][0, -1].astype(np.float64)
     e = np.exp(logits - logits.max())
     return e / e.sum()
 
@@ -151,7 +153,9 @@ def test_next_words_are_the_models_softmax_most_likely_first(word_run):
     top = predictor.next_tokens("the cat sat on the", k=5)
     p = [q for _, q in top]
     assert len(top) == 5 and p == sorted(p, reverse=True) and 0 < sum(p) <= 1
-    expected = _softmax_after(predictor.model, vocab.ids(["the", "cat", "sat", "on", "the"]))
+    newline = vocab.tokens.index("\n")
+    ids = vocab.ids(["the", "cat", "sat", "on", "the"])
+    expected = _softmax_after(predictor.model, ids, newline)
     every = predictor.next_tokens("the cat sat on the", k=vocab.size)
     assert sum(q for _, q in every) == pytest.approx(1.0, abs=1e-12)
     for token, q in every:
@@ -163,10 +167,21 @@ def test_next_words_are_the_models_softmax_most_likely_first(word_run):
 def test_unknown_words_of_a_prompt_read_as_unk(word_run):
     predictor = predicting.load(word_run)
     unk = predictor.vocab.tokens.index(UNKNOWN)
-    expected = _softmax_after(predictor.model, [predictor.vocab.tokens.index("the"), unk])
+    newline = predictor.vocab.tokens.index("\n")
+    expected = _softmax_after(predictor.model, [predictor.vocab.tokens.index("the"), unk], newline)
     got = dict(predictor.next_tokens("the zebra", k=predictor.vocab.size))
     assert got[UNKNOWN] == pytest.approx(expected[unk], rel=1e-12)
     assert predictor.encode("the zebra")[1] == ["zebra"]
+
+
+def test_a_prompt_is_read_as_the_start_of_a_line(word_run):
+    predictor = predicting.load(word_run)
+    tokens = predictor.vocab.tokens
+    newline, the = tokens.index("\n"), tokens.index("the")
+    assert predictor.encode("the")[0].tolist() == [newline, the]
+    assert predictor.encode("\nthe")[0].tolist() == [newline, the]  # not a second newline
+    assert predictor.encode("  ")[0].tolist() == [newline]
+    assert predictor.next_tokens("the") == predictor.next_tokens("\nthe")
 
 
 def test_predict_file_gives_k_rows_per_prompt_and_counts_unknown_words(word_run, tmp_path):
@@ -221,7 +236,8 @@ def test_a_character_model_predicts_characters_and_old_checkpoints_read_as_chara
     new = save(_char_model({"tokens": "chars", "job": "train"}), tmp_path / "new")
     predictor = predicting.load(new)
     assert predictor.tokens == "chars"
-    expected = _softmax_after(predictor.model, predictor.vocab.encode("ab c"))
+    newline = predictor.vocab.chars.index("\n")
+    expected = _softmax_after(predictor.model, predictor.vocab.encode("ab c"), newline)
     got = predictor.next_tokens("ab c", k=5)
     assert [t for t, _ in got] == [predictor.vocab.chars[i] for i in np.argsort(-expected)]
     assert [p for _, p in got] == pytest.approx(np.sort(expected)[::-1], rel=1e-12)

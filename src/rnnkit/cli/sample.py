@@ -2,8 +2,9 @@
 
 DIR is a run directory (its ``best/`` model is used, else ``last/``) or a model directory.
 The prompt (``--prime``, or ``--prompt``) is printed, then ``--length`` characters (words and
-punctuation marks, for a word model) drawn after it.  A word model reads a word of the prompt
-outside its vocabulary as ``<unk>``.  The text goes to stdout.
+punctuation marks, for a word model) drawn after it.  The prompt is read as the start of a
+line (after a newline, unless it begins with one: ``jobs.charmodel.TextPredictor``).  A word
+model reads a word of the prompt outside its vocabulary as ``<unk>``.  The text goes to stdout.
 """
 
 import argparse

