@@ -129,3 +129,19 @@ def test_the_one_standard_error_rule_prefers_the_smaller_of_nearly_equal_candida
 def test_settings_are_described_in_one_line():
     text = describe_settings({"frame": 3, "hidden_size": 64, "bidirectional": True, "lr": 0.01})
     assert text == "frame 3, H=64, bidirectional yes, lr 0.01"
+
+
+def test_the_choice_is_explained_by_accuracy_or_by_the_one_standard_error_rule():
+    from rnnkit.jobs.selection import Search, explain
+
+    def trial(params, accuracy):
+        t = Trial({"hidden_size": params}, params)
+        t.scores = [Score(accuracy, 0.1, 5, 0.5, 0.0, 50)] * 2
+        return t
+
+    big, small = trial(900, 0.96), trial(100, 0.945)
+    text = explain(Search([small, big], 4, 1.0, "schedule"))
+    assert text.startswith("mean validation accuracy 0.945 over the 2 folds it reached, within")
+    assert "of the best, 0.960 (H=900), with the fewest parameters (100)" in text
+    text = explain(Search([big, small], 4, 1.0, "schedule"))
+    assert text == "highest mean validation accuracy (0.960) over the 2 folds it reached"

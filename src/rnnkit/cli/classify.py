@@ -238,7 +238,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"dataset {report['dataset']}: {report['train_sequences']} train / "
         f"{report['test_sequences']} test sequences, {len(report['classes'])} classes, "
-        f"{report['channels']} channels, lengths {lo}–{hi}"
+        f"{report['channels']} channel{'s' if report['channels'] != 1 else ''}, "
+        f"lengths {lo}–{hi}"
         + (f", read in frames of {report['frame']}" if report["frame"] > 1 else "")
         + (f"; time bound {report['minutes']:g} min" if report.get("minutes") else ""),
     ]

@@ -46,7 +46,7 @@ from ..training.arrays import evaluate_arrays
 from ..training.distributed import LOCAL, Comm
 from ..training.signals import stop_on_signals
 from . import Fit, Net, build_model, describe, predicting, prefixed, runs, train_network
-from .selection import Budget, Score, Search, stratified_folds, successive_halving
+from .selection import Budget, Score, Search, explain, stratified_folds, successive_halving
 
 JOB = "classify"
 
@@ -456,15 +456,9 @@ def search_report(found: Search, budget: Budget, fit: Fit) -> dict[str, Any]:
     table = [{"rank": r + 1, "best": r == 0, **t.to_dict()} for r, t in enumerate(found.trials)]
     best = found.best
     why = (
-        f"highest mean validation accuracy ({best.accuracy:.3f}) over the "
-        f"{len(best.scores)} fold{'s' if len(best.scores) != 1 else ''} it reached"
-        + (
-            f", then lowest validation loss ({best.loss:.4g})"
-            if sum(t.accuracy == best.accuracy for t in found.trials if t.scores) > 1
-            else ""
-        )
-        + f"; retrained on the whole training split for {best.epochs} epochs "
-        f"(the mean epoch early stopping kept)"
+        f"{explain(found)}; retrained on the whole training split for {best.epochs} epochs "
+        "(the mean of the epochs early stopping kept on its folds), the learning rate "
+        "decaying to 0 along a cosine"
     )
     return {
         "budget": budget.describe(),

@@ -243,6 +243,30 @@ def ranking(trials: list[Trial], order: dict[int, int], one_se: bool = True) -> 
     return [simplest] + [t for t in ranked if t is not simplest]
 
 
+def explain(found: Search) -> str:
+    """Why the search's best trial is first, in one clause."""
+    best = found.best
+    folds = len(best.scores)
+    over = f"over the {folds} fold{'s' if folds != 1 else ''} it reached"
+    peers = [t for t in found.trials if len(t.scores) == folds]
+    leader = max(peers, key=lambda t: t.accuracy)
+    if leader.accuracy > best.accuracy:
+        return (
+            f"mean validation accuracy {best.accuracy:.3f} {over}, within one standard error "
+            f"({leader.standard_error:.3f}) of the best, {leader.accuracy:.3f} "
+            f"({describe_settings(leader.settings)}), with the fewest parameters "
+            f"({best.params:,}) of those within it"
+        )
+    tied = sum(t.accuracy == best.accuracy for t in peers) > 1
+    return f"highest mean validation accuracy ({best.accuracy:.3f}) {over}" + (
+        f", then the fewest parameters ({best.params:,})"
+        if tied and any(t.params > best.params for t in peers if t.accuracy == best.accuracy)
+        else f", then lowest validation loss ({best.loss:.4g})"
+        if tied
+        else ""
+    )
+
+
 def describe_settings(settings: dict[str, Any]) -> str:
     """``frame 3, H=64, bidirectional yes, lr 0.01`` (the keys a search varies, in order)."""
     parts = []
