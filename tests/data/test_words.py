@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.words import UNKNOWN, WordVocab, continuation, detokenize, tokenize
+from rnnkit.data.words import (
+    TOKEN_PATTERN,
+    UNKNOWN,
+    WordVocab,
+    continuation,
+    detokenize,
+    tokenize,
+)
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -71,6 +78,7 @@ def test_a_lowercasing_vocabulary_lowercases_what_it_encodes():
         {"type": "word", "tokens": [UNKNOWN, "a", "a"]},
         {"type": "word", "tokens": [UNKNOWN, ""]},
         {"type": "word", "tokens": [UNKNOWN, "a"], "lowercase": "yes"},
+        {"type": "word", "tokens": [UNKNOWN, "a"], "pattern": 3},
         [UNKNOWN, "a"],
     ],
 )
@@ -87,3 +95,22 @@ def test_a_text_whose_words_are_all_too_rare_or_empty_is_refused():
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ConfigError):
             WordVocab.from_tokens(["a"], vocab_size=bad)
+
+
+def test_triple_quotes_are_one_token_and_open_and_close():
+    tokens = tokenize("def f():\n    \"\"\"Say 'hi'.\"\"\"\n    return '''a'''")
+    assert tokens[5:] == ["\n", '"""', "Say", "'", "hi", "'", ".", '"""', "\n"] + [
+        "return", "'''", "a", "'''",
+    ]  # fmt: skip
+    assert detokenize(tokens) == "def f():\n\"\"\"Say 'hi'.\"\"\"\nreturn '''a'''"
+
+
+def test_the_vocabulary_tokenises_prompts_with_the_pattern_it_was_saved_with():
+    vocab = WordVocab.from_tokens(tokenize("a-b a-b"), vocab_size=5)
+    assert vocab.to_dict()["pattern"] == TOKEN_PATTERN
+    older = {k: v for k, v in vocab.to_dict().items() if k != "pattern"}
+    assert WordVocab.from_dict(older) == vocab  # no pattern saved: TOKEN_PATTERN
+    spaced = WordVocab.from_dict({**vocab.to_dict(), "pattern": r"\S+"})
+    assert spaced.tokenize("a-b c") == ["a-b", "c"] and spaced != vocab
+    with pytest.raises(DataError, match="not a regular expression"):
+        WordVocab.from_dict({**vocab.to_dict(), "pattern": "(unclosed"})

@@ -7,11 +7,13 @@ Tokens
 * a newline ``"\\n"`` (the end of a line, kept as a token of its own);
 * a word: a run of letters, digits and underscores (``\\w+``), with inner apostrophes kept
   (``don't``, ``o'clock``);
+* a triple quotation mark (a Python docstring's ``\"\"\"`` or ``'''``);
 * any other visible character alone: every punctuation mark or symbol is a token (``(``,
   ``.``, ``==`` is two tokens ``=`` ``=``).
 
 Spaces and tabs separate tokens and are dropped.  With ``lowercase=True`` the text is lowercased
-first (the vocabulary records the choice, so a prompt is tokenised the same way).
+first.  The vocabulary records the choice and the pattern, so a prompt is tokenised the way
+its training text was.
 
 Vocabulary
 ----------
@@ -21,14 +23,15 @@ text always gives the same ids.  Id 0 is ``UNKNOWN`` (``<unk>``), which every ot
 to; ids 1… follow in that order.  V = 1 + the tokens kept.  ``encode`` maps text to ids ``[N]``
 (``uint16`` while V ≤ 65 536, else ``uint32``).  Saved as JSON::
 
-    {"type": "word", "tokens": ["<unk>", "\\n", ".", "the", ...], "lowercase": false}
+    {"type": "word", "tokens": ["<unk>", "\\n", ".", "the", ...], "lowercase": false,
+     "pattern": "..."}
 
 Detokenising
 ------------
 ``detokenize(tokens)`` puts a space between tokens, except: none before a newline or a
 punctuation mark (any token that is not a word, ``(`` included), none after a newline or an
-opening bracket.  A quotation mark (``"`` or ``'``) alternates between opening and closing
-within a line: an opening one takes a space before it and none after.  So
+opening bracket.  A quotation mark (``"``, ``'`` or a triple one) alternates between opening
+and closing within a line: an opening one takes a space before it and none after.  So
 ``["print", "(", "x", ")", "."]`` reads ``print(x).`` and ``["a", '"', "b", '"', "c"]`` reads
 ``a "b" c``.  The spacing of the original text is not recorded, so ``x = 1`` comes back as
 ``x= 1``.
@@ -42,8 +45,8 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ShapeError, VocabularyError
 
-TOKEN_PATTERN = r"\n|\w+(?:['’]\w+)*|[^\w\s]"
-"""A newline, a word (inner apostrophes kept), or one other visible character."""
+TOKEN_PATTERN = r"\n|\w+(?:['’]\w+)*|\"{3}|'{3}|[^\w\s]"
+"""A newline, a word (inner apostrophes kept), a triple quote, or one other visible character."""
 
 UNKNOWN = "<unk>"
 """The token every word outside the vocabulary maps to (id 0)."""
@@ -53,16 +56,15 @@ NEWLINE = "\n"
 OPENING = frozenset("([{")
 """Tokens after which no space is written."""
 
-QUOTES = frozenset("\"'")
+QUOTES = frozenset({'"', "'", '"' * 3, "'" * 3})
 """Tokens that open and close a quotation in turn, within a line."""
 
-_TOKEN = re.compile(TOKEN_PATTERN)
 _WORD = re.compile(r"\w")
 
 
-def tokenize(text: str, lowercase: bool = False) -> list[str]:
-    """The tokens of ``text`` (``TOKEN_PATTERN``), after lowercasing it if asked."""
-    return _TOKEN.findall(text.lower() if lowercase else text)
+def tokenize(text: str, lowercase: bool = False, pattern: str = TOKEN_PATTERN) -> list[str]:
+    """The tokens of ``text`` (the matches of ``pattern``), after lowercasing it if asked."""
+    return re.findall(pattern, text.lower() if lowercase else text)
 
 
 def _is_word(token: str) -> bool:
@@ -112,11 +114,21 @@ class WordVocab:
 
     unit = "word"
 
-    def __init__(self, tokens: Sequence[str], *, lowercase: bool = False) -> None:
+    def __init__(
+        self, tokens: Sequence[str], *, lowercase: bool = False, pattern: str = TOKEN_PATTERN
+    ) -> None:
         tokens = tuple(tokens)
         _check_tokens(tokens)
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError):
+            raise DataError(
+                f"the word vocabulary's pattern {pattern!r:.60} is not a regular expression; "
+                "the vocabulary is damaged"
+            ) from None
         self.tokens = tokens
         self.lowercase = bool(lowercase)
+        self.pattern = pattern
         self._index = {t: i for i, t in enumerate(tokens)}
 
     @classmethod
@@ -127,6 +139,7 @@ class WordVocab:
         min_count: int = 1,
         *,
         lowercase: bool = False,
+        pattern: str = TOKEN_PATTERN,
     ) -> "WordVocab":
         """``<unk>`` and the ``vocab_size`` most frequent ``tokens`` seen ``min_count`` times
         or more, by falling count, ties in code-point order."""
@@ -143,7 +156,7 @@ class WordVocab:
                 f"no word of the training text occurs {min_count} times or more, so the "
                 "vocabulary would hold only <unk>; use a longer text or a smaller --min-count"
             )
-        return cls((UNKNOWN, *kept), lowercase=lowercase)
+        return cls((UNKNOWN, *kept), lowercase=lowercase, pattern=pattern)
 
     @property
     def size(self) -> int:
@@ -157,7 +170,7 @@ class WordVocab:
 
     def tokenize(self, text: str) -> list[str]:
         """``text`` split as this vocabulary's text was (lowercased if it was)."""
-        return tokenize(text, self.lowercase)
+        return tokenize(text, self.lowercase, self.pattern)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """The ids ``[N]`` of N tokens, ``<unk>`` (0) for those outside the vocabulary."""
@@ -192,8 +205,14 @@ class WordVocab:
         return detokenize(self.words(ids))
 
     def to_dict(self) -> dict:
-        """A JSON-able description: ``{"type": "word", "tokens": [...], "lowercase": b}``."""
-        return {"type": "word", "tokens": list(self.tokens), "lowercase": self.lowercase}
+        """A JSON-able description: ``{"type": "word", "tokens": [...], "lowercase": b,
+        "pattern": p}``."""
+        return {
+            "type": "word",
+            "tokens": list(self.tokens),
+            "lowercase": self.lowercase,
+            "pattern": self.pattern,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "WordVocab":
@@ -204,12 +223,15 @@ class WordVocab:
                 " got another; the vocabulary is damaged or of another kind"
             )
         tokens, lowercase = data.get("tokens"), data.get("lowercase", False)
-        if not isinstance(tokens, list) or not isinstance(lowercase, bool):
+        pattern = data.get("pattern", TOKEN_PATTERN)
+        if not (
+            isinstance(tokens, list) and isinstance(lowercase, bool) and isinstance(pattern, str)
+        ):
             raise DataError(
-                'the word vocabulary\'s "tokens" must be a list of strings and its "lowercase"'
-                " true or false; the vocabulary is damaged"
+                'the word vocabulary\'s "tokens" must be a list of strings, its "lowercase"'
+                ' true or false and its "pattern" a string; the vocabulary is damaged'
             )
-        return cls(tokens, lowercase=lowercase)
+        return cls(tokens, lowercase=lowercase, pattern=pattern)
 
     def __len__(self) -> int:
         return self.size
@@ -219,10 +241,11 @@ class WordVocab:
             isinstance(other, WordVocab)
             and self.tokens == other.tokens
             and self.lowercase == other.lowercase
+            and self.pattern == other.pattern
         )
 
     def __hash__(self) -> int:
-        return hash((self.tokens, self.lowercase))
+        return hash((self.tokens, self.lowercase, self.pattern))
 
     def __repr__(self) -> str:
         return f"WordVocab(size={self.size}, lowercase={self.lowercase})"
