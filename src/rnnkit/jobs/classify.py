@@ -423,9 +423,7 @@ def search(
         )
         predicted = predict_classes(model, held)
         counts = np.bincount(held.y, minlength=data.num_classes)
-        loss = trained.val_loss
-        if loss is None:
-            loss = evaluate_arrays(model, held.x, held.y, held.lengths)
+        loss = evaluate_arrays(model, held.x, held.y, held.lengths)
         score = Score(
             accuracy=float(np.mean(predicted == held.y)),
             loss=float(loss),
