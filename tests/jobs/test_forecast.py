@@ -358,10 +358,31 @@ def test_a_network_behind_seasonal_naive_is_flagged():
     assert [r["model"] for r in best] == ["seasonal naive m=8"]
 
 
+def test_the_statistical_baselines_get_the_season_detected_in_the_training_part(monkeypatch):
+    from rnnkit.baselines import statistical as st
+    from rnnkit.data.timeseries import trend_seasonal
+
+    calls = []
+
+    def fake(values, n_train, origins, horizon, *, method, season):
+        calls.append((method, season, n_train))
+        forecasts = np.zeros((len(origins), horizon, values.shape[1]))
+        return st.Baseline(f"{method} m={season}", forecasts, [], 0.0)
+
+    monkeypatch.setattr(st, "rolling_forecasts", fake)
+    series = Series("airline-like", ["v"], trend_seasonal(96)[:, None])
+    setup = Setup(lookback=12, horizon=6, test_size=12, stat="auto")  # no season given
+    report = run_forecast(series, setup, [Net(cell="ffnn", hidden_size=2)], Fit(epochs=1))
+    assert report["season"] == 12 and report["season_found"].startswith("season 12 detected")
+    assert calls == [("ets", 12, 84), ("sarima", 12, 84)]
+    assert [r["model"] for r in report["results"]][-2:] == ["ets m=12", "sarima m=12"]
+
+
+@pytest.mark.slow
 def test_the_statistical_baselines_are_seasonal_when_a_season_is_given():
     from rnnkit.data.timeseries import trend_seasonal
 
-    series = Series("airline-like", ["v"], trend_seasonal(84)[:, None])
+    series = Series("airline-like", ["v"], trend_seasonal(60)[:, None])
     setup = Setup(lookback=12, horizon=6, season=12, test_size=12, stat="auto")
     report = run_forecast(series, setup, [Net(cell="ffnn", hidden_size=2)], Fit(epochs=1))
     names = [r["model"] for r in report["results"]]
