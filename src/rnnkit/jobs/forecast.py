@@ -22,8 +22,12 @@ from the training part's autocorrelation (``rnnkit.baselines.seasonality``) and 
 32 and the direct strategy; (2) the other strategy; (3) the other lookback (m and 2m for a
 season m ≥ 8, else 12 and 24); (4) hidden size 16.  Each stage keeps the best validation
 MASE so far.  An option given by the user pins its dimension.  The search stops at its
-budget (``trials`` or ``minutes``; a trial's training is capped by the time left), and the
-report holds the validation table of every trial, ranked, the choice marked.  Without the
+budget (``trials`` or ``minutes``; a trial's training is capped by the time left, so with a
+minutes budget the number of trials depends on the machine), and the report holds the
+validation table of every trial, ranked, the choice marked.  The chosen settings are then
+trained again on every window of the training part (``refit``), for as many epochs as the
+chosen trial's best: that network predicts, and the chosen trial's validation residuals
+give its intervals.  Without the
 search (``search=False``) every net is trained with both strategies at the given setup, as
 before, and the one of least validation MASE predicts.
 
@@ -39,7 +43,8 @@ ahead, season, the value columns, the date column and the frequency inferred fro
 part's dates (``timeseries.infer_frequency``: calendar months, quarters or years, or a fixed
 step such as a day or a week).  The prediction intervals are known only after training: they
 are the per-step quantiles (10/90 % and 2.5/97.5 %) of the validation residuals (truth −
-forecast from every validation origin), written to ``RUN/<network>/intervals.json`` (beside
+forecast from every validation origin; log ratios for a log-scaled network, so its intervals
+widen with the level), written to ``RUN/<network>/intervals.json`` (beside
 its ``best``/``last``, atomically) — a checkpoint copied alone still forecasts, without
 intervals.  ``RUN/run.json`` names the network that predicts.  The forecaster reads the whole
 CSV as history (its last L values are used; gaps are interpolated) and forecasts ``horizon``
