@@ -646,7 +646,8 @@ def run_forecast(
 
     ``search`` None: every net with every strategy at ``setup``; else the staged search
     (``nets[0]``'s cell; ``nets[1]``, if any, is the feed-forward baseline trained with the
-    chosen settings).  ``minutes`` (0: none) bounds the whole job: the search gets at most
+    chosen settings).  ``minutes`` (0: none; ignored, as is the search's, under mpiexec, whose
+    processes must agree on every step) bounds the whole job: the search gets at most
     half of it (the networks without a search 60 %), the feed-forward baseline a tenth, and a
     statistical baseline not yet begun when it is spent is skipped (and said).  Returns a JSON-able
     report, plus the forecasts themselves under ``"_arrays"``.  ``run_dir`` keeps each
@@ -683,6 +684,11 @@ def run_forecast(
         "val_fraction": setup.val_fraction,
     }
     budget_note = ""
+    if comm.size > 1 and (minutes or (search is not None and search.minutes)):
+        # clocks differ between processes: under mpiexec the budget is counted in trials
+        minutes = 0.0
+        search = None if search is None else replace(search, minutes=0.0)
+        notes.append("under mpiexec the budget is counted in trials only, not minutes")
     if search is not None and minutes:
         search = replace(search, minutes=min(search.minutes or math.inf, 0.5 * minutes))
         budget_note = (
