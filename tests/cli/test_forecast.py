@@ -102,6 +102,9 @@ def test_json_output_parses_and_holds_every_model(series_csv, capsys):
     report = json.loads(out)
     assert [r["model"] for r in report["results"]] == ["gru (direct)", "seasonal naive m=8"]
     assert report["missing_filled"] == {"level": 1} and err == ""
+    assert isinstance(report["not_learned"]["flag"], bool)  # 2 epochs: said either way
+    assert report["not_learned"]["flag"] == ("has not learned" in report["not_learned"]["message"])
+    assert sorted(r["rank"] for r in report["results"]) == [1, 2]
 
 
 def test_plot_writes_a_png(series_csv, tmp_path, capsys):
