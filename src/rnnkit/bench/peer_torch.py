@@ -1,10 +1,14 @@
 """PyTorch eager peers: ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (tanh) + ``nn.Linear``, Adam.
 
+torch runs 2 intra-op threads, or ``OPENBLAS_NUM_THREADS`` of them when that is set, so a run
+limited to one BLAS thread compares like with like.
+
 The training step mirrors rnnkit's: one-hot float inputs (or vectors), readout at every
 step, cross-entropy or MSE, ``loss.backward()``, ``Adam.step()``.  Streaming runs the
 matching ``LSTMCell`` / ``GRUCell`` / ``RNNCell`` one step at a time under ``no_grad``.
 """
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -16,10 +20,12 @@ CELLS = {"lstm": "LSTMCell", "gru": "GRUCell", "elman": "RNNCell"}
 
 
 def load(threads: int = 2):
-    """torch with ``threads`` intra-op threads (ImportError when it is not installed)."""
+    """torch with ``threads`` intra-op threads, or as many as ``OPENBLAS_NUM_THREADS`` gives
+    rnnkit's products when it is set (ImportError when torch is not installed)."""
     import torch
 
-    torch.set_num_threads(threads)
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "").strip()
+    torch.set_num_threads(int(blas_threads) if blas_threads.isdigit() else threads)
     return torch
 
 
