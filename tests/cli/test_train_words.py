@@ -123,3 +123,28 @@ def test_the_ffnn_baseline_trains_beside_a_word_model_and_compares_perplexity(
     printed = capsys.readouterr().out
     assert "validation perplexity" in printed.splitlines()[-3]  # the comparison's header
     assert json.loads((out / "run.json").read_text()) == {"job": "train", "predicts": None}
+
+
+@pytest.mark.parametrize(
+    "tokens, line",
+    [
+        ("words", "validation perplexity 7.39 (2.000 nats/word; best 2.72 at step 4; uniform: V"),
+        ("chars", "validation 2.885 bits/char  (best 1.443 at step 4; uniform: log2 V"),
+    ],
+)
+def test_the_summary_names_the_best_validation_when_the_last_is_worse(
+    text_file, capsys, tokens, line
+):
+    from rnnkit.cli.train import _report
+    from rnnkit.config import TrainConfig
+    from rnnkit.jobs.charmodel import start_run
+
+    train = TrainConfig(steps=9, batch_size=4, seq_len=10)
+    run = start_run(
+        [str(text_file)], 0, {"cell": "gru", "hidden_size": 4}, train, None, tokens=tokens
+    )
+    result = {"steps": 9, **run.figures(2.0), "best_val_loss": 1.0, "best_step": 4, "skipped": 0}
+    _report(run, result, "DIR")
+    assert line in capsys.readouterr().out
+    _report(run, {**result, "best_val_loss": 2.0, "best_step": 9}, "DIR")
+    assert "best" not in capsys.readouterr().out.splitlines()[0]

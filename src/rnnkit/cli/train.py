@@ -242,15 +242,22 @@ def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
 
 
 def _report(run, result: dict[str, Any], out) -> None:
+    import math
+
+    best = ""
+    if result["best_val_loss"] != result["val_loss"] and math.isfinite(result["best_val_loss"]):
+        shown = run.figures(result["best_val_loss"])
+        value = shown["val_perplexity"] if run.words else shown["val_bits_per_char"]
+        best = f"; best {value:.{2 if run.words else 3}f} at step {result['best_step']}"
     if run.words:
         figure = (
             f"validation perplexity {result['val_perplexity']:.2f}"
-            f" ({result['val_loss']:.3f} nats/word; uniform: V = {run.vocab.size})"
+            f" ({result['val_loss']:.3f} nats/word{best}; uniform: V = {run.vocab.size})"
         )
     else:
         figure = (
             f"validation {result['val_bits_per_char']:.3f} bits/char"
-            f"  (uniform: log2 V = {run.log2_vocab:.3f})"
+            f"  ({best[2:] + '; ' if best else ''}uniform: log2 V = {run.log2_vocab:.3f})"
         )
     print(f"steps {result['steps']}  {figure}  skipped {result['skipped']}  saved to {out}")
     print("--- generated text ---")

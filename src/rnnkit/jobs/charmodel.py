@@ -186,6 +186,8 @@ class CharRun:
             "steps": summary.steps,
             "train_loss": summary.train_loss,
             **self.figures(val_loss),
+            "best_val_loss": summary.best,  # the validation loss of ``best`` (NaN: none)
+            "best_step": summary.best_step,
             "skipped": summary.skipped,
             "stopped_by": signalled,
         }
