@@ -148,3 +148,23 @@ def test_the_summary_names_the_best_validation_when_the_last_is_worse(
     assert line in capsys.readouterr().out
     _report(run, {**result, "best_val_loss": 2.0, "best_step": 9}, "DIR")
     assert "best" not in capsys.readouterr().out.splitlines()[0]
+
+
+def test_rnnkit_predict_prints_the_most_likely_next_words_of_each_prompt(
+    text_file, tmp_path, capsys
+):
+    pytest.importorskip("rnnkit.cli.predict")
+    out = tmp_path / "run"
+    assert main(["train", str(text_file), *SMALL, "--steps", "5", "--out", str(out)]) == 0
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The cat sat\nthe zebra\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(prompts)]) == 0
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
+    assert lines[0] == "prompt,rank,token,probability" and len(lines) == 1 + 2 * 5
+    assert [line.split(",")[:2] for line in lines[1:3]] == [
+        ["The cat sat", "1"],
+        ["The cat sat", "2"],
+    ]
+    assert "<unk>" in printed.err  # the note on the unknown word "zebra"
