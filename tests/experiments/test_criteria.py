@@ -16,4 +16,4 @@ from rnnkit.experiments.runner import run_experiment
 def test_the_experiment_claim_holds(name):
     task = get_task(name)
     table = run_experiment(task, list(task.expect), seed=0)
-    assert table.claims_hold(), [(r.cell, r.metric, r.passed) for r in table.rows]
+    assert table.claims_hold(), [(r.cell, r.test_metric, r.passed) for r in table.rows]

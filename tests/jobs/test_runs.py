@@ -71,6 +71,7 @@ def jobs(tmp_path) -> dict[str, list[str]]:
         ],
         "forecast": [
             "forecast",
+            "--no-search",
             "--csv",
             _csv(tmp_path / "series.csv"),
             "--lookback",
@@ -302,3 +303,86 @@ def test_without_out_each_start_gets_a_new_directory_and_resume_needs_out(tmp_pa
         runs.run_directory("seq2seq", None, resume=True, overwrite=False)
     with pytest.raises(ConfigError, match="give one of them"):
         runs.run_directory("seq2seq", "r", resume=True, overwrite=True)
+
+
+# -- a run is never replaced by accident, and has one writer -------------------------------------
+
+
+@pytest.fixture
+def trained(tmp_path) -> tuple[list[str], Path]:
+    """A short character-model run (its command without --out, and its directory)."""
+    text = tmp_path / "text.txt"
+    text.write_text("def f(x):\n    return x + 1\n" * 200)
+    argv = ["train", str(text), "--steps", "20", "--eval-every", "10", "--hidden-size", "8"]
+    argv += ["--seq-len", "16", "--batch-size", "4"]
+    out = tmp_path / "run"
+    assert main([*argv, "--out", str(out)]) == 0
+    return argv, out
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    """Every file of the run and its content, but the lock (which names its last holder)."""
+    files = sorted(p for p in d.rglob("*") if p.is_file() and p.name != ".lock")
+    return {str(p.relative_to(d)): p.read_bytes() for p in files}
+
+
+@pytest.mark.parametrize("keep_best", [True, False])
+def test_a_run_whose_last_points_nowhere_is_refused_and_kept(trained, keep_best, capsys):
+    """A copied run whose ``last`` dangles (``ln -sfn checkpoints/nowhere D/last``) is still
+    a run: a plain ``train --out D`` refuses it and changes nothing, ``--resume`` says the
+    link is broken."""
+    argv, out = trained
+    os.remove(out / "last")
+    os.symlink("checkpoints/nowhere", out / "last")
+    if not keep_best:
+        os.remove(out / "best")
+    before = _files(out)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume"]) == 2
+    assert "points to checkpoints/nowhere, which is missing" in capsys.readouterr().err
+    assert _files(out) == before
+    assert os.readlink(out / "last") == "checkpoints/nowhere"
+
+
+def _hold_lock(out: Path) -> subprocess.Popen:
+    """A process that holds ``out``'s lock as a run's writer does, until killed."""
+    code = (
+        "import sys, time; from pathlib import Path; from rnnkit.jobs import runs; "
+        "runs.lock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(600)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_second_writer_is_refused_and_a_killed_writer_leaves_no_lock(trained, resume, capsys):
+    """While one process writes a run, another is refused with a line naming it; once that
+    process is killed (-9), the run can be continued: the lock died with it."""
+    argv, out = trained
+    before = _files(out)
+    holder = _hold_lock(out)
+    try:
+        capsys.readouterr()
+        again = ["train", "--out", str(out), "--resume", "--steps", "30"]
+        assert main(again if resume else [*argv, "--out", str(out), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert f"is being written by process {holder.pid} on " in err
+        assert _files(out) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["train", "--out", str(out), "--resume", "--steps", "30"]) == 0
+    assert load_with_state(out / "last")[1]["step"] == 30
+
+
+def test_the_writer_s_lock_is_given_up_when_its_command_ends(trained):
+    """A command that ends (here ``main`` in this process) releases its run: another process
+    may take it at once."""
+    _, out = trained
+    code = "import sys, pathlib, rnnkit.jobs.runs as r; r.lock(pathlib.Path(sys.argv[1]))"
+    assert subprocess.run([sys.executable, "-c", code, str(out)]).returncode == 0

@@ -162,6 +162,12 @@ def _prepare(args: argparse.Namespace, comm):
         row_range(settings.batch_size, comm.rank, comm.size)  # ConfigError if B < K
     if args.resume and not args.out:
         raise ConfigError("--resume continues the table saved in --out DIR: give --out")
+    if args.out:
+        from ..jobs import runs
+
+        runs.lock(Path(args.out), comm)
+        if not args.resume:
+            runs.refuse_existing(Path(args.out), overwrite=None)
     options = RunOptions(
         out=None if args.out is None else Path(args.out),
         resume=args.resume,

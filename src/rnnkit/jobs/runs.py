@@ -20,6 +20,7 @@ its networks has a ``last`` or a ``best``.
 
     run_directory      --out, or the default name; --resume/--overwrite checked
     refuse_existing    a new run refuses a directory that holds one, unless --overwrite
+    lock               one process writes a run: a second is refused, naming the first
     clear              --overwrite: the old run goes only once the new one is ready
     prepare            a new run or the saved one, in every rank, then the clearing
     saved_options      the options of the run in a directory, with the changes a resume may make
@@ -35,6 +36,7 @@ its networks has a ``last`` or a ``best``.
 
 import io
 import math
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -82,19 +84,86 @@ def run_directory(
 
 
 def networks(out: Path) -> list[Path]:
-    """The directories of ``out`` that hold a network's run: ``out`` itself and those below it."""
+    """The directories of ``out`` that hold a network's run: ``out`` itself and those below it.
+
+    A network's run is a ``last`` or ``best`` link, even one that points nowhere (a copied
+    or damaged run still holds the other link and the checkpoints), or a ``checkpoints``
+    folder that is not empty.
+    """
     out = Path(out)
     below = sorted(d for d in out.iterdir() if d.is_dir()) if out.is_dir() else []
-    return [d for d in [out, *below] if (d / "last").exists() or (d / "best").exists()]
+    return [d for d in [out, *below] if _holds_network(d)]
 
 
-def refuse_existing(out: Path, overwrite: bool) -> None:
-    """ConfigError if ``out`` holds a run and ``overwrite`` is not given."""
+def _holds_network(d: Path) -> bool:
+    from ..io.model_files import CHECKPOINTS
+
+    if any(os.path.lexists(d / link) for link in ("last", "best")):
+        return True
+    return (d / CHECKPOINTS).is_dir() and any((d / CHECKPOINTS).iterdir())
+
+
+def refuse_existing(out: Path, overwrite: bool | None) -> None:
+    """ConfigError if ``out`` holds a run and ``overwrite`` is not given (None: the command
+    has no ``--overwrite``)."""
     if networks(out) and not overwrite:
+        afresh = "" if overwrite is None else "pass --overwrite to start afresh (losing it), "
         raise ConfigError(
-            f"{out} already holds a run; continue it with --resume, pass "
-            "--overwrite to start afresh (losing it), or choose another --out"
+            f"{out} already holds a run; continue it with --resume, {afresh}"
+            "or choose another --out"
         )
+
+
+# -- one writer -----------------------------------------------------------------------------------
+
+LOCK_NAME = ".lock"
+"""The file of a run directory that its writing process holds locked."""
+
+_held: dict[Path, int] = {}  # run directory (resolved) → the open file that holds its lock
+
+
+def lock(out: Path, comm: Comm = LOCAL) -> None:
+    """Make this process the one writer of the run in ``out`` (rank 0 holds the lock).
+
+    ``flock`` on ``out/.lock``: the kernel drops the lock when its process ends, however it
+    ends (a kill -9 leaves nothing stuck), and the file names the holder (process, host,
+    command) for the refusal of a second writer.  Held until ``release`` or the process
+    ends; a process that holds it already (a job run again in one process) keeps it.
+    """
+    import fcntl
+    import socket
+    import sys
+
+    if comm.rank != 0:
+        return
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = out.resolve()
+    if key in _held:
+        return
+    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise ConfigError(
+            f"{out} is being written by {holder}; wait for it to end (or stop it), "
+            "or choose another --out"
+        ) from None
+    command = " ".join(["rnnkit", *sys.argv[1:]]) if sys.argv else "rnnkit"
+    os.ftruncate(fd, 0)
+    os.write(fd, f"process {os.getpid()} on {socket.gethostname()} ({command[:200]})".encode())
+    _held[key] = fd
+
+
+def release(out: Path | None = None) -> None:
+    """Give up the lock of the run in ``out`` (None: of every run this process holds)."""
+    keys = list(_held) if out is None else [Path(out).resolve()]
+    for key in keys:
+        fd = _held.pop(key, None)
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor drops the flock
 
 
 def clear(out: Path, comm: Comm = LOCAL) -> None:
@@ -128,6 +197,7 @@ def prepare(
     """
 
     def step() -> Any:
+        lock(out, comm)
         if resume:
             return again()
         refuse_existing(out, overwrite)
@@ -190,10 +260,7 @@ def saved_options(
     if state is None:
         from ..io.checkpoint import read_checkpoint
 
-        if not last.exists():
-            raise CheckpointError(
-                f"{out} holds no run to resume (no {last}); start one without --resume"
-            )
+        no_last(out, last)
         state = read_checkpoint(last).extra
     if not isinstance(state, dict) or not isinstance(state.get("job"), dict):
         raise CheckpointError(
@@ -217,6 +284,21 @@ def saved_options(
     return {**state["job"], **changes}
 
 
+def no_last(run_dir: Path, last: Path) -> None:
+    """CheckpointError unless ``last`` leads to a checkpoint: none, or a link to nowhere."""
+    if last.exists():
+        return
+    if os.path.lexists(last):
+        raise CheckpointError(
+            f"{last} points to {os.readlink(last)}, which is missing: the run cannot "
+            f"continue from it; its other checkpoints are kept (start a new run elsewhere, "
+            f"or --overwrite to replace it)"
+        )
+    raise CheckpointError(
+        f"{run_dir} holds no run to resume (no {last}); start one without --resume"
+    )
+
+
 def load_run(
     out: Path,
     kind: type | tuple[type, ...],
@@ -236,10 +318,7 @@ def load_last(run_dir: Path, kind: type | tuple[type, ...]) -> tuple[Any, dict[s
     from ..io.model_files import load_with_state
 
     last = Path(run_dir) / "last"
-    if not last.exists():
-        raise CheckpointError(
-            f"{run_dir} holds no run to resume (no {last}); start one without --resume"
-        )
+    no_last(run_dir, last)
     model, state = load_with_state(last)
     if (
         not isinstance(model, kind)
@@ -474,7 +553,10 @@ def launch(job: Callable[[Comm], int]) -> int:
     from ..training.distributed import connect
 
     comm = connect()
-    return on_every_rank(lambda: job(comm), comm)
+    try:
+        return on_every_rank(lambda: job(comm), comm)
+    finally:
+        release()
 
 
 def on_every_rank(job: Callable[[], int], comm: Comm) -> int:
