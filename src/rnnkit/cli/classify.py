@@ -1,16 +1,22 @@
 """``rnnkit classify``: many-to-one classification of labelled, variable-length sequences.
 
 Data: ``--dataset`` for sktime's bundled GunPoint, ItalyPowerDemand, JapaneseVowels or
-BasicMotions (published train/test splits), or ``--train FILE [--test FILE]`` (``.npz`` with
-``x``, ``lengths``, ``y``; or long-form ``.csv`` with ``sequence`` and ``label`` columns).
-Each bundled set has documented defaults (``rnnkit.jobs.classify.PRESETS``); options given
-on the command line replace them.  Reports test accuracy and the confusion matrix of the
-recurrent net and (unless ``--no-baseline``) the feed-forward baseline; ``--json`` for
-machine-readable output.  Progress goes to stderr.
+BasicMotions (published train/test splits), or ``--train FILE [--test FILE]``: ``.npz`` with
+``x [N, T, C]`` (or ``[N, T]``), optional ``lengths [N]`` and labels ``y [N]``; or a long-form
+``.csv`` with a header, a ``sequence`` column, a ``label`` column and one column per channel,
+one row per step.  The settings not given (frame, hidden size, direction, learning rate,
+epochs) are chosen by a search on stratified folds of the training split (``--budget``
+trainings or minutes; ``--no-search`` for fixed defaults); ``--minutes`` bounds the whole
+command.  Reports the search's table, then the test accuracy of the recurrent net, the
+feed-forward baseline, 1-NN Euclidean and 1-NN DTW (unless ``--no-baseline``), ranked with
+the best marked ``*``, a line when the net has not learned, and each confusion matrix;
+``--json`` for machine-readable output.  Progress goes to stderr.
 
-The run lives in ``--out DIR`` (default: a new ``runs/classify-<date>-<time>``): the options
-(``job.json``) and, per network, ``DIR/<cell>/`` with ``last``/``best`` checkpoints and
-``metrics.jsonl``.  SIGINT/SIGTERM save ``last`` and exit 128+signum; ``--resume --out DIR``
+The run lives in ``--out DIR`` (default: a new ``runs/classify-<date>-<time>``): per network
+``DIR/<cell>/`` with ``last`` (holding the options) and ``metrics.jsonl``, the search in
+``DIR/search.json`` and ``DIR/run.json`` naming the network that predicts
+(``rnnkit.jobs.predicting.load(DIR).predict_file(FILE)``: the same file formats, labels
+optional).  SIGINT/SIGTERM save ``last`` and exit 128+signum; ``--resume --out DIR``
 continues exactly.  ``mpiexec -n K rnnkit classify …`` splits each batch's rows over K
 processes (the pipeline is ``rnnkit.jobs.classify``).
 """
