@@ -79,8 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--val-fraction",
         type=float,
-        help="with --no-search: hold out this share of the training split to pick the best "
-        "epoch (default 0: train all epochs on all of it)",
+        help="hold out this share of the training split from the final training to pick its "
+        "best epoch (default 0: train all epochs on all of it; the search uses its folds)",
     )
     o.add_argument(
         "--plot", metavar="FILE", help="save the recurrent net's confusion matrix as a PNG"

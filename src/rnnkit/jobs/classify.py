@@ -751,7 +751,7 @@ class Options:
     budget: str = ""  # the search's: trainings (20) or minutes (2m); "": halving, 2 min at most
     folds: int = SEARCH_FOLDS  # stratified folds of the training split the search scores on
     minutes: float = 0.0  # bound on the whole command, split across its stages (0: none)
-    val_fraction: float = 0.0  # without a search: share of the training split for the best epoch
+    val_fraction: float = 0.0  # share of the training split that picks the final best epoch
     fixed: tuple[str, ...] = ()  # the settings given (a search leaves them as they are)
     seed: int = 0
 
