@@ -27,7 +27,8 @@ _LAZY = {
     "resume_run": "rnnkit.jobs.charmodel",
     "generate": "rnnkit.models.sampling",
     "save": "rnnkit.io.model_files",
-    "load": "rnnkit.io.model_files",
+    "load": "rnnkit.jobs.predicting",  # a run: its predictor; a checkpoint: the network
+    "load_model": "rnnkit.io.model_files",
     "from_torch": "rnnkit.io.torch_exchange",
     "export_onnx": "rnnkit.io.onnx_export",
     "export_torch": "rnnkit.io.torch_model",

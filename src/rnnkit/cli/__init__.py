@@ -17,7 +17,11 @@ COMMANDS = {
         "train a character-level model on text files (default: the Python stdlib)",
     ),
     "sample": ("rnnkit.cli.sample", "generate text from a trained character model"),
-    "info": ("rnnkit.cli.info", "describe a saved model or run directory"),
+    "info": ("rnnkit.cli.info", "describe a run (job, options, checkpoints, metrics) or a model"),
+    "predict": (
+        "rnnkit.cli.predict",
+        "predict with a trained run on new data (labels, forecasts past the end, next words)",
+    ),
     "forecast": (
         "rnnkit.cli.forecast",
         "forecast a time series; compare with seasonal naive and ARIMA/ETS",

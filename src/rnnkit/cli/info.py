@@ -1,4 +1,11 @@
-"""``rnnkit info DIR``: what a saved model is — cell, sizes, parameters, training state."""
+"""``rnnkit info DIR``: what a run or a saved model is.
+
+A run directory: its job, the network that predicts, and for each network the step of
+``last`` and of ``best`` (with the best validation figure), the options the run was started
+with, and its metrics log (records, last step, last training loss, last validation figures);
+then the predicting network as below.  A model directory: cell, sizes, parameters, dtype,
+training state, parameter shapes.
+"""
 
 import argparse
 from pathlib import Path
@@ -12,7 +19,7 @@ if TYPE_CHECKING:
 
     SavedConfig = ModelConfig | FFNNConfig | Seq2SeqConfig | ConditionedConfig
 
-SUMMARY = "describe a saved model or run directory"
+SUMMARY = "describe a run (job, options, checkpoints, metrics) or a model"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..io.model_files import load_with_state
 
-    path = model_dir(args.dir)
+    run = describe_run(Path(args.dir))
+    path = model_dir(args.dir) if run is None else run["source"]
     model, state = load_with_state(path)
     c = model.config
     desc: dict[str, Any] = {
@@ -55,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         desc["vocabulary_size"] = len(vocab.get("tokens" if words else "chars") or [])
     if state:
         desc["step"] = state.get("step")
-        best = state.get("best_val")
+        metrics = state.get("metrics")  # a best checkpoint's validation figures
+        best = metrics.get("val_loss") if isinstance(metrics, dict) else state.get("best_val")
         number = isinstance(best, (int, float)) and not isinstance(best, bool)
         bits = best / 0.6931471805599453 if isinstance(best, (int, float)) else None
         if words:
@@ -64,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             desc["best_validation_bits_per_char"] = bits if number else None
     if args.json:
-        print(json.dumps(desc, indent=2))
+        print(json.dumps(desc if run is None else {"run": run, "model": desc}, indent=2))
         return 0
+    if run is not None:
+        _print_run(run)
     print(f"{path}: {_headline(c)}, {desc['parameters']:,} parameters, {_dtype(c)}")
     keys = ("tokens", "vocabulary_size", "step", "best_validation_bits_per_char")
     for key in (*keys, "best_validation_perplexity"):
@@ -129,3 +140,94 @@ def _headline(c: "SavedConfig") -> str:
         f"{rnn.cell}, {rnn.num_layers} layer(s) of {rnn.hidden_size}"
         f"{' x2 directions' if rnn.bidirectional else ''}"
     )
+
+
+def describe_run(out: Path) -> dict[str, Any] | None:
+    """What ``out`` holds as a run (None: it is no run directory): job, the checkpoint that
+    predicts, and each network's checkpoints, options and metrics log."""
+    from ..io.model_files import load as load_model
+    from ..jobs.predicting import checkpoint_of
+    from ..jobs.runs import networks
+
+    found = [] if (out / "config.json").is_file() else networks(out)
+    if not found:
+        return None
+    source = checkpoint_of(out)
+    return {
+        "run": str(out),
+        "job": load_model(source).meta.get("job"),
+        "source": str(source),
+        "networks": [_network(out, d) for d in found],
+    }
+
+
+def _network(out: Path, d: Path) -> dict[str, Any]:
+    """One network's run: the step of ``last`` and ``best``, its options, its metrics log."""
+    import os
+
+    from ..io.checkpoint import read_checkpoint
+    from ..training.metrics import LOG_NAME, read_log
+
+    entry: dict[str, Any] = {"name": "." if d == out else d.name}
+    for link in ("last", "best"):
+        state: Any = None
+        if (d / link).exists():
+            state = read_checkpoint(d / link).extra
+        elif os.path.lexists(d / link):
+            entry[f"{link}_missing"] = os.readlink(d / link)
+        state = state if isinstance(state, dict) else {}
+        entry[f"{link}_step"] = state.get("step")
+        if link == "last":
+            entry["options"] = state.get("job")
+        else:
+            metrics = state.get("metrics")
+            entry["best_validation"] = metrics if isinstance(metrics, dict) else {}
+    records = read_log(d / LOG_NAME) if (d / LOG_NAME).is_file() else []
+    last = records[-1] if records else {}
+    evaluated = [r for r in records if any(k.startswith("val_") for k in r)]
+    entry["metrics"] = {
+        "records": len(records),
+        "last_step": last.get("step"),
+        "last_loss": last.get("loss"),
+        "last_validation": (
+            {k: v for k, v in evaluated[-1].items() if k.startswith("val_")} if evaluated else {}
+        ),
+    }
+    return entry
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    job = run["job"] or "(unknown job)"
+    print(f"{run['run']}: a run of rnnkit {job}; predicts with {run['source']}")
+    for n in run["networks"]:
+        last = n["last_step"] if "last_missing" not in n else f"missing ({n['last_missing']})"
+        best = n["best_step"] if "best_missing" not in n else f"missing ({n['best_missing']})"
+        m = n["metrics"]
+        val = _figures(m["last_validation"])
+        print(
+            f"  {n['name']}: last at step {last}, best at step {best}"
+            + (f" ({_figures(n['best_validation'])})" if n["best_validation"] else "")
+            + f"; metrics.jsonl {m['records']} records"
+            + (f", to step {m['last_step']}, loss {m['last_loss']:.6g}" if m["records"] else "")
+            + (f", last validation: {val}" if val else "")
+        )
+        for k, v in _flat(n["options"] or {}).items():
+            print(f"    {k} = {v}")
+
+
+def _figures(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if _number(v))
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -75,6 +75,11 @@ def load(directory: str | Path) -> Saved:
     return load_with_state(directory)[0]
 
 
+load_model = load
+"""``rnnkit.load_model``: the network of a checkpoint directory (``rnnkit.load`` gives a run's
+predictor)."""
+
+
 def load_with_state(directory: str | Path) -> tuple[Saved, dict[str, Any] | None]:
     """(model, training state saved beside it or None)."""
     ckpt = read_checkpoint(directory)

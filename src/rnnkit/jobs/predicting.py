@@ -125,7 +125,7 @@ def checkpoint_of(path: str | Path, which: str = "best") -> Path:
     raise CheckpointError(f"{network} holds no complete checkpoint ({which}) to predict with")
 
 
-def load(path: str | Path, which: str = "best") -> Predictor:
+def predictor_of(path: str | Path, which: str = "best") -> Predictor:
     """The predictor of the run (or checkpoint) in ``path``: its job's, built from the
     checkpoint ``which`` names (see ``checkpoint_of``)."""
     from ..io.model_files import load as load_model
@@ -137,14 +137,28 @@ def load(path: str | Path, which: str = "best") -> Predictor:
         known = ", ".join(PREDICTORS)
         raise CheckpointError(
             f"{source} was not saved by a job that predicts ({known}); "
-            "train it again with this version of rnnkit, or load the model with "
-            "rnnkit.load_model"
+            "train it again with this version of rnnkit, or load the network alone "
+            "with rnnkit.load_model"
         )
     return import_module(PREDICTORS[job]).predictor(model, source)
 
 
-def print_table(table: Table, *, as_json: bool, out: TextIO = sys.stdout) -> None:
-    """The table as CSV (or JSON) on ``out``; its notes on stderr when printing CSV."""
+def load(path: str | Path, which: str = "best") -> Any:
+    """``rnnkit.load``: a run directory gives its job's predictor (``predictor_of``: the
+    ``best`` checkpoint, or ``which="last"``); a checkpoint directory (``RUN/best``, or one
+    ``rnnkit.save`` wrote) gives the network itself, as ``rnnkit.load_model`` does."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        from ..io.model_files import load as load_model
+
+        return load_model(path)
+    return predictor_of(path, which)
+
+
+def print_table(table: Table, *, as_json: bool, out: TextIO | None = None) -> None:
+    """The table as CSV (or JSON) on ``out`` (None: stdout); its notes on stderr when
+    printing CSV."""
+    out = sys.stdout if out is None else out
     if as_json:
         json.dump(table.to_json(), out, indent=2)
         out.write("\n")
