@@ -159,12 +159,13 @@ def test_rnnkit_predict_prints_the_most_likely_next_words_of_each_prompt(
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The cat sat\nthe zebra\n", encoding="utf-8")
     capsys.readouterr()
-    assert main(["predict", str(out), str(prompts)]) == 0
-    printed = capsys.readouterr()
-    lines = printed.out.splitlines()
+    rows = tmp_path / "rows.csv"
+    assert main(["predict", str(out), str(prompts), "-o", str(rows)]) == 0
+    lines = rows.read_text().splitlines()
     assert lines[0] == "prompt,rank,token,probability" and len(lines) == 1 + 2 * 5
     assert [line.split(",")[:2] for line in lines[1:3]] == [
         ["The cat sat", "1"],
         ["The cat sat", "2"],
     ]
+    printed = capsys.readouterr()
     assert "<unk>" in printed.err  # the note on the unknown word "zebra"

@@ -12,9 +12,10 @@ from rnnkit.config import ModelConfig, TrainConfig
 from rnnkit.data.text import CharVocab
 from rnnkit.data.words import UNKNOWN, WordVocab, tokenize
 from rnnkit.errors import CheckpointError, ConfigError, DataError
-from rnnkit.io.model_files import load_with_state, save
+from rnnkit.io.model_files import load, load_with_state, save
 from rnnkit.jobs import predicting
 from rnnkit.jobs.charmodel import TextPredictor, resume_run, start_run, vocabulary
+from rnnkit.jobs.charmodel import predictor as text_predictor
 from rnnkit.models.model import Model
 
 RNN = {"cell": "gru", "hidden_size": 12}
@@ -234,7 +235,7 @@ def test_a_character_model_predicts_characters_and_old_checkpoints_read_as_chara
     model = load_with_state(old)[0]
     assert vocabulary(model.meta, old) == CharVocab.from_text("abc \n")
     new = save(_char_model({"tokens": "chars", "job": "train"}), tmp_path / "new")
-    predictor = predicting.load(new)
+    predictor = text_predictor(load(new), new)
     assert predictor.tokens == "chars"
     newline = predictor.vocab.chars.index("\n")
     expected = _softmax_after(predictor.model, predictor.vocab.encode("ab c"), newline)
