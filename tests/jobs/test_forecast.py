@@ -399,3 +399,14 @@ def test_a_spent_minute_budget_skips_the_statistical_baselines_and_says_so():
         n.startswith("ETS skipped: the 1e-06-minute budget was spent") for n in report["notes"]
     )
     assert not any(r["model"].startswith("ETS") for r in report["results"])
+
+
+def test_on_a_short_series_the_search_keeps_to_lookbacks_and_strategies_that_fit():
+    from rnnkit.data.timeseries import trend_seasonal
+    from rnnkit.jobs.forecast import Search
+
+    series = Series("short", ["v"], trend_seasonal(40, seed=3)[:, None])
+    setup = Setup(horizon=12, season=1, stat="none")  # 28 training steps, 12 of validation
+    report = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, search=Search(trials=2))
+    trials = [r["model"] for r in report["validation"] if r["model"] != "naive"]
+    assert trials == ["gru-recursive-relative-L8-H32", "gru-recursive-level-L8-H32"]

@@ -576,6 +576,23 @@ def _fits(choice: Choice, n_train: int, setup: Setup) -> bool:
     return val_start(n_train, setup) - choice.lookback - ahead + 1 >= 8
 
 
+def fitting(base: dict[str, list[Any]], n_train: int, setup: Setup, pinned: set[str]) -> None:
+    """Keep in ``base`` the lookbacks and strategies that leave at least 8 training windows
+    (a short series: the longest lookback that does, at most 12, recursive), unless pinned."""
+    start = val_start(n_train, setup)
+
+    def longest(strategy: str) -> int:
+        return start - (setup.horizon if strategy == "direct" else 1) - 7
+
+    if "lookback" not in pinned:
+        base["lookback"] = [L for L in base["lookback"] if L <= longest("recursive")] or [
+            max(1, min(12, longest("recursive")))
+        ]
+    if "strategy" not in pinned:
+        shortest = min(base["lookback"])
+        base["strategy"] = [s for s in base["strategy"] if shortest <= longest(s)] or ["recursive"]
+
+
 def staged_search(
     base: dict[str, list[Any]],
     train: Callable[[Choice], Candidate],
@@ -776,6 +793,7 @@ def run_forecast(
             "lookback": lookbacks_for(season, setup.lookback if "lookback" in pinned else None),
             "hidden": [net.hidden_size] if "hidden" in pinned else [32, 16],
         }
+        fitting(base, n_train, setup, pinned)
         search_start = time.perf_counter()
 
         def one(choice: Choice) -> Candidate:
@@ -785,7 +803,7 @@ def run_forecast(
             return train(choice, net, len(trials), choice.name, left)
 
         def allowed(choice: Choice) -> bool:
-            return _fits(choice, n_train, setup) or choice.lookback == min(base["lookback"])
+            return _fits(choice, n_train, setup) or {"lookback", "strategy"} <= pinned
 
         trials = staged_search(base, one, search, net.cell, allowed=allowed, log=log)
         if not trials:
@@ -998,7 +1016,8 @@ def _validation_table(
         }
         for c in candidates
     ]
-    rows.append({"model": f"seasonal naive m={season}", "val_mase": naive, "chosen": False})
+    name = f"seasonal naive m={season}" if season > 1 else "naive"
+    rows.append({"model": name, "val_mase": naive, "chosen": False})
     for row, rank in zip(rows, ranks([r["val_mase"] for r in rows])):
         row["rank"] = rank
     return {"rows": rows, "seasonal_naive_mase": naive}
