@@ -3,6 +3,7 @@ through the engine in a run directory (resume, signals, NaN guard, SIGKILL, 2 MP
 
 import argparse
 import io
+import json
 import re
 import signal
 
@@ -207,3 +208,38 @@ def test_two_ranks_train_as_one_process(tmp_path):
         tmp_path,
     )
     assert max_difference(tmp_path / "otm-1", tmp_path / "otm-2") < 1e-12
+
+
+def test_predict_generates_from_new_conditions(tmp_path, capsys):
+    """``rnnkit predict RUN FILE`` on a one-to-many run: a class per line (its number or its
+    word) → the sequence the network generates from it; a class it lacks is named."""
+    out = tmp_path / "w"
+    argv = ["words", "--words", "cat,dog", "--steps", "6", "--hidden-size", "8", "--out", str(out)]
+    assert _main(argv) == 0
+    (tmp_path / "c.txt").write_text("dog\n0\n")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "c.txt"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    net = rnnkit.load(out / "best")
+    made = net.generate(np.array([1, 0]), np.zeros(2, np.int64), 4)
+    vocab = net.meta["vocab"]
+    expected = ["".join(vocab[i] for i in m).split(".")[0] for m in made]
+    assert rows == [{"condition": c, "text": t} for c, t in zip(["dog", "0"], expected)]
+    (tmp_path / "bad.txt").write_text("cow\n")
+    assert main(["predict", str(out), str(tmp_path / "bad.txt")]) == 2
+    assert "bad.txt, line 1: 'cow' is no class of this run" in capsys.readouterr().err
+
+
+def test_predict_generates_a_sine_wave_per_period(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert _main(["sine", *TINY, "--condition", "value", "--out", str(out)]) == 0
+    (tmp_path / "p.txt").write_text("10\n20.5\n")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "p.txt"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 2 * 12 and rows[12] == {**rows[12], "condition": "20.5", "step": 1}
+    net = rnnkit.load(out / "best")
+    made = net.generate(
+        job.period_value([10.0, 20.5]).astype(np.float32), np.zeros((2, 1), np.float32), 12
+    )
+    np.testing.assert_array_equal([r["value"] for r in rows], made[..., 0].ravel())

@@ -316,3 +316,23 @@ def test_reversing_strings_is_learned_to_ninety_percent_exact_match(tmp_path, ca
     assert _main(["reverse", "--steps", "6000", "--json"], tmp_path / "r") == 0
     result = json.loads(capsys.readouterr().out)
     assert result["greedy_exact_match"] >= 0.9 and result["beam_exact_match"] >= 0.9
+
+
+def test_predict_decodes_new_sources_as_the_trained_model_does(tmp_path, capsys):
+    """``rnnkit predict RUN FILE`` on a seq2seq run: one source per line → its beam-decoded
+    output, equal to the model's own decoding; a character outside the task is named."""
+    out = tmp_path / "r"
+    assert _main(["reverse", *TINY, "--max-len", "4", "--beam", "2"], out) == 0
+    (tmp_path / "in.txt").write_text("abc\n\nba\n")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "in.txt"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["input"] for r in rows] == ["abc", "ba"]
+    model = rnnkit.load(out / "best")
+    vocab = job.Seq2SeqVocab(model.meta["chars"])
+    ids, lengths = vocab.pad(["abc", "ba"])
+    expected = [vocab.decode(o) for o in model.beam(ids, lengths, 4, 2)]
+    assert [r["output"] for r in rows] == expected
+    (tmp_path / "bad.txt").write_text("ab\nab9\n")
+    assert main(["predict", str(out), str(tmp_path / "bad.txt")]) == 2
+    assert "bad.txt, line 2: characters ['9'] are not among" in capsys.readouterr().err

@@ -21,6 +21,12 @@ generated once, at the end (``Results``).
 Gradients.  ``gradients`` is the engine's ``Custom`` function: the model's loss
 (cross-entropy or MSE) with the teacher-forced inputs, and its BPTT into the conditioning
 map; ``count`` is the number of positions, so K data-parallel ranks combine into one.
+
+Prediction.  The network's ``meta`` holds the task and, under ``"preprocessing"``, the
+condition's kind, the classes (the periods, or the words) and the length generated, so
+``predictor(model, source)`` (``rnnkit.load(RUN)``, ``rnnkit predict RUN FILE``) generates
+from new conditions alone: one per line — a class (its number, or the word itself), or a
+period for ``condition="value"``.
 """
 
 import time
@@ -33,13 +39,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..config import ModelConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..layers.recurrent import RecurrentConfig
 from ..models.conditioned import Conditioned, ConditionedConfig
 from ..training import Batch, Budget, Custom, Engine, Optimization, Shuffled, Summary, Validation
 from ..training.bptt import Step, objective
 from ..training.distributed import LOCAL, Comm
 from . import runs
+from .predicting import Table, read_lines
+
+JOB = "one-to-many"
 
 PERIODS = (8.0, 24.0)
 """Shortest and longest period of the sine task, in steps."""
@@ -291,9 +300,7 @@ def start(job: OneToManyJob, out: Path | None, comm: Comm = LOCAL) -> OneToManyR
     """A new run: the task's sequences and a freshly initialised model (generator [seed, 0])."""
     task = make_task(job)
     rng = np.random.default_rng([job.seed, 0])
-    net = Conditioned(
-        model_config(job, task), rng=rng, meta={"task": job.task, "vocab": task.vocab}
-    )
+    net = Conditioned(model_config(job, task), rng=rng, meta=_meta(job, task))
     return _assemble(job, net, task, rng, out, comm)
 
 
@@ -335,3 +342,98 @@ def _assemble(
         batch_size=job.batch_size,
     )
     return OneToManyRun(job, net, engine, task, source, val, out)
+
+
+def _meta(job: OneToManyJob, task: Task) -> dict[str, Any]:
+    """What generation from new conditions needs, saved with the network."""
+    classes: list[Any] = (
+        [w.strip() for w in job.words.split(",") if w.strip()]
+        if job.task == "words"
+        else shown_periods(job).tolist()
+    )
+    return {
+        "job": JOB,
+        "task": job.task,
+        "vocab": task.vocab,
+        "preprocessing": {
+            "condition": job.condition,
+            "classes": classes,
+            "length": int(task.truth.shape[1]),
+        },
+    }
+
+
+# -- prediction ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A trained conditioned network that generates from new conditions."""
+
+    model: Conditioned
+    source: Path
+    job: str = JOB
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return self.model.meta["preprocessing"]
+
+    def conditions(self, given: list[str], where: str = "") -> np.ndarray:
+        """The network's conditions for ``given`` texts: ``[K]`` class ids (a class's number
+        or name) or ``[K, 1]`` period values (a period in steps)."""
+        prep = self.preprocessing
+        if prep["condition"] == "value":
+            try:
+                periods = [float(g) for g in given]
+            except ValueError as e:
+                raise DataError(f"{where}a period in steps is a number: {e}") from None
+            return period_value(periods).astype(self.model.model.config.dtype)
+        names = [str(c) for c in prep["classes"]]
+        ids = []
+        for g in given:
+            g = g.strip()
+            if g in names:
+                ids.append(names.index(g))
+            elif g.isdigit() and int(g) < len(names):
+                ids.append(int(g))
+            else:
+                raise DataError(
+                    f"{where}{g!r} is no class of this run: give 0 … {len(names) - 1} "
+                    f"or one of {', '.join(names)}"
+                )
+        return np.array(ids, dtype=np.int64)
+
+    def generate(self, given: list[str], length: int | None = None) -> list[Any]:
+        """Each condition's generated sequence: a string (words), or ``[T]`` values."""
+        c = self.conditions(given)
+        T = self.preprocessing["length"] if length is None else length
+        vocab = self.model.meta["vocab"]
+        start = (
+            np.zeros(len(c), np.int64)
+            if vocab
+            else np.zeros((len(c), 1), self.model.model.config.dtype)
+        )
+        out = self.model.generate(c, start, T)
+        if vocab:
+            return ["".join(vocab[i] for i in row).split(".")[0] for row in out]
+        return [row[:, 0] for row in out]
+
+    def predict_file(self, path: str | Path) -> Table:
+        """One condition per line → (condition, text) rows, or (condition, step, value)."""
+        lines = read_lines(path)
+        for number, text in lines:
+            self.conditions([text], f"{path}, line {number}: ")
+        given = [text.strip() for _, text in lines]
+        made = self.generate(given)
+        note = f"{len(given)} conditions, generated by the model in {self.source}"
+        if self.model.meta["vocab"]:
+            return Table(["condition", "text"], [[g, m] for g, m in zip(given, made)], [note])
+        rows = [[g, t + 1, float(v)] for g, m in zip(given, made) for t, v in enumerate(m)]
+        return Table(["condition", "step", "value"], rows, [note])
+
+
+def predictor(model: Any, source: Path) -> Generator:
+    """The ``Generator`` of a one-to-many run's network (``jobs.predicting``)."""
+    if not isinstance(model, Conditioned):
+        raise ConfigError(f"{source} holds no conditioned network")
+    return Generator(model, Path(source))

@@ -155,6 +155,22 @@ def load(path: str | Path, which: str = "best") -> Any:
     return predictor_of(path, which)
 
 
+def read_lines(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, text) of each line of a UTF-8 text file that is not blank."""
+    from ..errors import DataError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    lines = [(k, line) for k, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise DataError(f"{path}: no input lines")
+    return lines
+
+
 def print_table(table: Table, *, as_json: bool, out: TextIO | None = None) -> None:
     """The table as CSV (or JSON) on ``out`` (None: stdout); its notes on stderr when
     printing CSV."""

@@ -19,6 +19,10 @@ combine into one process's.
 Runs.  ``start`` and ``resume`` build a ``Seq2SeqRun``; ``RUN/last`` holds the job's options
 (``Seq2SeqJob.to_dict``), from which a resume rebuilds the same data and model
 (``jobs.runs``).  ``rnnkit.load(RUN/best)`` returns the ``Seq2Seq`` model.
+
+Prediction.  The model's ``meta`` holds the task, its characters and, under
+``"preprocessing"``, the longest target and the beam width, so ``predictor(model, source)``
+(``rnnkit.load(RUN)``, ``rnnkit predict RUN FILE``) decodes new sources alone: one per line.
 """
 
 import time
@@ -36,12 +40,15 @@ from ..data.synthetic import (
     addition_pairs,
     reverse_pairs,
 )
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match
 from ..training import Batch, Budget, Custom, Engine, Generated, Optimization, Summary, Validation
 from ..training.bptt import Step
 from ..training.distributed import LOCAL, Comm
 from . import runs
+from .predicting import Table, read_lines
+
+JOB = "seq2seq"
 
 Pairs = list[tuple[str, str]]
 
@@ -227,7 +234,13 @@ def start(job: Seq2SeqJob, out: Path | None, comm: Comm = LOCAL) -> Seq2SeqRun:
         num_layers=job.num_layers,
         dtype=job.dtype,
     )
-    model = Seq2Seq(config, rng=rng, meta={"task": job.task, "chars": data.vocab.chars})
+    meta = {
+        "job": JOB,
+        "task": job.task,
+        "chars": data.vocab.chars,
+        "preprocessing": {"longest_target": longest_target(job), "beam": job.beam},
+    }
+    model = Seq2Seq(config, rng=rng, meta=meta)
     return Seq2SeqRun(job, model, _engine(model, job, rng, comm), data, out)
 
 
@@ -250,3 +263,60 @@ def _engine(model: Seq2Seq, job: Seq2SeqJob, rng: np.random.Generator, comm: Com
         comm=comm,
         batch_size=job.batch_size,
     )
+
+
+# -- prediction ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Translator:
+    """A trained encoder–decoder that decodes new sources (``rnnkit predict RUN FILE``)."""
+
+    model: Seq2Seq
+    source: Path
+    job: str = JOB
+
+    @property
+    def vocab(self) -> Seq2SeqVocab:
+        return Seq2SeqVocab(self.model.meta["chars"])
+
+    def translate(self, texts: list[str], beam: int | None = None) -> list[str]:
+        """The decoded output of each text: beam search of width ``beam`` (None: the run's),
+        at most the run's longest target or the text's length, whichever is longer."""
+        if not texts:
+            return []
+        prep = self.model.meta["preprocessing"]
+        width = prep["beam"] if beam is None else beam
+        ids, lengths = self.vocab.pad(texts)
+        longest = max(int(prep["longest_target"]), int(lengths.max()) + 1)
+        out = (
+            self.model.beam(ids, lengths, longest, width)
+            if width > 1
+            else self.model.greedy(ids, lengths, longest)
+        )
+        return [self.vocab.decode(o) for o in out]
+
+    def predict_file(self, path: str | Path) -> Table:
+        """One source per line (blank lines skipped) → rows of (input, output)."""
+        lines = read_lines(path)
+        for number, text in lines:
+            missing = sorted(set(text) - set(self.vocab.chars))
+            if missing:
+                raise DataError(
+                    f"{path}, line {number}: characters {missing} are not among the "
+                    f"{self.model.meta['task']} task's {self.vocab.chars!r}"
+                )
+        texts = [text for _, text in lines]
+        note = f"decoded with beam width {self.model.meta['preprocessing']['beam']}"
+        return Table(
+            ["input", "output"],
+            [[t, o] for t, o in zip(texts, self.translate(texts), strict=True)],
+            [f"{len(texts)} inputs {note} by the model in {self.source}"],
+        )
+
+
+def predictor(model: Any, source: Path) -> Translator:
+    """The ``Translator`` of a seq2seq run's network (``jobs.predicting``)."""
+    if not isinstance(model, Seq2Seq):
+        raise ConfigError(f"{source} holds no encoder–decoder")
+    return Translator(model, Path(source))
