@@ -410,3 +410,23 @@ def test_on_a_short_series_the_search_keeps_to_lookbacks_and_strategies_that_fit
     report = run_forecast(series, setup, TINY_NETS[:1], TINY_FIT, search=Search(trials=2))
     trials = [r["model"] for r in report["validation"] if r["model"] != "naive"]
     assert trials == ["gru-recursive-relative-L8-H32", "gru-recursive-level-L8-H32"]
+
+
+def test_a_multichannel_run_forecasts_every_channel_in_long_rows(tmp_path):
+    from rnnkit.jobs import predicting
+
+    path = tmp_path / "two.csv"
+    values = np.hstack([_seasonal_series(n=60), 2 + _seasonal_series(n=60, seed=1)])
+    days = np.arange(np.datetime64("2021-03-01"), np.datetime64("2021-03-01") + 60)
+    rows = [f"{d},{u},{v}" for d, (u, v) in zip(days, values)]
+    path.write_text("date,a,b\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out, (series, _, _) = _tiny_run(tmp_path, path, "direct")
+    assert series.header == ["a", "b"] and series.date_column == "date"
+    table = predicting.load(out).predict_file(path)
+    assert table.columns == ["date", "column", "forecast", "lower", "upper"]
+    assert [r[:2] for r in table.rows[:3]] == [
+        ["2021-04-30", "a"],
+        ["2021-04-30", "b"],
+        ["2021-05-01", "a"],
+    ]
+    assert len(table.rows) == 8
