@@ -242,4 +242,5 @@ def test_minutes_bound_the_command_and_the_header_says_how(files, capsys):
     assert command.run(_parse(argv)) == 0
     out, err = capsys.readouterr()
     assert "time bound 0.5 min" in out.splitlines()[0]
+    assert out.splitlines()[1].startswith("time bound 0.5 min: search ≤ 0.3 min, recurrent ≤")
     assert "time bound 0.5 min: search ≤ 0.3 min, recurrent ≤" in err

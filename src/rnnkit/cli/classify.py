@@ -249,6 +249,8 @@ def format_report(report: dict) -> str:
         + (f", read in frames of {report['frame']}" if report["frame"] > 1 else "")
         + (f"; time bound {report['minutes']:g} min" if report.get("minutes") else ""),
     ]
+    if report.get("time_split"):
+        lines.append(report["time_split"])
     if report.get("search"):
         lines += format_search(report["search"])
     lines.append(f"  {'rank':>4} {'model':<52} {'accuracy':>8} {'epochs':>6} {'seconds':>8}")

@@ -914,6 +914,7 @@ def classify(
         "predicts": net.cell,
         "search": found,
         "minutes": options.minutes,
+        "time_split": time_split(options) if options.minutes and comm.size == 1 else None,
         "seconds": round(time.monotonic() - start, 1),
         "results": rank(results),
         "not_learned": reason is not None,
@@ -962,7 +963,11 @@ def run_job(
             + f"; run in {out}"
         )
         if options.minutes:
-            log(time_split(options))
+            log(
+                time_split(options)
+                if comm.size == 1
+                else "--minutes is not applied under mpiexec (each process's clock is its own)"
+            )
     with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
         report = classify(train_set, test_set, options, log=log, run_dir=out, comm=comm, stop=stop)
     return {"dataset": name, **report}
