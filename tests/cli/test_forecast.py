@@ -229,3 +229,25 @@ def test_the_rnnkit_command_runs_it_once_registered(series_csv, monkeypatch, cap
     ]
     assert cli.main(argv) == 0
     assert "gru (recursive)" in capsys.readouterr().out
+
+
+def test_rnnkit_predict_prints_the_dated_forecast_of_a_run(tmp_path, capsys):
+    from rnnkit import cli
+    from rnnkit.data.timeseries import trend_seasonal
+
+    values = trend_seasonal(48)
+    months = np.arange(np.datetime64("2016-01"), np.datetime64("2020-01"))
+    path = tmp_path / "sales.csv"
+    rows = [f"{m},{float(v)!r}" for m, v in zip(months, values)]
+    path.write_text("month,sales\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["forecast", "--csv", str(path), "--horizon", "2", "--test-size", "6", "--stat"]
+    argv += ["none", "--no-search", "--hidden-size", "4", "--epochs", "2", "--lookback", "6"]
+    assert cli.main([*argv, "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", str(out), str(path)]) == 0
+    printed, notes = capsys.readouterr()
+    lines = printed.strip().splitlines()
+    assert lines[0] == "date,forecast,lower,upper" and len(lines) == 3
+    assert [line.split(",")[0] for line in lines[1:]] == ["2020-01", "2020-02"]
+    assert "80 % interval from validation residuals" in notes
