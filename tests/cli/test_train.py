@@ -374,7 +374,7 @@ def test_the_ffnn_baseline_trains_samples_resumes_and_describes_itself(
     assert main(["info", str(out)]) == 0
     assert "ffnn (feed-forward baseline), window 5" in capsys.readouterr().out
     assert main(["info", str(out), "--json"]) == 0
-    desc = json.loads(capsys.readouterr().out)
+    desc = json.loads(capsys.readouterr().out)["model"]  # a run: {"run": …, "model": …}
     assert desc["cell"] == "ffnn" and desc["window"] == 5 and desc["hidden_sizes"] == [16]
 
 
