@@ -169,3 +169,12 @@ def test_a_file_of_new_sequences_may_carry_labels_or_not(tmp_path):
     assert labelled.channel_names == ("a",) and labelled.select(np.array([1])).channel_names == (
         "a",
     )
+
+
+def test_a_file_to_classify_may_leave_some_labels_out_but_a_training_file_may_not(tmp_path):
+    from rnnkit.data.sequences import read_sequence_file
+
+    path = _long_csv(tmp_path, "sequence,label,a\ns1,x,1\ns2,NA,2\ns2,NA,3\n")
+    assert read_sequence_file(path).labels.tolist() == ["x", ""]
+    with pytest.raises(DataError, match="line 3: the label is missing"):
+        read_sequences(path)

@@ -161,7 +161,8 @@ def read_sequence_file(
 ) -> SequenceFile:
     """Sequences from an ``.npz`` or a long-form ``.csv``; ``labels=True`` requires labels.
 
-    Without ``labels`` a file may carry them or not (an NPZ ``y``; a CSV ``label_column``).
+    Without ``labels`` a file may carry them or not (an NPZ ``y``; a CSV ``label_column``,
+    where a missing label reads as ``""``).
     """
     path = Path(path)
     if path.suffix.lower() == ".npz":
@@ -240,7 +241,9 @@ def _read_csv(
         if has_label:
             label = fields[label_k]
             if label.lower() in MISSING_TOKENS:
-                raise DataError(f"{path}: line {line}: the label is missing")
+                if labelled:
+                    raise DataError(f"{path}: line {line}: the label is missing")
+                label = ""  # a file to classify may leave some labels out
             if sid in labels and labels[sid][0] != label:
                 raise DataError(
                     f"{path}: line {line}: sequence {sid!r} has label {label!r} here "
