@@ -19,9 +19,9 @@ and then faults in ``WARM_HEAP`` = 32 MiB of heap once and frees it (it stays at
 top, below the trim threshold), so the first step's arrays come from pages already there: a
 new process's first step had paid its own page faults, ≈ 6 000 at config A (≈ 24 MiB of
 arrays) and 2 700 at config B, 1.3–3× the time of a steady step with no compilation in it.
-Touching 32 MiB takes ≈ 15–20 ms on a 2-core VM, paid where the optimizer is made instead
-of in the step; the process's resident memory starts 32 MiB higher, which a training step
-of config A's size uses anyway.
+Touching 32 MiB (8 200 faults) takes 18–27 ms on a 2-core VM (0.1 s when it is overloaded),
+paid where the optimizer is made instead of in the step; the process's resident memory
+starts 32 MiB higher, which a training step of config A's size uses anyway.
 
 Blocks above 32 MiB (long sequences, large layers) are still mapped and unmapped; the pool
 keeps those the kernels use.  The process never holds more than its peak, plus at most
