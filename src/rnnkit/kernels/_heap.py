@@ -24,10 +24,11 @@ paid where the optimizer is made instead of in the step; the process's resident 
 starts 32 MiB higher, which a training step of config A's size uses anyway.
 
 Blocks above 32 MiB (long sequences, large layers) are still mapped and unmapped; the pool
-keeps those the kernels use.  The process never holds more than its peak, plus at most
-256 MiB of free heap.  Nothing is changed off glibc, when the user has set glibc's own
-knobs (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or
-``GLIBC_TUNABLES``: theirs win), or with ``RNNKIT_KEEP_FREED_MEMORY=0`` (the opt-out).
+keeps those the kernels use.  The process never holds more than its peak (at least the
+warmed 32 MiB), plus at most 256 MiB of free heap.  Nothing is changed off glibc, when the
+user has set glibc's own knobs (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
+``MALLOC_TOP_PAD_`` or ``GLIBC_TUNABLES``: theirs win), or with
+``RNNKIT_KEEP_FREED_MEMORY=0`` (the opt-out).
 """
 
 import ctypes
