@@ -475,3 +475,9 @@ def test_a_resumed_run_keeps_its_search_and_a_signal_in_the_search_saves_nothing
 
     stopped = classify(_toy(30, 0), _toy(10, 1), configure(given), stop=lambda: "SIGINT")
     assert stopped == {"stopped_by": "SIGINT", "results": [], "in_search": True}
+
+
+def test_training_options_given_apply_to_the_feed_forward_baseline_too(saved_run):
+    _, report = saved_run
+    (ffnn,) = [r for r in report["results"] if r["model"] == "ffnn"]
+    assert ffnn["epochs"] == 4  # --epochs 4 was given; its own default is 100
