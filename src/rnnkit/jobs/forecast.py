@@ -679,8 +679,9 @@ def run_forecast(
     (``nets[0]``'s cell; ``nets[1]``, if any, is the feed-forward baseline trained with the
     chosen settings).  ``minutes`` (0: none; ignored, as is the search's, under mpiexec, whose
     processes must agree on every step) bounds the whole job: the search gets at most
-    half of it (the networks without a search 60 %), the feed-forward baseline a tenth, and a
-    statistical baseline not yet begun when it is spent is skipped (and said).  Returns a JSON-able
+    half of it (the networks without a search 60 %), the feed-forward baseline and each refit
+    a tenth, and a statistical baseline not yet begun when it is spent is skipped (and said);
+    one begun runs to its end.  Returns a JSON-able
     report, plus the forecasts themselves under ``"_arrays"``.  ``run_dir`` keeps each
     network's run (resumed from there if it holds one), its ``intervals.json`` and the run's
     ``run.json``; a signal (``stop``) ends the job after saving (``"stopped_by"``).
@@ -724,8 +725,8 @@ def run_forecast(
         search = replace(search, minutes=min(search.minutes or math.inf, 0.5 * minutes))
         budget_note = (
             f"budget {minutes:g} min: the network search at most {search.minutes:.2g} min, "
-            f"the feed-forward baseline {0.1 * minutes:.2g} min, the statistical baselines "
-            "the rest"
+            f"the feed-forward baseline and each refit {0.1 * minutes:.2g} min, the "
+            "statistical baselines the rest"
         )
     elif minutes:
         budget_note = (
