@@ -155,3 +155,59 @@ def test_predicting_with_other_channels_than_fitted_is_a_shape_error(Estimator, 
         match=f"X has {channels} channels? per step, but {Estimator.__name__} was fitted with 2",
     ):
         call()
+
+
+# -- kept as a run directory ---------------------------------------------------------------------
+
+
+def _labelled(n: int = 30, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 7, 2))
+    return X, np.where(X[:, :, 0].sum(axis=1) > 0, "up", "down")
+
+
+def test_a_saved_classifier_loads_and_predicts_as_the_fitted_one(tmp_path, capsys):
+    import json
+
+    import rnnkit
+    from rnnkit.cli import main
+
+    X, y = _labelled()
+    clf = RNNClassifier(hidden_size=6, max_iter=5, random_state=np.random.RandomState(0))
+    clf.fit(X, y)
+    out = clf.save(tmp_path / "clf")
+    again = RNNClassifier.load(out)
+    assert isinstance(rnnkit.load(out), RNNClassifier)
+    assert list(again.classes_) == ["down", "up"] and again.loss_curve_ == clf.loss_curve_
+    assert again.get_params()["hidden_size"] == 6
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert (again.predict(X) == clf.predict(X)).all()
+    np.savez(tmp_path / "new.npz", x=X[:4])
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "new.npz"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["label"] for r in rows] == list(clf.predict(X[:4]))
+    assert [r["p_up"] for r in rows] == list(clf.predict_proba(X[:4])[:, 1])
+    np.savez(tmp_path / "three.npz", x=np.zeros((2, 5, 3)))
+    assert main(["predict", str(out), str(tmp_path / "three.npz")]) == 2
+    assert "three.npz: 3 channel(s) per step, but" in capsys.readouterr().err
+
+
+def test_a_saved_regressor_restores_its_target_scaling(tmp_path):
+    X, _ = _labelled()
+    y = np.stack([X[:, :, 0].sum(axis=1), 100 + X[:, -1, 1]], axis=1)
+    reg = RNNRegressor(hidden_size=6, max_iter=5, random_state=0).fit(X, y)
+    again = RNNRegressor.load(reg.save(tmp_path / "reg"))
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    with pytest.raises(Exception, match="holds a RNNRegressor, not a RNNClassifier"):
+        RNNClassifier.load(tmp_path / "reg")
+
+
+def test_saving_refuses_an_existing_run_unless_overwrite(tmp_path):
+    X, y = _labelled()
+    clf = RNNClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    clf.save(tmp_path / "c")
+    with pytest.raises(Exception, match="already holds a run"):
+        clf.save(tmp_path / "c")
+    clf.save(tmp_path / "c", overwrite=True)
+    assert RNNClassifier.load(tmp_path / "c").n_iter_ == 2

@@ -15,6 +15,13 @@ The estimators follow scikit-learn's contract (``get_params``/``set_params``, ``
 ``random_state``.  ``RNNRegressor`` standardises its targets inside (and undoes it on
 output); scale inputs yourself, e.g. with a ``StandardScaler`` in a ``Pipeline``.
 
+A fitted estimator keeps as a run directory: ``est.save(DIR)`` writes ``DIR/best`` (the
+network, with the estimator's parameters, classes or target scaling, and channel count in
+its ``meta``), ``DIR/metrics.jsonl`` (the training loss per epoch) and ``DIR/run.json``;
+``RNNClassifier.load(DIR)`` (or ``rnnkit.load(DIR)``) gives the fitted estimator back, and
+``rnnkit predict DIR FILE`` predicts for the sequences of an NPZ or CSV file.  An existing
+directory is refused unless ``overwrite=True``.  No pickle is involved.
+
 Example
 -------
 >>> import numpy as np
@@ -25,6 +32,8 @@ Example
 ((3,), (3, 2))
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,11 +49,14 @@ from sklearn.utils.validation import (
 )
 
 from ..config import ModelConfig
-from ..errors import ShapeError
+from ..errors import CheckpointError, ConfigError, ShapeError
 from ..layers import losses
 from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
 from ..training.arrays import fit as fit_arrays
+from .predicting import Table
+
+JOB = "estimator"
 
 PREDICT_BATCH = 1024  # sequences per forward pass in predict
 
@@ -140,6 +152,89 @@ class _RNNEstimator(BaseEstimator):
             config, params, meta = data
             state["model_"] = Model(ModelConfig.from_dict(config), params=params, meta=meta)
         super().__setstate__(state)
+
+    # -- a run directory: save and load -------------------------------------------------------
+
+    job = JOB
+
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Keep the fitted estimator as a run directory (see the module's docstring)."""
+        from ..io.atomic import write_atomic
+        from ..io.model_files import clear_run, save_in_run
+        from ..training.metrics import LOG_NAME
+        from . import predicting, runs
+
+        check_is_fitted(self)
+        out = Path(directory)
+        runs.refuse_existing(out, overwrite)
+        if overwrite:
+            clear_run(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model_.meta = {"job": JOB, "preprocessing": self._fitted()}
+        save_in_run(self.model_, out, "best", self.n_iter_)
+        log = "".join(
+            json.dumps({"step": k + 1, "epoch": k + 1, "loss": v}) + "\n"
+            for k, v in enumerate(self.loss_curve_)
+        )
+        write_atomic(out / LOG_NAME, log.encode())
+        predicting.write_manifest(out, JOB, None)
+        self.source = out / "best"
+        return out
+
+    def _fitted(self) -> dict[str, Any]:
+        """What predicting needs besides the network: JSON-able, restored by ``_restore``."""
+        fitted: dict[str, Any] = {
+            "estimator": type(self).__name__,
+            "params": _json_params(self.get_params()),
+            "n_channels": int(self.n_channels_),
+            "loss_curve": [float(v) for v in self.loss_curve_],
+        }
+        if hasattr(self, "n_features_in_"):
+            fitted["n_features_in"] = int(self.n_features_in_)
+        if hasattr(self, "classes_"):
+            fitted["classes"] = self.classes_.tolist()
+        if hasattr(self, "y_mean_"):
+            fitted["y_mean"], fitted["y_scale"] = self.y_mean_.tolist(), self.y_scale_.tolist()
+            fitted["single_output"] = bool(self._single_output)
+        return fitted
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Any:
+        """The fitted estimator kept in ``directory`` by ``save``."""
+        from . import predicting
+
+        est = predicting.predictor_of(directory)
+        if not isinstance(est, cls):
+            raise CheckpointError(
+                f"{directory} holds a {type(est).__name__}, not a {cls.__name__}"
+            )
+        return est
+
+    def predict_file(self, path: str | Path) -> Table:
+        """The predictions for the sequences of an NPZ or CSV file (``rnnkit predict``): a
+        label and each class's probability, or the predicted values."""
+        from ..data.sequences import read_sequence_file
+
+        f = read_sequence_file(path)
+        if f.x.shape[2] != self.n_channels_:
+            raise ShapeError(
+                f"{path}: {f.x.shape[2]} channel(s) per step, but the estimator was fitted "
+                f"with {self.n_channels_}"
+            )
+        seqs = [f.x[n, : f.lengths[n]] for n in range(len(f.x))]
+        if isinstance(self, RNNClassifier):
+            p = self.predict_proba(seqs)
+            labels = self.classes_[np.argmax(p, axis=1)]
+            columns = ["id", "label", *(f"p_{c}" for c in self.classes_)]
+            rows = [[i, lab.item(), *map(float, row)] for i, lab, row in zip(f.ids, labels, p)]
+        else:
+            y = np.asarray(self.predict(seqs)).reshape(len(seqs), -1)
+            columns = [
+                "id",
+                *(["value"] if y.shape[1] == 1 else [f"value_{k}" for k in range(y.shape[1])]),
+            ]
+            rows = [[i, *map(float, row)] for i, row in zip(f.ids, y)]
+        return Table(columns, rows, [f"{len(rows)} sequences, predicted by {type(self).__name__}"])
 
     # -- training -----------------------------------------------------------------------------
 
@@ -255,6 +350,39 @@ class RNNRegressor(RegressorMixin, _RNNEstimator):
         """Predicted targets: ``[N]`` (or ``[N, O]`` when fitted on ``[N, O]``)."""
         y = self._outputs(X) * self.y_scale_ + self.y_mean_
         return y[:, 0] if self._single_output else y
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The constructor's arguments as JSON: a ``random_state`` generator is kept as None (the
+    fitted network is what is saved; only a refit would draw from it)."""
+    state = params.get("random_state")
+    if state is not None and not isinstance(state, (int, np.integer)):
+        params = {**params, "random_state": None}
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+
+
+def predictor(model: Model, source: Path) -> "_RNNEstimator":
+    """The fitted estimator a network saved by ``save`` belongs to (``jobs.predicting``)."""
+    fitted = model.meta.get("preprocessing")
+    kinds = {"RNNClassifier": RNNClassifier, "RNNRegressor": RNNRegressor}
+    if not isinstance(fitted, dict) or fitted.get("estimator") not in kinds:
+        raise CheckpointError(f"{source}: no estimator was saved with this network")
+    try:
+        est = kinds[fitted["estimator"]](**fitted["params"])
+        est.model_, est.n_channels_ = model, int(fitted["n_channels"])
+        est.loss_curve_ = list(fitted["loss_curve"])
+        est.n_iter_ = len(est.loss_curve_)
+        if "n_features_in" in fitted:
+            est.n_features_in_ = int(fitted["n_features_in"])
+        if isinstance(est, RNNClassifier):
+            est.classes_ = np.asarray(fitted["classes"])
+        else:
+            est.y_mean_, est.y_scale_ = np.asarray(fitted["y_mean"]), np.asarray(fitted["y_scale"])
+            est._single_output = bool(fitted["single_output"])
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{source}: the saved estimator is damaged ({e})") from None
+    est.source = Path(source)
+    return est
 
 
 # -- reading sequences --------------------------------------------------------------------------
