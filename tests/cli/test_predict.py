@@ -127,3 +127,13 @@ def test_info_on_a_run_shows_job_checkpoints_options_and_metrics(run, capsys):
     text = capsys.readouterr().out
     assert f"{run}: a run of rnnkit train; predicts with {run / 'best'}" in text
     assert "last at step 12" in text and "metrics.jsonl 12 records" in text
+
+
+def test_a_finished_run_keeps_its_report_for_rnnkit_report(run, tmp_path):
+    """``RUN/result.json``: the summary and the sample the command printed, which
+    ``rnnkit report`` shows."""
+    result = json.loads((run / "result.json").read_text())
+    assert result["steps"] == 12 and len(result["samples"]) == 1
+    page = tmp_path / "report.html"
+    assert main(["report", str(run), "--html", str(page)]) == 0
+    assert result["samples"][0].splitlines()[0][:20].replace("&", "&amp;") in page.read_text()

@@ -333,6 +333,8 @@ def test_predict_decodes_new_sources_as_the_trained_model_does(tmp_path, capsys)
     ids, lengths = vocab.pad(["abc", "ba"])
     expected = [vocab.decode(o) for o in model.beam(ids, lengths, 4, 2)]
     assert [r["output"] for r in rows] == expected
+    result = json.loads((out / "result.json").read_text())  # what rnnkit report shows
+    assert 0 <= result["beam_exact_match"] <= 1 and len(result["samples"]) == 5
     (tmp_path / "bad.txt").write_text("ab\nab9\n")
     assert main(["predict", str(out), str(tmp_path / "bad.txt")]) == 2
     assert "bad.txt, line 2: characters ['9'] are not among" in capsys.readouterr().err

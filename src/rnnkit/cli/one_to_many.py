@@ -93,7 +93,14 @@ def _generate(run, summary, plot: str | None, comm) -> int:
         f"one-to-many: {summary.steps} steps, training loss {summary.train_loss:.4f}",
         file=sys.stderr,
     )
-    print(_sine(results) if results.task == "sine" else _words(results))
+    text = _sine(results) if results.task == "sine" else _words(results)
+    from ..jobs import runs
+
+    runs.write_result(
+        run.out,
+        {"task": results.task, **runs.figures(summary), "samples": text.splitlines()},
+    )
+    print(text)
     if plot and results.task != "sine":  # a resumed words run
         from ..errors import ConfigError
 

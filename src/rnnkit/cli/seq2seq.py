@@ -104,6 +104,10 @@ def _test(run, summary, as_json: bool, comm) -> int:
     if comm.rank == 0:
         import json
 
+        samples = [
+            f"{e['source']} -> {e['beam']} (want {e['target']})" for e in result["examples"]
+        ]
+        runs.write_result(run.out, {**result, "samples": samples})
         print(json.dumps(result, indent=2) if as_json else _format(result))
     return 0
 

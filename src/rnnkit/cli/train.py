@@ -260,8 +260,12 @@ def _report(run, result: dict[str, Any], out) -> None:
             f"  ({best[2:] + '; ' if best else ''}uniform: log2 V = {run.log2_vocab:.3f})"
         )
     print(f"steps {result['steps']}  {figure}  skipped {result['skipped']}  saved to {out}")
+    sample = run.final_sample(100 if run.words else 400)
     print("--- generated text ---")
-    print(run.final_sample(100 if run.words else 400))
+    print(sample)
+    from ..jobs import runs
+
+    runs.write_result(out, {**result, "samples": [sample]})
 
 
 def _comparison(rows: list) -> str:

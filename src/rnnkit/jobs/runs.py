@@ -27,6 +27,7 @@ its networks has a ``last`` or a ``best``.
     load_last          a network's ``last`` and its state, to continue from (``load_run``: both)
     SavedOptions       a job's options dataclass: its round trip through ``last`` and checks
     StepOptions        the training options of the step-budget jobs, declared once
+    write_result       the job's report as ``RUN/result.json``, for ``rnnkit report``
     train              ``training.loop.fit`` with checkpoints, the metrics log, progress and
                        SIGINT/SIGTERM; under K ranks rank 0 alone prints and writes
     launch             a command's job in one process or in each of K (``mpiexec -n K``),
@@ -435,6 +436,29 @@ def metrics_log(
     """The run's ``metrics.jsonl`` (written by rank 0), continued after the resumed step."""
     writer = out if engine.comm.rank == 0 else None
     return MetricsLog(writer, resume_step=engine.step if resumed is not None else None, keep=keep)
+
+
+RESULT_NAME = "result.json"
+"""The file of a run directory that holds the job's report (``rnnkit report`` shows it)."""
+
+
+def write_result(out: Path, result: dict[str, Any], comm: Comm = LOCAL) -> None:
+    """``out/result.json``: the job's report, written atomically by rank 0 (the keys
+    ``rnnkit report`` reads are in ``rnnkit.reports``)."""
+    import json
+
+    from ..io.atomic import write_atomic
+
+    if comm.rank == 0:
+        text = json.dumps(result, indent=2, default=_jsonable) + "\n"
+        write_atomic(Path(out) / RESULT_NAME, text.encode("utf-8"))
+
+
+def _jsonable(value: Any) -> Any:
+    """NumPy scalars and arrays as JSON numbers and lists."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
 
 
 def figures(summary: Summary) -> dict[str, Any]:
