@@ -200,3 +200,34 @@ def test_two_processes_refuse_a_batch_of_one_row(tmp_path):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("cannot be split over 2 processes") == 1, done.stderr
+
+
+def test_the_cell_with_the_best_validation_predicts_new_sequences(tmp_path, capsys):
+    """``OUT/run.json`` names the cell with the best validation figure; ``rnnkit predict OUT
+    FILE`` gives its answers for new sequences, and ``OUT/result.json`` keeps the rows."""
+    import json
+
+    from rnnkit.jobs.predicting import checkpoint_of
+
+    out = tmp_path / "t"
+    argv = ["experiment", "adding", "--cells", *CELLS, "--T", "22", "--steps", "20"]
+    argv += ["--eval-every", "10", "--parameters", "200", "--batch-size", "8"]
+    assert main([*argv, "--test-size", "16", "--quiet", "--json", "--out", str(out)]) == 0
+    table = json.loads(capsys.readouterr().out)
+    rows = json.loads((out / "result.json").read_text())["results"]
+    assert [r["cell"] for r in rows] == [r["cell"] for r in table["rows"]] == list(CELLS)
+    best = max(rows, key=lambda r: r["val_metric"])["cell"]  # a share right: higher is better
+    assert checkpoint_of(out).parent.name == best
+    rng = np.random.default_rng(5)
+    x = np.stack([rng.uniform(size=(3, 22)), np.zeros((3, 22))], axis=-1)
+    x[:, [1, 4], 1] = 1.0
+    np.savez(tmp_path / "new.npz", x=x)
+    assert main(["predict", str(out), str(tmp_path / "new.npz"), "--json"]) == 0
+    answers = [r["value"] for r in json.loads(capsys.readouterr().out)["rows"]]
+    expected = rnnkit.load(checkpoint_of(out)).predict(x.astype(np.float32))[:, 0]
+    np.testing.assert_array_equal(answers, expected)
+    np.savez(tmp_path / "bad.npz", x=x[..., :1])
+    assert main(["predict", str(out), str(tmp_path / "bad.npz")]) == 2
+    assert "bad.npz: x has shape [3, 22, 1]; this task reads [N, T, 2] real inputs" in (
+        capsys.readouterr().err
+    )

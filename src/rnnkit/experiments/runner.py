@@ -53,6 +53,7 @@ from ..training import (
 )
 from ..training.distributed import LOCAL, Comm
 from ..training.progress import format_duration
+from . import prediction
 from .cells import check_cells, hidden_for, make_model, model_config
 from .task import Batch, Settings, Task
 
@@ -317,7 +318,9 @@ def _model(
         readout=task.readout,
         loss=task.loss,
     )
-    return make_model(cell, config, rng), None
+    model = make_model(cell, config, rng)
+    model.meta.update(prediction.meta(task))
+    return model, None
 
 
 def _optimization(s: Settings, options: RunOptions) -> Optimization:
@@ -363,7 +366,23 @@ def run_experiment(
         )
         for c in check_cells(cells)
     ]
+    if options.out is not None and comm.rank == 0:
+        _keep_results(options.out, task, rows)
     return Table(task.name, task.title.format(T=s.T), task.criterion(s.T), s, rows)
+
+
+def _keep_results(out: Path, task: Task, rows: list[Row]) -> None:
+    """``OUT/result.json``: the rows (``rnnkit report``); ``OUT/run.json``: the cell with the
+    best validation figure predicts (``rnnkit predict``)."""
+    from ..jobs.predicting import write_manifest
+    from ..jobs.runs import write_result
+
+    write_result(out, {"task": task.name, "results": [asdict(r) for r in rows]})
+    scored = [r for r in rows if math.isfinite(r.val_metric)]
+    if scored:
+        sign = 1 if task.lower_is_better else -1
+        best = min(scored, key=lambda r: sign * r.val_metric)
+        write_manifest(out, prediction.JOB, best.cell)
 
 
 def run_table(

@@ -36,6 +36,7 @@ PREDICTORS = {
     "seq2seq": "rnnkit.jobs.seq2seq",
     "one-to-many": "rnnkit.jobs.one_to_many",
     "estimator": "rnnkit.jobs.estimators",
+    "experiment": "rnnkit.experiments.prediction",
 }
 """A job's name (``meta["job"]``) → the module whose ``predictor(model, source)`` predicts."""
 
