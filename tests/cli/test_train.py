@@ -450,3 +450,14 @@ def test_every_flag_default_and_help_comes_from_the_configuration_dataclasses(ca
         flag = "--" + name.replace("_", "-")
         assert flag in text and " ".join(helps[name].split()) in text, name
     assert "(default: 256)" in text and "(default: 0.002)" in text
+
+
+def test_minutes_with_baseline_bounds_the_whole_command(text_file, tmp_path, capsys):
+    """``--minutes M --baseline``: each model gets M/2, saved with its run, and said."""
+    out = tmp_path / "run"
+    argv = ["train", str(text_file), "--steps", "4", "--minutes", "3", "--baseline"]
+    assert main([*argv, "--out", str(out), *SMALL]) == 0
+    err = capsys.readouterr().err
+    assert "--minutes 3 bounds the whole command: 1.5 for the recurrent model, then 1.5" in err
+    for d in (out, out / "baseline"):
+        assert load_with_state(d / "last")[1]["job"]["minutes"] == 1.5

@@ -35,7 +35,7 @@ run.  An error that every process meets is reported once; an error in some of th
 """
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 SUMMARY = "train a character-level (or --tokens words: word-level) model"
@@ -147,7 +147,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--baseline",
         action="store_true",
         help="also train the ffnn baseline for the same budget (in DIR/baseline) "
-        "and print both validation figures",
+        "and print both validation figures; --minutes M bounds both: M/2 each",
     )
     t = p.add_argument_group("training")
     add_options(t, TrainConfig, TRAIN_OPTIONS)
@@ -184,6 +184,15 @@ def _run(args: argparse.Namespace, comm) -> int:
         from ..jobs.predicting import write_manifest
 
         write_manifest(out, "train", predicts=None)
+        minutes = run.config.minutes
+        if minutes and not args.resume:
+            import sys
+
+            print(
+                f"--minutes {2 * minutes:g} bounds the whole command: {minutes:g} for the "
+                f"recurrent model, then {minutes:g} for the ffnn baseline",
+                file=sys.stderr,
+            )
     c = run.config
     if args.resume and c.steps and run.engine.step >= c.steps:  # re-running a finished resume
         if comm.rank == 0:
@@ -320,6 +329,8 @@ def _prepare(args: argparse.Namespace, out, comm):
     options = {**model_defaults(), **{k: v for k, v in given.items() if k in model_kinds}}
     _check_cell_options(options, given, args.baseline)
     train = TrainConfig(**{f.name: given[f.name] for f in fields(TrainConfig) if f.name in given})
+    if args.baseline and train.minutes:  # --minutes bounds the command: half for each model
+        train = replace(train, minutes=train.minutes / 2)
     run = _start(args.files, options, train, out, comm)
     baseline = None
     if args.baseline:
