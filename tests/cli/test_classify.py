@@ -244,3 +244,26 @@ def test_minutes_bound_the_command_and_the_header_says_how(files, capsys):
     assert "time bound 0.5 min" in out.splitlines()[0]
     assert out.splitlines()[1].startswith("time bound 0.5 min: search ≤ 0.3 min, recurrent ≤")
     assert "time bound 0.5 min: search ≤ 0.3 min, recurrent ≤" in err
+
+
+def test_rnnkit_predict_classifies_new_sequences_with_the_run_and_refuses_other_channels(
+    files, tmp_path, capsys
+):
+    from rnnkit.cli import main
+
+    train, test = files
+    out = tmp_path / "run"
+    argv = ["classify", "--train", str(train), "--test", str(test), *FAST, "--quiet"]
+    assert main([*argv, "--json", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (gru,) = [r for r in report["results"] if r["model"] == "gru"]
+    assert main(["predict", str(out), str(test), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["columns"] == ["id", "label", "p_down", "p_up"] and len(table["rows"]) == 30
+    truth = np.load(test)["y"]
+    accuracy = np.mean([row["label"] == y for row, y in zip(table["rows"], truth)])
+    assert accuracy == pytest.approx(gru["accuracy"])
+    other = _npz(tmp_path / "two.npz", 5, 3, channels=2)
+    assert main(["predict", str(out), str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{other} has 2 channels per step" in err[0] and "on 3" in err[0]
