@@ -1,5 +1,7 @@
 """The forecasting job: forecasts from the right history, no leakage from the tail, the report."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -296,6 +298,9 @@ def test_a_run_forecasts_past_the_end_of_a_monthly_csv_as_in_the_job(tmp_path, s
     for _, point, lower, upper in table.rows:
         assert lower <= point <= upper and lower < upper
     assert any("80 % interval from validation residuals" in n for n in table.notes)
+    (future,) = json.loads((out / "result.json").read_text())["forecast"]  # rnnkit report's
+    assert future["dates"][-4:] == [r[0] for r in table.rows]
+    assert future["forecast"] == [r[1] for r in table.rows] and future["level"] == 0.8
     # the saved network forecasts as the job did in process, from the last test origin
     arrays = report["_arrays"]
     last = int(arrays["origins"][-1])

@@ -1229,7 +1229,39 @@ def run_job(
             search=options.budget(),
             minutes=options.minutes,
         )
+    if comm.rank == 0 and "stopped_by" not in report:
+        shown = {k: v for k, v in report.items() if not k.startswith("_")}  # as --json
+        runs.write_result(out, {**shown, "forecast": _future(out, series)})
     return series, options.setup, report
+
+
+def _future(out: Path, series: Series) -> list[dict[str, Any]]:
+    """``rnnkit report``'s picture of the run: the predicting network's forecast past the
+    end of the whole series, with its 80 % interval, one chart per column."""
+    f = predicting.predictor_of(out)
+    assert isinstance(f, Forecaster)
+    shown = min(len(series.values), 4 * f.horizon + f.lookback)  # the recent history
+    result = f.forecast(series.values, series.dates)
+    dates = None
+    if series.dates is not None and result.dates is not None:
+        dates = ts.format_dates(series.dates[-shown:], series.dates) + result.dates
+    charts = []
+    for c, name in enumerate(f.columns):
+        history = ts.fill_missing(series.values[-shown:, c : c + 1])[0][:, 0]
+        chart: dict[str, Any] = {
+            "model": f"{name}: the future, by {f.source.parent.name}",
+            "history": history.tolist(),
+            "forecast": result.values[:, c].tolist(),
+            "dates": dates,
+        }
+        if "80" in result.lower:
+            chart.update(
+                lower=result.lower["80"][:, c].tolist(),
+                upper=result.upper["80"][:, c].tolist(),
+                level=0.8,
+            )
+        charts.append(chart)
+    return charts
 
 
 # -- forecasting past the end of a series --------------------------------------------------------
