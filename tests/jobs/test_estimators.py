@@ -18,8 +18,10 @@ from sklearn.utils.estimator_checks import (
 from rnnkit.errors import ShapeError  # noqa: E402
 from rnnkit.jobs.estimators import RNNClassifier, RNNRegressor  # noqa: E402
 
-TINY = {"hidden_size": 4, "max_iter": 2, "random_state": 0}  # plumbing checks: fast
-TRAINED = {"hidden_size": 16, "max_iter": 60, "random_state": 0}  # score checks
+FIXED = {"bidirectional": False, "learning_rate": 1e-2, "frame": 1, "batch_size": 32}
+"""Every setting given: no search, one training of ``max_iter`` epochs."""
+TINY = {"hidden_size": 4, "max_iter": 2, "random_state": 0, **FIXED}  # plumbing checks: fast
+TRAINED = {"hidden_size": 16, "max_iter": 60, "random_state": 0, **FIXED}  # score checks
 SCORE_CHECKS = {"check_classifiers_train", "check_regressors_train"}
 
 
@@ -58,7 +60,7 @@ def _ragged(n: int, seed: int = 0, channels: int = 2) -> tuple[list[np.ndarray],
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_never_reaches_the_answer(cell, bidirectional):
     X, y = _ragged(12)
-    clf = RNNClassifier(cell=cell, bidirectional=bidirectional, **TINY).fit(X, y)
+    clf = RNNClassifier(**{**TINY, "cell": cell, "bidirectional": bidirectional}).fit(X, y)
     together = clf.predict_proba(X)
     alone = np.concatenate([clf.predict_proba(s[None]) for s in X])  # [1, T_i, C]: no padding
     np.testing.assert_allclose(together, alone, rtol=1e-12, atol=1e-15)
@@ -82,7 +84,7 @@ def test_a_2d_array_is_univariate_sequences():
 
 def test_the_classifier_learns_a_task_on_variable_length_sequences():
     X, y = _ragged(80)
-    clf = RNNClassifier(hidden_size=8, max_iter=25, random_state=0).fit(X[:60], y[:60])
+    clf = RNNClassifier(hidden_size=8, max_iter=25, random_state=0, **FIXED).fit(X[:60], y[:60])
     assert clf.score(X[60:], y[60:]) >= 0.8
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
 
@@ -91,7 +93,7 @@ def test_the_regressor_learns_several_outputs_on_their_own_scale():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((80, 6, 1))
     y = np.stack([100 + 10 * X[:, :, 0].mean(axis=1), -X[:, -1, 0]], axis=1)  # [N, 2]
-    reg = RNNRegressor(hidden_size=8, max_iter=40, random_state=0).fit(X[:60], y[:60])
+    reg = RNNRegressor(hidden_size=8, max_iter=40, random_state=0, **FIXED).fit(X[:60], y[:60])
     assert reg.predict(X[60:]).shape == (20, 2)
     assert reg.score(X[60:], y[60:]) >= 0.8
 
@@ -173,7 +175,7 @@ def test_a_saved_classifier_loads_and_predicts_as_the_fitted_one(tmp_path, capsy
     from rnnkit.cli import main
 
     X, y = _labelled()
-    clf = RNNClassifier(hidden_size=6, max_iter=5, random_state=np.random.RandomState(0))
+    clf = RNNClassifier(hidden_size=6, max_iter=5, random_state=np.random.RandomState(0), **FIXED)
     clf.fit(X, y)
     out = clf.save(tmp_path / "clf")
     again = RNNClassifier.load(out)
@@ -196,7 +198,7 @@ def test_a_saved_classifier_loads_and_predicts_as_the_fitted_one(tmp_path, capsy
 def test_a_saved_regressor_restores_its_target_scaling(tmp_path):
     X, _ = _labelled()
     y = np.stack([X[:, :, 0].sum(axis=1), 100 + X[:, -1, 1]], axis=1)
-    reg = RNNRegressor(hidden_size=6, max_iter=5, random_state=0).fit(X, y)
+    reg = RNNRegressor(hidden_size=6, max_iter=5, random_state=0, **FIXED).fit(X, y)
     again = RNNRegressor.load(reg.save(tmp_path / "reg"))
     np.testing.assert_array_equal(again.predict(X), reg.predict(X))
     with pytest.raises(Exception, match="holds a RNNRegressor, not a RNNClassifier"):
@@ -205,9 +207,53 @@ def test_a_saved_regressor_restores_its_target_scaling(tmp_path):
 
 def test_saving_refuses_an_existing_run_unless_overwrite(tmp_path):
     X, y = _labelled()
-    clf = RNNClassifier(hidden_size=4, max_iter=2, random_state=0).fit(X, y)
+    clf = RNNClassifier(hidden_size=4, max_iter=2, random_state=0, **FIXED).fit(X, y)
     clf.save(tmp_path / "c")
     with pytest.raises(Exception, match="already holds a run"):
         clf.save(tmp_path / "c")
     clf.save(tmp_path / "c", overwrite=True)
     assert RNNClassifier.load(tmp_path / "c").n_iter_ == 2
+
+
+# -- with default arguments: settings chosen on folds of the training data -----------------------
+
+
+def test_default_arguments_choose_the_settings_on_held_out_folds():
+    """``RNNClassifier()`` searches what is left "auto" (here H and the direction, with a
+    small budget) on stratified folds; the table and the choice are kept, reproducibly."""
+    X, y = _ragged(48, seed=3)
+    make = lambda: RNNClassifier(  # noqa: E731
+        learning_rate=1e-2, frame=1, search_budget="4", random_state=0
+    )
+    clf = make().fit(X, y)
+    assert len(clf.search_) == 4 and sum(t["folds"] for t in clf.search_) == 4  # the budget
+    chosen = clf.best_params_
+    assert {chosen["hidden_size"], chosen["bidirectional"]} <= {32, 64, False, True}
+    assert chosen["max_iter"] == clf.n_iter_ >= 1  # the epochs early stopping kept
+    assert clf.search_[0]["hidden_size"] == chosen["hidden_size"]  # the best ranks first
+    assert clf.score(X, y) > 0.75 and not clf.not_learned_
+    again = make().fit(X, y)
+    assert again.best_params_ == chosen
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_long_sequences_are_read_in_frames_and_predicted_the_same_way(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((24, 150, 1))
+    y = (X[:, :75, 0].mean(axis=1) > 0).astype(int)
+    clf = RNNClassifier(hidden_size=8, max_iter=3, search_budget="2", random_state=0)
+    clf.set_params(bidirectional=False, learning_rate=1e-2).fit(X, y)
+    assert clf.best_params_["frame"] in (3, 6)  # 150 steps → at most 64 read
+    assert clf.model_.config.rnn.input_size == clf.best_params_["frame"]
+    again = RNNClassifier.load(clf.save(tmp_path / "c"))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_network_that_has_not_learned_says_so():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((30, 6, 1)), np.array([0] * 24 + [1] * 6)  # labels are noise
+    with pytest.warns(UserWarning, match="the network has not learned"):
+        clf = RNNClassifier(
+            hidden_size=4, bidirectional=False, learning_rate=1e-2, frame=1, search_budget="1"
+        ).fit(X, y)
+    assert clf.not_learned_

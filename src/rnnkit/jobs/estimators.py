@@ -10,6 +10,19 @@ trained with full BPTT by ``rnnkit.fit``.  ``X`` may be
 * a 2-D array ``[N, T]``: N univariate sequences (C = 1).  As a table, its width (the
   ``n_features_in_`` scikit-learn records) must stay the same from ``fit`` to ``predict``.
 
+With default arguments an estimator chooses its own settings on the data it is fitted to,
+as ``rnnkit classify`` does: the frame (long sequences are read a few steps at a time, at
+most 64 steps), the hidden size, one or two directions and the learning rate are left
+``"auto"``, and ``fit`` scores their combinations by successive halving on three folds of
+its training data (stratified by class for the classifier; ``jobs.selection``), each
+candidate trained with early stopping on the held-out fold, within ``search_budget``
+(trainings, ``"16"``, or minutes, ``"2m"``).  The chosen settings (``best_params_``, with
+the epochs early stopping kept) are then trained on all of the data; ``search_`` keeps the
+ranked table.  A setting given explicitly is fixed and not searched; with every one given
+(and ``max_iter`` a number) ``fit`` trains once, as ``GridSearchCV`` expects.  When the best
+candidate is no better on held-out folds than always answering the majority class (or the
+mean), ``fit`` warns that the network has not learned and sets ``not_learned_``.
+
 The estimators follow scikit-learn's contract (``get_params``/``set_params``, ``clone``,
 ``Pipeline``, ``GridSearchCV``; attributes learned in ``fit`` end in ``_``), and are seeded by
 ``random_state``.  ``RNNRegressor`` standardises its targets inside (and undoes it on
@@ -27,12 +40,16 @@ Example
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = rng.standard_normal((40, 6, 2)); y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
->>> clf = RNNClassifier(hidden_size=8, max_iter=30, random_state=0).fit(X, y)
+>>> clf = RNNClassifier(search_budget="4", random_state=0).fit(X, y)
 >>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
 ((3,), (3, 2))
 """
 
+import itertools
 import json
+import math
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +66,22 @@ from sklearn.utils.validation import (
 )
 
 from ..config import ModelConfig
+from ..data.sequences import frames
 from ..errors import CheckpointError, ConfigError, ShapeError
 from ..layers import losses
 from ..layers.recurrent import RecurrentConfig
 from ..models.model import Model
 from ..training.arrays import fit as fit_arrays
+from . import Fit, train_network
 from .predicting import Table
 
 JOB = "estimator"
+
+AUTO = "auto"
+"""A setting the estimator chooses itself, by a search on folds of the training data."""
+
+SEARCH_FOLDS = 3
+DEFAULT_EPOCHS = 50  # epochs when too few sequences to hold any out choose them
 
 PREDICT_BATCH = 1024  # sequences per forward pass in predict
 
@@ -66,31 +91,35 @@ class _RNNEstimator(BaseEstimator):
 
     def __init__(
         self,
-        cell: str = "lstm",
-        hidden_size: int = 32,
+        cell: str = "gru",
+        hidden_size: int | str = AUTO,
         num_layers: int = 1,
-        bidirectional: bool = False,
+        bidirectional: bool | str = AUTO,
         dropout: float = 0.0,
-        max_iter: int = 50,
-        batch_size: int = 32,
+        frame: int | str = AUTO,
+        max_iter: int | str = AUTO,
+        batch_size: int | str = AUTO,
         optimizer: str = "adam",
-        learning_rate: float = 1e-2,
+        learning_rate: float | str = AUTO,
         clip: float = 1.0,
+        search_budget: int | str = "2m",
         dtype: str = "float64",
         random_state: Any = None,
     ) -> None:
         self.cell = cell  # elman | jordan | fully_recurrent | lstm | gru
-        self.hidden_size = hidden_size  # H: units per layer and direction
+        self.hidden_size = hidden_size  # H: units per layer and direction ("auto": searched)
         self.num_layers = num_layers  # stacked layers
-        self.bidirectional = bidirectional  # a second pass reads each sequence backwards
+        self.bidirectional = bidirectional  # a second pass reads backwards ("auto": searched)
         self.dropout = dropout  # between stacked layers, while training
-        self.max_iter = max_iter  # epochs over the training set
-        self.batch_size = batch_size  # sequences per update
+        self.frame = frame  # consecutive steps read as one input ("auto": searched)
+        self.max_iter = max_iter  # epochs ("auto": by early stopping in the search)
+        self.batch_size = batch_size  # sequences per update ("auto": from the data's size)
         self.optimizer = optimizer  # sgd | rmsprop | adagrad | adam | adamw
-        self.learning_rate = learning_rate
+        self.learning_rate = learning_rate  # ("auto": searched)
         self.clip = clip  # global gradient-norm clipping (0: off)
+        self.search_budget = search_budget  # trainings ("16") or minutes ("2m") of the search
         self.dtype = dtype  # float32 | float64
-        self.random_state = random_state  # None, an int, or a numpy RandomState
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -188,6 +217,9 @@ class _RNNEstimator(BaseEstimator):
             "params": _json_params(self.get_params()),
             "n_channels": int(self.n_channels_),
             "loss_curve": [float(v) for v in self.loss_curve_],
+            "best_params": self.best_params_,
+            "search": self.search_,
+            "not_learned": self.not_learned_,
         }
         if hasattr(self, "n_features_in_"):
             fitted["n_features_in"] = int(self.n_features_in_)
@@ -238,40 +270,159 @@ class _RNNEstimator(BaseEstimator):
 
     # -- training -----------------------------------------------------------------------------
 
-    def _fit(self, x: np.ndarray, lengths, targets: np.ndarray, output_size: int, loss: str):
+    def _fit(
+        self, x: np.ndarray, lengths, targets: np.ndarray, output_size: int, loss: str, strata
+    ) -> None:
+        """Choose the settings left "auto" (``_choose``), then train on all of ``x``."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        lengths = np.full(len(x), x.shape[1]) if lengths is None else lengths
+        chosen = self._choose(x, lengths, targets, output_size, loss, strata, seed)
+        xf, lf = frames(x, lengths, chosen["frame"])
         rng = np.random.default_rng(seed)
+        self.model_ = self._model(chosen, xf.shape[2], output_size, loss, rng)
+        history = fit_arrays(
+            self.model_,
+            xf.astype(self.model_.dtype),
+            targets,
+            rng=rng,
+            lengths=lf,
+            epochs=chosen["max_iter"],
+            batch_size=chosen["batch_size"],
+            optimizer=self.optimizer,
+            lr=chosen["learning_rate"],
+            clip=self.clip,
+        )
+        self.best_params_ = chosen
+        self.loss_curve_ = [record["loss"] for record in history]
+        self.n_iter_ = len(history)
+
+    def _model(self, settings: dict[str, Any], inputs: int, outputs: int, loss: str, rng) -> Model:
         rnn = RecurrentConfig(
             cell=self.cell,
-            input_size=x.shape[2],
-            hidden_size=self.hidden_size,
+            input_size=inputs,
+            hidden_size=settings["hidden_size"],
             num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
+            bidirectional=settings["bidirectional"],
             dropout=self.dropout,
         )
         config = ModelConfig(
-            rnn=rnn, output_size=output_size, readout="last_step", loss=loss, dtype=self.dtype
+            rnn=rnn, output_size=outputs, readout="last_step", loss=loss, dtype=self.dtype
         )
-        self.model_ = Model(config, rng=rng)
-        history = fit_arrays(
-            self.model_,
-            x.astype(self.model_.dtype),
-            targets,
-            rng=rng,
-            lengths=lengths,
-            epochs=self.max_iter,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=self.learning_rate,
-            clip=self.clip,
+        return Model(config, rng=rng)
+
+    def _choose(self, x, lengths, targets, output_size, loss, strata, seed) -> dict[str, Any]:
+        """The settings to train with: the given ones, and for each left "auto" the one a
+        search on folds of ``x`` chose (``jobs.selection``: successive halving, stratified
+        folds for a classifier, early stopping on each held-out fold for the epochs).
+        ``search_`` keeps its table (None when nothing was searched)."""
+        from . import classify, selection
+
+        n, given = len(x), self.get_params()
+        batch = classify.batch_size_for(n) if self.batch_size == AUTO else int(self.batch_size)
+        two_ways = self.cell == "jordan"  # Jordan nets read one way only
+        options: dict[str, list[Any]] = {
+            "frame": classify.frame_choices(int(lengths.max())),
+            "hidden_size": list(classify.HIDDEN_SIZES),
+            "bidirectional": [False] if two_ways else list(classify.BIDIRECTIONAL),
+            "learning_rate": list(classify.LEARNING_RATES),
+        }
+        for name in options:
+            if given[name] != AUTO:
+                options[name] = [given[name]]
+        names = list(options)
+        grid = [dict(zip(names, v)) for v in itertools.product(*list(options.values()))]
+        self.search_ = None
+        self.not_learned_ = False
+        if self.max_iter != AUTO and len(grid) == 1:
+            return {**grid[0], "max_iter": int(self.max_iter), "batch_size": batch}
+        if n < 2 * SEARCH_FOLDS:  # too few sequences to hold any out: the first candidate
+            return {**grid[0], "max_iter": DEFAULT_EPOCHS, "batch_size": batch}
+        rng = np.random.default_rng([seed, 1])
+        folds = (
+            selection.stratified_folds(strata, SEARCH_FOLDS, rng)
+            if strata is not None
+            else np.array_split(rng.permutation(n), SEARCH_FOLDS)
         )
-        self.loss_curve_ = [record["loss"] for record in history]
-        self.n_iter_ = len(history)
+
+        def evaluate(settings: dict[str, Any], fold: int, stop) -> tuple[selection.Score, int]:
+            held = np.asarray(folds[fold])
+            kept = np.setdiff1d(np.arange(n), held)
+            xf, lf = frames(x, lengths, settings["frame"])
+            xf = xf.astype(self.dtype)
+            model = self._model(
+                settings, xf.shape[2], output_size, loss, np.random.default_rng(seed)
+            )
+            epochs = classify.SEARCH_EPOCHS if self.max_iter == AUTO else int(self.max_iter)
+            fit = Fit(
+                epochs=epochs,
+                batch_size=min(batch, len(kept)),
+                optimizer=self.optimizer,
+                lr=settings["learning_rate"],
+                clip=self.clip,
+                patience=classify.SEARCH_PATIENCE if self.max_iter == AUTO else 0,
+            )
+            start = time.monotonic()
+            trained = train_network(
+                model,
+                xf[kept],
+                targets[kept],
+                fit,
+                rng=np.random.default_rng([seed, 2, fold]),
+                lengths=lf[kept],
+                validation=(xf[held], targets[held], lf[held]),
+                stop=stop,
+            )
+            out = model.predict(xf[held], lengths=lf[held])
+            score = self._score(out, targets[held], strata, held)
+            return selection.Score(
+                score,
+                float(trained.val_loss if trained.val_loss is not None else math.nan),
+                trained.best_epoch,
+                self._baseline(strata, held),
+                time.monotonic() - start,
+                len(held),
+            ), model.num_parameters()
+
+        found = selection.successive_halving(
+            grid, SEARCH_FOLDS, evaluate, selection.Budget.parse(self.search_budget)
+        )
+        self.search_ = [t.to_dict() for t in found.trials]
+        best = found.best
+        self.not_learned_ = bool(best.accuracy <= best.majority)
+        if self.not_learned_:
+            naive = "the most frequent class" if strata is not None else "the mean"
+            warnings.warn(
+                f"{type(self).__name__}: the best searched settings score "
+                f"{best.accuracy:.3f} on held-out folds, no better than always answering "
+                f"{naive} ({best.majority:.3f}): the network has not learned; try frame= (long "
+                "sequences), a larger search_budget, or scaling the inputs",
+                stacklevel=3,
+            )
+        epochs = best.epochs if self.max_iter == AUTO else int(self.max_iter)
+        return {**best.settings, "max_iter": epochs, "batch_size": batch}
+
+    def _score(self, out, target, strata, held) -> float:
+        """A held-out fold's figure, higher better: accuracy, or R² of standardised targets."""
+        if strata is not None:
+            return float(np.mean(out.argmax(axis=1) == target))
+        t = target.reshape(len(target), -1)
+        residual = np.sum((out.reshape(t.shape) - t) ** 2)
+        total = np.sum((t - t.mean(axis=0)) ** 2)
+        return float(1 - residual / total) if total > 0 else 0.0
+
+    def _baseline(self, strata, held) -> float:
+        """What answering without the sequence scores on the held-out fold: the majority
+        class's share, or R² = 0 of the mean."""
+        if strata is None:
+            return 0.0
+        return float(np.bincount(strata[held]).max() / len(held))
 
     def _outputs(self, X) -> np.ndarray:
         """The model's last-step outputs ``[N, O]`` for any accepted form of ``X``."""
         check_is_fitted(self)
         x, lengths, _ = self._read(X, fit=False)
+        lengths = np.full(len(x), x.shape[1]) if lengths is None else lengths
+        x, lengths = frames(x, lengths, int(self.best_params_["frame"]))
         x = x.astype(self.model_.dtype)
         parts = []
         for a in range(0, len(x), PREDICT_BATCH):
@@ -300,7 +451,8 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         """Train on sequences ``X`` and their labels ``y: [N]``; returns self."""
         x, lengths, y = self._read(X, y, fit=True)
         self.classes_, ids = np.unique(y, return_inverse=True)
-        self._fit(x, lengths, ids.astype(np.int64), len(self.classes_), "cross_entropy")
+        ids = ids.astype(np.int64)
+        self._fit(x, lengths, ids, len(self.classes_), "cross_entropy", ids)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -343,7 +495,7 @@ class RNNRegressor(RegressorMixin, _RNNEstimator):
         std = y2.std(axis=0)
         self.y_scale_ = np.where(std > 0, std, 1.0)
         targets = (y2 - self.y_mean_) / self.y_scale_  # standardised: zero mean, unit variance
-        self._fit(x, lengths, targets, y2.shape[1], "mse")
+        self._fit(x, lengths, targets, y2.shape[1], "mse", None)
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -372,6 +524,8 @@ def predictor(model: Model, source: Path) -> "_RNNEstimator":
         est.model_, est.n_channels_ = model, int(fitted["n_channels"])
         est.loss_curve_ = list(fitted["loss_curve"])
         est.n_iter_ = len(est.loss_curve_)
+        est.best_params_, est.search_ = dict(fitted["best_params"]), fitted["search"]
+        est.not_learned_ = bool(fitted["not_learned"])
         if "n_features_in" in fitted:
             est.n_features_in_ = int(fitted["n_features_in"])
         if isinstance(est, RNNClassifier):
