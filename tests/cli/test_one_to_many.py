@@ -147,7 +147,8 @@ def test_best_loads_as_the_conditioned_model(tmp_path):
         == 0
     )
     best = rnnkit.load(tmp_path / "r" / "best")
-    assert isinstance(best, Conditioned) and best.meta == {"task": "words", "vocab": ".ab"}
+    assert isinstance(best, Conditioned) and best.meta["job"] == "one-to-many"
+    assert best.meta["task"] == "words" and best.meta["vocab"] == ".ab"
     assert best.generate(np.array([0, 1]), np.array([0, 0]), 3).shape == (2, 3)
 
 

@@ -99,7 +99,8 @@ def test_the_run_directory_holds_checkpoints_and_the_log_and_best_loads(tmp_path
     assert _main(["reverse", *TINY], out) == 0
     assert [r["step"] for r in read_log(out / "metrics.jsonl")] == [1, 2, 3, 4]
     best = rnnkit.load(out / "best")
-    assert isinstance(best, Seq2Seq) and best.meta == {"task": "reverse", "chars": "abcdefghij"}
+    assert isinstance(best, Seq2Seq) and best.meta["job"] == "seq2seq"
+    assert best.meta["task"] == "reverse" and best.meta["chars"] == "abcdefghij"
     _, state = load_with_state(out / "last")
     assert state["job"]["hidden_size"] == 8 and state["step"] == 4
     capsys.readouterr()

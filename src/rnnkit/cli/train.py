@@ -205,14 +205,15 @@ def _run(args: argparse.Namespace, comm) -> int:
     if code:
         return code
     if comm.rank == 0:
-        _report(run, result, out)
+        runs.write_result(out, {**result, "samples": [_report(run, result, out)]})
     if baseline is None:
         return 0
     code, base_result = _fit(baseline, out / "baseline", args.quiet)
     if code:
         return code
     if comm.rank == 0:
-        _report(baseline, base_result, out / "baseline")
+        sample = _report(baseline, base_result, out / "baseline")
+        runs.write_result(out / "baseline", {**base_result, "samples": [sample]})
         print(_comparison([(run, result), (baseline, base_result)]))
     return 0
 
@@ -250,7 +251,8 @@ def _fit(run, out, quiet: bool) -> tuple[int, dict[str, Any]]:
     return 0, result
 
 
-def _report(run, result: dict[str, Any], out) -> None:
+def _report(run, result: dict[str, Any], out) -> str:
+    """Print the run's summary line and a sample; the sample."""
     import math
 
     best = ""
@@ -272,9 +274,7 @@ def _report(run, result: dict[str, Any], out) -> None:
     sample = run.final_sample(100 if run.words else 400)
     print("--- generated text ---")
     print(sample)
-    from ..jobs import runs
-
-    runs.write_result(out, {**result, "samples": [sample]})
+    return sample
 
 
 def _comparison(rows: list) -> str:
