@@ -317,6 +317,8 @@ def test_the_saved_run_predicts_the_test_split_as_the_trained_network_did(saved_
         "job": "classify",
         "predicts": "gru",
     }
+    kept = json.loads((d / "run" / "result.json").read_text())  # what rnnkit report shows
+    assert kept["results"] == json.loads(json.dumps(report["results"]))
     p = predicting.load(d / "run")
     assert p.job == "classify" and p.source == d / "run" / "gru" / "last"  # retrained on all
     assert p.model.meta["preprocessing"]["frame"] == 2 and p.classes == ["minus", "plus"]

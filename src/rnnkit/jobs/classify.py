@@ -967,7 +967,10 @@ def run_job(
             )
     with stop_on_signals(runs.SIGNALS if handle_signals else ()) as stop:
         report = classify(train_set, test_set, options, log=log, run_dir=out, comm=comm, stop=stop)
-    return {"dataset": name, **report}
+    report = {"dataset": name, **report}
+    if comm.rank == 0 and "stopped_by" not in report:
+        runs.write_result(out, report)  # rnnkit report: the ranked table, confusion matrices
+    return report
 
 
 def time_split(options: Options) -> str:
