@@ -435,3 +435,23 @@ def test_a_multichannel_run_forecasts_every_channel_in_long_rows(tmp_path):
         ["2021-05-01", "a"],
     ]
     assert len(table.rows) == 8
+
+
+def test_intervals_are_quantiles_of_many_origins_and_normal_for_a_few():
+    """From ``QUANTILE_ORIGINS`` validation origins on, the per-step quantiles of the
+    residuals; below, ± z · their per-step root mean square (4 draws' quantiles could not
+    hold 80 % of new values)."""
+    from rnnkit.jobs.forecast import QUANTILE_ORIGINS, interval_offsets
+
+    rng = np.random.default_rng(0)
+    many = rng.standard_normal((QUANTILE_ORIGINS, 3, 1)) * np.array([1.0, 2.0, 3.0])[:, None]
+    out = interval_offsets(many)
+    assert out["method"] == "quantiles" and out["origins"] == QUANTILE_ORIGINS
+    np.testing.assert_allclose(out["80"]["upper"], np.quantile(many, 0.9, axis=0))
+    few = many[:4]
+    out = interval_offsets(few)
+    assert out["method"] == "normal"
+    rms = np.sqrt((few**2).mean(axis=0))
+    np.testing.assert_allclose(out["80"]["upper"], 1.2815515655446004 * rms)
+    np.testing.assert_allclose(out["95"]["lower"], -1.959963984540054 * rms)
+    assert (np.array(out["95"]["upper"]) > few.max(axis=0)).all()  # wider than the draws

@@ -42,13 +42,15 @@ scaler (fitted on the training windows) and scaling mode, lookback, horizon, str
 ahead, season, the value columns, the date column and the frequency inferred from the training
 part's dates (``timeseries.infer_frequency``: calendar months, quarters or years, or a fixed
 step such as a day or a week).  The prediction intervals are known only after training: they
-are the per-step quantiles (10/90 % and 2.5/97.5 %) of the validation residuals (truth −
-forecast from every validation origin; log ratios for a log-scaled network, so its intervals
-widen with the level), written to ``RUN/<network>/intervals.json`` (beside
-its ``best``/``last``, atomically) — a checkpoint copied alone still forecasts, without
-intervals.  ``RUN/run.json`` names the network that predicts.  The forecaster reads the whole
-CSV as history (its last L values are used; gaps are interpolated) and forecasts ``horizon``
-steps past its last row, dated at the series' frequency after its last date.
+come from the validation residuals (truth − forecast from every validation origin; log ratios
+for a log-scaled network, so its intervals widen with the level): their per-step quantiles
+(10/90 % and 2.5/97.5 %) from ``QUANTILE_ORIGINS`` origins on, else ± z · their per-step
+root mean square (normal theory; a handful of origins cannot give 80 % quantiles), written
+to ``RUN/<network>/intervals.json`` (beside its ``best``/``last``, atomically) — a
+checkpoint copied alone still forecasts, without intervals.  ``RUN/run.json`` names the
+network that predicts.  The forecaster reads the whole CSV as history (its last L values are
+used; gaps are interpolated) and forecasts ``horizon`` steps past its last row, dated at the
+series' frequency after its last date.
 
 **CSV.**  A header row; one optional date column (ISO dates ``2020-01-31``, ``2020-01``,
 ``2020-01-31 12:00``, or whole years in a column named ``year``/``date``…), and the numeric
@@ -495,23 +497,46 @@ def with_offsets(point: np.ndarray, offset: Any, kind: str) -> np.ndarray:
     return point * np.exp(q) if kind == "ratio" else point + q
 
 
+QUANTILE_ORIGINS = 20
+"""Validation origins from which intervals are their residuals' empirical quantiles; with
+fewer, the quantiles of so few values cannot reach 80 or 95 % coverage (with 4 origins the
+10 % and 90 % quantiles lie inside the extremes of 4 draws), and the intervals are
+normal-theory instead: ± z · the residuals' root mean square at each step ahead."""
+
+
 def interval_offsets(residuals: np.ndarray | None, kind: str = "difference") -> dict[str, Any]:
-    """Per-step quantiles of validation residuals ``[O_v, h, C]`` (``residuals_of``) at each of
-    ``LEVELS``: ``{"80": {"lower": [h][C], "upper": [h][C]}, …, "origins": O_v, "kind": …}``;
-    the lower offset is at most 0 and the upper at least 0, so lower ≤ forecast ≤ upper."""
+    """Per-step offsets of the intervals at each of ``LEVELS`` from validation residuals
+    ``[O_v, h, C]`` (``residuals_of``): ``{"80": {"lower": [h][C], "upper": [h][C]}, …,
+    "origins": O_v, "kind": …, "method": …}``.
+
+    ``method`` is ``"quantiles"`` (the residuals' per-step empirical quantiles, from
+    ``QUANTILE_ORIGINS`` origins on) or ``"normal"`` (± z_level · the per-step root mean
+    square of the residuals, bias included, for fewer).  The lower offset is at most 0 and
+    the upper at least 0, so lower ≤ forecast ≤ upper."""
     if residuals is None or not (~np.isnan(residuals)).any():
         return {"origins": 0}
-    out: dict[str, Any] = {"origins": int(len(residuals)), "kind": kind}
+    origins = int(len(residuals))
+    method = "quantiles" if origins >= QUANTILE_ORIGINS else "normal"
+    out: dict[str, Any] = {"origins": origins, "kind": kind, "method": method}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a step with no observed truth: NaN
+        rms = np.sqrt(np.nanmean(residuals**2, axis=0))
         for level in LEVELS:
-            lo = np.nanquantile(residuals, (1 - level) / 2, axis=0)
-            hi = np.nanquantile(residuals, (1 + level) / 2, axis=0)
+            if method == "quantiles":
+                lo = np.nanquantile(residuals, (1 - level) / 2, axis=0)
+                hi = np.nanquantile(residuals, (1 + level) / 2, axis=0)
+            else:
+                z = NORMAL_QUANTILES[level]
+                lo, hi = -z * rms, z * rms
             out[f"{round(level * 100)}"] = {
                 "lower": np.minimum(lo, 0.0).tolist(),
                 "upper": np.maximum(hi, 0.0).tolist(),
             }
     return out
+
+
+NORMAL_QUANTILES = {0.8: 1.2815515655446004, 0.95: 1.959963984540054}
+"""z with Φ(z) = (1 + level) / 2: the half-width of a central normal interval, in σ."""
 
 
 def write_intervals(
@@ -1387,8 +1412,13 @@ class Forecaster:
         ]
         if key in self.intervals:
             notes.append(
-                f"lower/upper: a {key} % interval from validation residuals (per-step "
-                f"quantiles over {self.intervals['origins']} validation origins of the run)"
+                f"lower/upper: a {key} % interval from validation residuals ("
+                + (
+                    "per-step quantiles"
+                    if self.intervals.get("method", "quantiles") == "quantiles"
+                    else "normal: ± z · their per-step root mean square"
+                )
+                + f" over {self.intervals['origins']} validation origins of the run)"
             )
         else:
             notes.append(f"no intervals: {self.source.parent / INTERVALS} is missing")
