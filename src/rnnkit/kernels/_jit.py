@@ -49,6 +49,26 @@ from numba.extending import intrinsic
 FLAGS = {"contract", "arcp", "afn", "reassoc", "nsz"}  # fast math without nnan / ninf
 
 
+def _numba_blas() -> bool:
+    """Whether compiled code can call BLAS (``np.dot`` in Numba goes through SciPy's BLAS,
+    ``scipy.linalg.cython_blas``; without SciPy it cannot).  Under ``NUMBA_DISABLE_JIT`` it
+    is NumPy's ``np.dot``."""
+    if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        return True
+    try:
+        from numba.np.linalg import ensure_blas
+
+        ensure_blas()
+    except ImportError:
+        return False
+    return True
+
+
+BLAS = _numba_blas()
+"""Whether a kernel may run its whole time loop compiled, with its recurrent products done by
+``np.dot`` from compiled code (else a Python loop calls NumPy's product each step)."""
+
+
 class JitOptions(TypedDict):
     """Keyword options of ``numba.njit`` used by the kernels."""
 

@@ -23,10 +23,38 @@ import numpy as np
 
 from ..cells import CellOptions
 from . import sequence as seq
-from ._jit import ARRAY2, ARRAY3, IDS, ONE, add_token_rows, compiled, copy_token_rows, tanh32
+from ._jit import (
+    ARRAY2,
+    ARRAY3,
+    BLAS,
+    IDS,
+    ONE,
+    add_token_rows,
+    compiled,
+    copy_token_rows,
+    tanh32,
+)
 from ._workspace import POOL, Lease, leased
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
+LOOP = BLAS
+"""Whether ``forward`` and ``backward`` may run their time loop as one compiled call (its
+products by BLAS from compiled code: ``_jit.BLAS``) rather than a Python loop of a NumPy
+product and a compiled step each step (the same arithmetic; tests switch it off)."""
+ONE_THREAD_MACS = 262_144
+"""The largest product OpenBLAS runs on one thread (M·N·K multiply-adds, its GEMM threshold
+2¹⁸).  The compiled loop splits each recurrent product into row blocks this small: Numba's
+BLAS is SciPy's, a second OpenBLAS with a thread pool of its own, whose workers spin after a
+threaded call and, on two cores, starve the threaded products NumPy's OpenBLAS does next."""
+MIN_ROWS = 4  # fewer rows per product (H > 256) leave the loop to Python and NumPy
+
+
+def loop_rows(B: int, H: int) -> int:
+    """Rows per recurrent product ``[rows, H] × [H, H]`` in the compiled loop, or 0 where the
+    Python loop runs (no BLAS in compiled code, or a product too large for row blocks)."""
+    rows = min(B, ONE_THREAD_MACS // (H * H))
+    return rows if LOOP and (rows >= MIN_ROWS or rows == B) else 0
+
 
 ZERO = np.float32(0)
 
@@ -95,6 +123,55 @@ def _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db):
         add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
+if BLAS:  # Numba calls BLAS (through SciPy): the whole time loop in one compiled call
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, {ARRAY2}, "
+        f"{ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _forward_loop(act, P, ids, W_hhT, hs, m, relu, drop, h_rec, q, rows):
+        """Every step of ``forward``: q = h_rec W_hhᵀ, ``rows`` rows per product, then
+        ``_forward_step`` (drop: [B, H], or [0, 0] without recurrent dropout; h_rec and q:
+        [B, H] scratch)."""
+        B = q.shape[0]
+        dropped = drop.shape[0] > 0
+        for t in range(act.shape[0]):
+            h = hs[t]
+            if dropped:
+                np.multiply(h, drop, h_rec)
+                h = h_rec
+            for b in range(0, B, rows):
+                np.dot(h[b : b + rows], W_hhT, q[b : b + rows])
+            _forward_step(act, P, ids, q, t, hs, m, relu)
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY3}, {ARRAY2}, {ARRAY3}, {ARRAY2}, boolean, {IDS}, {ARRAY2}, "
+        f"{ARRAY2}, {ARRAY2}, {ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _backward_loop(act, douts, dh, dA, m, relu, ids, dW_ihT, db, W_hh, drop, dh_prev, rows):
+        """Every step of ``backward``, t = T − 1 … 0: ``_backward_step``, then
+        dh_{t−1} = da W_hh ⊙ drop (padding: dh_t), ``rows`` rows per product; dh: [B, H],
+        ∂L/∂h_T in, ∂L/∂h_0 out (drop: [B, H], or [0, 0]; dh_prev: [B, H] scratch)."""
+        B, H = dh.shape
+        dropped, masked = drop.shape[0] > 0, m.shape[0] > 0
+        for t in range(act.shape[0] - 1, -1, -1):
+            _backward_step(act, douts, t, dh, dA, m, relu, ids, dW_ihT, db)
+            da = dA[t]
+            for b in range(0, B, rows):
+                np.dot(da[b : b + rows], W_hh, dh_prev[b : b + rows])
+            for b in range(B):
+                if masked and m[t, b] == 0:  # padding: ∂L/∂h passes through unchanged
+                    continue
+                d, dp = dh[b], dh_prev[b]
+                if dropped:
+                    r = drop[b]
+                    for j in range(H):
+                        d[j] = dp[j] * r[j]
+                else:
+                    for j in range(H):
+                        d[j] = dp[j]
+
+
 def forward(
     cell,
     p: dict,
@@ -119,10 +196,15 @@ def forward(
     hs[0] = state0[0]
     q, h_rec = np.empty((B, H), dt), np.empty((B, H), dt)
     relu = opts.nonlinearity == "relu"
-    for t in range(T):
-        h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
-        np.matmul(h_in, W_hhT, out=q)  # h_rec W_hhᵀ
-        _forward_step(act, P, ids, q, t, hs, m, relu)
+    rows = loop_rows(B, H)
+    if rows:
+        d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
+        _forward_loop(act, P, ids, W_hhT, hs, m, relu, d, h_rec, q, rows)
+    else:
+        for t in range(T):
+            h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
+            np.matmul(h_in, W_hhT, out=q)  # h_rec W_hhᵀ
+            _forward_step(act, P, ids, q, t, hs, m, relu)
     outs = act.copy() if mk is None else act * mk.m  # out_t = m ? h_t : 0
     cache = Cache(xs, hs, act, mk, drop, leased(hs, act))
     return outs, (hs[T].copy(),), cache
@@ -153,14 +235,20 @@ def backward(
     db = np.zeros((T, H), dt)  # Σ_b da per step
     relu = opts.nonlinearity == "relu"
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
-    for t in reversed(range(T)):
-        _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db)
-        np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
-        if drop is not None:
-            dh_prev *= drop
-        if mk is not None:  # a padded step passes its incoming gradient through unchanged
-            np.copyto(dh_prev, dh_next, where=mk.off[t])
-        dh_next, dh_prev = dh_prev, dh_next
+    rows = loop_rows(B, H)
+    if rows:
+        d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
+        W = np.ascontiguousarray(W_hh, dt)
+        _backward_loop(act, douts, dh_next, dA, m, relu, ids, dW_ihT, db, W, d, dh_prev, rows)
+    else:
+        for t in reversed(range(T)):
+            _backward_step(act, douts, t, dh_next, dA, m, relu, ids, dW_ihT, db)
+            np.matmul(dA[t], W_hh, out=dh_prev)  # dh_{t−1} = da W_hh
+            if drop is not None:
+                dh_prev *= drop
+            if mk is not None:  # a padded step passes its incoming gradient through unchanged
+                np.copyto(dh_prev, dh_next, where=mk.off[t])
+            dh_next, dh_prev = dh_prev, dh_next
     dW_ih = np.ascontiguousarray(dW_ihT.T) if tokens else None
     db = db.sum(axis=0, dtype=np.float64).astype(dt)
     dxs, grads = seq.gate_grads(p, xs, hs, drop, dA, need_dx, db, dW_ih)
