@@ -250,8 +250,7 @@ def test_long_sequences_are_read_in_frames_and_predicted_the_same_way(tmp_path):
 
 
 def test_a_network_that_has_not_learned_says_so():
-    rng = np.random.default_rng(1)
-    X, y = rng.standard_normal((30, 6, 1)), np.array([0] * 24 + [1] * 6)  # labels are noise
+    X, y = np.zeros((30, 6, 1)), np.array([0] * 24 + [1] * 6)  # nothing tells the classes apart
     with pytest.warns(UserWarning, match="the network has not learned"):
         clf = RNNClassifier(
             hidden_size=4, bidirectional=False, learning_rate=1e-2, frame=1, search_budget="1"
