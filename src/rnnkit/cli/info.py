@@ -197,22 +197,34 @@ def _network(out: Path, d: Path) -> dict[str, Any]:
 
 
 def _print_run(run: dict[str, Any]) -> None:
+    """The run's job, then each network's checkpoints and log, then the options (once when
+    every network was started with the same)."""
     job = run["job"] or "(unknown job)"
     print(f"{run['run']}: a run of rnnkit {job}; predicts with {run['source']}")
     for n in run["networks"]:
-        last = n["last_step"] if "last_missing" not in n else f"missing ({n['last_missing']})"
-        best = n["best_step"] if "best_missing" not in n else f"missing ({n['best_missing']})"
         m = n["metrics"]
         val = _figures(m["last_validation"])
         print(
-            f"  {n['name']}: last at step {last}, best at step {best}"
+            f"  {n['name']}: last {_step(n, 'last')}, best {_step(n, 'best')}"
             + (f" ({_figures(n['best_validation'])})" if n["best_validation"] else "")
             + f"; metrics.jsonl {m['records']} records"
             + (f", to step {m['last_step']}, loss {m['last_loss']:.6g}" if m["records"] else "")
             + (f", last validation: {val}" if val else "")
         )
-        for k, v in _flat(n["options"] or {}).items():
+    options = [_flat(n["options"] or {}) for n in run["networks"]]
+    shared = all(o == options[0] for o in options)
+    for n, own in zip(run["networks"], options[:1] if shared else options, strict=False):
+        print("  options:" if shared else f"  options of {n['name']}:")
+        for k, v in own.items():
             print(f"    {k} = {v}")
+
+
+def _step(network: dict[str, Any], link: str) -> str:
+    """``at step N``, or why there is no such checkpoint."""
+    if f"{link}_missing" in network:
+        return f"missing (points to {network[f'{link}_missing']})"
+    step = network[f"{link}_step"]
+    return "none" if step is None else f"at step {step}"
 
 
 def _figures(metrics: dict[str, Any]) -> str:
