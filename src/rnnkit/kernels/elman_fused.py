@@ -41,19 +41,6 @@ LOOP = BLAS
 """Whether ``forward`` and ``backward`` may run their time loop as one compiled call (its
 products by BLAS from compiled code: ``_jit.BLAS``) rather than a Python loop of a NumPy
 product and a compiled step each step (the same arithmetic; tests switch it off)."""
-ONE_THREAD_MACS = 262_144
-"""The largest product OpenBLAS runs on one thread (M·N·K multiply-adds, its GEMM threshold
-2¹⁸).  The compiled loop splits each recurrent product into row blocks this small: Numba's
-BLAS is SciPy's, a second OpenBLAS with a thread pool of its own, whose workers spin after a
-threaded call and, on two cores, starve the threaded products NumPy's OpenBLAS does next."""
-MIN_ROWS = 4  # fewer rows per product (H > 256) leave the loop to Python and NumPy
-
-
-def loop_rows(B: int, H: int) -> int:
-    """Rows per recurrent product ``[rows, H] × [H, H]`` in the compiled loop, or 0 where the
-    Python loop runs (no BLAS in compiled code, or a product too large for row blocks)."""
-    rows = min(B, ONE_THREAD_MACS // (H * H))
-    return rows if LOOP and (rows >= MIN_ROWS or rows == B) else 0
 
 
 ZERO = np.float32(0)
@@ -196,7 +183,7 @@ def forward(
     hs[0] = state0[0]
     q, h_rec = np.empty((B, H), dt), np.empty((B, H), dt)
     relu = opts.nonlinearity == "relu"
-    rows = loop_rows(B, H)
+    rows = seq.loop_rows(B, H, H) if LOOP else 0
     if rows:
         d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
         _forward_loop(act, P, ids, W_hhT, hs, m, relu, d, h_rec, q, rows)
@@ -235,7 +222,7 @@ def backward(
     db = np.zeros((T, H), dt)  # Σ_b da per step
     relu = opts.nonlinearity == "relu"
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
-    rows = loop_rows(B, H)
+    rows = seq.loop_rows(B, H, H) if LOOP else 0
     if rows:
         d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
         W = np.ascontiguousarray(W_hh, dt)

@@ -28,10 +28,25 @@ import numpy as np
 from ..cells import CellOptions
 from . import prelude
 from . import sequence as seq
-from ._jit import ARRAY2, ARRAY3, HALF, IDS, ONE, add_token_rows, compiled, copy_token_rows, tanh32
+from ._jit import (
+    ARRAY2,
+    ARRAY3,
+    BLAS,
+    HALF,
+    IDS,
+    ONE,
+    add_token_rows,
+    compiled,
+    copy_token_rows,
+    tanh32,
+)
 from ._workspace import POOL, Lease, leased
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
+LOOP = BLAS
+"""Whether the time loop may be one compiled call, its recurrent products by BLAS from
+compiled code in row blocks (``seq.loop_rows``), rather than a Python loop of a NumPy product
+and a compiled step each step (the same arithmetic; tests switch it off)."""
 
 
 class Cache(NamedTuple):
@@ -129,6 +144,60 @@ def _backward_step(tau, cs, tanh_c, douts, t, dh_next, dc_next, dA, dc_prev, m, 
         add_token_rows(dA, ids, t, dW_ihT)  # dW_ihᵀ[id] += da
 
 
+if BLAS:  # Numba calls BLAS (through SciPy): the whole time loop in one compiled call
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
+        f"{ARRAY2}, {ARRAY2}, {ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _forward_loop(tau, P, ids, W_hhT, hs, cs, tanh_c, outs, m, drop, h_rec, q, rows):
+        """Every step of ``forward``: q = h_rec W_hhᵀ, ``rows`` rows per product, then
+        ``_forward_step`` (drop: [B, H], or [0, 0] without recurrent dropout; h_rec [B, H]
+        and q [B, 4H] scratch)."""
+        B = q.shape[0]
+        dropped = drop.shape[0] > 0
+        for t in range(tau.shape[0]):
+            h = hs[t]
+            if dropped:
+                np.multiply(h, drop, h_rec)
+                h = h_rec
+            for b in range(0, B, rows):
+                np.dot(h[b : b + rows], W_hhT, q[b : b + rows])
+            _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m)
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2}, {ARRAY2}, {ARRAY2}, "
+        f"{ARRAY2}, {ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2}, {ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _backward_loop(
+        tau, cs, tanh_c, douts, dh, dh_prev, dc, dc_prev, dA, m, ids, dW_ihT, db, W_hh, drop, rows
+    ):
+        """Every step of ``backward``, t = T − 1 … 0: ``_backward_step``, then
+        dh_{t−1} = da W_hh ⊙ drop (padding: dh_t), ``rows`` rows per product.  dh, dc:
+        [B, H], ∂L/∂h_T, ∂L/∂c_T in and ∂L/∂h_0, ∂L/∂c_0 out (the loop copies them back
+        when they end up in the scratch arrays dh_prev, dc_prev)."""
+        B, H = dh.shape
+        dropped, masked = drop.shape[0] > 0, m.shape[0] > 0
+        dh_in, dc_in = dh, dc
+        for t in range(tau.shape[0] - 1, -1, -1):
+            _backward_step(tau, cs, tanh_c, douts, t, dh, dc, dA, dc_prev, m, ids, dW_ihT, db)
+            da = dA[t]
+            for b in range(0, B, rows):
+                np.dot(da[b : b + rows], W_hh, dh_prev[b : b + rows])
+            for b in range(B):
+                if masked and m[t, b] == 0:  # padding: ∂L/∂h passes through unchanged
+                    dh_prev[b] = dh[b]
+                elif dropped:
+                    d, r = dh_prev[b], drop[b]
+                    for j in range(H):
+                        d[j] *= r[j]
+            dh, dh_prev = dh_prev, dh
+            dc, dc_prev = dc_prev, dc
+        if dh is not dh_in:  # an odd number of steps: the results are in the scratch arrays
+            dh_in[:] = dh
+            dc_in[:] = dc
+
+
 def forward(
     cell,
     p: dict,
@@ -150,7 +219,11 @@ def forward(
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
     q, h_rec = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
-    for t in range(T):
+    rows = seq.loop_rows(B, H, 4 * H) if LOOP else 0
+    if rows:
+        d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
+        _forward_loop(tau, P, ids, W_hhT, hs, cs, tanh_c, outs, m, d, h_rec, q, rows)
+    for t in range(0 if rows else T):
         h_prev = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
         np.matmul(h_prev, W_hhT, out=q)  # h_{t−1} W_hhᵀ
         _forward_step(tau, P, ids, q, t, hs, cs, tanh_c, outs, m)
@@ -183,7 +256,15 @@ def backward(
     db = np.zeros((T, 4 * H), dt)  # Σ_b da per step
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     dc_next, dc_prev = np.array(dstate[1], dtype=dt), np.empty((B, H), dt)
-    for t in reversed(range(T)):
+    rows = seq.loop_rows(B, 4 * H, H) if LOOP else 0
+    if rows:
+        d = np.empty((0, 0), dt) if cache.drop is None else np.ascontiguousarray(cache.drop, dt)
+        W = np.ascontiguousarray(W_hh, dt)
+        _backward_loop(
+            cache.tau, cache.cs, cache.tanh_c, douts, dh_next, dh_prev, dc_next, dc_prev,
+            dA, m, ids, dW_ihT, db, W, d, rows,
+        )  # fmt: skip
+    for t in reversed(range(0 if rows else T)):
         _backward_step(
             cache.tau,
             cache.cs,

@@ -30,6 +30,25 @@ NARROW = 4
 154, 2 → 192 98 against 266, 4 → 256 320 against 365; from 8 inputs BLAS is faster."""
 
 
+ONE_THREAD_MACS = 262_144
+"""The largest product OpenBLAS runs on one thread (M·N·K multiply-adds, its GEMM threshold
+2¹⁸).  A kernel whose time loop is one compiled call (``_jit.BLAS``) splits each recurrent
+product into row blocks this small: Numba's BLAS is SciPy's, a second OpenBLAS with a thread
+pool of its own, whose workers spin after a threaded call and, on two cores, starve the
+threaded products NumPy's OpenBLAS does next; and a threaded product of a few microseconds
+waits for its second thread whenever another process holds the other core."""
+MIN_ROWS = 4
+"""Fewer rows per recurrent product than this (G·H > 2¹⁶, e.g. an Elman H > 256) leave the
+time loop to Python and NumPy's (threaded) product."""
+
+
+def loop_rows(B: int, K: int, N: int) -> int:
+    """Rows per recurrent product ``[rows, K] × [K, N]`` of a compiled time loop over a batch
+    of ``B``, or 0 where the loop stays in Python (products too large for row blocks)."""
+    rows = min(B, ONE_THREAD_MACS // (K * N))
+    return rows if rows >= MIN_ROWS or rows == B else 0
+
+
 class Mask(NamedTuple):
     """A [T, B] 0/1 mask in the forms the loops use."""
 
