@@ -483,3 +483,26 @@ def test_training_options_given_apply_to_the_feed_forward_baseline_too(saved_run
     _, report = saved_run
     (ffnn,) = [r for r in report["results"] if r["model"] == "ffnn"]
     assert ffnn["epochs"] == 4  # --epochs 4 was given; its own default is 100
+
+
+def test_a_csv_with_its_own_id_and_label_columns_trains_and_predicts(tmp_path):
+    """``--id-column`` and ``--label-column`` name a CSV's columns; the run keeps them, so
+    ``predict`` reads new files with the same header."""
+    from rnnkit.jobs import predicting
+    from rnnkit.jobs.classify import run_job
+
+    def renamed(path):
+        text = path.read_text().split("\n", 1)
+        path.write_text(
+            text[0].replace("sequence", "window").replace("label", "gesture") + "\n" + text[1]
+        )
+        return path
+
+    train = renamed(_save_csv(tmp_path / "train.csv", _toy(30, 0)))
+    new = renamed(_save_csv(tmp_path / "new.csv", _toy(8, 1), labelled=False))
+    given = dict(train=str(train), id_column="window", label_column="gesture", search=False)
+    run_job({**given, "hidden_size": 5, "epochs": 3, "baseline": False}, tmp_path / "r")
+    table = predicting.load(tmp_path / "r").predict_file(new)
+    assert [row[0] for row in table.rows] == [f"s{n}" for n in range(8)]
+    with pytest.raises(DataError, match="label"):
+        run_job({**given, "label_column": "label"}, tmp_path / "r2")

@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         help="without --test: stratified share of --train held out (default 0.3)",
     )
+    d.add_argument("--id-column", help="CSV: the column naming each sequence (default sequence)")
+    d.add_argument("--label-column", help="CSV: the column of the labels (default label)")
     m = p.add_argument_group(
         "network (gru; given settings are fixed, the search chooses the others)"
     )

@@ -117,19 +117,22 @@ def load(
     *,
     test_fraction: float = 0.3,
     seed: int = 0,
+    columns: tuple[str, str] = ("sequence", "label"),
 ) -> tuple[str, Sequences, Sequences]:
     """(name, train, test): a bundled set's published split, or files of the user's.
 
     With only a training file, a stratified ``test_fraction`` of it is held out (seeded).
+    ``columns``: a CSV's sequence-id and label columns.
     """
     if dataset is not None and train_file is None:
         train_set, test_set = load_dataset(dataset)
         return DISPLAY_NAMES[dataset_key(dataset)], train_set, test_set
     if dataset is not None or train_file is None:
         raise DataError("give either --dataset or --train FILE (optionally --test FILE)")
-    train_set = read_sequences(train_file)
+    ids, labels = columns
+    train_set = read_sequences(train_file, id_column=ids, label_column=labels)
     if test_file is not None:
-        test_set = read_sequences(test_file, train_set.classes)
+        test_set = read_sequences(test_file, train_set.classes, id_column=ids, label_column=labels)
         check_channels(train_set, test_set, f"{test_file}", f"the training file {train_file}")
         return str(train_file), train_set, test_set
     return str(train_file), *stratified_split(
@@ -191,7 +194,9 @@ def predict_classes(model, data: Sequences, batch_size: int = 256) -> np.ndarray
     return np.concatenate(out)
 
 
-def preprocessing(train_set: Sequences, frame: int) -> dict[str, Any]:
+def preprocessing(
+    train_set: Sequences, frame: int, columns: tuple[str, str] = ("sequence", "label")
+) -> dict[str, Any]:
     """What prediction needs, fitted on the (raw) training split: ``model.meta["preprocessing"]``.
 
     The channels' mean and std (``[C]`` each), the class labels in class-id order, the channel
@@ -209,9 +214,11 @@ def preprocessing(train_set: Sequences, frame: int) -> dict[str, Any]:
         "std": std.tolist(),
         "frame": frame,
         "lengths": [int(train_set.lengths.min()), int(train_set.lengths.max())],
+        "id_column": columns[0],
+        "label_column": columns[1],
         "formats": {
             "npz": "x [N, T, C] (or [N, T] for one channel), optional lengths [N]; y ignored",
-            "csv": "long form: a 'sequence' column, channel columns, optional 'label' column",
+            "csv": "long form: an id column, channel columns, optional label column",
         },
     }
 
@@ -235,6 +242,7 @@ def run_classification(
     seed: int = 0,
     val_fraction: float = 0.0,
     frame: int = 1,
+    columns: tuple[str, str] = ("sequence", "label"),
     log: Callable[[str], None] | None = None,
     run_dir: Path | None = None,
     options: dict[str, Any] | None = None,
@@ -270,7 +278,7 @@ def run_classification(
         int(min(train_set.lengths.min(), test_set.lengths.min())),
         int(max(train_set.lengths.max(), test_set.lengths.max())),
     ]
-    prep = preprocessing(train_set, frame)
+    prep = preprocessing(train_set, frame, columns)
     train_set, test_set = prepared((train_set, test_set), prep)
     results: list[dict[str, Any]] = []
     report: dict[str, Any] = {
@@ -612,6 +620,8 @@ class ClassifierPredictor:
         self.labels: list[str] = [str(c) for c in prep["classes"]]
         self.classes: list[int | str] = [_label_value(c) for c in self.labels]
         self.channels: int = int(prep["channels"])
+        self.id_column = str(prep.get("id_column", "sequence"))
+        self.label_column = str(prep.get("label_column", "label"))
         names = prep.get("channel_names")
         self.channel_names: list[str] | None = None if names is None else list(names)
 
@@ -675,7 +685,7 @@ class ClassifierPredictor:
         if options:
             raise ConfigError(f"classify predictions take no options, got {sorted(options)}")
         path = Path(path)
-        f = read_sequence_file(path)
+        f = read_sequence_file(path, id_column=self.id_column, label_column=self.label_column)
         x = self._channels_of(f.x, f.channel_names, path)
         proba = self.predict_proba(x, f.lengths)
         best = proba.argmax(axis=1)
@@ -738,6 +748,8 @@ class Options:
     train: str | None = None  # a training file (.npz or .csv)
     test: str | None = None  # a test file (None: hold out test_fraction of train)
     test_fraction: float = 0.3
+    id_column: str = "sequence"  # CSV: the column that names each sequence
+    label_column: str = "label"  # CSV: the column of the labels
     net: Net = field(default_factory=lambda: DEFAULT_NET)
     fit: Fit = field(default_factory=lambda: DEFAULT_FIT)
     baseline: bool = True  # also the feed-forward baseline, 1-NN Euclidean and 1-NN DTW
@@ -889,6 +901,7 @@ def classify(
         seed=options.seed,
         val_fraction=options.val_fraction,
         frame=frame,
+        columns=(options.id_column, options.label_column),
         log=log,
         run_dir=run_dir,
         options=options.to_dict(),
@@ -942,6 +955,7 @@ def run_job(
             options.test,
             test_fraction=options.test_fraction,
             seed=options.seed,
+            columns=(options.id_column, options.label_column),
         )
 
     options, (name, train_set, test_set) = runs.prepare(
