@@ -506,3 +506,15 @@ def test_a_csv_with_its_own_id_and_label_columns_trains_and_predicts(tmp_path):
     assert [row[0] for row in table.rows] == [f"s{n}" for n in range(8)]
     with pytest.raises(DataError, match="label"):
         run_job({**given, "label_column": "label"}, tmp_path / "r2")
+
+
+def test_the_report_says_when_the_network_is_behind_a_baseline_on_the_test_split():
+    from rnnkit.jobs.classify import BEHIND_BY, behind
+
+    gru = {"accuracy": 0.70, "description": "gru H=32"}
+    dtw = {"accuracy": 0.80, "description": "1-NN DTW"}
+    skipped = {"accuracy": None, "description": "1-NN Euclidean (not run)"}
+    late = behind(gru, [skipped, dtw])
+    assert late["flag"] and "0.700 is more than 0.05 below 1-NN DTW's 0.800" in late["message"]
+    close = {"accuracy": 0.80 - BEHIND_BY, "description": "gru"}
+    assert not behind(close, [dtw])["flag"] and not behind(gru, [skipped])["flag"]

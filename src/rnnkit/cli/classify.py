@@ -161,6 +161,8 @@ def _run(args: argparse.Namespace, comm) -> int:
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
     if report.get("not_learned") and args.json:
         print(f"rnnkit: {not_learned_line(report)}", file=sys.stderr)
+    if (report.get("behind") or {}).get("flag") and args.json:
+        print(f"rnnkit: note: {report['behind']['message']}", file=sys.stderr)
     if args.plot:  # the results are out first: a plot that cannot be saved only warns
         from ..plots.confusion import confusion_png
         from . import write_or_warn
@@ -268,6 +270,8 @@ def format_report(report: dict) -> str:
         lines.append(f"the run predicts with {report['predicts']} (rnnkit predict RUN FILE)")
     if report.get("not_learned"):
         lines.append(not_learned_line(report))
+    if (report.get("behind") or {}).get("flag"):
+        lines.append(f"note: {report['behind']['message']}")
     scored = [r for r in report["results"] if r.get("confusion") is not None]
     counts = max((n for r in scored for row in r["confusion"] for n in row), default=0)
     width = max(max(len(c) for c in report["classes"]), len(str(counts))) + 1

@@ -575,6 +575,29 @@ def not_learned(recurrent: dict[str, Any], validation: tuple[float, float] | Non
     return "; ".join(reasons) or None
 
 
+BEHIND_BY = 0.05
+"""How far below the best baseline's test accuracy the network is reported as behind it."""
+
+
+def behind(recurrent: dict[str, Any], baselines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the network's test accuracy is more than ``BEHIND_BY`` below the best
+    baseline's (the feed-forward network, 1-NN Euclidean or DTW): ``{"flag", "message"}``.
+    The test split is only reported on here, never chosen with."""
+    scored = [b for b in baselines if b.get("accuracy") is not None]
+    best = max(scored, key=lambda b: b["accuracy"], default=None)
+    if best is None or recurrent["accuracy"] >= best["accuracy"] - BEHIND_BY:
+        return {"flag": False, "message": ""}
+    return {
+        "flag": True,
+        "message": (
+            f"on the test split the recurrent network's accuracy {recurrent['accuracy']:.3f} "
+            f"is more than {BEHIND_BY} below {best['description']}'s {best['accuracy']:.3f}; "
+            "with few or long series a nearest-neighbour classifier is often the better "
+            "choice — or try a larger --budget, or more training data"
+        ),
+    }
+
+
 NOT_LEARNED_ADVICE = (
     "try a larger --budget or --epochs, a smaller --lr, --frame to shorten long series, "
     "or more training data"
@@ -919,6 +942,7 @@ def classify(
         results.extend(nearest_neighbour_results(train_set, test_set))
     validation = None if found is None else (found["validation_accuracy"], found["majority"])
     reason = not_learned(results[0], validation)
+    late = behind(results[0], results[1:])
     return {
         **report,
         "predicts": net.cell,
@@ -930,6 +954,7 @@ def classify(
         "not_learned": reason is not None,
         "not_learned_reason": reason,
         "advice": None if reason is None else NOT_LEARNED_ADVICE,
+        "behind": late,
     }
 
 
