@@ -1,4 +1,4 @@
-"""The float32 Elman and LSTM kernels' three ways through their time loop — a Python loop of
+"""The float32 Elman, LSTM and GRU kernels' three ways through their time loop — a Python loop of
 NumPy products, one compiled call with one product per step, and one compiled call with each
 product split into row blocks — each equal to the reference (``cells.unroll``), and equal to
 one another within float32 rounding (BLAS groups the row blocks' sums as it likes)."""
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from rnnkit.cells import CellOptions, unroll
-from rnnkit.kernels import _jit, elman_fused, lstm_fused
+from rnnkit.kernels import _jit, elman_fused, gru_fused, lstm_fused
 from rnnkit.kernels import sequence as seq
 from tests.conftest import assert_equal_to_rounding
 from tests.kernels.test_parity import assert_same, problem, run
 
-KERNELS = {"elman": elman_fused, "lstm": lstm_fused}
-GATES = {"elman": 1, "lstm": 4}
+KERNELS = {"elman": elman_fused, "lstm": lstm_fused, "gru": gru_fused}
+GATES = {"elman": 1, "lstm": 4, "gru": 3}
 MODES = {  # mode → (LOOP, ONE_THREAD_MACS / G·H) for B = 5 (T = 5 or 6: dh ends in either array)
     "python": (False, 0),
     "compiled": (True, 0),  # rows = B: one product per step

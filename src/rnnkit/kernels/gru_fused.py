@@ -26,7 +26,18 @@ import numpy as np
 from ..cells import CellOptions
 from . import prelude
 from . import sequence as seq
-from ._jit import ARRAY1, ARRAY2, ARRAY3, HALF, IDS, ONE, compiled, copy_token_rows, tanh32
+from ._jit import (
+    ARRAY1,
+    ARRAY2,
+    ARRAY3,
+    BLAS,
+    HALF,
+    IDS,
+    ONE,
+    compiled,
+    copy_token_rows,
+    tanh32,
+)
 from ._workspace import POOL, Lease, leased
 
 TOKEN_IDS = True  # forward takes token ids xs: [T, B] for one-hot rows (see rnnkit.kernels)
@@ -130,6 +141,72 @@ def _backward_step(
                 w[2 * H + j] += da_n[j]
 
 
+LOOP = BLAS
+"""Whether the time loop may be one compiled call, its recurrent products by BLAS from
+compiled code in row blocks (``seq.loop_rows``), rather than a Python loop of a NumPy product
+and a compiled step each step (the same arithmetic; tests switch it off)."""
+
+if BLAS:  # Numba calls BLAS (through SciPy): the whole time loop in one compiled call
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY1}, {ARRAY3}, {ARRAY3}, {ARRAY3}, "
+        f"{ARRAY2}, {ARRAY2}, {ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _forward_loop(gates, P, ids, W_hhT, b_hn, hs, a_hn, outs, m, drop, h_rec, q, rows):
+        """Every step of ``forward``: q = h_rec W_hhᵀ, ``rows`` rows per product, then
+        ``_forward_step`` (drop: [B, H], or [0, 0] without recurrent dropout; h_rec [B, H]
+        and q [B, 3H] scratch)."""
+        B = q.shape[0]
+        dropped = drop.shape[0] > 0
+        for t in range(gates.shape[0]):
+            h = hs[t]
+            if dropped:
+                np.multiply(h, drop, h_rec)
+                h = h_rec
+            for b in range(0, B, rows):
+                np.dot(h[b : b + rows], W_hhT, q[b : b + rows])
+            _forward_step(gates, P, ids, q, b_hn, t, hs, a_hn, outs, m)
+
+    @compiled(
+        f"void({ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY3}, {ARRAY2}, {ARRAY2}, {ARRAY2}, "
+        f"{ARRAY3}, {ARRAY3}, {ARRAY2}, {IDS}, {ARRAY2}, {ARRAY2}, {ARRAY2}, boolean, "
+        f"{ARRAY2}, {ARRAY2}, int64)"
+    )
+    def _backward_loop(
+        gates, hs, a_hn, douts, dh, dh_prev, mm, d_ih, d_hh, m, ids, dW_ihT, db_hh, db_n,
+        fill_ih, W_hh, drop, rows,
+    ):  # fmt: skip
+        """Every step of ``backward``, t = T − 1 … 0: ``_backward_step``, then
+        dh_{t−1} = dh z + d_hh W_hh ⊙ drop (padding: dh_t), ``rows`` rows per product.  dh:
+        [B, H], ∂L/∂h_T in and ∂L/∂h_0 out (copied back when it ends in the scratch array
+        dh_prev; mm [B, H] scratch)."""
+        B, H = dh.shape
+        dropped, masked = drop.shape[0] > 0, m.shape[0] > 0
+        dh_in = dh
+        for t in range(gates.shape[0] - 1, -1, -1):
+            _backward_step(
+                gates, hs, a_hn, douts, t, dh, d_ih, d_hh, dh_prev, m, ids, dW_ihT, db_hh,
+                db_n, fill_ih,
+            )  # fmt: skip
+            da = d_hh[t]
+            for b in range(0, B, rows):
+                np.dot(da[b : b + rows], W_hh, mm[b : b + rows])
+            for b in range(B):
+                d, e = dh_prev[b], mm[b]
+                if masked and m[t, b] == 0:  # padding: ∂L/∂h passes through unchanged
+                    d[:] = dh[b]
+                elif dropped:
+                    r = drop[b]
+                    for j in range(H):
+                        d[j] += e[j] * r[j]
+                else:
+                    for j in range(H):
+                        d[j] += e[j]
+            dh, dh_prev = dh_prev, dh
+        if dh is not dh_in:  # an odd number of steps: the result is in the scratch array
+            dh_in[:] = dh
+
+
 def forward(
     cell,
     p: dict,
@@ -151,7 +228,11 @@ def forward(
     m = seq.mask_rows(mk, T, B)
     outs = np.empty((T, B, H), dt) if mk is not None else np.empty((0, 0, 0), dt)
     q, h_rec = np.empty((B, 3 * H), dt), np.empty((B, H), dt)
-    for t in range(T):
+    rows = seq.loop_rows(B, H, 3 * H) if LOOP else 0
+    if rows:
+        d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
+        _forward_loop(tau, P, ids, W_hhT, b_hn, hs, a_hn, outs, m, d, h_rec, q, rows)
+    for t in range(0 if rows else T):
         h_in = hs[t] if drop is None else np.multiply(hs[t], drop, out=h_rec)
         np.matmul(h_in, W_hhT, out=q)  # q = h_rec W_hhᵀ  (r, z rows halved)
         _forward_step(tau, P, ids, q, b_hn, t, hs, a_hn, outs, m)
@@ -186,7 +267,15 @@ def backward(
     db_hh, db_n = np.zeros((T, 3 * H), dt), np.zeros((T, H), dt)  # Σ_b per step
     dh_next, dh_prev = np.array(dstate[0], dtype=dt), np.empty((B, H), dt)
     mm = np.empty((B, H), dt)
-    for t in reversed(range(T)):
+    rows = seq.loop_rows(B, 3 * H, H) if LOOP else 0
+    if rows:
+        d = np.empty((0, 0), dt) if drop is None else np.ascontiguousarray(drop, dt)
+        W = np.ascontiguousarray(W_hh, dt)
+        _backward_loop(
+            tau, hs, a_hn, douts, dh_next, dh_prev, mm, d_ih, d_hh, m, ids, dW_ihT, db_hh,
+            db_n, need_dx or not tokens, W, d, rows,
+        )  # fmt: skip
+    for t in reversed(range(0 if rows else T)):
         _backward_step(
             tau,
             hs,
