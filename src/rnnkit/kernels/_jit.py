@@ -2,7 +2,8 @@
 
 A fused kernel does one time step's elementwise work in a single compiled pass instead of a
 sequence of NumPy calls (each a separate pass over the step's arrays, with its own call
-overhead); the matrix products stay with NumPy's BLAS.  Functions are compiled for explicit
+overhead); the matrix products stay with BLAS (NumPy's, or SciPy's from a compiled time loop
+where Numba has it: ``BLAS``).  Functions are compiled for explicit
 signatures when their module is imported, and cached on disk (``cache=True``), so only the
 first import on a machine pays the compilation and no training step ever does.
 
